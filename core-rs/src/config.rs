@@ -1,0 +1,198 @@
+//! Server settings the protocol core enforces, and the `Name=Value` setting names of the reference
+//! component that map onto them. Settings that only the host can act on (sockets, logging sinks) live in
+//! the host.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::transport::negotiate::{parse_list, CipherAlg, CompressionAlg, HostKeyAlg, KexAlg, MacAlg, Preferences};
+
+/// How strict key exchange (the Terrapin countermeasure) is used: the reference's `UseStrictKeyExchange`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrictKex {
+    /// Not offered.
+    Disabled = 0,
+    /// Offered; a client without it may still connect.
+    Enabled = 1,
+    /// Offered; a client without it may connect only with ciphers and MACs Terrapin cannot affect.
+    RejectAffected = 2,
+    /// Required.
+    Required = 3,
+}
+
+/// The authentication methods the server may offer (`DefaultAuthMethods`).
+pub const AUTH_METHODS: &[&str] = &["password", "publickey", "keyboard-interactive"];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub algorithms: Preferences,
+    /// Signature algorithms a client may authenticate with (`SSHPubKeyAuthSigAlgorithms`).
+    pub user_key_algorithms: Vec<HostKeyAlg>,
+    /// Sent to the client, without CR LF (`ServerSSHVersionString`).
+    pub server_version: String,
+    pub strict_kex: StrictKex,
+    /// Bytes in either direction after which the server starts a new key exchange (`KeyRenegotiationThreshold`).
+    pub rekey_bytes: u64,
+    /// Failed authentication attempts before the connection is closed (`MaxAuthAttempts`).
+    pub max_auth_attempts: u32,
+    /// Methods listed in USERAUTH_FAILURE (`DefaultAuthMethods`).
+    pub auth_methods: Vec<String>,
+    /// Sent once before authentication completes (`UserAuthBanner`).
+    pub banner: Option<String>,
+    /// Time allowed from connect to successful authentication, in ms; 0 for none (`LoginGraceTime`).
+    pub login_grace_ms: u64,
+    /// Time without channel traffic after which the connection is closed, in ms; 0 for none (`DefaultIdleTimeout`).
+    pub idle_timeout_ms: u64,
+    /// Quiet time after which a keepalive request is sent, in ms; 0 for none (`SSHKeepAliveInterval`).
+    pub keepalive_interval_ms: u64,
+    /// Unanswered keepalives before the connection is considered dead (`SSHKeepAliveCountMax`).
+    pub keepalive_count_max: u32,
+    /// Receive window each channel advertises, in bytes.
+    pub channel_window: u32,
+    /// Largest data payload we accept per channel packet.
+    pub channel_max_packet: u32,
+    /// Channels a connection may have open at once.
+    pub max_channels: u32,
+    /// Most detailed [`Event::Log`](crate::event::Event::Log) level produced (`LogLevel`, 0 to 3).
+    pub log_level: u8,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            algorithms: Preferences::default(),
+            user_key_algorithms: HostKeyAlg::ALL.to_vec(),
+            server_version: alloc::format!("SSH-2.0-wasshd_{}", env!("CARGO_PKG_VERSION")),
+            strict_kex: StrictKex::Enabled,
+            rekey_bytes: 1 << 30,
+            max_auth_attempts: 6,
+            auth_methods: AUTH_METHODS.iter().map(|m| m.to_string()).collect(),
+            banner: None,
+            login_grace_ms: 120_000,
+            idle_timeout_ms: 0,
+            keepalive_interval_ms: 0,
+            keepalive_count_max: 5,
+            channel_window: 2 * 1024 * 1024,
+            channel_max_packet: 32 * 1024,
+            max_channels: 64,
+            log_level: 1,
+        }
+    }
+}
+
+fn number<T: core::str::FromStr>(value: &str) -> Result<T, String> {
+    value.trim().parse().map_err(|_| alloc::format!("not a number: {value}"))
+}
+
+fn seconds_to_ms(value: &str) -> Result<u64, String> {
+    number::<u64>(value)?.checked_mul(1000).ok_or_else(|| "too large".to_string())
+}
+
+impl Config {
+    /// Applies one setting by the reference's name. Returns `Ok(false)` for a name the core does not own,
+    /// so the host can try its own settings.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<bool, String> {
+        match name {
+            "SSHKeyExchangeAlgorithms" => self.algorithms.kex = parse_list(value, KexAlg::from_name)?,
+            "SSHPublicKeyAlgorithms" => self.algorithms.host_key = parse_list(value, HostKeyAlg::from_name)?,
+            "SSHEncryptionAlgorithms" => self.algorithms.cipher = parse_list(value, CipherAlg::from_name)?,
+            "SSHMacAlgorithms" => self.algorithms.mac = parse_list(value, MacAlg::from_name)?,
+            "SSHCompressionAlgorithms" => self.algorithms.compression = parse_list(value, CompressionAlg::from_name)?,
+            "SSHPubKeyAuthSigAlgorithms" => self.user_key_algorithms = parse_list(value, HostKeyAlg::from_name)?,
+            "ServerSSHVersionString" => {
+                let v = value.trim();
+                if !v.starts_with("SSH-2.0-") || v.len() > 253 || v.bytes().any(|b| b.is_ascii_control()) {
+                    return Err("must start with SSH-2.0- and fit on one 255-byte line".into());
+                }
+                self.server_version = v.into();
+            }
+            "UseStrictKeyExchange" => {
+                self.strict_kex = match number::<u8>(value)? {
+                    0 => StrictKex::Disabled,
+                    1 => StrictKex::Enabled,
+                    2 => StrictKex::RejectAffected,
+                    3 => StrictKex::Required,
+                    _ => return Err("must be 0, 1, 2 or 3".into()),
+                }
+            }
+            "KeyRenegotiationThreshold" => {
+                let bytes: u64 = number(value)?;
+                if bytes < 16 * 1024 {
+                    return Err("must be at least 16384 bytes".into());
+                }
+                self.rekey_bytes = bytes;
+            }
+            "MaxAuthAttempts" => self.max_auth_attempts = number::<u32>(value)?.max(1),
+            "DefaultAuthMethods" => {
+                let methods: Vec<String> = value.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
+                if let Some(bad) = methods.iter().find(|m| !AUTH_METHODS.contains(&m.as_str())) {
+                    return Err(alloc::format!("unknown authentication method: {bad}"));
+                }
+                self.auth_methods = methods;
+            }
+            "UserAuthBanner" => self.banner = Some(value.into()).filter(|b: &String| !b.is_empty()),
+            "LoginGraceTime" | "DefaultTimeout" => self.login_grace_ms = seconds_to_ms(value)?,
+            "DefaultIdleTimeout" => self.idle_timeout_ms = seconds_to_ms(value)?,
+            "SSHKeepAliveInterval" => self.keepalive_interval_ms = seconds_to_ms(value)?,
+            "SSHKeepAliveCountMax" => self.keepalive_count_max = number::<u32>(value)?.max(1),
+            "ChannelWindowSize" => {
+                let w: u32 = number(value)?;
+                if w < self.channel_max_packet {
+                    return Err("must be at least the channel max packet size".into());
+                }
+                self.channel_window = w;
+            }
+            "MaxChannels" => self.max_channels = number::<u32>(value)?.max(1),
+            "LogLevel" => self.log_level = number::<u8>(value)?.min(3),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The current value of a setting the core owns, in the form `set` accepts.
+    pub fn get(&self, name: &str) -> Option<String> {
+        fn names<T: Copy>(list: &[T], name: fn(T) -> &'static str) -> String {
+            list.iter().map(|a| name(*a)).collect::<Vec<_>>().join(",")
+        }
+        Some(match name {
+            "SSHKeyExchangeAlgorithms" => names(&self.algorithms.kex, KexAlg::name),
+            "SSHPublicKeyAlgorithms" => names(&self.algorithms.host_key, HostKeyAlg::name),
+            "SSHEncryptionAlgorithms" => names(&self.algorithms.cipher, CipherAlg::name),
+            "SSHMacAlgorithms" => names(&self.algorithms.mac, MacAlg::name),
+            "SSHCompressionAlgorithms" => names(&self.algorithms.compression, CompressionAlg::name),
+            "SSHPubKeyAuthSigAlgorithms" => names(&self.user_key_algorithms, HostKeyAlg::name),
+            "ServerSSHVersionString" => self.server_version.clone(),
+            "UseStrictKeyExchange" => (self.strict_kex as u8).to_string(),
+            "KeyRenegotiationThreshold" => self.rekey_bytes.to_string(),
+            "MaxAuthAttempts" => self.max_auth_attempts.to_string(),
+            "DefaultAuthMethods" => self.auth_methods.join(","),
+            "UserAuthBanner" => self.banner.clone().unwrap_or_default(),
+            "LoginGraceTime" | "DefaultTimeout" => (self.login_grace_ms / 1000).to_string(),
+            "DefaultIdleTimeout" => (self.idle_timeout_ms / 1000).to_string(),
+            "SSHKeepAliveInterval" => (self.keepalive_interval_ms / 1000).to_string(),
+            "SSHKeepAliveCountMax" => self.keepalive_count_max.to_string(),
+            "ChannelWindowSize" => self.channel_window.to_string(),
+            "MaxChannels" => self.max_channels.to_string(),
+            "LogLevel" => self.log_level.to_string(),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_reject_nonsense() {
+        let mut c = Config::default();
+        assert_eq!(c.set("SSHEncryptionAlgorithms", "aes256-ctr, aes128-gcm@openssh.com"), Ok(true));
+        assert_eq!(c.get("SSHEncryptionAlgorithms").unwrap(), "aes256-ctr,aes128-gcm@openssh.com");
+        assert!(c.set("SSHEncryptionAlgorithms", "rot13").is_err());
+        assert!(c.set("KeyRenegotiationThreshold", "12").is_err());
+        assert_eq!(c.set("KeyRenegotiationThreshold", "1048576"), Ok(true));
+        assert_eq!(c.rekey_bytes, 1 << 20);
+        assert_eq!(c.set("NoSuchSetting", "1"), Ok(false));
+        assert!(c.set("ServerSSHVersionString", "SSH-1.5-x").is_err());
+    }
+}

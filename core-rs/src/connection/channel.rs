@@ -1,0 +1,159 @@
+//! Channel bookkeeping: local ids, flow-control windows in both directions, and the EOF/CLOSE handshake
+//! (RFC 4254 §5). Pure state: methods return the payloads to send and never do I/O.
+
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result};
+use crate::msg;
+use crate::wire::Writer;
+
+pub struct Channel {
+    /// The id the peer knows this channel by (its "sender channel").
+    pub peer_id: u32,
+    /// What the peer may still send before we adjust the window.
+    recv_window: u32,
+    /// Bytes the host has processed and that have not yet been handed back to the peer as window.
+    consumed: u32,
+    recv_window_size: u32,
+    recv_max_packet: u32,
+    /// What we may still send.
+    send_window: u32,
+    send_max_packet: u32,
+    /// A send was cut short by the window: tell the host when it opens again.
+    send_blocked: bool,
+    pub open: bool,
+    pub eof_received: bool,
+    pub eof_sent: bool,
+    pub close_sent: bool,
+}
+
+impl Channel {
+    pub fn new(peer_id: u32, peer_window: u32, peer_max_packet: u32, window: u32, max_packet: u32) -> Self {
+        Channel {
+            peer_id,
+            recv_window: window,
+            consumed: 0,
+            recv_window_size: window,
+            recv_max_packet: max_packet,
+            send_window: peer_window,
+            // Leave room for the message header inside the peer's maximum packet.
+            send_max_packet: peer_max_packet.clamp(1, 256 * 1024),
+            send_blocked: false,
+            open: false,
+            eof_received: false,
+            eof_sent: false,
+            close_sent: false,
+        }
+    }
+
+    pub fn confirmation(&self, local_id: u32) -> Vec<u8> {
+        let mut w = Writer::message(msg::CHANNEL_OPEN_CONFIRMATION);
+        w.u32(self.peer_id).u32(local_id).u32(self.recv_window_size).u32(self.recv_max_packet);
+        w.into_vec()
+    }
+
+    /// Accounts for `len` bytes of incoming data; a peer that overruns the window or the packet size it
+    /// was given is in violation of the protocol.
+    pub fn receive(&mut self, len: usize) -> Result<()> {
+        if self.eof_received || self.close_sent && !self.open {
+            return Err(Error::protocol("channel data after EOF"));
+        }
+        let len = u32::try_from(len).map_err(|_| Error::protocol("channel data too large"))?;
+        if len > self.recv_max_packet {
+            return Err(Error::protocol("channel data larger than the maximum packet size"));
+        }
+        self.recv_window = self.recv_window.checked_sub(len).ok_or_else(|| Error::protocol("channel window exceeded"))?;
+        Ok(())
+    }
+
+    /// The host processed `n` bytes; returns a WINDOW_ADJUST once half the window waits to be reopened.
+    pub fn consume(&mut self, n: u32) -> Option<Vec<u8>> {
+        let outstanding = self.recv_window_size - self.recv_window - self.consumed;
+        self.consumed += n.min(outstanding);
+        if self.close_sent || self.consumed < self.recv_window_size / 2 {
+            return None;
+        }
+        let add = core::mem::take(&mut self.consumed);
+        self.recv_window += add;
+        let mut w = Writer::message(msg::CHANNEL_WINDOW_ADJUST);
+        w.u32(self.peer_id).u32(add);
+        Some(w.into_vec())
+    }
+
+    /// Grows the send window; returns true when a blocked sender may go on.
+    pub fn window_adjust(&mut self, add: u32) -> Result<bool> {
+        // RFC 4254 §5.2: the window may not exceed 2^32 - 1.
+        self.send_window = self.send_window.checked_add(add).ok_or_else(|| Error::protocol("channel window overflow"))?;
+        Ok(core::mem::take(&mut self.send_blocked) && self.send_window > 0)
+    }
+
+    pub fn send_window(&self) -> u32 {
+        self.send_window
+    }
+
+    /// Splits up to a window's worth of `data` into DATA or EXTENDED_DATA payloads; returns them and how
+    /// much of `data` they carry. A short count means the window is full: the host should wait for
+    /// `ChannelReadyToSend`.
+    pub fn send(&mut self, stream: u32, data: &[u8]) -> (Vec<Vec<u8>>, usize) {
+        if self.eof_sent || self.close_sent {
+            return (Vec::new(), 0);
+        }
+        let allowed = data.len().min(self.send_window as usize);
+        if allowed < data.len() {
+            self.send_blocked = true;
+        }
+        let header = if stream == 0 { 9 } else { 13 };
+        let chunk = (self.send_max_packet as usize).saturating_sub(header).max(1);
+        let mut packets = Vec::with_capacity(allowed / chunk + 1);
+        for piece in data.get(..allowed).unwrap_or_default().chunks(chunk) {
+            let mut w = Writer::message(if stream == 0 { msg::CHANNEL_DATA } else { msg::CHANNEL_EXTENDED_DATA });
+            w.u32(self.peer_id);
+            if stream != 0 {
+                w.u32(stream);
+            }
+            w.string(piece);
+            packets.push(w.into_vec());
+        }
+        self.send_window -= allowed as u32;
+        (packets, allowed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_overrun_is_an_error() {
+        let mut c = Channel::new(7, 100, 50, 1000, 500);
+        c.receive(500).unwrap();
+        c.receive(500).unwrap();
+        assert!(c.receive(1).is_err());
+        assert!(Channel::new(7, 100, 50, 1000, 500).receive(501).is_err());
+    }
+
+    #[test]
+    fn consumption_reopens_window_at_half() {
+        let mut c = Channel::new(7, 100, 50, 1000, 500);
+        c.receive(400).unwrap();
+        assert!(c.consume(400).is_none());
+        c.receive(200).unwrap();
+        let adjust = c.consume(200).unwrap();
+        assert_eq!(&adjust[5..9], &600u32.to_be_bytes());
+        c.receive(500).unwrap();
+        c.receive(500).unwrap();
+        assert!(c.receive(1).is_err());
+    }
+
+    #[test]
+    fn sends_respect_window_and_packet_size() {
+        let mut c = Channel::new(7, 100, 50, 1000, 500);
+        let (packets, n) = c.send(0, &[1u8; 150]);
+        assert_eq!(n, 100);
+        assert_eq!(packets.len(), 3); // 41 + 41 + 18 bytes of data
+        assert!(packets.iter().all(|p| p.len() <= 50));
+        assert!(c.window_adjust(10).unwrap());
+        assert!(!c.window_adjust(10).unwrap());
+        assert!(c.window_adjust(u32::MAX).is_err());
+    }
+}

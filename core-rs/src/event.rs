@@ -1,0 +1,157 @@
+//! What the core tells the host, and how the host answers. Events are owned records keyed by connection
+//! (and channel) id, so they cross a wasm boundary without borrowing the core. An event that needs an
+//! answer pauses its connection's input until the host calls the matching reply method on
+//! [`Server`](crate::server::Server).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use zeroize::Zeroizing;
+
+use crate::connection::ChannelRequest;
+
+/// Detail levels of [`Event::Log`], as the reference's `LogLevel`.
+pub const LOG_INFO: u8 = 1;
+pub const LOG_VERBOSE: u8 = 2;
+pub const LOG_DEBUG: u8 = 3;
+
+#[derive(Debug)]
+pub enum Event {
+    /// Progress and diagnostics; level 1 is the reference's `SSHStatus` detail.
+    Log {
+        level: u8,
+        message: String,
+    },
+    /// The client's identification string (`ClientSSHVersionString`).
+    ClientVersion {
+        version: String,
+    },
+    /// A key exchange finished.
+    KeysExchanged(KexSummary),
+    /// The client asked for a service. Answer with `reply_service`.
+    ServiceRequest {
+        service: String,
+    },
+    /// The client tried to authenticate. Answer with `reply_auth`.
+    AuthRequest(AuthRequest),
+    /// Authentication finished; connection-layer messages are accepted from now on.
+    Authenticated {
+        user: String,
+        method: String,
+    },
+    /// The client asked to open a channel. Answer with `reply_channel_open`.
+    ChannelOpenRequest {
+        channel: u32,
+        kind: String,
+        data: Vec<u8>,
+    },
+    /// A request on an open channel. Answer with `reply_channel_request`.
+    ChannelRequest {
+        channel: u32,
+        request: ChannelRequest,
+        want_reply: bool,
+    },
+    /// Channel data; `stream` 0 is the data stream, 1 is stderr (extended data type 1).
+    /// Report what has been processed with `consume_channel_data` to reopen the window.
+    ChannelData {
+        channel: u32,
+        stream: u32,
+        data: Vec<u8>,
+    },
+    ChannelEof {
+        channel: u32,
+    },
+    ChannelClosed {
+        channel: u32,
+    },
+    /// The peer's window has room again after a send was cut short.
+    ChannelReadyToSend {
+        channel: u32,
+    },
+    /// The connection is over: flush the output once more, close the socket and call `close`.
+    Disconnected {
+        reason: u32,
+        description: String,
+        by_peer: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KexSummary {
+    pub kex: &'static str,
+    pub host_key: &'static str,
+    pub cipher_in: &'static str,
+    pub cipher_out: &'static str,
+    pub mac_in: &'static str,
+    pub mac_out: &'static str,
+    pub strict: bool,
+    pub initial: bool,
+}
+
+#[derive(Debug)]
+pub struct AuthRequest {
+    pub user: String,
+    pub service: String,
+    pub method: AuthMethod,
+}
+
+/// A method and what the client offered with it.
+pub enum AuthMethod {
+    None,
+    Password {
+        password: Zeroizing<String>,
+    },
+    /// `signed` is false for a query ("would this key do?"), true once the signature over the session
+    /// has been verified; a bad signature never reaches the host.
+    PublicKey {
+        algorithm: String,
+        key: Vec<u8>,
+        signed: bool,
+    },
+    /// `responses` is `None` when the method starts and holds the answers to the previous prompts after.
+    KeyboardInteractive {
+        submethods: String,
+        responses: Option<Vec<Zeroizing<String>>>,
+    },
+}
+
+impl AuthMethod {
+    pub fn name(&self) -> &'static str {
+        match self {
+            AuthMethod::None => "none",
+            AuthMethod::Password { .. } => "password",
+            AuthMethod::PublicKey { .. } => "publickey",
+            AuthMethod::KeyboardInteractive { .. } => "keyboard-interactive",
+        }
+    }
+}
+
+// Secrets never reach a log through `Debug`.
+impl core::fmt::Debug for AuthMethod {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AuthMethod::PublicKey { algorithm, signed, .. } => write!(f, "PublicKey({algorithm}, signed: {signed})"),
+            AuthMethod::KeyboardInteractive { responses, .. } => {
+                write!(f, "KeyboardInteractive({} responses)", responses.as_ref().map_or(0, Vec::len))
+            }
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// The host's answer to an [`Event::AuthRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthReply {
+    Accept,
+    /// Refuse; `partial_success` says this step passed but more are needed, and `methods` overrides the
+    /// list of methods that can continue.
+    Reject {
+        partial_success: bool,
+        methods: Option<Vec<String>>,
+    },
+    /// Ask (further) keyboard-interactive questions: `prompts` are `(text, echo)` pairs.
+    Prompt {
+        name: String,
+        instruction: String,
+        prompts: Vec<(String, bool)>,
+    },
+}

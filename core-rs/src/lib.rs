@@ -1,0 +1,29 @@
+//! wasshd-core: a sans-IO SSH-2 server. It performs no I/O, reads no clock and asks the platform for no
+//! randomness: the host passes in bytes, the time in milliseconds and entropy, and takes out bytes,
+//! events and the next deadline. It never panics on input; every malformed or hostile message ends its
+//! own connection with the RFC 4253 disconnect reason a server should send.
+//!
+//! Layout follows the RFCs: [`wire`] (RFC 4251 data types), [`transport`] (RFC 4253), [`auth`]
+//! (RFC 4252/4256), [`connection`] (RFC 4254), [`keys`], [`crypto`], and [`server`] which joins them.
+
+#![no_std]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
+
+extern crate alloc;
+
+pub mod auth;
+pub mod config;
+pub mod connection;
+pub mod crypto;
+pub mod error;
+pub mod event;
+pub mod keys;
+pub mod msg;
+pub mod server;
+pub mod transport;
+pub mod wire;
+
+pub use config::Config;
+pub use error::Error;
+pub use event::{AuthMethod, AuthReply, AuthRequest, Event};
+pub use server::{CommandError, Server};

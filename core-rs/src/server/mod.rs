@@ -1,0 +1,236 @@
+//! The server: every connection of a process in one table, the host keys, the settings and the random
+//! generator they share. This is the whole API a host (the wasm binding, a test, a WIT component) drives.
+
+mod conn;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::config::Config;
+use crate::crypto::rng::EntropyPool;
+use crate::error::Error;
+use crate::event::{AuthReply, Event};
+use crate::keys::{HostKey, KeyError};
+use crate::msg::DisconnectReason;
+use conn::{Conn, Ctx};
+
+/// A host call that could not be carried out. The connection is unaffected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// No connection with that id (reference error 126).
+    NoSuchConnection,
+    NoSuchChannel,
+    /// A reply with no matching event waiting for it.
+    NothingPending,
+    WrongState(&'static str),
+    Invalid(&'static str),
+    /// The server has no host key (reference error 1301).
+    NoHostKey,
+}
+
+impl CommandError {
+    /// The reference's numeric code where it has one.
+    pub fn code(&self) -> u32 {
+        match self {
+            CommandError::NoSuchConnection => 126,
+            CommandError::NoHostKey => 1301,
+            CommandError::NoSuchChannel => 127,
+            CommandError::NothingPending | CommandError::WrongState(_) => 128,
+            CommandError::Invalid(_) => 129,
+        }
+    }
+}
+
+impl core::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CommandError::NoSuchConnection => f.write_str("invalid connection id"),
+            CommandError::NoSuchChannel => f.write_str("no open channel with that id"),
+            CommandError::NothingPending => f.write_str("no request is waiting for that reply"),
+            CommandError::WrongState(why) | CommandError::Invalid(why) => f.write_str(why),
+            CommandError::NoHostKey => f.write_str("no host key: add one before accepting connections"),
+        }
+    }
+}
+
+pub struct Server {
+    config: Config,
+    host_keys: Vec<HostKey>,
+    rng: EntropyPool,
+    conns: BTreeMap<u32, Conn>,
+    next_id: u32,
+    events: VecDeque<(u32, Event)>,
+}
+
+macro_rules! with_conn {
+    ($self:ident, $id:expr, |$conn:ident, $ctx:ident| $body:expr) => {{
+        let $conn = $self.conns.get_mut(&$id).ok_or(CommandError::NoSuchConnection)?;
+        let mut $ctx = Ctx { config: &$self.config, host_keys: &$self.host_keys, rng: &mut $self.rng, events: &mut $self.events };
+        $body
+    }};
+}
+
+impl Server {
+    /// A server whose randomness starts from `seed` (at least 32 bytes from the platform's CSPRNG).
+    pub fn new(seed: &[u8]) -> Self {
+        Server {
+            config: Config::default(),
+            host_keys: Vec::new(),
+            rng: EntropyPool::new(seed),
+            conns: BTreeMap::new(),
+            next_id: 1,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Mixes fresh platform entropy into the generator; hosts call this for every new connection.
+    pub fn add_entropy(&mut self, entropy: &[u8]) {
+        self.rng.mix(entropy);
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// Adds a host key from an OpenSSH private key file; replaces a key of the same algorithm.
+    pub fn add_host_key_openssh(&mut self, text: &str) -> Result<String, KeyError> {
+        let key = HostKey::from_openssh(text)?;
+        let line = key.public().to_openssh_line();
+        self.host_keys.retain(|k| k.algorithm() != key.algorithm());
+        self.host_keys.push(key);
+        Ok(line)
+    }
+
+    /// Generates an ed25519 host key, installs it and returns it as an OpenSSH private key file.
+    pub fn generate_host_key(&mut self, comment: &str) -> String {
+        let key = HostKey::generate_ed25519(&mut self.rng);
+        let check = rand_core::RngCore::next_u32(&mut self.rng);
+        let text = key.to_openssh(comment, check);
+        self.host_keys.retain(|k| k.algorithm() != key.algorithm());
+        self.host_keys.push(key);
+        text
+    }
+
+    /// The `authorized_keys`-style public lines of the installed host keys.
+    pub fn host_public_keys(&self) -> Vec<String> {
+        self.host_keys.iter().map(|k| k.public().to_openssh_line()).collect()
+    }
+
+    /// Starts a connection at time `now` (ms); its first output (our version and KEXINIT) is ready at once.
+    pub fn open(&mut self, now: u64) -> Result<u32, CommandError> {
+        if self.host_keys.is_empty() {
+            return Err(CommandError::NoHostKey);
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.checked_add(1).filter(|n| *n != 0).unwrap_or(1);
+        let mut ctx = Ctx { config: &self.config, host_keys: &self.host_keys, rng: &mut self.rng, events: &mut self.events };
+        let conn = Conn::new(id, now, &mut ctx);
+        self.conns.insert(id, conn);
+        Ok(id)
+    }
+
+    /// Bytes read from the connection's transport.
+    pub fn input(&mut self, id: u32, bytes: &[u8], now: u64) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.input(bytes, now, &mut ctx));
+        Ok(())
+    }
+
+    /// Takes the bytes to write to the connection's transport.
+    pub fn take_output(&mut self, id: u32) -> Vec<u8> {
+        self.conns.get_mut(&id).map(Conn::take_output).unwrap_or_default()
+    }
+
+    /// The next event of any connection.
+    pub fn poll_event(&mut self) -> Option<(u32, Event)> {
+        self.events.pop_front()
+    }
+
+    pub fn next_deadline(&self, id: u32) -> Option<u64> {
+        self.conns.get(&id).and_then(|c| c.next_deadline(&self.config))
+    }
+
+    pub fn handle_timeout(&mut self, id: u32, now: u64) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.handle_timeout(now, &mut ctx));
+        Ok(())
+    }
+
+    pub fn reply_service(&mut self, id: u32, accept: bool) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.reply_service(accept, &mut ctx))
+    }
+
+    pub fn reply_auth(&mut self, id: u32, reply: AuthReply) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.reply_auth(reply, &mut ctx))
+    }
+
+    pub fn reply_channel_open(&mut self, id: u32, accept: bool, reason: u32, description: &str) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.reply_channel_open(accept, reason, description, &mut ctx))
+    }
+
+    pub fn reply_channel_request(&mut self, id: u32, accept: bool) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.reply_channel_request(accept, &mut ctx))
+    }
+
+    pub fn send_data(&mut self, id: u32, channel: u32, stream: u32, data: &[u8]) -> Result<usize, CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.send_data(channel, stream, data, &mut ctx))
+    }
+
+    /// How many bytes `send_data` would take now.
+    pub fn send_window(&self, id: u32, channel: u32) -> Option<u32> {
+        self.conns.get(&id).and_then(|c| c.send_window(channel))
+    }
+
+    pub fn consume_channel_data(&mut self, id: u32, channel: u32, n: u32) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.consume(channel, n, &mut ctx))
+    }
+
+    pub fn send_eof(&mut self, id: u32, channel: u32) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.send_eof(channel, &mut ctx))
+    }
+
+    pub fn send_exit_status(&mut self, id: u32, channel: u32, status: u32) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.send_exit_status(channel, status, &mut ctx))
+    }
+
+    pub fn send_exit_signal(&mut self, id: u32, channel: u32, signal: &str, core_dumped: bool, message: &str) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.send_exit_signal(channel, signal, core_dumped, message, &mut ctx))
+    }
+
+    pub fn close_channel(&mut self, id: u32, channel: u32) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.close_channel(channel, &mut ctx))
+    }
+
+    /// Starts a key re-exchange (the reference's `ExchangeKeys`).
+    pub fn rekey(&mut self, id: u32) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.rekey(&mut ctx))
+    }
+
+    pub fn strict_kex(&self, id: u32) -> Option<bool> {
+        self.conns.get(&id).map(Conn::strict_kex)
+    }
+
+    /// Sends DISCONNECT with `reason` and closes the connection to further input.
+    pub fn disconnect(&mut self, id: u32, reason: DisconnectReason, description: &str) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.fail(&mut ctx, Error::new(reason, String::from(description))));
+        Ok(())
+    }
+
+    /// The transport closed: reports `Disconnected` if the protocol had not ended already.
+    pub fn connection_lost(&mut self, id: u32) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.lost(&mut ctx));
+        Ok(())
+    }
+
+    /// Forgets a connection whose transport is closed.
+    pub fn close(&mut self, id: u32) {
+        self.conns.remove(&id);
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+}

@@ -1,0 +1,157 @@
+/**
+ * Decodes the core's event record stream (`Core.drain_events`, encoded in `wasm/src/lib.rs`). Each
+ * record is a tag byte, the connection id, then fields in SSH wire types.
+ */
+
+export type CoreEvent =
+  | { type: 'log'; conn: number; level: number; message: string }
+  | { type: 'clientVersion'; conn: number; version: string }
+  | { type: 'keysExchanged'; conn: number; kex: string; hostKey: string; cipherIn: string; cipherOut: string; macIn: string; macOut: string; strict: boolean; initial: boolean }
+  | { type: 'serviceRequest'; conn: number; service: string }
+  | { type: 'authRequest'; conn: number; user: string; service: string; method: AuthMethodName; password?: string; publicKey?: { algorithm: string; blob: Uint8Array; signed: boolean }; submethods?: string; responses?: string[] }
+  | { type: 'authenticated'; conn: number; user: string; method: string }
+  | { type: 'channelOpenRequest'; conn: number; channel: number; kind: string; data: Uint8Array }
+  | { type: 'channelRequest'; conn: number; channel: number; wantReply: boolean; request: ChannelRequestInfo }
+  | { type: 'channelData'; conn: number; channel: number; stream: number; data: Uint8Array }
+  | { type: 'channelEof'; conn: number; channel: number }
+  | { type: 'channelClosed'; conn: number; channel: number }
+  | { type: 'channelReadyToSend'; conn: number; channel: number }
+  | { type: 'disconnected'; conn: number; reason: number; description: string; byPeer: boolean };
+
+export type AuthMethodName = 'none' | 'password' | 'publickey' | 'keyboard-interactive';
+
+/** A channel request, decoded by type. */
+export type ChannelRequestInfo =
+  | { type: 'pty-req'; term: string; cols: number; rows: number; widthPx: number; heightPx: number; modes: Uint8Array }
+  | { type: 'env'; name: string; value: string }
+  | { type: 'shell' }
+  | { type: 'exec'; command: string; commandBytes: Uint8Array }
+  | { type: 'subsystem'; name: string }
+  | { type: 'window-change'; cols: number; rows: number; widthPx: number; heightPx: number }
+  | { type: 'signal'; name: string }
+  | { type: 'other'; name: string; data: Uint8Array };
+
+const utf8 = new TextDecoder();
+
+class RecordReader {
+  private pos = 0;
+  private readonly view: DataView;
+  constructor(private readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  more(): boolean {
+    return this.pos < this.bytes.length;
+  }
+  u8(): number {
+    return this.view.getUint8(this.pos++);
+  }
+  bool(): boolean {
+    return this.u8() !== 0;
+  }
+  u32(): number {
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  bytes_(): Uint8Array {
+    const len = this.u32();
+    const out = this.bytes.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return out;
+  }
+  text(): string {
+    return utf8.decode(this.bytes_());
+  }
+}
+
+export function decodeEvents(records: Uint8Array): CoreEvent[] {
+  const r = new RecordReader(records);
+  const events: CoreEvent[] = [];
+  while (r.more()) {
+    const tag = r.u8();
+    const conn = r.u32();
+    switch (tag) {
+      case 1:
+        events.push({ type: 'log', conn, level: r.u8(), message: r.text() });
+        break;
+      case 2:
+        events.push({ type: 'clientVersion', conn, version: r.text() });
+        break;
+      case 3:
+        events.push({ type: 'keysExchanged', conn, kex: r.text(), hostKey: r.text(), cipherIn: r.text(), cipherOut: r.text(), macIn: r.text(), macOut: r.text(), strict: r.bool(), initial: r.bool() });
+        break;
+      case 4:
+        events.push({ type: 'serviceRequest', conn, service: r.text() });
+        break;
+      case 5: {
+        const user = r.text();
+        const service = r.text();
+        const method = r.text() as AuthMethodName;
+        const event: CoreEvent & { type: 'authRequest' } = { type: 'authRequest', conn, user, service, method };
+        if (method === 'password') event.password = r.text();
+        else if (method === 'publickey') event.publicKey = { algorithm: r.text(), blob: r.bytes_().slice(), signed: r.bool() };
+        else if (method === 'keyboard-interactive') {
+          event.submethods = r.text();
+          const n = r.u32();
+          if (n !== 0xffffffff) event.responses = Array.from({ length: n }, () => r.text());
+        }
+        events.push(event);
+        break;
+      }
+      case 6:
+        events.push({ type: 'authenticated', conn, user: r.text(), method: r.text() });
+        break;
+      case 7:
+        events.push({ type: 'channelOpenRequest', conn, channel: r.u32(), kind: r.text(), data: r.bytes_().slice() });
+        break;
+      case 8: {
+        const channel = r.u32();
+        const wantReply = r.bool();
+        events.push({ type: 'channelRequest', conn, channel, wantReply, request: decodeRequest(r.text(), r) });
+        break;
+      }
+      case 9:
+        // A view into the drained record buffer, which wasm-bindgen already copied out of wasm memory.
+        events.push({ type: 'channelData', conn, channel: r.u32(), stream: r.u32(), data: r.bytes_() });
+        break;
+      case 10:
+        events.push({ type: 'channelEof', conn, channel: r.u32() });
+        break;
+      case 11:
+        events.push({ type: 'channelClosed', conn, channel: r.u32() });
+        break;
+      case 12:
+        events.push({ type: 'channelReadyToSend', conn, channel: r.u32() });
+        break;
+      case 13:
+        events.push({ type: 'disconnected', conn, reason: r.u32(), description: r.text(), byPeer: r.bool() });
+        break;
+      default:
+        throw new Error(`wasshd: unknown core event record ${tag}: the wasm module and the TypeScript host are out of step`);
+    }
+  }
+  return events;
+}
+
+function decodeRequest(name: string, r: RecordReader): ChannelRequestInfo {
+  switch (name) {
+    case 'pty-req':
+      return { type: 'pty-req', term: r.text(), cols: r.u32(), rows: r.u32(), widthPx: r.u32(), heightPx: r.u32(), modes: r.bytes_().slice() };
+    case 'env':
+      return { type: 'env', name: r.text(), value: r.text() };
+    case 'shell':
+      return { type: 'shell' };
+    case 'exec': {
+      const commandBytes = r.bytes_().slice();
+      return { type: 'exec', command: utf8.decode(commandBytes), commandBytes };
+    }
+    case 'subsystem':
+      return { type: 'subsystem', name: r.text() };
+    case 'window-change':
+      return { type: 'window-change', cols: r.u32(), rows: r.u32(), widthPx: r.u32(), heightPx: r.u32() };
+    case 'signal':
+      return { type: 'signal', name: r.text() };
+    default:
+      return { type: 'other', name, data: r.bytes_().slice() };
+  }
+}

@@ -1,0 +1,63 @@
+/** Node's TCP sockets behind the transport contract. */
+
+import { createServer, type Socket } from 'node:net';
+import type { ListenAdapter, Listener, Transport, TransportHandlers } from '../transport.js';
+
+/** Bytes buffered in a socket before `write` reports backpressure; sized for a few 32 KiB packets in flight. */
+const HIGH_WATER_MARK = 1024 * 1024;
+
+class TcpTransport implements Transport {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  constructor(private readonly socket: Socket) {
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
+    socket.setNoDelay(true);
+  }
+
+  write(data: Uint8Array): boolean {
+    return this.socket.write(data);
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  attach(h: TransportHandlers): void {
+    let closed = false;
+    const close = (error?: Error) => {
+      if (closed) return;
+      closed = true;
+      h.close(error);
+    };
+    this.socket.on('data', (chunk: Buffer) => h.data(chunk));
+    this.socket.on('drain', () => h.drain());
+    this.socket.on('error', (e) => close(e));
+    this.socket.on('close', () => close());
+    // A peer's half-close ends the SSH connection: there is nothing more it can say.
+    this.socket.on('end', () => this.socket.end());
+  }
+}
+
+export const nodeTcp: ListenAdapter = {
+  listen(options, accept): Promise<Listener> {
+    const server = createServer({ highWaterMark: HIGH_WATER_MARK, allowHalfOpen: true, noDelay: true }, (socket) => accept(new TcpTransport(socket)));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: options.host, port: options.port, backlog: options.backlog }, () => {
+        server.off('error', reject);
+        const address = server.address();
+        const port = typeof address === 'object' && address ? address.port : options.port;
+        resolve({
+          host: options.host,
+          port,
+          close: () => new Promise<void>((done) => server.close(() => done())),
+        });
+      });
+    });
+  },
+};

@@ -1,0 +1,837 @@
+/**
+ * SSHServer: the public, runtime-independent server. It owns sockets (through a ListenAdapter), one timer
+ * per connection and the event API; the wasm core owns the protocol. Every core call for a connection is
+ * followed by flushing that connection's output, draining events and re-arming its timer.
+ */
+
+import type { Core } from '../wasm/pkg/wasshd_wasm.js';
+import { decodeEvents, type AuthMethodName, type ChannelRequestInfo, type CoreEvent } from './core/events.js';
+import { Emitter } from './emitter.js';
+import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from './errors.js';
+import type { ListenAdapter, Listener, Transport } from './transport.js';
+
+/** What a runtime entry point provides. */
+export interface Runtime {
+  createCore(seed: Uint8Array): Core;
+  listen: ListenAdapter;
+}
+
+export interface KeyboardInteractivePrompt {
+  prompt: string;
+  echo: boolean;
+}
+
+export interface SSHServerOptions {
+  /** OpenSSH private key files (text) to serve as host keys (the reference's SSHCert). */
+  hostKeys?: string[];
+  /** Address to listen on (LocalHost); default 127.0.0.1. */
+  localHost?: string;
+  /** Port to listen on (LocalPort); 0 picks a free port. Default 22. */
+  localPort?: number;
+  /** Pending-connection queue length (ConnectionBacklog). */
+  connectionBacklog?: number;
+  /** Methods offered to clients (DefaultAuthMethods). Default password, publickey, keyboard-interactive. */
+  authMethods?: AuthMethodName[];
+  /** Seconds without channel traffic before a client is disconnected; 0 = never (DefaultIdleTimeout). */
+  defaultIdleTimeout?: number;
+  /** Seconds a client has to authenticate (DefaultTimeout, OpenSSH's LoginGraceTime). Default 120. */
+  defaultTimeout?: number;
+  /** Instruction text for keyboard-interactive (KeyboardInteractiveMessage). */
+  keyboardInteractiveMessage?: string;
+  /** Prompts sent when a client starts keyboard-interactive and no handler chose others. */
+  keyboardInteractivePrompts?: KeyboardInteractivePrompt[];
+  /** Allowed ciphers, most preferred first (SSHEncryptionAlgorithms). */
+  encryptionAlgorithms?: string[];
+  /** Allowed compression algorithms (SSHCompressionAlgorithms). */
+  compressionAlgorithms?: string[];
+  /** Further settings by the reference's names, as `config()` takes them. */
+  config?: Record<string, string | number | boolean>;
+}
+
+// ---- events -----------------------------------------------------------------------------------------
+
+export interface ConnectionRequestEvent {
+  address: string;
+  port: number;
+  /** Set to false (or call reject) to refuse. Default true. */
+  accept: boolean;
+  reject(): void;
+}
+
+export interface ConnectedEvent {
+  connectionId: number;
+  statusCode: number;
+  description: string;
+}
+
+export interface ConnectionEvent {
+  connectionId: number;
+}
+
+export interface SSHStatusEvent extends ConnectionEvent {
+  message: string;
+}
+
+export interface LogEvent extends ConnectionEvent {
+  logLevel: number;
+  message: string;
+  logType: string;
+}
+
+export interface ServiceRequestEvent extends ConnectionEvent {
+  service: string;
+  accept: boolean;
+}
+
+export interface UserAuthRequestEvent extends ConnectionEvent {
+  user: string;
+  service: string;
+  authMethod: AuthMethodName;
+  /** For `password`. */
+  password?: string;
+  /** For `publickey`: `signed` is false for a query, true once the signature has been verified. */
+  publicKey?: { algorithm: string; blob: Uint8Array; openssh: string; signed: boolean };
+  /** For `keyboard-interactive`: `responses` is undefined when the method starts. */
+  keyboardInteractive?: { submethods: string; responses?: string[] };
+  accept(): void;
+  /** Refuses; `partialSuccess` means this step passed but more are required, `methods` what may follow. */
+  reject(options?: { partialSuccess?: boolean; methods?: AuthMethodName[] }): void;
+  /** Sends keyboard-interactive prompts (again). */
+  prompt(prompts: KeyboardInteractivePrompt[], options?: { name?: string; instruction?: string }): void;
+}
+
+export interface ChannelEvent extends ConnectionEvent {
+  channelId: number;
+}
+
+export interface ChannelOpenRequestEvent extends ChannelEvent {
+  /** Channel type, such as `session`. */
+  service: string;
+  /** Type-specific data of the open request. */
+  parameters: Uint8Array;
+  /** Default: true for `session`, false otherwise. */
+  accept: boolean;
+  reject(reason?: number, description?: string): void;
+}
+
+export interface ChannelRequestEvent extends ChannelEvent {
+  requestType: string;
+  request: ChannelRequestInfo;
+  wantReply: boolean;
+  /** Default: true for pty-req, env, shell, exec, subsystem, window-change and signal. */
+  accept: boolean;
+}
+
+export interface ChannelRequestedEvent extends ChannelEvent {
+  requestType: string;
+  request: ChannelRequestInfo;
+}
+
+export interface ChannelDataInEvent extends ChannelEvent {
+  data: Uint8Array;
+  /** 0 for the data stream, 1 for stderr (extended data). */
+  stream: number;
+}
+
+export interface DisconnectedEvent extends ConnectionEvent {
+  /** The RFC 4253 disconnect reason; 0 when the connection ended normally. */
+  statusCode: number;
+  description: string;
+}
+
+export interface ErrorEvent {
+  connectionId: number;
+  errorCode: number;
+  description: string;
+}
+
+export interface SSHServerEvents {
+  connectionRequest: ConnectionRequestEvent;
+  connected: ConnectedEvent;
+  sshStatus: SSHStatusEvent;
+  log: LogEvent;
+  serviceRequest: ServiceRequestEvent;
+  userAuthRequest: UserAuthRequestEvent;
+  channelOpenRequest: ChannelOpenRequestEvent;
+  channelOpened: ChannelEvent;
+  channelRequest: ChannelRequestEvent;
+  channelRequested: ChannelRequestedEvent;
+  channelDataIn: ChannelDataInEvent;
+  channelEOF: ChannelEvent;
+  channelReadyToSend: ChannelEvent;
+  channelClosed: ChannelEvent;
+  disconnected: DisconnectedEvent;
+  error: ErrorEvent;
+}
+
+// ---- state ------------------------------------------------------------------------------------------
+
+/** A connected client (an entry of the reference's Connections collection). */
+export interface SSHConnection {
+  readonly connectionId: number;
+  readonly remoteHost: string;
+  readonly remotePort: number;
+  readonly clientVersion: string | undefined;
+  /** The authenticated user, once there is one. */
+  readonly user: string | undefined;
+  readonly strictKex: boolean;
+}
+
+/** An open channel (an entry of the reference's Channels collection). */
+export interface SSHChannel {
+  readonly connectionId: number;
+  readonly channelId: number;
+  readonly service: string;
+}
+
+interface PendingSend {
+  data: Uint8Array;
+  stream: number;
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+class ChannelState implements SSHChannel {
+  readonly queue: PendingSend[] = [];
+  private idleWaiters: (() => void)[] = [];
+  closed = false;
+  constructor(
+    readonly connectionId: number,
+    readonly channelId: number,
+    readonly service: string,
+  ) {}
+
+  /** Resolves once everything queued has been handed to the core. */
+  idle(): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  notifyIdle(): void {
+    if (this.queue.length > 0) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  fail(error: Error): void {
+    this.closed = true;
+    for (const p of this.queue.splice(0)) p.reject(error);
+    this.notifyIdle();
+  }
+}
+
+class ConnectionState implements SSHConnection {
+  chain: Promise<void> = Promise.resolve();
+  timer: ReturnType<typeof setTimeout> | undefined;
+  deadline = -1;
+  writable = true;
+  /** The protocol has ended (core reported Disconnected). */
+  ended = false;
+  clientVersion: string | undefined;
+  user: string | undefined;
+  strictKex = false;
+  readonly channels = new Map<number, ChannelState>();
+  constructor(
+    readonly connectionId: number,
+    readonly transport: Transport,
+  ) {}
+  get remoteHost(): string {
+    return this.transport.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.transport.remotePort;
+  }
+}
+
+const STANDARD_SESSION_REQUESTS = new Set(['pty-req', 'env', 'shell', 'exec', 'subsystem', 'window-change', 'signal']);
+
+/** Settings held by the host rather than the core. */
+const HOST_SETTINGS = ['MaxConnections', 'KeyboardInteractiveMessage', 'ConnectionBacklog'] as const;
+
+const now = (): number => Math.floor(performance.now());
+
+function randomBytes(n: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(n));
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+export class SSHServer extends Emitter<SSHServerEvents> {
+  private readonly core: Core;
+  private readonly conns = new Map<number, ConnectionState>();
+  private listener: Listener | undefined;
+  private maxConnections = 1000;
+  private keyboardInteractiveMessage: string;
+  private readonly keyboardInteractivePrompts: KeyboardInteractivePrompt[];
+  private readonly perConnectionPrompts = new Map<number, KeyboardInteractivePrompt[]>();
+  localHost: string;
+  localPort: number;
+  connectionBacklog: number;
+
+  constructor(
+    private readonly runtime: Runtime,
+    options: SSHServerOptions = {},
+  ) {
+    super();
+    this.core = runtime.createCore(randomBytes(64));
+    this.localHost = options.localHost ?? '127.0.0.1';
+    this.localPort = options.localPort ?? 22;
+    this.connectionBacklog = options.connectionBacklog ?? 511;
+    this.keyboardInteractiveMessage = options.keyboardInteractiveMessage ?? '';
+    this.keyboardInteractivePrompts = options.keyboardInteractivePrompts ?? [];
+    for (const key of options.hostKeys ?? []) this.addHostKey(key);
+    if (options.authMethods) this.config(`DefaultAuthMethods=${options.authMethods.join(',')}`);
+    if (options.defaultIdleTimeout !== undefined) this.config(`DefaultIdleTimeout=${options.defaultIdleTimeout}`);
+    if (options.defaultTimeout !== undefined) this.config(`DefaultTimeout=${options.defaultTimeout}`);
+    if (options.encryptionAlgorithms) this.config(`SSHEncryptionAlgorithms=${options.encryptionAlgorithms.join(',')}`);
+    if (options.compressionAlgorithms) this.config(`SSHCompressionAlgorithms=${options.compressionAlgorithms.join(',')}`);
+    for (const [name, value] of Object.entries(options.config ?? {})) this.config(`${name}=${value}`);
+  }
+
+  // ---- keys and settings ----------------------------------------------------------------------------
+
+  /** Installs an OpenSSH private key file as a host key; returns its public key line. */
+  addHostKey(opensshPrivateKey: string): string {
+    return this.coreCall(() => this.core.add_host_key(opensshPrivateKey));
+  }
+
+  /** Generates an ed25519 host key, installs it and returns the private key file to store. */
+  generateHostKey(comment = 'wasshd host key'): string {
+    return this.core.generate_host_key(comment);
+  }
+
+  get hostPublicKeys(): string[] {
+    return this.core.host_public_keys();
+  }
+
+  /**
+   * Sets (`"Name=Value"`) or reads (`"Name"`) a setting by the reference's name. Per-connection settings
+   * take the connection id in brackets, e.g. `NegotiatedStrictKex[3]`. Returns the current value.
+   */
+  config(setting: string): string {
+    const eq = setting.indexOf('=');
+    const name = (eq < 0 ? setting : setting.slice(0, eq)).trim();
+    const value = eq < 0 ? undefined : setting.slice(eq + 1);
+    const indexed = /^(\w+)\[(\d+)\]$/.exec(name);
+    if (indexed) return this.connectionSetting(indexed[1]!, Number(indexed[2]), value);
+    switch (name) {
+      case 'MaxConnections':
+        if (value !== undefined) this.maxConnections = positiveInt(name, value, 100_000);
+        return String(this.maxConnections);
+      case 'ConnectionBacklog':
+        if (value !== undefined) this.connectionBacklog = positiveInt(name, value, 65_535);
+        return String(this.connectionBacklog);
+      case 'KeyboardInteractiveMessage':
+        if (value !== undefined) this.keyboardInteractiveMessage = value;
+        return this.keyboardInteractiveMessage;
+    }
+    if (value !== undefined) {
+      const known = this.coreCall(() => this.core.set_config(name, value));
+      if (!known) throw new SSHError(ErrorCode.InvalidArgument, `unknown setting: ${name} (host settings: ${HOST_SETTINGS.join(', ')})`);
+    }
+    const current = this.core.get_config(name);
+    if (current === undefined) throw new SSHError(ErrorCode.InvalidArgument, `unknown setting: ${name}`);
+    return current;
+  }
+
+  private connectionSetting(name: string, id: number, value: string | undefined): string {
+    const conn = this.connection(id);
+    switch (name) {
+      case 'ClientSSHVersionString':
+        return conn.clientVersion ?? '';
+      case 'NegotiatedStrictKex':
+        return conn.strictKex ? 'True' : 'False';
+      case 'KeyboardInteractivePrompts':
+        if (value !== undefined) this.perConnectionPrompts.set(id, parsePrompts(value));
+        return (this.perConnectionPrompts.get(id) ?? this.keyboardInteractivePrompts).map((p) => `${p.prompt},echo=${p.echo}`).join(';');
+      default:
+        throw new SSHError(ErrorCode.InvalidArgument, `unknown per-connection setting: ${name}`);
+    }
+  }
+
+  // ---- listening --------------------------------------------------------------------------------------
+
+  get listening(): boolean {
+    return this.listener !== undefined;
+  }
+
+  get connections(): ReadonlyMap<number, SSHConnection> {
+    return this.conns;
+  }
+
+  get channels(): SSHChannel[] {
+    return [...this.conns.values()].flatMap((c) => [...c.channels.values()].filter((ch) => !ch.closed));
+  }
+
+  /** Starts accepting connections; resolves with the bound address (the port is real when 0 was asked). */
+  async startListening(): Promise<{ host: string; port: number }> {
+    if (this.listener) throw new SSHError(ErrorCode.AlreadyListening, 'already listening');
+    if (this.hostPublicKeys.length === 0) throw new SSHError(ErrorCode.NoHostKey, 'no host key: pass hostKeys or call addHostKey/generateHostKey first');
+    this.listener = await this.runtime.listen.listen({ host: this.localHost, port: this.localPort, backlog: this.connectionBacklog }, (t) => void this.accept(t));
+    this.localPort = this.listener.port;
+    return { host: this.listener.host, port: this.listener.port };
+  }
+
+  /** Stops accepting new connections; existing ones go on. */
+  async stopListening(): Promise<void> {
+    const l = this.listener;
+    this.listener = undefined;
+    await l?.close();
+  }
+
+  /** Stops listening and disconnects every client. */
+  async shutdown(): Promise<void> {
+    await this.stopListening();
+    const closing = [...this.conns.values()].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          const done = () => resolve();
+          c.chain = c.chain.then(done, done);
+          this.disconnect(c.connectionId, DisconnectReason.ByApplication, 'server shutting down');
+        }),
+    );
+    await Promise.all(closing);
+  }
+
+  /**
+   * Serves one already-accepted byte stream: what the listen adapters call, and the way to serve a
+   * transport they do not cover (a WebSocket stream, an in-memory pipe).
+   */
+  async accept(transport: Transport): Promise<void> {
+    if (this.conns.size >= this.maxConnections) {
+      transport.destroy();
+      return;
+    }
+    const request: ConnectionRequestEvent = {
+      address: transport.remoteAddress,
+      port: transport.remotePort,
+      accept: true,
+      reject() {
+        this.accept = false;
+      },
+    };
+    try {
+      await this.dispatch('connectionRequest', request);
+    } catch (e) {
+      this.reportHandlerError(0, e);
+      request.accept = false;
+    }
+    if (!request.accept) {
+      transport.destroy();
+      return;
+    }
+    this.core.add_entropy(randomBytes(32));
+    let id: number;
+    try {
+      id = this.core.open(now());
+    } catch (e) {
+      const err = fromCoreError(e);
+      this.emitError(0, err.code, err.message);
+      transport.destroy();
+      return;
+    }
+    const conn = new ConnectionState(id, transport);
+    this.conns.set(id, conn);
+    transport.attach({
+      data: (bytes) => this.withConn(conn, () => this.core.input(id, bytes, now())),
+      drain: () => {
+        conn.writable = true;
+        for (const ch of conn.channels.values()) this.pumpChannel(conn, ch);
+      },
+      close: () => this.transportClosed(conn),
+    });
+    this.enqueue(conn, () => this.dispatch('connected', { connectionId: id, statusCode: 0, description: 'OK' }));
+    this.afterCall(conn);
+  }
+
+  // ---- commands ---------------------------------------------------------------------------------------
+
+  /**
+   * Sends data on a channel. Resolves once the core has taken all of it, waiting for the peer's window
+   * and for the socket to drain as needed, so awaiting it is backpressure.
+   */
+  sendChannelData(connectionId: number, channelId: number, data: Uint8Array | string, stream = 0): Promise<void> {
+    const conn = this.connection(connectionId);
+    const ch = this.channel(conn, channelId);
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+    if (bytes.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      ch.queue.push({ data: bytes, stream, resolve, reject });
+      if (ch.queue.length === 1) this.pumpChannel(conn, ch);
+    });
+  }
+
+  /** The reference's SendText: UTF-8 text on the data stream. */
+  sendText(connectionId: number, channelId: number, text: string): Promise<void> {
+    return this.sendChannelData(connectionId, channelId, text);
+  }
+
+  /** Sends `exit-status` for a command that ended. */
+  sendExitStatus(connectionId: number, channelId: number, status: number): void {
+    const conn = this.connection(connectionId);
+    this.withConn(conn, () => this.core.send_exit_status(connectionId, channelId, status >>> 0), true);
+  }
+
+  /** Sends `exit-signal` (signal name without "SIG"). */
+  sendExitSignal(connectionId: number, channelId: number, signal: string, coreDumped = false, message = ''): void {
+    const conn = this.connection(connectionId);
+    this.withConn(conn, () => this.core.send_exit_signal(connectionId, channelId, signal, coreDumped, message), true);
+  }
+
+  /** Sends EOF after everything queued on the channel has been sent. */
+  async sendEOF(connectionId: number, channelId: number): Promise<void> {
+    const conn = this.connection(connectionId);
+    const ch = this.channel(conn, channelId);
+    await ch.idle();
+    if (!ch.closed) this.withConn(conn, () => this.core.send_eof(connectionId, channelId), true);
+  }
+
+  /** Closes a channel once its queued data has been sent (EOF first). */
+  async closeChannel(connectionId: number, channelId: number): Promise<void> {
+    const conn = this.connection(connectionId);
+    const ch = conn.channels.get(channelId);
+    if (!ch || ch.closed) return;
+    await ch.idle();
+    if (ch.closed) return;
+    this.withConn(conn, () => {
+      this.core.send_eof(connectionId, channelId);
+      this.core.close_channel(connectionId, channelId);
+    }, true);
+  }
+
+  /** Starts a new key exchange on the connection (the reference's ExchangeKeys). */
+  exchangeKeys(connectionId: number): void {
+    const conn = this.connection(connectionId);
+    this.withConn(conn, () => this.core.rekey(connectionId), true);
+  }
+
+  /** Sends DISCONNECT and closes the connection. */
+  disconnect(connectionId: number, reason: number = DisconnectReason.ByApplication, description = 'disconnected by server'): void {
+    const conn = this.conns.get(connectionId);
+    if (!conn || conn.ended) return;
+    this.withConn(conn, () => this.core.disconnect(connectionId, reason, description), true);
+  }
+
+  // ---- plumbing ---------------------------------------------------------------------------------------
+
+  private connection(id: number): ConnectionState {
+    const conn = this.conns.get(id);
+    if (!conn) throw new SSHError(ErrorCode.InvalidConnectionId, `invalid connection id ${id}`);
+    return conn;
+  }
+
+  private channel(conn: ConnectionState, id: number): ChannelState {
+    const ch = conn.channels.get(id);
+    if (!ch || ch.closed) throw new SSHError(ErrorCode.NoSuchChannel, `no open channel ${id} on connection ${conn.connectionId}`);
+    return ch;
+  }
+
+  /** Calls into the core for a setting or key: errors become SSHError. */
+  private coreCall<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw fromCoreError(e);
+    }
+  }
+
+  /**
+   * Runs a core call for one connection, then flushes, drains and re-arms. With `rethrow`, a refused
+   * command reaches the caller as SSHError; otherwise it is reported through the `error` event.
+   */
+  private withConn(conn: ConnectionState, fn: () => void, rethrow = false): void {
+    try {
+      fn();
+    } catch (e) {
+      const err = fromCoreError(e);
+      if (err.code === ErrorCode.WasmTrapped) this.coreTrapped(err);
+      else if (rethrow) throw err;
+      else this.emitError(conn.connectionId, err.code, err.message);
+    } finally {
+      this.afterCall(conn);
+    }
+  }
+
+  private afterCall(conn: ConnectionState): void {
+    this.flush(conn);
+    this.pump();
+    this.rearm(conn);
+  }
+
+  private flush(conn: ConnectionState): void {
+    if (!this.conns.has(conn.connectionId)) return;
+    const out = this.core.take_output(conn.connectionId);
+    if (out.length > 0) conn.writable = conn.transport.write(out) && conn.writable;
+  }
+
+  private rearm(conn: ConnectionState): void {
+    const deadline = conn.ended ? -1 : this.core.next_deadline(conn.connectionId);
+    if (deadline === conn.deadline) return;
+    if (conn.timer !== undefined) clearTimeout(conn.timer);
+    conn.timer = undefined;
+    conn.deadline = deadline;
+    if (deadline < 0) return;
+    conn.timer = setTimeout(() => {
+      conn.timer = undefined;
+      conn.deadline = -1;
+      this.withConn(conn, () => this.core.handle_timeout(conn.connectionId, now()));
+    }, Math.max(0, deadline - now()));
+  }
+
+  private pump(): void {
+    const records = this.core.drain_events();
+    if (records.length === 0) return;
+    for (const event of decodeEvents(records)) this.route(event);
+  }
+
+  private enqueue(conn: ConnectionState, work: () => void | Promise<void>): void {
+    conn.chain = conn.chain.then(work).catch((e: unknown) => this.reportHandlerError(conn.connectionId, e));
+  }
+
+  private reportHandlerError(connectionId: number, e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    this.emitError(connectionId, e instanceof SSHError ? e.code : ErrorCode.InvalidArgument, `event handler failed: ${message}`);
+  }
+
+  private emitError(connectionId: number, errorCode: number, description: string): void {
+    if (!this.hasListeners('error')) return;
+    try {
+      void Promise.resolve(this.dispatch('error', { connectionId, errorCode, description })).catch(() => {});
+    } catch {
+      // An error handler that throws has nowhere further to report to.
+    }
+  }
+
+  /** Routes one core event to its connection's ordered queue. */
+  private route(event: CoreEvent): void {
+    const conn = this.conns.get(event.conn);
+    if (!conn) return;
+    const id = conn.connectionId;
+    switch (event.type) {
+      case 'log':
+        this.enqueue(conn, async () => {
+          if (event.level === 1) await this.dispatch('sshStatus', { connectionId: id, message: event.message });
+          await this.dispatch('log', { connectionId: id, logLevel: event.level, message: event.message, logType: 'SSH' });
+        });
+        break;
+      case 'clientVersion':
+        conn.clientVersion = event.version;
+        break;
+      case 'keysExchanged':
+        conn.strictKex = event.strict;
+        // Fresh platform entropy for the next exchange, as the core asks of its host.
+        this.core.add_entropy(randomBytes(32));
+        this.enqueue(conn, () =>
+          this.dispatch('sshStatus', {
+            connectionId: id,
+            message: `${event.initial ? 'keys exchanged' : 'keys re-exchanged'}: ${event.kex}, ${event.hostKey}, ${event.cipherIn}${event.macIn ? ' ' + event.macIn : ''}${event.strict ? ', strict kex' : ''}`,
+          }),
+        );
+        break;
+      case 'serviceRequest':
+        this.enqueue(conn, async () => {
+          const e: ServiceRequestEvent = { connectionId: id, service: event.service, accept: true };
+          await this.dispatchDecision('serviceRequest', e, () => (e.accept = false));
+          this.withConn(conn, () => this.core.reply_service(id, e.accept));
+        });
+        break;
+      case 'authRequest':
+        this.enqueue(conn, () => this.onAuthRequest(conn, event));
+        break;
+      case 'authenticated':
+        conn.user = event.user;
+        this.perConnectionPrompts.delete(id);
+        break;
+      case 'channelOpenRequest':
+        this.enqueue(conn, () => this.onChannelOpen(conn, event));
+        break;
+      case 'channelRequest':
+        this.enqueue(conn, () => this.onChannelRequest(conn, event));
+        break;
+      case 'channelData':
+        this.enqueue(conn, async () => {
+          await this.dispatch('channelDataIn', { connectionId: id, channelId: event.channel, data: event.data, stream: event.stream });
+          if (!conn.ended) this.withConn(conn, () => this.core.consume_channel_data(id, event.channel, event.data.length));
+        });
+        break;
+      case 'channelEof':
+        this.enqueue(conn, () => this.dispatch('channelEOF', { connectionId: id, channelId: event.channel }));
+        break;
+      case 'channelReadyToSend': {
+        const ch = conn.channels.get(event.channel);
+        if (ch) this.pumpChannel(conn, ch);
+        this.enqueue(conn, () => this.dispatch('channelReadyToSend', { connectionId: id, channelId: event.channel }));
+        break;
+      }
+      case 'channelClosed': {
+        conn.channels.get(event.channel)?.fail(new SSHError(ErrorCode.NoSuchChannel, `channel ${event.channel} closed`));
+        conn.channels.delete(event.channel);
+        this.enqueue(conn, () => this.dispatch('channelClosed', { connectionId: id, channelId: event.channel }));
+        break;
+      }
+      case 'disconnected':
+        this.onDisconnected(conn, event);
+        break;
+    }
+  }
+
+  /** Runs decision handlers; a handler that throws counts as a refusal. */
+  private async dispatchDecision<K extends keyof SSHServerEvents>(name: K, event: SSHServerEvents[K], refuse: () => void): Promise<void> {
+    try {
+      await this.dispatch(name, event);
+    } catch (e) {
+      this.reportHandlerError((event as ConnectionEvent).connectionId ?? 0, e);
+      refuse();
+    }
+  }
+
+  private async onAuthRequest(conn: ConnectionState, event: CoreEvent & { type: 'authRequest' }): Promise<void> {
+    const id = conn.connectionId;
+    type Decision = { kind: 'accept' } | { kind: 'reject'; partialSuccess: boolean; methods?: string[] } | { kind: 'prompt'; prompts: KeyboardInteractivePrompt[]; name: string; instruction: string };
+    let decision: Decision | undefined;
+    const e: UserAuthRequestEvent = {
+      connectionId: id,
+      user: event.user,
+      service: event.service,
+      authMethod: event.method,
+      accept: () => (decision = { kind: 'accept' }),
+      reject: (o = {}) => (decision = { kind: 'reject', partialSuccess: o.partialSuccess ?? false, ...(o.methods ? { methods: o.methods } : {}) }),
+      prompt: (prompts, o = {}) => (decision = { kind: 'prompt', prompts, name: o.name ?? '', instruction: o.instruction ?? this.keyboardInteractiveMessage }),
+    };
+    if (event.password !== undefined) e.password = event.password;
+    if (event.publicKey) e.publicKey = { ...event.publicKey, openssh: `${event.publicKey.algorithm} ${base64(event.publicKey.blob)}` };
+    if (event.method === 'keyboard-interactive') e.keyboardInteractive = { submethods: event.submethods ?? '', ...(event.responses ? { responses: event.responses } : {}) };
+    await this.dispatchDecision('userAuthRequest', e, () => (decision = { kind: 'reject', partialSuccess: false }));
+    if (!decision && event.method === 'keyboard-interactive' && !event.responses) {
+      const prompts = this.perConnectionPrompts.get(id) ?? this.keyboardInteractivePrompts;
+      if (prompts.length > 0) decision = { kind: 'prompt', prompts, name: '', instruction: this.keyboardInteractiveMessage };
+    }
+    const d: Decision = decision ?? { kind: 'reject', partialSuccess: false };
+    this.withConn(conn, () => {
+      if (d.kind === 'accept') this.core.reply_auth_accept(id);
+      else if (d.kind === 'reject') this.core.reply_auth_reject(id, d.partialSuccess, (d.methods ?? []).join(','));
+      else this.core.reply_auth_prompt(id, d.name, d.instruction, d.prompts.map((p) => p.prompt), Uint8Array.from(d.prompts, (p) => (p.echo ? 1 : 0)));
+    });
+  }
+
+  private async onChannelOpen(conn: ConnectionState, event: CoreEvent & { type: 'channelOpenRequest' }): Promise<void> {
+    const id = conn.connectionId;
+    let reason = 1;
+    let description = 'channel refused';
+    const e: ChannelOpenRequestEvent = {
+      connectionId: id,
+      channelId: event.channel,
+      service: event.kind,
+      parameters: event.data,
+      accept: event.kind === 'session',
+      reject(r = 1, d = 'channel refused') {
+        this.accept = false;
+        reason = r;
+        description = d;
+      },
+    };
+    await this.dispatchDecision('channelOpenRequest', e, () => (e.accept = false));
+    if (e.accept) conn.channels.set(event.channel, new ChannelState(id, event.channel, event.kind));
+    this.withConn(conn, () => this.core.reply_channel_open(id, e.accept, reason, description));
+    if (e.accept) await this.dispatch('channelOpened', { connectionId: id, channelId: event.channel });
+  }
+
+  private async onChannelRequest(conn: ConnectionState, event: CoreEvent & { type: 'channelRequest' }): Promise<void> {
+    const id = conn.connectionId;
+    const e: ChannelRequestEvent = {
+      connectionId: id,
+      channelId: event.channel,
+      requestType: event.request.type === 'other' ? event.request.name : event.request.type,
+      request: event.request,
+      wantReply: event.wantReply,
+      accept: STANDARD_SESSION_REQUESTS.has(event.request.type),
+    };
+    await this.dispatchDecision('channelRequest', e, () => (e.accept = false));
+    this.withConn(conn, () => this.core.reply_channel_request(id, e.accept));
+    if (e.accept) await this.dispatch('channelRequested', { connectionId: id, channelId: event.channel, requestType: e.requestType, request: e.request });
+  }
+
+  /** Hands queued data to the core as far as the window and the socket allow. */
+  private pumpChannel(conn: ConnectionState, ch: ChannelState): void {
+    while (ch.queue.length > 0 && conn.writable && !conn.ended && !ch.closed) {
+      const item = ch.queue[0]!;
+      let taken = 0;
+      try {
+        taken = this.core.send_data(conn.connectionId, ch.channelId, item.stream, item.data);
+      } catch (e) {
+        ch.fail(fromCoreError(e));
+        break;
+      }
+      this.flush(conn);
+      if (taken < item.data.length) {
+        item.data = item.data.subarray(taken);
+        break; // the window is full: channelReadyToSend resumes
+      }
+      ch.queue.shift();
+      item.resolve();
+    }
+    ch.notifyIdle();
+    this.rearm(conn);
+  }
+
+  private onDisconnected(conn: ConnectionState, event: CoreEvent & { type: 'disconnected' }): void {
+    conn.ended = true;
+    const id = conn.connectionId;
+    const error = new SSHError(ErrorCode.WrongState, `connection ${id} closed: ${event.description}`);
+    for (const ch of conn.channels.values()) ch.fail(error);
+    this.flush(conn);
+    conn.transport.end();
+    const normal = event.byPeer && (event.reason === DisconnectReason.ByApplication || event.reason === DisconnectReason.AuthCancelledByUser);
+    const protocolFault = !event.byPeer && ![DisconnectReason.ByApplication, DisconnectReason.NoMoreAuthMethodsAvailable, DisconnectReason.ConnectionLost].includes(event.reason as 11);
+    if (protocolFault) this.emitError(id, event.reason, event.description);
+    this.enqueue(conn, () => this.dispatch('disconnected', { connectionId: id, statusCode: normal ? 0 : event.reason, description: normal ? 'OK' : event.description }));
+  }
+
+  private transportClosed(conn: ConnectionState): void {
+    const id = conn.connectionId;
+    if (!this.conns.has(id)) return;
+    if (!conn.ended) {
+      try {
+        this.core.connection_lost(id);
+      } catch (e) {
+        this.coreTrapped(fromCoreError(e));
+      }
+      this.pump();
+    }
+    if (conn.timer !== undefined) clearTimeout(conn.timer);
+    this.core.close(id);
+    this.enqueue(conn, () => {
+      this.conns.delete(id);
+      this.perConnectionPrompts.delete(id);
+    });
+  }
+
+  /** The wasm instance failed; it cannot be trusted for any connection. */
+  private coreTrapped(err: SSHError): void {
+    this.emitError(0, err.code, err.message);
+    for (const conn of this.conns.values()) {
+      conn.ended = true;
+      conn.transport.destroy();
+    }
+  }
+}
+
+function positiveInt(name: string, value: string, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new SSHError(ErrorCode.InvalidArgument, `${name} must be an integer from 1 to ${max}`);
+  return n;
+}
+
+/** Parses the reference's prompt list: `First prompt,echo=false;Second prompt,echo=true`. */
+function parsePrompts(value: string): KeyboardInteractivePrompt[] {
+  return value
+    .split(';')
+    .filter((p) => p.length > 0)
+    .map((p) => {
+      const m = /^(.*),echo=(true|false)$/i.exec(p);
+      return m ? { prompt: m[1]!, echo: m[2]!.toLowerCase() === 'true' } : { prompt: p, echo: false };
+    });
+}

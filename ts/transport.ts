@@ -1,0 +1,44 @@
+/**
+ * The contract between the runtime-independent server and a runtime's sockets. A runtime adapter
+ * (Node TCP today; Deno, Bun, workerd, WebSocket and browsers later) implements only this.
+ */
+
+/** One accepted byte stream. */
+export interface Transport {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Queues bytes; returns false when the runtime's buffer is full (wait for `drain`). */
+  write(data: Uint8Array): boolean;
+  /** Flushes what is queued, then closes. */
+  end(): void;
+  /** Closes at once. */
+  destroy(): void;
+  /** Installs the callbacks; called once, before any data is delivered. */
+  attach(handlers: TransportHandlers): void;
+}
+
+export interface TransportHandlers {
+  data(bytes: Uint8Array): void;
+  /** The write buffer emptied after `write` returned false. */
+  drain(): void;
+  /** The stream closed (by either side, or an error). */
+  close(error?: Error): void;
+}
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  backlog?: number;
+}
+
+/** A listening socket. */
+export interface Listener {
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** A runtime's way to accept connections. */
+export interface ListenAdapter {
+  listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener>;
+}

@@ -1,0 +1,302 @@
+//! The JavaScript boundary over `wasshd-core`. It is deliberately narrow and batched: one call per socket
+//! read, one drain of a connection's output, one drain of every pending event as a compact binary record
+//! stream (decoded by `ts/core/events.ts`), and one deadline per connection. Nothing here holds protocol
+//! logic; it only converts types.
+
+use wasm_bindgen::prelude::*;
+use wasshd_core::connection::ChannelRequest;
+use wasshd_core::msg::DisconnectReason;
+use wasshd_core::wire::Writer;
+use wasshd_core::{AuthMethod, AuthReply, CommandError, Event, Server};
+
+/// Record tags of the event stream; `ts/core/events.ts` mirrors them.
+mod tag {
+    pub const LOG: u8 = 1;
+    pub const CLIENT_VERSION: u8 = 2;
+    pub const KEYS_EXCHANGED: u8 = 3;
+    pub const SERVICE_REQUEST: u8 = 4;
+    pub const AUTH_REQUEST: u8 = 5;
+    pub const AUTHENTICATED: u8 = 6;
+    pub const CHANNEL_OPEN_REQUEST: u8 = 7;
+    pub const CHANNEL_REQUEST: u8 = 8;
+    pub const CHANNEL_DATA: u8 = 9;
+    pub const CHANNEL_EOF: u8 = 10;
+    pub const CHANNEL_CLOSED: u8 = 11;
+    pub const CHANNEL_READY_TO_SEND: u8 = 12;
+    pub const DISCONNECTED: u8 = 13;
+}
+
+fn command_error(e: CommandError) -> JsError {
+    JsError::new(&format!("[{}] {e}", e.code()))
+}
+
+#[wasm_bindgen]
+pub struct Core {
+    server: Server,
+}
+
+#[wasm_bindgen]
+impl Core {
+    /// `seed`: at least 32 bytes from `crypto.getRandomValues`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(seed: &[u8]) -> Result<Core, JsError> {
+        if seed.len() < 32 {
+            return Err(JsError::new("[129] the seed must be at least 32 random bytes"));
+        }
+        Ok(Core { server: Server::new(seed) })
+    }
+
+    pub fn add_entropy(&mut self, entropy: &[u8]) {
+        self.server.add_entropy(entropy);
+    }
+
+    /// Applies a setting the core owns; returns false for a name it does not know.
+    pub fn set_config(&mut self, name: &str, value: &str) -> Result<bool, JsError> {
+        self.server.config_mut().set(name, value).map_err(|why| JsError::new(&format!("[129] {name}: {why}")))
+    }
+
+    pub fn get_config(&self, name: &str) -> Option<String> {
+        self.server.config().get(name)
+    }
+
+    /// Installs an OpenSSH private key; returns its public line.
+    pub fn add_host_key(&mut self, openssh_private_key: &str) -> Result<String, JsError> {
+        self.server.add_host_key_openssh(openssh_private_key).map_err(|e| JsError::new(&format!("[1301] host key: {e:?}")))
+    }
+
+    /// Generates and installs an ed25519 host key; returns the OpenSSH private key file to keep.
+    pub fn generate_host_key(&mut self, comment: &str) -> String {
+        self.server.generate_host_key(comment)
+    }
+
+    pub fn host_public_keys(&self) -> Vec<String> {
+        self.server.host_public_keys()
+    }
+
+    pub fn open(&mut self, now: f64) -> Result<u32, JsError> {
+        self.server.open(now as u64).map_err(command_error)
+    }
+
+    pub fn input(&mut self, conn: u32, bytes: &[u8], now: f64) -> Result<(), JsError> {
+        self.server.input(conn, bytes, now as u64).map_err(command_error)
+    }
+
+    pub fn take_output(&mut self, conn: u32) -> Vec<u8> {
+        self.server.take_output(conn)
+    }
+
+    /// Every pending event of every connection, as one record stream.
+    pub fn drain_events(&mut self) -> Vec<u8> {
+        let mut w = Writer::new();
+        while let Some((conn, event)) = self.server.poll_event() {
+            encode_event(&mut w, conn, event);
+        }
+        w.into_vec()
+    }
+
+    /// Milliseconds timestamp of the connection's next timer, or -1 for none.
+    pub fn next_deadline(&self, conn: u32) -> f64 {
+        self.server.next_deadline(conn).map_or(-1.0, |t| t as f64)
+    }
+
+    pub fn handle_timeout(&mut self, conn: u32, now: f64) -> Result<(), JsError> {
+        self.server.handle_timeout(conn, now as u64).map_err(command_error)
+    }
+
+    pub fn reply_service(&mut self, conn: u32, accept: bool) -> Result<(), JsError> {
+        self.server.reply_service(conn, accept).map_err(command_error)
+    }
+
+    pub fn reply_auth_accept(&mut self, conn: u32) -> Result<(), JsError> {
+        self.server.reply_auth(conn, AuthReply::Accept).map_err(command_error)
+    }
+
+    /// `methods`: comma-separated list to offer instead of the configured one, or empty for that.
+    pub fn reply_auth_reject(&mut self, conn: u32, partial_success: bool, methods: &str) -> Result<(), JsError> {
+        let methods = (!methods.is_empty()).then(|| methods.split(',').map(String::from).collect());
+        self.server.reply_auth(conn, AuthReply::Reject { partial_success, methods }).map_err(command_error)
+    }
+
+    /// `prompts` and `echo` are parallel arrays.
+    pub fn reply_auth_prompt(
+        &mut self,
+        conn: u32,
+        name: &str,
+        instruction: &str,
+        prompts: Vec<String>,
+        echo: &[u8],
+    ) -> Result<(), JsError> {
+        let prompts = prompts.into_iter().zip(echo.iter().map(|e| *e != 0).chain(core::iter::repeat(false))).collect();
+        let reply = AuthReply::Prompt { name: name.into(), instruction: instruction.into(), prompts };
+        self.server.reply_auth(conn, reply).map_err(command_error)
+    }
+
+    pub fn reply_channel_open(&mut self, conn: u32, accept: bool, reason: u32, description: &str) -> Result<(), JsError> {
+        self.server.reply_channel_open(conn, accept, reason, description).map_err(command_error)
+    }
+
+    pub fn reply_channel_request(&mut self, conn: u32, accept: bool) -> Result<(), JsError> {
+        self.server.reply_channel_request(conn, accept).map_err(command_error)
+    }
+
+    /// Sends what the channel window allows of `data`; returns the number of bytes taken.
+    pub fn send_data(&mut self, conn: u32, channel: u32, stream: u32, data: &[u8]) -> Result<u32, JsError> {
+        self.server.send_data(conn, channel, stream, data).map(|n| n as u32).map_err(command_error)
+    }
+
+    /// Bytes `send_data` would take now, or -1 if the channel cannot send.
+    pub fn send_window(&self, conn: u32, channel: u32) -> f64 {
+        self.server.send_window(conn, channel).map_or(-1.0, f64::from)
+    }
+
+    pub fn consume_channel_data(&mut self, conn: u32, channel: u32, n: u32) -> Result<(), JsError> {
+        self.server.consume_channel_data(conn, channel, n).map_err(command_error)
+    }
+
+    pub fn send_eof(&mut self, conn: u32, channel: u32) -> Result<(), JsError> {
+        self.server.send_eof(conn, channel).map_err(command_error)
+    }
+
+    pub fn send_exit_status(&mut self, conn: u32, channel: u32, status: u32) -> Result<(), JsError> {
+        self.server.send_exit_status(conn, channel, status).map_err(command_error)
+    }
+
+    pub fn send_exit_signal(&mut self, conn: u32, channel: u32, signal: &str, core_dumped: bool, message: &str) -> Result<(), JsError> {
+        self.server.send_exit_signal(conn, channel, signal, core_dumped, message).map_err(command_error)
+    }
+
+    pub fn close_channel(&mut self, conn: u32, channel: u32) -> Result<(), JsError> {
+        self.server.close_channel(conn, channel).map_err(command_error)
+    }
+
+    pub fn rekey(&mut self, conn: u32) -> Result<(), JsError> {
+        self.server.rekey(conn).map_err(command_error)
+    }
+
+    pub fn strict_kex(&self, conn: u32) -> bool {
+        self.server.strict_kex(conn).unwrap_or(false)
+    }
+
+    pub fn disconnect(&mut self, conn: u32, reason: u32, description: &str) -> Result<(), JsError> {
+        self.server.disconnect(conn, DisconnectReason::from_code(reason), description).map_err(command_error)
+    }
+
+    pub fn connection_lost(&mut self, conn: u32) -> Result<(), JsError> {
+        self.server.connection_lost(conn).map_err(command_error)
+    }
+
+    pub fn close(&mut self, conn: u32) {
+        self.server.close(conn);
+    }
+
+    pub fn connection_count(&self) -> u32 {
+        self.server.connection_count() as u32
+    }
+}
+
+fn encode_event(w: &mut Writer, conn: u32, event: Event) {
+    let head = |w: &mut Writer, tag: u8| {
+        w.u8(tag).u32(conn);
+    };
+    match event {
+        Event::Log { level, message } => {
+            head(w, tag::LOG);
+            w.u8(level).string(message.as_bytes());
+        }
+        Event::ClientVersion { version } => {
+            head(w, tag::CLIENT_VERSION);
+            w.string(version.as_bytes());
+        }
+        Event::KeysExchanged(k) => {
+            head(w, tag::KEYS_EXCHANGED);
+            for s in [k.kex, k.host_key, k.cipher_in, k.cipher_out, k.mac_in, k.mac_out] {
+                w.string(s.as_bytes());
+            }
+            w.bool(k.strict).bool(k.initial);
+        }
+        Event::ServiceRequest { service } => {
+            head(w, tag::SERVICE_REQUEST);
+            w.string(service.as_bytes());
+        }
+        Event::AuthRequest(req) => {
+            head(w, tag::AUTH_REQUEST);
+            w.string(req.user.as_bytes()).string(req.service.as_bytes()).string(req.method.name().as_bytes());
+            match &req.method {
+                AuthMethod::None => {}
+                AuthMethod::Password { password } => {
+                    w.string(password.as_bytes());
+                }
+                AuthMethod::PublicKey { algorithm, key, signed } => {
+                    w.string(algorithm.as_bytes()).string(key).bool(*signed);
+                }
+                AuthMethod::KeyboardInteractive { submethods, responses } => {
+                    w.string(submethods.as_bytes());
+                    match responses {
+                        None => {
+                            w.u32(u32::MAX);
+                        }
+                        Some(list) => {
+                            w.u32(list.len() as u32);
+                            for r in list {
+                                w.string(r.as_bytes());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Event::Authenticated { user, method } => {
+            head(w, tag::AUTHENTICATED);
+            w.string(user.as_bytes()).string(method.as_bytes());
+        }
+        Event::ChannelOpenRequest { channel, kind, data } => {
+            head(w, tag::CHANNEL_OPEN_REQUEST);
+            w.u32(channel).string(kind.as_bytes()).string(&data);
+        }
+        Event::ChannelRequest { channel, request, want_reply } => {
+            head(w, tag::CHANNEL_REQUEST);
+            w.u32(channel).bool(want_reply).string(request.name().as_bytes());
+            match &request {
+                ChannelRequest::Pty(p) => {
+                    w.string(p.term.as_bytes()).u32(p.cols).u32(p.rows).u32(p.width_px).u32(p.height_px).string(&p.modes);
+                }
+                ChannelRequest::Env { name, value } => {
+                    w.string(name.as_bytes()).string(value.as_bytes());
+                }
+                ChannelRequest::Shell => {}
+                ChannelRequest::Exec { command } => {
+                    w.string(command);
+                }
+                ChannelRequest::Subsystem { name } | ChannelRequest::Signal { name } => {
+                    w.string(name.as_bytes());
+                }
+                ChannelRequest::WindowChange { cols, rows, width_px, height_px } => {
+                    w.u32(*cols).u32(*rows).u32(*width_px).u32(*height_px);
+                }
+                ChannelRequest::Other { data, .. } => {
+                    w.string(data);
+                }
+            }
+        }
+        Event::ChannelData { channel, stream, data } => {
+            head(w, tag::CHANNEL_DATA);
+            w.u32(channel).u32(stream).string(&data);
+        }
+        Event::ChannelEof { channel } => {
+            head(w, tag::CHANNEL_EOF);
+            w.u32(channel);
+        }
+        Event::ChannelClosed { channel } => {
+            head(w, tag::CHANNEL_CLOSED);
+            w.u32(channel);
+        }
+        Event::ChannelReadyToSend { channel } => {
+            head(w, tag::CHANNEL_READY_TO_SEND);
+            w.u32(channel);
+        }
+        Event::Disconnected { reason, description, by_peer } => {
+            head(w, tag::DISCONNECTED);
+            w.u32(reason).string(description.as_bytes()).bool(by_peer);
+        }
+    }
+}
