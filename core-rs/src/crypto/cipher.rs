@@ -1,6 +1,7 @@
 //! The packet ciphers and MACs, built from RustCrypto primitives. Each type keeps its keys for one
 //! direction and zeroizes them on drop (the RustCrypto `zeroize` features).
 
+use alloc::boxed::Box;
 use aes::{Aes128, Aes192, Aes256};
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
@@ -119,9 +120,10 @@ pub struct Gcm {
     nonce: [u8; 12],
 }
 
+// Boxed: the expanded AES key schedules are large and differ in size.
 enum GcmKey {
-    Aes128(Aes128Gcm),
-    Aes256(Aes256Gcm),
+    Aes128(Box<Aes128Gcm>),
+    Aes256(Box<Aes256Gcm>),
 }
 
 impl Gcm {
@@ -129,8 +131,8 @@ impl Gcm {
 
     pub fn new(alg: CipherAlg, key: &[u8], iv: &[u8]) -> Option<Self> {
         let aead = match alg {
-            CipherAlg::Aes128Gcm => GcmKey::Aes128(Aes128Gcm::new_from_slice(key).ok()?),
-            CipherAlg::Aes256Gcm => GcmKey::Aes256(Aes256Gcm::new_from_slice(key).ok()?),
+            CipherAlg::Aes128Gcm => GcmKey::Aes128(Box::new(Aes128Gcm::new_from_slice(key).ok()?)),
+            CipherAlg::Aes256Gcm => GcmKey::Aes256(Box::new(Aes256Gcm::new_from_slice(key).ok()?)),
             _ => return None,
         };
         Some(Gcm { aead, nonce: iv.try_into().ok()? })
@@ -221,7 +223,7 @@ impl PacketMac {
         matches!(self.alg, MacAlg::HmacSha256Etm | MacAlg::HmacSha512Etm)
     }
 
-    pub fn len(&self) -> usize {
+    pub fn tag_len(&self) -> usize {
         match self.keyed {
             MacKey::Sha256(_) => 32,
             MacKey::Sha512(_) => 64,

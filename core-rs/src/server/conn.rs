@@ -52,11 +52,11 @@ struct PendingAuth {
 
 enum KexStep {
     /// Our KEXINIT is out; waiting for the client's.
-    AwaitKexInit,
+    KexInit,
     /// Waiting for the client's key exchange message; `skip_guess` drops a wrongly guessed one.
-    AwaitInit { skip_guess: bool },
+    ClientInit { skip_guess: bool },
     /// Our NEWKEYS is out; the client's switches its direction to `keys`.
-    AwaitNewKeys { keys: Keys },
+    NewKeys { keys: Keys },
 }
 
 struct KexState {
@@ -276,7 +276,7 @@ impl Conn {
         let host_algs: Vec<_> = ctx.host_keys.iter().map(HostKey::algorithm).collect();
         let ours = negotiate::encode_server_kexinit(&ctx.config.algorithms, &host_algs, cookie, &extra);
         self.seal_now(&ours, ctx);
-        self.kex = Some(KexState { ours, theirs: None, negotiated: None, step: KexStep::AwaitKexInit });
+        self.kex = Some(KexState { ours, theirs: None, negotiated: None, step: KexStep::KexInit });
     }
 
     fn maybe_rekey(&mut self, ctx: &mut Ctx) {
@@ -333,7 +333,7 @@ impl Conn {
         let skip_guess = client.first_kex_packet_follows && !client.guess_was_right(&negotiated);
         state.theirs = Some(payload.to_vec());
         state.negotiated = Some(negotiated);
-        state.step = KexStep::AwaitInit { skip_guess };
+        state.step = KexStep::ClientInit { skip_guess };
         self.log(
             ctx,
             LOG_VERBOSE,
@@ -352,7 +352,7 @@ impl Conn {
         let Some(state) = self.kex.as_mut() else {
             return Err(Error::protocol("key exchange message outside key exchange"));
         };
-        let (KexStep::AwaitInit { skip_guess }, Some(negotiated), Some(theirs)) =
+        let (KexStep::ClientInit { skip_guess }, Some(negotiated), Some(theirs)) =
             (&mut state.step, state.negotiated, state.theirs.as_ref())
         else {
             return Err(Error::protocol("unexpected key exchange message"));
@@ -377,7 +377,7 @@ impl Conn {
         let result = kex::server_exchange(negotiated.kex, &transcript, payload, host_key, ctx.rng)?;
         let session_id = self.session_id.get_or_insert_with(|| result.exchange_hash.clone()).clone();
         let (c2s, s2c) = kex::derive_keys(negotiated.kex, &negotiated, &result.shared_secret, &result.exchange_hash, &session_id);
-        state.step = KexStep::AwaitNewKeys { keys: c2s };
+        state.step = KexStep::NewKeys { keys: c2s };
 
         self.seal_now(&result.reply, ctx);
         self.seal_now(&[msg::NEWKEYS], ctx);
@@ -398,7 +398,7 @@ impl Conn {
         if payload.len() != 1 {
             return Err(Error::protocol("malformed NEWKEYS"));
         }
-        let Some(KexState { step: KexStep::AwaitNewKeys { keys }, negotiated: Some(negotiated), .. }) = self.kex.take() else {
+        let Some(KexState { step: KexStep::NewKeys { keys }, negotiated: Some(negotiated), .. }) = self.kex.take() else {
             return Err(Error::protocol("unexpected NEWKEYS"));
         };
         self.opener.rekey(&direction(&keys))?;

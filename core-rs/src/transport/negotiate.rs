@@ -199,10 +199,7 @@ pub struct Negotiated {
     pub compression_s2c: CompressionAlg,
 }
 
-fn choose<T: Copy>(client_list: &str, ours: &[T], from_name: fn(&str) -> Option<T>, what: &'static str) -> Result<T>
-where
-    T: PartialEq,
-{
+fn choose<T: Copy + PartialEq>(client_list: &str, ours: &[T], from_name: fn(&str) -> Option<T>, what: &'static str) -> Result<T> {
     client_list
         .split(',')
         .filter_map(from_name)

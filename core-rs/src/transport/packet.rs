@@ -2,6 +2,7 @@
 //! packet can be protected (none, OpenSSH chacha20-poly1305, AES-GCM, AES-CTR with an HMAC in either
 //! order). The length field is checked before any buffer is sized by it.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use rand_core::RngCore;
 
@@ -23,22 +24,25 @@ pub struct DirectionKeys<'a> {
     pub mac_key: &'a [u8],
 }
 
+// Boxed: key schedules and keyed MAC states are large; a connection holds two of these.
+#[derive(Default)]
 enum Protection {
+    #[default]
     Plain,
-    ChaCha(ChaChaPoly),
-    Gcm(Gcm),
-    Ctr(AesCtr, PacketMac),
+    ChaCha(Box<ChaChaPoly>),
+    Gcm(Box<Gcm>),
+    Ctr(Box<AesCtr>, Box<PacketMac>),
 }
 
 impl Protection {
     fn new(keys: &DirectionKeys) -> Result<Self> {
         let bad = || Error::kex("could not key cipher");
         Ok(match keys.cipher {
-            CipherAlg::Chacha20Poly1305 => Protection::ChaCha(ChaChaPoly::new(keys.key).ok_or_else(bad)?),
-            CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => Protection::Gcm(Gcm::new(keys.cipher, keys.key, keys.iv).ok_or_else(bad)?),
+            CipherAlg::Chacha20Poly1305 => Protection::ChaCha(Box::new(ChaChaPoly::new(keys.key).ok_or_else(bad)?)),
+            CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => Protection::Gcm(Box::new(Gcm::new(keys.cipher, keys.key, keys.iv).ok_or_else(bad)?)),
             CipherAlg::Aes128Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes256Ctr => {
                 let mac = keys.mac.and_then(|m| PacketMac::new(m, keys.mac_key)).ok_or_else(bad)?;
-                Protection::Ctr(AesCtr::new(keys.cipher, keys.key, keys.iv).ok_or_else(bad)?, mac)
+                Protection::Ctr(Box::new(AesCtr::new(keys.cipher, keys.key, keys.iv).ok_or_else(bad)?), Box::new(mac))
             }
         })
     }
@@ -64,12 +68,13 @@ impl Protection {
             Protection::Plain => 0,
             Protection::ChaCha(_) => ChaChaPoly::TAG_LEN,
             Protection::Gcm(_) => Gcm::TAG_LEN,
-            Protection::Ctr(_, mac) => mac.len(),
+            Protection::Ctr(_, mac) => mac.tag_len(),
         }
     }
 }
 
 /// Seals outgoing payloads into packets.
+#[derive(Default)]
 pub struct Sealer {
     protection: Protection,
     seq: u32,
@@ -77,7 +82,7 @@ pub struct Sealer {
 
 impl Sealer {
     pub fn new() -> Self {
-        Sealer { protection: Protection::Plain, seq: 0 }
+        Self::default()
     }
 
     pub fn rekey(&mut self, keys: &DirectionKeys) -> Result<()> {
@@ -133,11 +138,11 @@ impl Sealer {
                     if let Some(body) = packet.get_mut(4..) {
                         ctr.apply(body);
                     }
-                    let mut tag = Vec::with_capacity(mac.len());
+                    let mut tag = Vec::with_capacity(mac.tag_len());
                     mac.sign(seq, packet, &mut tag);
                     out.extend_from_slice(&tag);
                 } else {
-                    let mut tag = Vec::with_capacity(mac.len());
+                    let mut tag = Vec::with_capacity(mac.tag_len());
                     mac.sign(seq, packet, &mut tag);
                     ctr.apply(packet);
                     out.extend_from_slice(&tag);
@@ -187,6 +192,7 @@ impl RxBuf {
 }
 
 /// Opens inbound packets.
+#[derive(Default)]
 pub struct Opener {
     protection: Protection,
     seq: u32,
@@ -197,7 +203,7 @@ pub struct Opener {
 
 impl Opener {
     pub fn new() -> Self {
-        Opener { protection: Protection::Plain, seq: 0, pending_len: None }
+        Self::default()
     }
 
     pub fn rekey(&mut self, keys: &DirectionKeys) -> Result<()> {

@@ -1,0 +1,127 @@
+/** Runs the demo server the way users do (its command line contract) and real SSH clients against it. */
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+export interface Demo {
+  port: number;
+  process: ChildProcess;
+  /** Everything the server wrote to stderr so far. */
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `ts/demo/main.ts --port 0 ARGS` and resolves once it prints `listening on ADDR:PORT`. */
+export function startDemo(args: string[], env: Record<string, string> = {}): Promise<Demo> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'ts/demo/main.ts'), '--port', '0', ...args], {
+    cwd: root,
+    env: { ...process.env, WASSHD_STATE_DIR: mkdtempSync(join(tmpdir(), 'wasshd-state-')), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`demo server exited with ${code} before listening:\n${err}`)));
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on [^ ]*:(\d+)/.exec(out);
+      if (!m) return;
+      child.removeAllListeners('exit');
+      resolve({
+        port: Number(m[1]),
+        process: child,
+        stderr: () => err,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+  });
+}
+
+export interface Run {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs a command with `input` on stdin, collecting its output. */
+export function run(command: string, args: string[], input?: Buffer, timeoutMs = 120_000): Promise<Run> {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const chunks: Buffer[] = [];
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => chunks.push(d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.on('error', () => {}); // the remote side may exit before reading everything
+  child.stdin.end(input ?? Buffer.alloc(0));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(chunks), stderr });
+    });
+  });
+}
+
+/** Options every test connection uses: no host key prompts or records, no agent, no config file. */
+export const SSH_BASE = ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'IdentityAgent=none'];
+
+export interface SshOptions {
+  user: string;
+  /** Password for sshpass (password or keyboard-interactive auth). */
+  password?: string;
+  /** Private key file for publickey auth. */
+  keyFile?: string;
+  /** Extra `ssh` options, before the destination. */
+  options?: string[];
+  command: string;
+  input?: Buffer;
+}
+
+/** Runs the real OpenSSH client against the demo server. */
+export function ssh(port: number, o: SshOptions): Promise<Run> {
+  const auth = o.keyFile
+    ? ['-i', o.keyFile, '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey', '-o', 'BatchMode=yes']
+    : ['-o', 'PubkeyAuthentication=no'];
+  const args = [...SSH_BASE, ...auth, ...(o.options ?? []), '-p', String(port), `${o.user}@127.0.0.1`, o.command];
+  return o.password !== undefined ? run('sshpass', ['-p', o.password, 'ssh', ...args], o.input) : run('ssh', args, o.input);
+}
+
+export function sha256hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** A fresh ed25519 client key pair and an authorized_keys file holding its public half. */
+export function makeUserKey(): { keyFile: string; authorizedKeys: string; publicLine: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'wasshd-key-'));
+  const keyFile = join(dir, 'id_ed25519');
+  const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'test', '-f', keyFile]);
+  if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
+  const publicLine = readFileSync(`${keyFile}.pub`, 'utf8').trim();
+  const authorizedKeys = join(dir, 'authorized_keys');
+  writeFileSync(authorizedKeys, `# test key\n${publicLine}\n`);
+  return { keyFile, authorizedKeys, publicLine };
+}
+
+/** Deterministic pseudo-random test data (fast to make, incompressible enough). */
+export function testData(bytes: number, seed = 1): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i + 4 <= bytes; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out.writeUInt32LE(x >>> 0, i);
+  }
+  for (let i = bytes - (bytes % 4); i < bytes; i++) out[i] = i & 0xff;
+  return out;
+}

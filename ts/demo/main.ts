@@ -1,0 +1,228 @@
+/**
+ * The demo server: `npm start -- [flags]`. Its command line and shell are a stable contract that the
+ * tests, the benchmarks and the README rely on.
+ */
+
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SSHServer } from '../node/index.js';
+import { DemoSession, type PtyInfo } from './shell.js';
+
+const USAGE = `usage: npm start -- [--listen ADDR] [--port N] [--host-key FILE]... [--user NAME:PASSWORD]...
+                 [--authorized-keys FILE] [--config NAME=VALUE]... [--verbose]`;
+
+interface Options {
+  listen: string;
+  port: number;
+  hostKeys: string[];
+  users: Map<string, string>;
+  authorizedKeys: string | undefined;
+  config: string[];
+  verbose: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { listen: '127.0.0.1', port: 2222, hostKeys: [], users: new Map(), authorizedKeys: undefined, config: [], verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) fail(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--listen':
+        o.listen = value();
+        break;
+      case '--port': {
+        const v = value();
+        const port = Number(v);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad port: ${v}`);
+        o.port = port;
+        break;
+      }
+      case '--host-key':
+        o.hostKeys.push(value());
+        break;
+      case '--user': {
+        const v = value();
+        const colon = v.indexOf(':');
+        if (colon < 1) fail(`--user wants NAME:PASSWORD, got ${v}`);
+        o.users.set(v.slice(0, colon), v.slice(colon + 1));
+        break;
+      }
+      case '--authorized-keys':
+        o.authorizedKeys = value();
+        break;
+      case '--config':
+        o.config.push(value());
+        break;
+      case '--verbose':
+        o.verbose = true;
+        break;
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        process.exit(0);
+      // falls through: exit never returns
+      default:
+        fail(`unknown flag: ${flag}`);
+    }
+  }
+  return o;
+}
+
+function fail(message: string): never {
+  console.error(`wasshd demo: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+/** `type base64` of every key line in an authorized_keys file (options and comments dropped). */
+function readAuthorizedKeys(path: string): Set<string> {
+  const keys = new Set<string>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[0] === undefined || fields[0] === '' || fields[0].startsWith('#')) continue;
+    // A line may start with options; the key type is the first field that looks like one.
+    const at = fields.findIndex((f) => /^(ssh-|ecdsa-|sk-)/.test(f));
+    if (at >= 0 && fields[at + 1]) keys.add(`${fields[at]} ${fields[at + 1]}`);
+  }
+  return keys;
+}
+
+/** Compares secrets in time independent of where they differ. */
+function sameSecret(a: string, b: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+const options = parseArgs(process.argv.slice(2));
+const stateDir = resolve(process.env.WASSHD_STATE_DIR ?? '.wasshd');
+const server = new SSHServer({ localHost: options.listen, localPort: options.port });
+for (const setting of options.config) server.config(setting);
+
+if (options.hostKeys.length > 0) {
+  for (const file of options.hostKeys) server.addHostKey(readFileSync(file, 'utf8'));
+} else {
+  const keyFile = join(stateDir, 'ssh_host_ed25519_key');
+  if (existsSync(keyFile)) server.addHostKey(readFileSync(keyFile, 'utf8'));
+  else {
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(keyFile, server.generateHostKey('wasshd demo host key'), { mode: 0o600 });
+  }
+  console.log(`state directory: ${stateDir}`);
+}
+
+if (options.users.size === 0) {
+  const password = randomBytes(9).toString('base64url');
+  options.users.set('demo', password);
+  console.log(`user demo, password ${password}`);
+}
+const authorizedKeys = options.authorizedKeys ? readAuthorizedKeys(options.authorizedKeys) : new Set<string>();
+
+server.on('userAuthRequest', (e) => {
+  const password = options.users.get(e.user);
+  if (password === undefined) return e.reject();
+  if (e.authMethod === 'password' && e.password !== undefined && sameSecret(e.password, password)) return e.accept();
+  if (e.authMethod === 'publickey' && e.publicKey && authorizedKeys.has(e.publicKey.openssh)) return e.accept();
+  if (e.authMethod === 'keyboard-interactive') {
+    const responses = e.keyboardInteractive?.responses;
+    if (responses === undefined) return e.prompt([{ prompt: 'Password: ', echo: false }]);
+    if (responses.length === 1 && sameSecret(responses[0]!, password)) return e.accept();
+  }
+  e.reject();
+});
+
+interface ChannelSession {
+  user: string;
+  env: Map<string, string>;
+  pty?: PtyInfo;
+  session?: DemoSession;
+}
+const sessions = new Map<string, ChannelSession>();
+const key = (c: number, ch: number) => `${c}/${ch}`;
+
+server.on('channelOpened', (e) => {
+  sessions.set(key(e.connectionId, e.channelId), { user: server.connections.get(e.connectionId)?.user ?? '', env: new Map() });
+});
+
+server.on('channelRequest', (e) => {
+  const s = sessions.get(key(e.connectionId, e.channelId));
+  const r = e.request;
+  const starts = r.type === 'shell' || r.type === 'exec' || r.type === 'subsystem';
+  if (!s || (starts && s.session) || (r.type === 'subsystem' && r.name !== 'echo')) e.accept = false;
+});
+
+server.on('channelRequested', (e) => {
+  const s = sessions.get(key(e.connectionId, e.channelId));
+  if (!s) return;
+  const r = e.request;
+  const { connectionId: c, channelId: ch } = e;
+  const start = (): DemoSession => {
+    s.session = new DemoSession(
+      {
+        write: (data) => server.sendChannelData(c, ch, data),
+        writeStderr: (data) => server.sendChannelData(c, ch, data, 1),
+        exit: async (status) => {
+          await server.sendEOF(c, ch);
+          server.sendExitStatus(c, ch, status);
+          await server.closeChannel(c, ch);
+        },
+      },
+      s,
+    );
+    return s.session;
+  };
+  switch (r.type) {
+    case 'pty-req':
+      s.pty = { term: r.term, cols: r.cols, rows: r.rows };
+      break;
+    case 'env':
+      s.env.set(r.name, r.value);
+      break;
+    case 'window-change':
+      s.session?.onWindowChange(r.cols, r.rows);
+      if (s.pty) Object.assign(s.pty, { cols: r.cols, rows: r.rows });
+      break;
+    case 'signal':
+      s.session?.onSignal(r.name);
+      break;
+    case 'shell':
+      start().shell();
+      break;
+    case 'exec':
+      start().exec(r.command);
+      break;
+    case 'subsystem':
+      start().subsystem(r.name);
+      break;
+  }
+});
+
+server.on('channelDataIn', (e) => {
+  if (e.stream !== 0) return;
+  return sessions.get(key(e.connectionId, e.channelId))?.session?.onData(e.data);
+});
+server.on('channelEOF', (e) => sessions.get(key(e.connectionId, e.channelId))?.session?.onEof());
+server.on('channelClosed', (e) => void sessions.delete(key(e.connectionId, e.channelId)));
+server.on('disconnected', (e) => {
+  for (const k of sessions.keys()) if (k.startsWith(`${e.connectionId}/`)) sessions.delete(k);
+  if (options.verbose) console.error(`[${e.connectionId}] disconnected: ${e.statusCode} ${e.description}`);
+});
+server.on('error', (e) => console.error(`[${e.connectionId}] error ${e.errorCode}: ${e.description}`));
+if (options.verbose) {
+  server.on('connected', (e) => console.error(`[${e.connectionId}] connected from ${server.connections.get(e.connectionId)?.remoteHost}`));
+  server.on('sshStatus', (e) => console.error(`[${e.connectionId}] ${e.message}`));
+}
+
+const { host, port } = await server.startListening();
+console.log(`listening on ${host}:${port}`);
+console.log(`connect with: ssh -p ${port} ${[...options.users.keys()][0]}@${host}`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void server.shutdown().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 2000).unref();
+  });
+}
