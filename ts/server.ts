@@ -230,10 +230,15 @@ class ConnectionState implements SSHConnection {
   user: string | undefined;
   strictKex = false;
   readonly channels = new Map<number, ChannelState>();
+  /** Resolves when the transport has closed and the connection is forgotten. */
+  readonly gone: Promise<void>;
+  markGone!: () => void;
   constructor(
     readonly connectionId: number,
     readonly transport: Transport,
-  ) {}
+  ) {
+    this.gone = new Promise((resolve) => (this.markGone = resolve));
+  }
   get remoteHost(): string {
     return this.transport.remoteAddress;
   }
@@ -263,6 +268,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private readonly core: Core;
   private readonly conns = new Map<number, ConnectionState>();
   private listener: Listener | undefined;
+  /** The wasm instance trapped: no further call into it can be trusted. */
+  private trapped = false;
   private maxConnections = 1000;
   private keyboardInteractiveMessage: string;
   private readonly keyboardInteractivePrompts: KeyboardInteractivePrompt[];
@@ -382,18 +389,18 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     await l?.close();
   }
 
-  /** Stops listening and disconnects every client. */
-  async shutdown(): Promise<void> {
+  /** Stops listening, disconnects every client and resolves once their sockets are closed. */
+  async shutdown(graceMs = 2000): Promise<void> {
     await this.stopListening();
-    const closing = [...this.conns.values()].map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          const done = () => resolve();
-          c.chain = c.chain.then(done, done);
-          this.disconnect(c.connectionId, DisconnectReason.ByApplication, 'server shutting down');
-        }),
-    );
-    await Promise.all(closing);
+    const all = [...this.conns.values()];
+    for (const c of all) this.disconnect(c.connectionId, DisconnectReason.ByApplication, 'server shutting down');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.all(all.map((c) => c.gone)), grace]);
+    clearTimeout(timer);
+    // Clients that did not close their side in time are cut off.
+    for (const c of all) if (this.conns.has(c.connectionId)) c.transport.destroy();
+    await Promise.all(all.map((c) => c.gone));
   }
 
   /**
@@ -793,24 +800,27 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private transportClosed(conn: ConnectionState): void {
     const id = conn.connectionId;
     if (!this.conns.has(id)) return;
-    if (!conn.ended) {
+    if (conn.timer !== undefined) clearTimeout(conn.timer);
+    if (!this.trapped) {
       try {
-        this.core.connection_lost(id);
+        if (!conn.ended) this.core.connection_lost(id);
+        this.pump();
+        this.core.close(id);
       } catch (e) {
         this.coreTrapped(fromCoreError(e));
       }
-      this.pump();
     }
-    if (conn.timer !== undefined) clearTimeout(conn.timer);
-    this.core.close(id);
     this.enqueue(conn, () => {
       this.conns.delete(id);
       this.perConnectionPrompts.delete(id);
+      conn.markGone();
     });
   }
 
   /** The wasm instance failed; it cannot be trusted for any connection. */
   private coreTrapped(err: SSHError): void {
+    if (this.trapped) return;
+    this.trapped = true;
     this.emitError(0, err.code, err.message);
     for (const conn of this.conns.values()) {
       conn.ended = true;
