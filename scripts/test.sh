@@ -11,7 +11,7 @@ printf '\n== Rust: core tests\n'
 cargo test --workspace --quiet
 
 printf '\n== Rust: no panicking constructs in the core (clippy, warnings are errors)\n'
-cargo clippy -p wasshd-core -p wasshd-wasm --lib --quiet -- -D warnings
+cargo clippy -p wasshd-core -p wasshd-wasm --all-targets --quiet -- -D warnings
 
 printf '\n== TypeScript: type check\n'
 npx tsc --noEmit

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::msg;
+use crate::transport::packet::MAX_PACKET_LEN;
 use crate::wire::Writer;
 
 pub struct Channel {
@@ -36,8 +37,8 @@ impl Channel {
             recv_window_size: window,
             recv_max_packet: max_packet,
             send_window: peer_window,
-            // Leave room for the message header inside the peer's maximum packet.
-            send_max_packet: peer_max_packet.clamp(1, 256 * 1024),
+            // Whatever the peer advertises, a packet must stay within what the transport accepts.
+            send_max_packet: peer_max_packet.clamp(1, MAX_PACKET_LEN - 1024),
             send_blocked: false,
             open: false,
             eof_received: false,
@@ -55,7 +56,7 @@ impl Channel {
     /// Accounts for `len` bytes of incoming data; a peer that overruns the window or the packet size it
     /// was given is in violation of the protocol.
     pub fn receive(&mut self, len: usize) -> Result<()> {
-        if self.eof_received || self.close_sent && !self.open {
+        if self.eof_received {
             return Err(Error::protocol("channel data after EOF"));
         }
         let len = u32::try_from(len).map_err(|_| Error::protocol("channel data too large"))?;
@@ -84,7 +85,11 @@ impl Channel {
     pub fn window_adjust(&mut self, add: u32) -> Result<bool> {
         // RFC 4254 §5.2: the window may not exceed 2^32 - 1.
         self.send_window = self.send_window.checked_add(add).ok_or_else(|| Error::protocol("channel window overflow"))?;
-        Ok(core::mem::take(&mut self.send_blocked) && self.send_window > 0)
+        let ready = self.send_blocked && self.send_window > 0;
+        if ready {
+            self.send_blocked = false;
+        }
+        Ok(ready)
     }
 
     pub fn send_window(&self) -> u32 {

@@ -1,10 +1,10 @@
 //! The packet ciphers and MACs, built from RustCrypto primitives. Each type keeps its keys for one
 //! direction and zeroizes them on drop (the RustCrypto `zeroize` features).
 
-use alloc::boxed::Box;
 use aes::{Aes128, Aes192, Aes256};
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
+use alloc::boxed::Box;
 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20::ChaCha20Legacy;
 use hmac::{Hmac, Mac as _};

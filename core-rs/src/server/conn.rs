@@ -71,7 +71,6 @@ pub struct Conn {
     now: u64,
     started: u64,
     client_version: Option<String>,
-    pre_version_lines: usize,
     rx: RxBuf,
     out: Vec<u8>,
     opener: Opener,
@@ -112,7 +111,6 @@ impl Conn {
             now,
             started: now,
             client_version: None,
-            pre_version_lines: 0,
             rx: RxBuf::default(),
             out: Vec::new(),
             opener: Opener::new(),
@@ -183,7 +181,7 @@ impl Conn {
     /// Handles every complete packet in the buffer until one needs the host's answer.
     fn process(&mut self, ctx: &mut Ctx) -> Result<()> {
         if self.client_version.is_none() {
-            let Some((version, used)) = ident::parse_client_version(self.rx.bytes(), &mut self.pre_version_lines)? else {
+            let Some((version, used)) = ident::parse_client_version(self.rx.bytes())? else {
                 return Ok(());
             };
             self.rx.consume(used);
@@ -216,7 +214,9 @@ impl Conn {
         if initial_kex && self.kex.as_ref().is_some_and(|k| k.theirs.is_none()) && msg_type != msg::KEXINIT {
             // OpenSSH's strict kex requires KEXINIT first; without it we still refuse anything but the
             // generic transport messages.
-            if self.strict_requested_or_required(ctx) || !matches!(msg_type, msg::IGNORE | msg::DEBUG | msg::UNIMPLEMENTED) {
+            // Whether the client will ask for strict kex is not known yet; a strict client that sends these
+            // first is refused in on_kexinit ("KEXINIT was not the first packet").
+            if ctx.config.strict_kex == StrictKex::Required || !matches!(msg_type, msg::IGNORE | msg::DEBUG | msg::UNIMPLEMENTED) {
                 return Err(Error::protocol(alloc::format!("message {msg_type} before KEXINIT")));
             }
         }
@@ -258,10 +258,6 @@ impl Conn {
             }
         }
         Ok(())
-    }
-
-    fn strict_requested_or_required(&self, ctx: &Ctx) -> bool {
-        ctx.config.strict_kex != StrictKex::Disabled
     }
 
     // ---- key exchange ------------------------------------------------------------------------------
@@ -322,14 +318,12 @@ impl Conn {
                 return Err(Error::kex("strict key exchange is required"));
             }
         }
-        let mut prefs = ctx.config.algorithms.clone();
-        if initial && !self.strict_kex && ctx.config.strict_kex == StrictKex::RejectAffected {
-            // Terrapin can only truncate sequences under chacha20-poly1305 and encrypt-then-MAC modes.
-            prefs.cipher.retain(|c| *c != CipherAlg::Chacha20Poly1305);
-            prefs.mac.retain(|m| !matches!(m, MacAlg::HmacSha256Etm | MacAlg::HmacSha512Etm));
+        // Negotiate against the lists we advertised: the client computes its choice from those.
+        let ours = KexInit::decode(&state.ours)?;
+        let negotiated = negotiate::negotiate_lists(&client, &ours)?;
+        if initial && !self.strict_kex && ctx.config.strict_kex == StrictKex::RejectAffected && terrapin_affected(&negotiated) {
+            return Err(Error::kex("the negotiated algorithms are open to the Terrapin attack without strict key exchange"));
         }
-        let host_algs: Vec<_> = ctx.host_keys.iter().map(HostKey::algorithm).collect();
-        let negotiated = negotiate::negotiate(&client, &prefs, &host_algs)?;
         let skip_guess = client.first_kex_packet_follows && !client.guess_was_right(&negotiated);
         state.theirs = Some(payload.to_vec());
         state.negotiated = Some(negotiated);
@@ -747,6 +741,15 @@ impl Conn {
         }
     }
 
+    /// A channel the host may still send requests on: open, and not closed by us.
+    fn sending_channel(&mut self, local_id: u32) -> Result<&mut Channel, CommandError> {
+        let channel = self.open_channel(local_id)?;
+        if channel.close_sent {
+            return Err(CommandError::WrongState("CLOSE already sent on this channel"));
+        }
+        Ok(channel)
+    }
+
     /// Sends as much of `data` as the peer's window allows; returns how much was taken.
     pub fn send_data(&mut self, local_id: u32, stream: u32, data: &[u8], ctx: &mut Ctx) -> Result<usize, CommandError> {
         let channel = self.open_channel(local_id)?;
@@ -789,7 +792,7 @@ impl Conn {
     }
 
     pub fn send_exit_status(&mut self, local_id: u32, status: u32, ctx: &mut Ctx) -> Result<(), CommandError> {
-        let peer = self.open_channel(local_id)?.peer_id;
+        let peer = self.sending_channel(local_id)?.peer_id;
         self.send(&conn_proto::encode_exit_status(peer, status), ctx);
         Ok(())
     }
@@ -802,7 +805,7 @@ impl Conn {
         message: &str,
         ctx: &mut Ctx,
     ) -> Result<(), CommandError> {
-        let peer = self.open_channel(local_id)?.peer_id;
+        let peer = self.sending_channel(local_id)?.peer_id;
         self.send(&conn_proto::encode_exit_signal(peer, signal, core_dumped, message), ctx);
         Ok(())
     }
@@ -875,14 +878,14 @@ impl Conn {
         }
         let mut deadlines = [None; 3];
         if self.user.is_none() && config.login_grace_ms > 0 {
-            deadlines[0] = Some(self.started + config.login_grace_ms);
+            deadlines[0] = Some(self.started.saturating_add(config.login_grace_ms));
         }
         if self.user.is_some() && config.idle_timeout_ms > 0 {
-            deadlines[1] = Some(self.last_activity + config.idle_timeout_ms);
+            deadlines[1] = Some(self.last_activity.saturating_add(config.idle_timeout_ms));
         }
         if self.user.is_some() && config.keepalive_interval_ms > 0 {
             let since = self.keepalive_sent_at.unwrap_or(self.last_rx).max(self.last_rx);
-            deadlines[2] = Some(since + config.keepalive_interval_ms);
+            deadlines[2] = Some(since.saturating_add(config.keepalive_interval_ms));
         }
         deadlines.into_iter().flatten().min()
     }
@@ -893,15 +896,15 @@ impl Conn {
         }
         self.now = now;
         let config = ctx.config;
-        if self.user.is_none() && config.login_grace_ms > 0 && now >= self.started + config.login_grace_ms {
+        if self.user.is_none() && config.login_grace_ms > 0 && now >= self.started.saturating_add(config.login_grace_ms) {
             return self.fail(ctx, Error::new(DisconnectReason::ByApplication, "login grace time exceeded"));
         }
-        if self.user.is_some() && config.idle_timeout_ms > 0 && now >= self.last_activity + config.idle_timeout_ms {
+        if self.user.is_some() && config.idle_timeout_ms > 0 && now >= self.last_activity.saturating_add(config.idle_timeout_ms) {
             return self.fail(ctx, Error::new(DisconnectReason::ByApplication, "idle timeout"));
         }
         if self.user.is_some() && config.keepalive_interval_ms > 0 {
             let since = self.keepalive_sent_at.unwrap_or(self.last_rx).max(self.last_rx);
-            if now >= since + config.keepalive_interval_ms {
+            if now >= since.saturating_add(config.keepalive_interval_ms) {
                 if self.keepalives_unanswered >= config.keepalive_count_max {
                     return self.fail(ctx, Error::new(DisconnectReason::ConnectionLost, "keepalive timeout: client not responding"));
                 }
@@ -911,6 +914,12 @@ impl Conn {
             }
         }
     }
+}
+
+/// Terrapin can truncate the start of a sequence under chacha20-poly1305 and encrypt-then-MAC modes.
+fn terrapin_affected(n: &Negotiated) -> bool {
+    let etm = |m: Option<MacAlg>| matches!(m, Some(MacAlg::HmacSha256Etm | MacAlg::HmacSha512Etm));
+    [n.cipher_c2s, n.cipher_s2c].contains(&CipherAlg::Chacha20Poly1305) || etm(n.mac_c2s) || etm(n.mac_s2c)
 }
 
 fn direction(keys: &Keys) -> DirectionKeys<'_> {

@@ -11,11 +11,11 @@ pub const MAX_LINE: usize = 255;
 /// How many lines may come before the version line.
 pub const MAX_PRE_LINES: usize = 20;
 
-/// Scans `buf` for the client's version line. Returns the version (without CR LF) and the number of bytes
-/// it and the lines before it took, or `None` if more bytes are needed. `pre_lines` counts skipped lines
-/// across calls.
-pub fn parse_client_version(buf: &[u8], pre_lines: &mut usize) -> Result<Option<(String, usize)>> {
+/// Scans `buf` (everything received so far) for the client's version line. Returns the version (without
+/// CR LF) and the number of bytes it and the lines before it took, or `None` if more bytes are needed.
+pub fn parse_client_version(buf: &[u8]) -> Result<Option<(String, usize)>> {
     let mut start = 0;
+    let mut pre_lines = 0;
     loop {
         let rest = buf.get(start..).unwrap_or_default();
         let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
@@ -40,8 +40,8 @@ pub fn parse_client_version(buf: &[u8], pre_lines: &mut usize) -> Result<Option<
             }
             return Ok(Some((String::from(text), start)));
         }
-        *pre_lines += 1;
-        if *pre_lines > MAX_PRE_LINES {
+        pre_lines += 1;
+        if pre_lines > MAX_PRE_LINES {
             return Err(Error::new(DisconnectReason::ProtocolVersionNotSupported, "no SSH identification string"));
         }
     }
@@ -53,20 +53,19 @@ mod tests {
 
     #[test]
     fn accepts_crlf_lf_and_preceding_lines() {
-        let mut n = 0;
-        let (v, used) = parse_client_version(b"hello\r\nSSH-2.0-OpenSSH_9.2\r\nrest", &mut n).unwrap().unwrap();
-        assert_eq!((v.as_str(), used, n), ("SSH-2.0-OpenSSH_9.2", 28, 1));
-        let (v, _) = parse_client_version(b"SSH-1.99-x\n", &mut 0).unwrap().unwrap();
+        let (v, used) = parse_client_version(b"hello\r\nSSH-2.0-OpenSSH_9.2\r\nrest").unwrap().unwrap();
+        assert_eq!((v.as_str(), used), ("SSH-2.0-OpenSSH_9.2", 28));
+        let (v, _) = parse_client_version(b"SSH-1.99-x\n").unwrap().unwrap();
         assert_eq!(v, "SSH-1.99-x");
-        assert_eq!(parse_client_version(b"SSH-2.0-partial", &mut 0).unwrap(), None);
+        assert_eq!(parse_client_version(b"SSH-2.0-partial").unwrap(), None);
     }
 
     #[test]
     fn rejects_other_versions_long_lines_and_endless_banners() {
-        let e = parse_client_version(b"SSH-1.5-old\r\n", &mut 0).unwrap_err();
+        let e = parse_client_version(b"SSH-1.5-old\r\n").unwrap_err();
         assert_eq!(e.reason, DisconnectReason::ProtocolVersionNotSupported);
-        assert!(parse_client_version(&[b'a'; 300], &mut 0).is_err());
+        assert!(parse_client_version(&[b'a'; 300]).is_err());
         let banner = b"x\n".repeat(MAX_PRE_LINES + 1);
-        assert!(parse_client_version(&banner, &mut 0).is_err());
+        assert!(parse_client_version(&banner).is_err());
     }
 }

@@ -207,6 +207,22 @@ fn choose<T: Copy + PartialEq>(client_list: &str, ours: &[T], from_name: fn(&str
         .ok_or_else(|| Error::kex(alloc::format!("no matching {what} algorithm")))
 }
 
+/// Negotiates between the client's KEXINIT and the server's own, as sent.
+pub fn negotiate_lists(client: &KexInit, server: &KexInit) -> Result<Negotiated> {
+    fn parse<T>(list: &str, from_name: fn(&str) -> Option<T>) -> Vec<T> {
+        list.split(',').filter_map(from_name).collect()
+    }
+    let prefs = Preferences {
+        kex: parse(&server.kex, KexAlg::from_name),
+        host_key: parse(&server.host_key, HostKeyAlg::from_name),
+        cipher: parse(&server.cipher_s2c, CipherAlg::from_name),
+        mac: parse(&server.mac_s2c, MacAlg::from_name),
+        compression: parse(&server.compression_s2c, CompressionAlg::from_name),
+    };
+    let host_keys = prefs.host_key.clone();
+    negotiate(client, &prefs, &host_keys)
+}
+
 pub fn negotiate(client: &KexInit, prefs: &Preferences, host_keys: &[HostKeyAlg]) -> Result<Negotiated> {
     let offered: Vec<HostKeyAlg> = prefs.host_key.iter().copied().filter(|a| host_keys.contains(a)).collect();
     let cipher_c2s = choose(&client.cipher_c2s, &prefs.cipher, CipherAlg::from_name, "cipher")?;

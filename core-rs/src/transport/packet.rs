@@ -39,7 +39,9 @@ impl Protection {
         let bad = || Error::kex("could not key cipher");
         Ok(match keys.cipher {
             CipherAlg::Chacha20Poly1305 => Protection::ChaCha(Box::new(ChaChaPoly::new(keys.key).ok_or_else(bad)?)),
-            CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => Protection::Gcm(Box::new(Gcm::new(keys.cipher, keys.key, keys.iv).ok_or_else(bad)?)),
+            CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => {
+                Protection::Gcm(Box::new(Gcm::new(keys.cipher, keys.key, keys.iv).ok_or_else(bad)?))
+            }
             CipherAlg::Aes128Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes256Ctr => {
                 let mac = keys.mac.and_then(|m| PacketMac::new(m, keys.mac_key)).ok_or_else(bad)?;
                 Protection::Ctr(Box::new(AesCtr::new(keys.cipher, keys.key, keys.iv).ok_or_else(bad)?), Box::new(mac))
