@@ -1,0 +1,204 @@
+/**
+ * The peer the throughput benchmark measures wasshd against: an SSH server built on the `ssh2` npm package that
+ * offers the demo server's bulk-transfer exec commands with the same semantics.
+ *
+ *   tsx bench/ssh2-peer.ts --port N --user NAME:PASSWORD --host-key FILE [--listen ADDR]
+ *
+ * Prints `listening on ADDR:PORT` once ready. Exec commands (no pty, bytes pass untouched):
+ *   sink      reads stdin to EOF, prints the byte count and a newline, exits 0
+ *   source N  writes exactly N bytes (byte i is i % 251, as in the demo shell), exits 0
+ *   cat       copies stdin to stdout, exits 0
+ * Anything else prints a message on stderr and exits 127. Only password authentication is offered.
+ */
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import ssh2 from 'ssh2';
+import type { ServerChannel } from 'ssh2';
+
+const { Server } = ssh2;
+
+/** The ciphers the benchmark compares; both are offered so the client's `-c` picks one. */
+const CIPHERS = ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com'] as const;
+
+/** As in the demo shell's `source`: 32 KiB writes, byte i of the stream is i % 251. */
+const SOURCE_PERIOD = 251;
+const SOURCE_CHUNK_BYTES = 32 * 1024;
+const SOURCE_PATTERN = Buffer.alloc(SOURCE_CHUNK_BYTES + SOURCE_PERIOD);
+for (let i = 0; i < SOURCE_PATTERN.length; i++) SOURCE_PATTERN[i] = i % SOURCE_PERIOD;
+
+const USAGE = 'usage: tsx bench/ssh2-peer.ts --port N --user NAME:PASSWORD --host-key FILE [--listen ADDR]';
+
+interface Options {
+  listen: string;
+  port: number;
+  user: string;
+  password: string;
+  hostKey: string;
+}
+
+function fail(message: string): never {
+  console.error(`ssh2 peer: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  let listen = '127.0.0.1';
+  let port: number | undefined;
+  let user: string | undefined;
+  let password = '';
+  let hostKey: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) fail(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--listen':
+        listen = value();
+        break;
+      case '--port': {
+        const v = value();
+        port = Number(v);
+        if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad port: ${v}`);
+        break;
+      }
+      case '--user': {
+        const v = value();
+        const colon = v.indexOf(':');
+        if (colon < 1) fail(`--user wants NAME:PASSWORD, got ${v}`);
+        user = v.slice(0, colon);
+        password = v.slice(colon + 1);
+        break;
+      }
+      case '--host-key':
+        hostKey = value();
+        break;
+      default:
+        fail(`unknown flag: ${flag}`);
+    }
+  }
+  if (port === undefined || user === undefined || hostKey === undefined) fail('--port, --user and --host-key are required');
+  return { listen, port, user, password, hostKey };
+}
+
+/** Compares secrets in time independent of where they differ. */
+function sameSecret(a: string, b: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+/** Writes with backpressure: resolves once the channel will take more. */
+function write(stream: ServerChannel, data: Buffer): Promise<void> {
+  if (stream.write(data)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      stream.off('drain', done);
+      stream.off('close', closed);
+      if (err) reject(err);
+      else resolve();
+    };
+    const closed = () => done(new Error('channel closed while writing'));
+    stream.on('drain', done);
+    stream.on('close', closed);
+  });
+}
+
+function finish(stream: ServerChannel, status: number): void {
+  stream.exit(status);
+  stream.end();
+}
+
+function sink(stream: ServerChannel): void {
+  let bytes = 0;
+  stream.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
+  stream.on('end', () => {
+    stream.write(`${bytes}\n`);
+    finish(stream, 0);
+  });
+}
+
+async function source(stream: ServerChannel, total: number): Promise<void> {
+  // Nothing arrives on stdin for source, but it must be drained for the channel to finish cleanly.
+  stream.resume();
+  for (let sent = 0; sent < total; ) {
+    const size = Math.min(SOURCE_CHUNK_BYTES, total - sent);
+    const phase = sent % SOURCE_PERIOD;
+    // A copy each time, as the demo shell does: the stream may keep what it is handed.
+    await write(stream, Buffer.from(SOURCE_PATTERN.subarray(phase, phase + size)));
+    sent += size;
+  }
+  finish(stream, 0);
+}
+
+function cat(stream: ServerChannel): void {
+  stream.on('data', (chunk: Buffer) => {
+    if (!stream.write(chunk)) {
+      stream.pause();
+      stream.once('drain', () => stream.resume());
+    }
+  });
+  stream.on('end', () => finish(stream, 0));
+}
+
+function run(stream: ServerChannel, command: string): void {
+  const [name, ...args] = command.trim().split(/\s+/);
+  if (name === 'sink' && args.length === 0) return sink(stream);
+  if (name === 'cat' && args.length === 0) return cat(stream);
+  if (name === 'source' && args.length === 1 && /^\d+$/.test(args[0]!) && Number.isSafeInteger(Number(args[0]))) {
+    source(stream, Number(args[0])).catch((err: Error) => {
+      console.error(`ssh2 peer: source: ${err.message}`);
+      stream.destroy();
+    });
+    return;
+  }
+  stream.resume();
+  stream.stderr.write(`ssh2 peer: no such command: ${command}\n`);
+  finish(stream, 127);
+}
+
+const options = parseArgs(process.argv.slice(2));
+
+const server = new Server(
+  {
+    hostKeys: [readFileSync(options.hostKey)],
+    algorithms: { cipher: [...CIPHERS] },
+  },
+  (client) => {
+    client.on('authentication', (ctx) => {
+      if (ctx.method === 'password' && ctx.username === options.user && sameSecret(ctx.password, options.password)) {
+        return ctx.accept();
+      }
+      ctx.reject(['password']);
+    });
+    client.on('ready', () => {
+      client.on('session', (acceptSession) => {
+        const session = acceptSession();
+        session.on('exec', (accept, _reject, info) => run(accept(), info.command));
+      });
+    });
+    client.on('error', (err) => console.error(`ssh2 peer: client error: ${err.message}`));
+  },
+);
+
+server.on('error', (err: Error) => {
+  console.error(`ssh2 peer: ${err.message}`);
+  process.exit(1);
+});
+
+server.listen(options.port, options.listen, () => {
+  const { address, port } = server.address() as AddressInfo;
+  console.log(`listening on ${address}:${port}`);
+});
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    server.close();
+    process.exit(0);
+  });
+}
