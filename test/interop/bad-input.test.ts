@@ -149,18 +149,26 @@ async function whileTransferring(attack: () => Promise<void>): Promise<void> {
   expect(sha256(r.stdout)).toBe(sha256(INPUT));
 }
 
+/**
+ * Both ends agree the connection was refused for `reason`: the client reads a DISCONNECT carrying it
+ * (after exactly the messages in `skipped`), the server reports it, and the socket closes.
+ */
+async function expectRefused(c: RawClient, reason: number, skipped: number[], description?: RegExp): Promise<void> {
+  const d = await c.readDisconnect();
+  expect(d.skipped).toEqual(skipped);
+  expect(d.reason).toBe(reason);
+  if (description) expect(d.description).toMatch(description);
+  expect((await serverSide(c)).statusCode).toBe(reason);
+  await c.closed;
+}
+
 it('answers a version line of another major version with PROTOCOL_VERSION_NOT_SUPPORTED, in plaintext', async () => {
   await whileTransferring(async () => {
     const c = await connect();
     c.sendRaw('SSH-1.5-garbage\r\n');
     expect(await c.readVersion()).toMatch(/^SSH-2\.0-/);
     // Read as an unencrypted binary packet: the server's KEXINIT (sent on accept), then the DISCONNECT.
-    const d = await c.readDisconnect();
-    expect(d.skipped).toEqual([MSG.KEXINIT]);
-    expect(d.reason).toBe(DisconnectReason.ProtocolVersionNotSupported);
-    const s = await serverSide(c);
-    expect(s.statusCode).toBe(DisconnectReason.ProtocolVersionNotSupported);
-    await c.closed;
+    await expectRefused(c, DisconnectReason.ProtocolVersionNotSupported, [MSG.KEXINIT]);
   });
 }, 60_000);
 
@@ -170,12 +178,7 @@ it('refuses packet length 0xFFFFFFFF after the version exchange with PROTOCOL_ER
     c.sendVersion();
     await c.readVersion();
     c.sendRaw(Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.alloc(12)]));
-    const d = await c.readDisconnect();
-    expect(d.skipped).toEqual([MSG.KEXINIT]);
-    expect(d.reason).toBe(DisconnectReason.ProtocolError);
-    expect(d.description).toMatch(/packet length/);
-    expect((await serverSide(c)).statusCode).toBe(DisconnectReason.ProtocolError);
-    await c.closed;
+    await expectRefused(c, DisconnectReason.ProtocolError, [MSG.KEXINIT], /packet length/);
   });
 }, 60_000);
 
@@ -187,11 +190,7 @@ it('answers a corrupted MAC after key exchange with MAC_ERROR, encrypted', async
     c.corruptNextMac();
     c.send(new Writer(MSG.SERVICE_REQUEST).string('ssh-userauth').done());
     // readPacket decrypts and checks the server's MAC: the DISCONNECT comes under the new keys.
-    const d = await c.readDisconnect();
-    expect(d.skipped).toEqual([]);
-    expect(d.reason).toBe(DisconnectReason.MacError);
-    expect((await serverSide(c)).statusCode).toBe(DisconnectReason.MacError);
-    await c.closed;
+    await expectRefused(c, DisconnectReason.MacError, []);
   });
 }, 60_000);
 
@@ -201,11 +200,7 @@ it('refuses CHANNEL_OPEN before authentication with PROTOCOL_ERROR', async () =>
     await c.handshake();
     expect(c.strictKex).toBe(true);
     c.sendSessionOpen();
-    const d = await c.readDisconnect();
-    expect(d.skipped).toEqual([]);
-    expect(d.reason).toBe(DisconnectReason.ProtocolError);
-    expect((await serverSide(c)).statusCode).toBe(DisconnectReason.ProtocolError);
-    await c.closed;
+    await expectRefused(c, DisconnectReason.ProtocolError, []);
   });
 }, 60_000);
 
@@ -216,11 +211,7 @@ it('refuses a connection-layer message during authentication with PROTOCOL_ERROR
     await c.serviceRequest();
     expect(await c.password(USER, 'wrong')).toBe(false);
     c.send(new Writer(MSG.GLOBAL_REQUEST).string('tcpip-forward').bool(true).string('127.0.0.1').u32(0).done());
-    const d = await c.readDisconnect();
-    expect(d.skipped).toEqual([]);
-    expect(d.reason).toBe(DisconnectReason.ProtocolError);
-    expect((await serverSide(c)).statusCode).toBe(DisconnectReason.ProtocolError);
-    await c.closed;
+    await expectRefused(c, DisconnectReason.ProtocolError, []);
   });
 }, 60_000);
 
@@ -230,11 +221,7 @@ it('refuses USERAUTH_SUCCESS sent by the client with PROTOCOL_ERROR', async () =
     await c.handshake();
     await c.serviceRequest();
     c.send(Buffer.from([MSG.USERAUTH_SUCCESS]));
-    const d = await c.readDisconnect();
-    expect(d.skipped).toEqual([]);
-    expect(d.reason).toBe(DisconnectReason.ProtocolError);
-    expect((await serverSide(c)).statusCode).toBe(DisconnectReason.ProtocolError);
-    await c.closed;
+    await expectRefused(c, DisconnectReason.ProtocolError, []);
   });
 }, 60_000);
 
