@@ -107,6 +107,24 @@ fn client_without_strict_kex_or_ext_info_gets_neither_and_still_logs_in() {
 }
 
 #[test]
+fn a_wrongly_guessed_kex_packet_is_ignored() {
+    // The client guesses a method the server lacks; its guessed packet (a low-order point that would fail
+    // the exchange if used) must be dropped and the real one that follows used instead.
+    let mut bogus = Writer::message(msg::KEX_ECDH_INIT);
+    bogus.string(&[0u8; 32]);
+    let opts = ClientOptions {
+        kex: "sntrup761x25519-sha512@openssh.com,curve25519-sha256".into(),
+        strict: false,
+        guessed_packet: Some(bogus.into_vec()),
+        ..Default::default()
+    };
+    let mut p = Pair::new(opts);
+    let summary = p.handshake();
+    assert_eq!(summary.kex, "curve25519-sha256");
+    p.login();
+}
+
+#[test]
 fn every_cipher_and_mac_suite_carries_a_session_both_ways() {
     for (i, (cipher, mac)) in all_suites().into_iter().enumerate() {
         let mut p = Pair::on(test_server(), ClientOptions::suite(cipher, if mac.is_empty() { "hmac-sha2-256" } else { mac }), i as u64);

@@ -25,6 +25,8 @@ pub struct ClientOptions {
     pub mac: String,
     pub strict: bool,
     pub ext_info: bool,
+    /// A packet sent right after the first KEXINIT, which then sets `first_kex_packet_follows`.
+    pub guessed_packet: Option<Vec<u8>>,
 }
 
 impl Default for ClientOptions {
@@ -36,6 +38,7 @@ impl Default for ClientOptions {
             mac: "hmac-sha2-256-etm@openssh.com".into(),
             strict: true,
             ext_info: true,
+            guessed_packet: None,
         }
     }
 }
@@ -204,7 +207,7 @@ impl Client {
         {
             w.string(list.as_bytes());
         }
-        w.bool(false).u32(0);
+        w.bool(initial && self.opts.guessed_packet.is_some()).u32(0);
         w.into_vec()
     }
 
@@ -212,6 +215,9 @@ impl Client {
         let initial = self.session_id.is_none();
         let ours = self.kexinit_payload(initial);
         self.seal_now(&ours);
+        if let Some(guess) = self.opts.guessed_packet.clone().filter(|_| initial) {
+            self.seal_now(&guess);
+        }
         self.kex = Some(KexProgress { ours, theirs: None, negotiated: None, secret: None, newkeys_sent: false, s2c: None });
     }
 
