@@ -144,11 +144,6 @@ impl Core {
         self.server.send_data(conn, channel, stream, data).map(|n| n as u32).map_err(command_error)
     }
 
-    /// Bytes `send_data` would take now, or -1 if the channel cannot send.
-    pub fn send_window(&self, conn: u32, channel: u32) -> f64 {
-        self.server.send_window(conn, channel).map_or(-1.0, f64::from)
-    }
-
     pub fn consume_channel_data(&mut self, conn: u32, channel: u32, n: u32) -> Result<(), JsError> {
         self.server.consume_channel_data(conn, channel, n).map_err(command_error)
     }
@@ -173,10 +168,6 @@ impl Core {
         self.server.rekey(conn).map_err(command_error)
     }
 
-    pub fn strict_kex(&self, conn: u32) -> bool {
-        self.server.strict_kex(conn).unwrap_or(false)
-    }
-
     pub fn disconnect(&mut self, conn: u32, reason: u32, description: &str) -> Result<(), JsError> {
         self.server.disconnect(conn, DisconnectReason::from_code(reason), description).map_err(command_error)
     }
@@ -189,6 +180,7 @@ impl Core {
         self.server.close(conn);
     }
 
+    /// Connections the core still holds (for leak checks).
     pub fn connection_count(&self) -> u32 {
         self.server.connection_count() as u32
     }
