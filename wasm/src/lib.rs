@@ -292,3 +292,38 @@ fn encode_event(w: &mut Writer, conn: u32, event: Event) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing)]
+    use super::*;
+    use wasshd_core::event::AuthRequest;
+
+    fn record(conn: u32, event: Event) -> Vec<u8> {
+        let mut w = Writer::new();
+        encode_event(&mut w, conn, event);
+        w.into_vec()
+    }
+
+    // `ts/core/events.ts` decodes these layouts: a change here must change it too.
+    #[test]
+    fn channel_data_record_layout() {
+        let bytes = record(7, Event::ChannelData { channel: 2, stream: 1, data: b"hi".to_vec() });
+        assert_eq!(bytes, [tag::CHANNEL_DATA, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, b'h', b'i']);
+    }
+
+    #[test]
+    fn disconnected_record_layout() {
+        let bytes = record(1, Event::Disconnected { reason: 5, description: "mac".into(), by_peer: false });
+        assert_eq!(bytes, [tag::DISCONNECTED, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 3, b'm', b'a', b'c', 0]);
+    }
+
+    #[test]
+    fn keyboard_interactive_start_marks_responses_absent() {
+        let method = AuthMethod::KeyboardInteractive { submethods: String::new(), responses: None };
+        let bytes = record(3, Event::AuthRequest(AuthRequest { user: "u".into(), service: "s".into(), method }));
+        // tag, conn, "u", "s", "keyboard-interactive", "" (submethods), then u32::MAX for "no responses yet".
+        assert_eq!(bytes[0], tag::AUTH_REQUEST);
+        assert_eq!(&bytes[bytes.len() - 8..], &[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    }
+}
