@@ -212,10 +212,8 @@ impl Conn {
         }
         let initial_kex = self.session_id.is_none();
         if initial_kex && self.kex.as_ref().is_some_and(|k| k.theirs.is_none()) && msg_type != msg::KEXINIT {
-            // OpenSSH's strict kex requires KEXINIT first; without it we still refuse anything but the
-            // generic transport messages.
-            // Whether the client will ask for strict kex is not known yet; a strict client that sends these
-            // first is refused in on_kexinit ("KEXINIT was not the first packet").
+            // Only the generic transport messages may come first. Whether the client will ask for strict kex
+            // (which requires KEXINIT first) is not known yet: on_kexinit refuses a strict client that did this.
             if ctx.config.strict_kex == StrictKex::Required || !matches!(msg_type, msg::IGNORE | msg::DEBUG | msg::UNIMPLEMENTED) {
                 return Err(Error::protocol(alloc::format!("message {msg_type} before KEXINIT")));
             }
