@@ -977,3 +977,18 @@ fn client_lines_before_version_tolerated_when_sent_one_per_read() {
     p.handshake();
     p.login();
 }
+
+#[test]
+fn client_disconnect_text_reaches_the_host_without_control_characters() {
+    let mut p = Pair::new(ClientOptions::default());
+    p.handshake();
+    let mut w = Writer::message(msg::DISCONNECT);
+    w.u32(11).string(b"bye\x1b[2J\r\nfake log line").string(b"");
+    p.send(w.as_slice());
+    let events = p.drain_events();
+    let description = events.iter().find_map(|e| match e {
+        Event::Disconnected { reason: 11, description, by_peer: true } => Some(description.clone()),
+        _ => None,
+    });
+    assert_eq!(description.as_deref(), Some("bye?[2J??fake log line"));
+}

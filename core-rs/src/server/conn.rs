@@ -230,7 +230,9 @@ impl Conn {
                 let mut r = Reader::new(payload);
                 r.u8()?;
                 let reason = r.u32()?;
-                let description = String::from_utf8_lossy(r.string().unwrap_or_default()).into_owned();
+                // The peer's text ends up in logs: keep it to one line of printable characters.
+                let description: String =
+                    String::from_utf8_lossy(r.string().unwrap_or_default()).chars().map(|c| if c.is_control() { '?' } else { c }).collect();
                 self.log(ctx, LOG_INFO, alloc::format!("client disconnected: {description}"));
                 self.closed = true;
                 self.emit(ctx, Event::Disconnected { reason, description, by_peer: true });
