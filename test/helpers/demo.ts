@@ -13,6 +13,11 @@ export interface Demo {
   process: ChildProcess;
   /** Everything the server wrote to stderr so far. */
   stderr(): string;
+  /**
+   * Resolves once every connection the server logged (`--verbose`) has also logged its end, so the
+   * status lines of finished sessions are all in `stderr()`.
+   */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -37,6 +42,22 @@ export function startDemo(args: string[], env: Record<string, string> = {}): Pro
         port: Number(m[1]),
         process: child,
         stderr: () => err,
+        settled: () =>
+          new Promise<void>((done, fail) => {
+            const count = (re: RegExp) => (err.match(re) ?? []).length;
+            const check = () => {
+              if (count(/\] connected from/g) !== count(/\] disconnected:/g)) return false;
+              child.stderr!.off('data', check);
+              clearTimeout(timer);
+              done();
+              return true;
+            };
+            const timer = setTimeout(() => {
+              child.stderr!.off('data', check);
+              fail(new Error(`server never logged the end of every connection:\n${err}`));
+            }, 10_000);
+            if (!check()) child.stderr!.on('data', check);
+          }),
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
