@@ -6,6 +6,8 @@
 
 import type { Core } from '../wasm/pkg/wasshd_wasm.js';
 import { decodeEvents, type AuthMethodName, type ChannelRequestInfo, type CoreEvent } from './core/events.js';
+
+export type { AuthMethodName, ChannelRequestInfo } from './core/events.js';
 import { Emitter } from './emitter.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from './errors.js';
 import type { ListenAdapter, Listener, Transport } from './transport.js';
@@ -96,6 +98,8 @@ export interface UserAuthRequestEvent extends ConnectionEvent {
   accept(): void;
   /** Refuses; `partialSuccess` means this step passed but more are required, `methods` what may follow. */
   reject(options?: { partialSuccess?: boolean; methods?: AuthMethodName[] }): void;
+  /** This step passed, but the client must also pass one of `methods` (the reference's PartialSuccess). */
+  partialSuccess(methods: AuthMethodName[]): void;
   /** Sends keyboard-interactive prompts (again). */
   prompt(prompts: KeyboardInteractivePrompt[], options?: { name?: string; instruction?: string }): void;
 }
@@ -706,6 +710,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       authMethod: event.method,
       accept: () => (decision = { kind: 'accept' }),
       reject: (o = {}) => (decision = { kind: 'reject', partialSuccess: o.partialSuccess ?? false, ...(o.methods ? { methods: o.methods } : {}) }),
+      partialSuccess: (methods) => (decision = { kind: 'reject', partialSuccess: true, methods }),
       prompt: (prompts, o = {}) => (decision = { kind: 'prompt', prompts, name: o.name ?? '', instruction: o.instruction ?? this.keyboardInteractiveMessage }),
     };
     if (event.password !== undefined) e.password = event.password;
