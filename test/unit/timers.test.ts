@@ -72,3 +72,16 @@ it('sends keepalives and gives up on a client that never answers', async () => {
   expect(keepalives).toEqual(['keepalive@openssh.com', 'keepalive@openssh.com']);
   expect((await disconnected).statusCode).toBe(DisconnectReason.ConnectionLost);
 });
+
+it('shutdown disconnects logged-in clients and resolves once they are gone', async () => {
+  const { port, disconnected } = await serve({});
+  const c = await loggedIn(port);
+  const done = server!.shutdown(5000);
+  const d = await c.readDisconnect();
+  expect(d.reason).toBe(DisconnectReason.ByApplication);
+  expect(d.description).toBe('server shutting down');
+  await done;
+  expect(server!.connections.size).toBe(0);
+  expect((await disconnected).description).toBe('server shutting down');
+  server = undefined;
+});
