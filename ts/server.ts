@@ -227,6 +227,8 @@ class ConnectionState implements SSHConnection {
   chain: Promise<void> = Promise.resolve();
   timer: ReturnType<typeof setTimeout> | undefined;
   deadline = -1;
+  /** Runs once the protocol has ended, in case the peer never closes the socket. */
+  closeTimer: ReturnType<typeof setTimeout> | undefined;
   writable = true;
   /** The protocol has ended (core reported Disconnected). */
   ended = false;
@@ -250,6 +252,9 @@ class ConnectionState implements SSHConnection {
     return this.transport.remotePort;
   }
 }
+
+/** How long a closed connection's peer has to close its side of the socket. */
+const CLOSE_GRACE_MS = 5000;
 
 const STANDARD_SESSION_REQUESTS = new Set(['pty-req', 'env', 'shell', 'exec', 'subsystem', 'window-change', 'signal']);
 
@@ -796,6 +801,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     for (const ch of conn.channels.values()) ch.fail(error);
     this.flush(conn);
     conn.transport.end();
+    // A peer that ignores DISCONNECT and keeps its side open is cut off.
+    conn.closeTimer = setTimeout(() => conn.transport.destroy(), CLOSE_GRACE_MS);
     const normal = event.byPeer && (event.reason === DisconnectReason.ByApplication || event.reason === DisconnectReason.AuthCancelledByUser);
     const protocolFault = !event.byPeer && ![DisconnectReason.ByApplication, DisconnectReason.NoMoreAuthMethodsAvailable, DisconnectReason.ConnectionLost].includes(event.reason as 11);
     if (protocolFault) this.emitError(id, event.reason, event.description);
@@ -805,7 +812,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private transportClosed(conn: ConnectionState): void {
     const id = conn.connectionId;
     if (!this.conns.has(id)) return;
-    if (conn.timer !== undefined) clearTimeout(conn.timer);
+    clearTimeout(conn.timer);
+    clearTimeout(conn.closeTimer);
     if (!this.trapped) {
       try {
         if (!conn.ended) this.core.connection_lost(id);

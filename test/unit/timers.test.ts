@@ -3,6 +3,7 @@
  * and keepalives, each ending the connection with the reason a server should give.
  */
 
+import { connect } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { DisconnectReason, SSHServer, type DisconnectedEvent } from '../../ts/node/index.js';
 import { MSG, RawClient } from '../helpers/raw-client.js';
@@ -84,4 +85,17 @@ it('shutdown disconnects logged-in clients and resolves once they are gone', asy
   expect(server!.connections.size).toBe(0);
   expect((await disconnected).description).toBe('server shutting down');
   server = undefined;
+});
+
+it('cuts off a peer that keeps its side open after DISCONNECT', async () => {
+  const { port, disconnected } = await serve({});
+  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  socket.on('data', () => {}); // read and ignore everything, never end our side
+  socket.write('SSH-1.5-old\r\n');
+  expect((await disconnected).statusCode).toBe(DisconnectReason.ProtocolVersionNotSupported);
+  const ended = performance.now();
+  // The server forgets the connection only once its socket is closed: after the grace period, not before.
+  while (server!.connections.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(performance.now() - ended).toBeGreaterThan(4000);
+  socket.destroy();
 });
