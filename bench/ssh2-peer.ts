@@ -12,6 +12,7 @@
  */
 
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { parseArgs as parseArgv } from 'node:util';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
@@ -44,45 +45,22 @@ function fail(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  let listen = '127.0.0.1';
-  let port: number | undefined;
-  let user: string | undefined;
-  let password = '';
-  let hostKey: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) fail(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--listen':
-        listen = value();
-        break;
-      case '--port': {
-        const v = value();
-        port = Number(v);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad port: ${v}`);
-        break;
-      }
-      case '--user': {
-        const v = value();
-        const colon = v.indexOf(':');
-        if (colon < 1) fail(`--user wants NAME:PASSWORD, got ${v}`);
-        user = v.slice(0, colon);
-        password = v.slice(colon + 1);
-        break;
-      }
-      case '--host-key':
-        hostKey = value();
-        break;
-      default:
-        fail(`unknown flag: ${flag}`);
-    }
+  let values;
+  try {
+    ({ values } = parseArgv({
+      args: argv,
+      strict: true,
+      options: { listen: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, user: { type: 'string' }, 'host-key': { type: 'string' } },
+    }));
+  } catch (e) {
+    fail((e as Error).message);
   }
+  const { listen, port, user, 'host-key': hostKey } = values;
   if (port === undefined || user === undefined || hostKey === undefined) fail('--port, --user and --host-key are required');
-  return { listen, port, user, password, hostKey };
+  if (!/^\d+$/.test(port) || Number(port) > 65535) fail(`bad port: ${port}`);
+  const colon = user.indexOf(':');
+  if (colon < 1) fail(`--user wants NAME:PASSWORD, got ${user}`);
+  return { listen, port: Number(port), user: user.slice(0, colon), password: user.slice(colon + 1), hostKey };
 }
 
 /** Compares secrets in time independent of where they differ. */

@@ -19,6 +19,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parseArgs as parseArgv } from 'node:util';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const WASM_FILE = join(ROOT, 'wasm/pkg/wasshd_wasm_bg.wasm');
@@ -51,49 +52,42 @@ function usage(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { sizeMiB: 512, servers: [...SERVER_NAMES], ciphers: DEFAULT_CIPHERS, timeoutMs: 600_000, wasshdConfig: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) usage(`${flag} needs a value`);
-      return v;
-    };
-    const positive = (v: string): number => {
-      const n = Number(v);
-      if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) usage(`${flag} wants a positive integer, got ${v}`);
-      return n;
-    };
-    switch (flag) {
-      case '--size':
-        o.sizeMiB = positive(value());
-        break;
-      case '--only': {
-        const v = value();
-        if (!(SERVER_NAMES as readonly string[]).includes(v)) usage(`--only wants wasshd or ssh2, got ${v}`);
-        o.servers = [v as ServerName];
-        break;
-      }
-      case '--ciphers':
-        o.ciphers = value().split(',').filter((c) => c !== '');
-        if (o.ciphers.length === 0) usage('--ciphers wants a comma-separated list');
-        break;
-      case '--timeout':
-        o.timeoutMs = positive(value()) * 1000;
-        break;
-      case '--wasshd-config':
-        o.wasshdConfig.push(value());
-        break;
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        process.exit(0);
-      // falls through: exit never returns
-      default:
-        usage(`unknown flag: ${flag}`);
-    }
+  let values;
+  try {
+    ({ values } = parseArgv({
+      args: argv,
+      strict: true,
+      options: {
+        size: { type: 'string', default: '512' },
+        only: { type: 'string' },
+        ciphers: { type: 'string', default: DEFAULT_CIPHERS.join(',') },
+        timeout: { type: 'string', default: '600' },
+        'wasshd-config': { type: 'string', multiple: true, default: [] },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (e) {
+    usage((e as Error).message);
   }
-  return o;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const positive = (flag: string, v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) usage(`--${flag} wants a positive integer, got ${v}`);
+    return n;
+  };
+  if (values.only !== undefined && !(SERVER_NAMES as readonly string[]).includes(values.only)) usage(`--only wants wasshd or ssh2, got ${values.only}`);
+  const ciphers = values.ciphers.split(',').filter((c) => c !== '');
+  if (ciphers.length === 0) usage('--ciphers wants a comma-separated list');
+  return {
+    sizeMiB: positive('size', values.size),
+    servers: values.only === undefined ? [...SERVER_NAMES] : [values.only as ServerName],
+    ciphers,
+    timeoutMs: positive('timeout', values.timeout) * 1000,
+    wasshdConfig: values['wasshd-config'],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseArgs as parseArgv } from 'node:util';
 import { SSHServer } from '../node/index.js';
 import { DemoSession, type PtyInfo } from './shell.js';
 
@@ -23,54 +24,46 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { listen: '127.0.0.1', port: 2222, hostKeys: [], users: new Map(), authorizedKeys: undefined, config: [], verbose: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) fail(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--listen':
-        o.listen = value();
-        break;
-      case '--port': {
-        const v = value();
-        const port = Number(v);
-        if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad port: ${v}`);
-        o.port = port;
-        break;
-      }
-      case '--host-key':
-        o.hostKeys.push(value());
-        break;
-      case '--user': {
-        const v = value();
-        const colon = v.indexOf(':');
-        if (colon < 1) fail(`--user wants NAME:PASSWORD, got ${v}`);
-        o.users.set(v.slice(0, colon), v.slice(colon + 1));
-        break;
-      }
-      case '--authorized-keys':
-        o.authorizedKeys = value();
-        break;
-      case '--config':
-        o.config.push(value());
-        break;
-      case '--verbose':
-        o.verbose = true;
-        break;
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        process.exit(0);
-      // falls through: exit never returns
-      default:
-        fail(`unknown flag: ${flag}`);
-    }
+  let values;
+  try {
+    ({ values } = parseArgv({
+      args: argv,
+      strict: true,
+      options: {
+        listen: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '2222' },
+        'host-key': { type: 'string', multiple: true, default: [] },
+        user: { type: 'string', multiple: true, default: [] },
+        'authorized-keys': { type: 'string' },
+        config: { type: 'string', multiple: true, default: [] },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (e) {
+    fail((e as Error).message);
   }
-  return o;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const port = Number(values.port);
+  if (!/^\d+$/.test(values.port) || port > 65535) fail(`bad port: ${values.port}`);
+  const users = new Map<string, string>();
+  for (const u of values.user) {
+    const colon = u.indexOf(':');
+    if (colon < 1) fail(`--user wants NAME:PASSWORD, got ${u}`);
+    users.set(u.slice(0, colon), u.slice(colon + 1));
+  }
+  return {
+    listen: values.listen,
+    port,
+    hostKeys: values['host-key'],
+    users,
+    authorizedKeys: values['authorized-keys'],
+    config: values.config,
+    verbose: values.verbose,
+  };
 }
 
 function fail(message: string): never {
