@@ -197,6 +197,18 @@ impl AesCtr {
     }
 }
 
+/// A MAC tag of up to 64 bytes.
+pub struct MacTag {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl AsRef<[u8]> for MacTag {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
 /// HMAC over `uint32 seq || data` (RFC 4253 §6.4), keyed once and cloned per packet.
 pub struct PacketMac {
     alg: MacAlg,
@@ -230,37 +242,27 @@ impl PacketMac {
         }
     }
 
-    /// Appends the tag of `seq || data` to `out`.
-    pub fn sign(&self, seq: u32, data: &[u8], out: &mut alloc::vec::Vec<u8>) {
+    /// The tag of `seq || data`, on the stack: this runs once per packet.
+    pub fn sign(&self, seq: u32, data: &[u8]) -> MacTag {
+        let mut tag = MacTag { bytes: [0; 64], len: self.tag_len() };
         match self.keyed.clone() {
             MacKey::Sha256(mut m) => {
                 m.update(&seq.to_be_bytes());
                 m.update(data);
-                out.extend_from_slice(&m.finalize().into_bytes());
+                tag.bytes.get_mut(..32).unwrap_or_default().copy_from_slice(&m.finalize().into_bytes());
             }
             MacKey::Sha512(mut m) => {
                 m.update(&seq.to_be_bytes());
                 m.update(data);
-                out.extend_from_slice(&m.finalize().into_bytes());
+                tag.bytes.copy_from_slice(&m.finalize().into_bytes());
             }
         }
+        tag
     }
 
     /// Constant-time check of `tag` against `seq || data`.
     pub fn verify(&self, seq: u32, data: &[u8], tag: &[u8]) -> Result<(), BadTag> {
-        let ok = match self.keyed.clone() {
-            MacKey::Sha256(mut m) => {
-                m.update(&seq.to_be_bytes());
-                m.update(data);
-                m.verify_slice(tag).is_ok()
-            }
-            MacKey::Sha512(mut m) => {
-                m.update(&seq.to_be_bytes());
-                m.update(data);
-                m.verify_slice(tag).is_ok()
-            }
-        };
-        if ok {
+        if bool::from(self.sign(seq, data).as_ref().ct_eq(tag)) {
             Ok(())
         } else {
             Err(BadTag)

@@ -140,14 +140,12 @@ impl Sealer {
                     if let Some(body) = packet.get_mut(4..) {
                         ctr.apply(body);
                     }
-                    let mut tag = Vec::with_capacity(mac.tag_len());
-                    mac.sign(seq, packet, &mut tag);
-                    out.extend_from_slice(&tag);
+                    let tag = mac.sign(seq, packet);
+                    out.extend_from_slice(tag.as_ref());
                 } else {
-                    let mut tag = Vec::with_capacity(mac.tag_len());
-                    mac.sign(seq, packet, &mut tag);
+                    let tag = mac.sign(seq, packet);
                     ctr.apply(packet);
-                    out.extend_from_slice(&tag);
+                    out.extend_from_slice(tag.as_ref());
                 }
             }
         }
