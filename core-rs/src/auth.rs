@@ -39,6 +39,10 @@ pub fn decode_request(payload: &[u8]) -> Result<Request<'_>> {
     if user.len() > MAX_USER_LEN {
         return Err(Error::new(msg::DisconnectReason::IllegalUserName, "user name too long"));
     }
+    // Names end up in logs and in the host's lookups: control characters have no business there.
+    if user.chars().any(char::is_control) {
+        return Err(Error::new(msg::DisconnectReason::IllegalUserName, "user name contains control characters"));
+    }
     let method = match method {
         "none" => MethodRequest::None,
         "password" => {

@@ -55,6 +55,9 @@ pub struct Config {
     pub max_channels: u32,
     /// Most detailed [`Event::Log`](crate::event::Event::Log) level produced (`LogLevel`, 0 to 3).
     pub log_level: u8,
+    /// Leaves passwords, keyboard-interactive answers and channel data out of level 3 packet dumps
+    /// (`MaskSensitiveData`).
+    pub mask_sensitive: bool,
 }
 
 impl Default for Config {
@@ -76,12 +79,21 @@ impl Default for Config {
             channel_max_packet: 32 * 1024,
             max_channels: 64,
             log_level: 1,
+            mask_sensitive: true,
         }
     }
 }
 
 fn number<T: core::str::FromStr>(value: &str) -> Result<T, String> {
     value.trim().parse().map_err(|_| alloc::format!("not a number: {value}"))
+}
+
+fn boolean(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(alloc::format!("not a boolean: {value}")),
+    }
 }
 
 fn seconds_to_ms(value: &str) -> Result<u64, String> {
@@ -144,6 +156,7 @@ impl Config {
             }
             "MaxChannels" => self.max_channels = number::<u32>(value)?.max(1),
             "LogLevel" => self.log_level = number::<u8>(value)?.min(3),
+            "MaskSensitiveData" => self.mask_sensitive = boolean(value)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -174,6 +187,7 @@ impl Config {
             "ChannelWindowSize" => self.channel_window.to_string(),
             "MaxChannels" => self.max_channels.to_string(),
             "LogLevel" => self.log_level.to_string(),
+            "MaskSensitiveData" => (if self.mask_sensitive { "True" } else { "False" }).into(),
             _ => return None,
         })
     }
@@ -194,5 +208,9 @@ mod tests {
         assert_eq!(c.rekey_bytes, 1 << 20);
         assert_eq!(c.set("NoSuchSetting", "1"), Ok(false));
         assert!(c.set("ServerSSHVersionString", "SSH-1.5-x").is_err());
+        assert_eq!(c.get("MaskSensitiveData").unwrap(), "True");
+        assert_eq!(c.set("MaskSensitiveData", "false"), Ok(true));
+        assert!(!c.mask_sensitive);
+        assert!(c.set("MaskSensitiveData", "maybe").is_err());
     }
 }

@@ -992,3 +992,107 @@ fn client_disconnect_text_reaches_the_host_without_control_characters() {
     });
     assert_eq!(description.as_deref(), Some("bye?[2J??fake log line"));
 }
+
+// ---- limits and logs ----------------------------------------------------------------------------------
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A logged-in session on a server at LogLevel 3, with a password and channel data through it.
+fn debug_logged_session(mask: &str) -> Pair {
+    let mut server = test_server();
+    server.config_mut().set("LogLevel", "3").unwrap();
+    server.config_mut().set("MaskSensitiveData", mask).unwrap();
+    let (mut p, ch) = {
+        let mut p = Pair::on(server, ClientOptions::default(), 7);
+        p.handshake();
+        p.login();
+        let ch = p.open_session(3, 1 << 20, 32 * 1024);
+        (p, ch)
+    };
+    p.exec(&ch, b"cat");
+    p.send(&channel_data(ch.remote, b"typed secret"));
+    expect_channel_data(&mut p);
+    p
+}
+
+#[test]
+fn level_3_dumps_every_packet_and_masks_passwords_and_channel_data() {
+    let p = debug_logged_session("true");
+    let all = p.log.join("\n");
+    assert!(all.contains("packet in: type=20 "), "KEXINIT dumped in hex");
+    assert!(all.contains("packet out: type=31 "), "kex reply dumped");
+    assert!(all.contains("packet in: type=50 len=") && all.contains("(masked)"));
+    for secret in [&b"correct horse"[..], b"typed secret"] {
+        assert!(!all.contains(&hex(secret)), "secret {secret:?} in hex in the log");
+        assert!(!all.contains(std::str::from_utf8(secret).unwrap()), "secret {secret:?} in the log");
+    }
+
+    let unmasked = debug_logged_session("false").log.join("\n");
+    assert!(unmasked.contains(&hex(b"correct horse")), "with masking off the dump is complete");
+    assert!(unmasked.contains(&hex(b"typed secret")));
+}
+
+#[test]
+fn a_client_starting_key_exchanges_faster_than_one_a_second_is_cut_off_after_its_burst() {
+    let (mut p, ch) = session(ClientOptions::default(), 1 << 20, 32 * 1024);
+    for _ in 0..16 {
+        p.client.rekey();
+        p.pump();
+    }
+    assert_eq!(p.client.kexes_done, 17, "a burst of 16 is allowed: {:?}", p.client.error);
+    // Time refills the allowance: two seconds, two more.
+    p.now += 2000;
+    for _ in 0..2 {
+        p.client.rekey();
+        p.pump();
+    }
+    assert_eq!(p.client.kexes_done, 19);
+    assert_eq!(expect_rekeyed(&p.drain_events()), 18);
+    p.send(&channel_data(ch.remote, b"still fine"));
+    assert_eq!(expect_channel_data(&mut p).2, b"still fine");
+    p.client.rekey();
+    let (description, _) = p.expect_disconnect(REASON_PROTOCOL_ERROR);
+    assert!(description.contains("too many key exchanges"), "{description}");
+}
+
+#[test]
+fn a_channel_with_a_tiny_maximum_packet_is_refused_with_resource_shortage() {
+    let mut p = Pair::new(ClientOptions::default());
+    p.handshake();
+    p.login();
+    p.send(&channel_open("session", 5, 1 << 30, 1));
+    let failure = p.expect_msg(msg::CHANNEL_OPEN_FAILURE);
+    let mut r = Reader::new(&failure[1..]);
+    assert_eq!((r.u32().unwrap(), r.u32().unwrap()), (5, 4));
+    assert!(p.drain_events().iter().all(|e| !matches!(e, Event::ChannelOpenRequest { .. })), "the host never sees it");
+    let ch = p.open_session(6, 1 << 20, 256);
+    p.exec(&ch, b"cat");
+}
+
+#[test]
+fn user_names_with_control_characters_are_illegal_reason_15() {
+    let mut p = Pair::new(ClientOptions::default());
+    p.handshake();
+    p.request_service();
+    p.send(&userauth_password("root\n[fake log line]", "x"));
+    let (_, events) = p.expect_disconnect(15);
+    assert!(events.iter().all(|e| !matches!(e, Event::AuthRequest(_))));
+}
+
+#[test]
+fn before_authentication_a_client_may_buffer_only_one_packet_ahead_of_a_pending_decision() {
+    let mut p = Pair::new(ClientOptions::default());
+    p.handshake();
+    p.request_service();
+    p.send(&userauth_password("alice", "pending"));
+    expect_auth_request(&mut p);
+    // The host has not answered; the client pushes on with large IGNOREs.
+    let mut ignore = vec![msg::IGNORE];
+    ignore.extend(ssh_string(&vec![0u8; 60_000]));
+    for _ in 0..6 {
+        p.send(&ignore);
+    }
+    p.expect_disconnect(REASON_PROTOCOL_ERROR);
+}

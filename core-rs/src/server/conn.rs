@@ -26,6 +26,14 @@ use crate::wire::{Reader, Writer};
 const REKEY_PACKETS: u32 = 1 << 30;
 /// Bytes a client may send ahead while the host decides on a request, beyond its channel windows.
 const MAX_BUFFERED_INPUT: usize = 4 * 1024 * 1024;
+/// The same before authentication: one largest packet and change, so that unauthenticated clients cost little.
+const MAX_BUFFERED_INPUT_UNAUTHENTICATED: usize = 320 * 1024;
+/// A client may start a burst of this many key exchanges, then one per `CLIENT_KEX_INTERVAL_MS`: each costs
+/// the server a key agreement and a signature.
+const CLIENT_KEX_BURST: u64 = 16;
+const CLIENT_KEX_INTERVAL_MS: u64 = 1000;
+/// Channels whose peer takes smaller packets are refused: tiny packets would multiply the cost of every byte sent.
+const MIN_PEER_MAX_PACKET: u32 = 256;
 
 /// Shared server state a connection needs while it runs.
 pub struct Ctx<'a> {
@@ -82,6 +90,9 @@ pub struct Conn {
     strict_kex: bool,
     ext_info: bool,
     kexes_done: u32,
+    /// Rate limit on client-started key exchanges: the time at which the client's burst allowance is back to
+    /// full (a generic cell rate algorithm).
+    client_kex_credit_at: u64,
     bytes_since_kex: u64,
     packets_since_kex: u32,
     pending: Option<Pending>,
@@ -121,6 +132,7 @@ impl Conn {
             strict_kex: false,
             ext_info: false,
             kexes_done: 0,
+            client_kex_credit_at: 0,
             bytes_since_kex: 0,
             packets_since_kex: 0,
             pending: None,
@@ -170,7 +182,8 @@ impl Conn {
         }
         self.now = now;
         self.rx.extend(bytes);
-        if self.rx.len() > MAX_BUFFERED_INPUT {
+        let limit = if self.user.is_some() { MAX_BUFFERED_INPUT } else { MAX_BUFFERED_INPUT_UNAUTHENTICATED };
+        if self.rx.len() > limit {
             return self.fail(ctx, Error::protocol("client sent too much without waiting for replies"));
         }
         if let Err(e) = self.process(ctx) {
@@ -197,6 +210,7 @@ impl Conn {
             self.keepalives_unanswered = 0;
             self.packets_since_kex = self.packets_since_kex.saturating_add(1);
             self.bytes_since_kex = self.bytes_since_kex.saturating_add(payload.len() as u64);
+            self.dump(ctx, "in", &payload);
             self.dispatch(&payload, ctx)?;
             self.maybe_rekey(ctx);
         }
@@ -207,9 +221,6 @@ impl Conn {
         let Some(&msg_type) = payload.first() else {
             return Err(Error::protocol("empty packet"));
         };
-        if ctx.config.log_level >= LOG_DEBUG {
-            self.log(ctx, LOG_DEBUG, alloc::format!("received message {msg_type}, {} bytes", payload.len()));
-        }
         let initial_kex = self.session_id.is_none();
         if initial_kex && self.kex.as_ref().is_some_and(|k| k.theirs.is_none()) && msg_type != msg::KEXINIT {
             // Only the generic transport messages may come first. Whether the client will ask for strict kex
@@ -297,6 +308,11 @@ impl Conn {
 
     fn on_kexinit(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
         if self.kex.is_none() {
+            let credit_at = self.client_kex_credit_at.max(self.now) + CLIENT_KEX_INTERVAL_MS;
+            if credit_at - self.now > CLIENT_KEX_BURST * CLIENT_KEX_INTERVAL_MS {
+                return Err(Error::protocol("too many key exchanges"));
+            }
+            self.client_kex_credit_at = credit_at;
             self.start_kex(ctx);
         }
         let Some(state) = self.kex.as_mut() else {
@@ -674,6 +690,8 @@ impl Conn {
         let open = conn_proto::decode_channel_open(payload)?;
         let refuse = if self.channels.len() >= ctx.config.max_channels as usize {
             Some((conn_proto::OPEN_RESOURCE_SHORTAGE, "too many channels"))
+        } else if open.max_packet < MIN_PEER_MAX_PACKET {
+            Some((conn_proto::OPEN_RESOURCE_SHORTAGE, "maximum packet size too small"))
         } else if open.kind == "session" && self.no_more_sessions {
             Some((conn_proto::OPEN_ADMINISTRATIVELY_PROHIBITED, "no more sessions"))
         } else {
@@ -821,10 +839,31 @@ impl Conn {
         Ok(())
     }
 
+    /// `LogLevel` 3: every packet payload in hex, except those that may carry a secret while
+    /// `MaskSensitiveData` is on.
+    fn dump(&self, ctx: &mut Ctx, direction: &str, payload: &[u8]) {
+        if ctx.config.log_level < LOG_DEBUG {
+            return;
+        }
+        let msg_type = payload.first().copied().unwrap_or_default();
+        let secret =
+            matches!(msg_type, msg::USERAUTH_REQUEST | msg::USERAUTH_INFO_RESPONSE | msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA);
+        let mut line = alloc::format!("packet {direction}: type={msg_type} len={} ", payload.len());
+        if secret && ctx.config.mask_sensitive {
+            line.push_str("(masked)");
+        } else {
+            for b in payload {
+                let _ = core::fmt::Write::write_fmt(&mut line, format_args!("{b:02x}"));
+            }
+        }
+        self.log(ctx, LOG_DEBUG, line);
+    }
+
     // ---- output, timers and the end ----------------------------------------------------------------
 
     /// Seals a payload now, whatever the key exchange state (for transport messages).
     fn seal_now(&mut self, payload: &[u8], ctx: &mut Ctx) {
+        self.dump(ctx, "out", payload);
         self.sealer.seal(payload, ctx.rng, &mut self.out);
         self.bytes_since_kex = self.bytes_since_kex.saturating_add(payload.len() as u64);
         self.packets_since_kex = self.packets_since_kex.saturating_add(1);
