@@ -10,11 +10,15 @@ import { decodeEvents, type AuthMethodName, type ChannelRequestInfo, type CoreEv
 export type { AuthMethodName, ChannelRequestInfo } from './core/events.js';
 import { Emitter } from './emitter.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from './errors.js';
+import { SourcePenalties, StartupLimit, sourceOf, type PenaltyCause } from './limits.js';
 import type { ListenAdapter, Listener, Transport } from './transport.js';
 
 /** What a runtime entry point provides. */
 export interface Runtime {
+  /** The first core, synchronously, so that a server can be configured as soon as it is constructed. */
   createCore(seed: Uint8Array): Core;
+  /** A core in a new wasm instance, sharing nothing with earlier ones: the way back from a trap. */
+  freshCore(seed: Uint8Array): Promise<Core>;
   listen: ListenAdapter;
 }
 
@@ -232,6 +236,13 @@ class ConnectionState implements SSHConnection {
   writable = true;
   /** The protocol has ended (core reported Disconnected). */
   ended = false;
+  /** The transport has closed. */
+  closed = false;
+  /** Its wasm instance trapped: nothing more may be asked of it for this connection. */
+  dead = false;
+  /** Ended by the host's own call (disconnect, shutdown), which no penalty follows. */
+  endedByHost = false;
+  authAttempts = 0;
   clientVersion: string | undefined;
   user: string | undefined;
   strictKex = false;
@@ -259,7 +270,18 @@ const CLOSE_GRACE_MS = 5000;
 const STANDARD_SESSION_REQUESTS = new Set(['pty-req', 'env', 'shell', 'exec', 'subsystem', 'window-change', 'signal']);
 
 /** Settings held by the host rather than the core. */
-const HOST_SETTINGS = ['MaxConnections', 'KeyboardInteractiveMessage', 'ConnectionBacklog'] as const;
+const HOST_SETTINGS = [
+  'MaxConnections',
+  'KeyboardInteractiveMessage',
+  'ConnectionBacklog',
+  'MaxStartups',
+  'PerSourceMaxStartups',
+  'PerSourcePenalties',
+  'PerSourcePenaltyExemptList',
+] as const;
+
+/** Disconnect reasons that mean the client broke the protocol before authenticating: the `protocol` penalty. */
+const PROTOCOL_VIOLATIONS: readonly number[] = [DisconnectReason.ProtocolError, DisconnectReason.MacError, DisconnectReason.IllegalUserName];
 
 const now = (): number => Math.floor(performance.now());
 
@@ -274,12 +296,20 @@ function base64(bytes: Uint8Array): string {
 }
 
 export class SSHServer extends Emitter<SSHServerEvents> {
-  private readonly core: Core;
+  private core: Core;
   private readonly conns = new Map<number, ConnectionState>();
   private listener: Listener | undefined;
-  /** The wasm instance trapped: no further call into it can be trusted. */
-  private trapped = false;
+  /** The wasm instance trapped and a fresh one is being started; new connections wait for it. */
+  private recovering: Promise<void> | undefined;
+  /** What was given to the core, replayed into a fresh instance after a trap. */
+  private readonly coreSettings = new Map<string, string>();
+  private readonly hostKeyFiles: string[] = [];
+  /** Highest connection id handed out, so that a fresh core never reuses one. */
+  private lastConnectionId = 0;
   private maxConnections = 1000;
+  private maxStartups = new StartupLimit();
+  private perSourceMaxStartups = Infinity;
+  readonly penalties = new SourcePenalties();
   private keyboardInteractiveMessage: string;
   private readonly keyboardInteractivePrompts: KeyboardInteractivePrompt[];
   private readonly perConnectionPrompts = new Map<number, KeyboardInteractivePrompt[]>();
@@ -311,12 +341,16 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 
   /** Installs an OpenSSH private key file as a host key; returns its public key line. */
   addHostKey(opensshPrivateKey: string): string {
-    return this.coreCall(() => this.core.add_host_key(opensshPrivateKey));
+    const line = this.coreCall(() => this.core.add_host_key(opensshPrivateKey));
+    this.hostKeyFiles.push(opensshPrivateKey);
+    return line;
   }
 
   /** Generates an ed25519 host key, installs it and returns the private key file to store. */
   generateHostKey(comment = 'wasshd host key'): string {
-    return this.core.generate_host_key(comment);
+    const key = this.core.generate_host_key(comment);
+    this.hostKeyFiles.push(key);
+    return key;
   }
 
   get hostPublicKeys(): string[] {
@@ -343,10 +377,23 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       case 'KeyboardInteractiveMessage':
         if (value !== undefined) this.keyboardInteractiveMessage = value;
         return this.keyboardInteractiveMessage;
+      case 'MaxStartups':
+        if (value !== undefined) this.maxStartups = StartupLimit.parse(value);
+        return this.maxStartups.toString();
+      case 'PerSourceMaxStartups':
+        if (value !== undefined) this.perSourceMaxStartups = /^none$/i.test(value.trim()) ? Infinity : positiveInt(name, value, 100_000);
+        return Number.isFinite(this.perSourceMaxStartups) ? String(this.perSourceMaxStartups) : 'none';
+      case 'PerSourcePenalties':
+        if (value !== undefined) this.penalties.configure(value);
+        return this.penalties.describe();
+      case 'PerSourcePenaltyExemptList':
+        if (value !== undefined) this.penalties.setExempt(value);
+        return this.penalties.exemptList;
     }
     if (value !== undefined) {
       const known = this.coreCall(() => this.core.set_config(name, value));
       if (!known) throw new SSHError(ErrorCode.InvalidArgument, `unknown setting: ${name} (host settings: ${HOST_SETTINGS.join(', ')})`);
+      this.coreSettings.set(name, value);
     }
     const current = this.core.get_config(name);
     if (current === undefined) throw new SSHError(ErrorCode.InvalidArgument, `unknown setting: ${name}`);
@@ -417,7 +464,10 @@ export class SSHServer extends Emitter<SSHServerEvents> {
    * transport they do not cover (a WebSocket stream, an in-memory pipe).
    */
   async accept(transport: Transport): Promise<void> {
-    if (this.conns.size >= this.maxConnections) {
+    if (this.recovering) await this.recovering;
+    const refusal = this.admission(transport.remoteAddress);
+    if (refusal) {
+      this.serverLog(2, `refused connection from ${transport.remoteAddress}:${transport.remotePort}: ${refusal}`);
       transport.destroy();
       return;
     }
@@ -445,16 +495,19 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       id = this.core.open(now());
     } catch (e) {
       const err = fromCoreError(e);
-      this.emitError(0, err.code, err.message);
+      if (err.code === ErrorCode.WasmTrapped) this.coreTrapped(err);
+      else this.emitError(0, err.code, err.message);
       transport.destroy();
       return;
     }
+    this.lastConnectionId = Math.max(this.lastConnectionId, id);
     const conn = new ConnectionState(id, transport);
     this.conns.set(id, conn);
     transport.attach({
       data: (bytes) => this.withConn(conn, () => this.core.input(id, bytes, now())),
       drain: () => {
         conn.writable = true;
+        transport.resume();
         for (const ch of conn.channels.values()) this.pumpChannel(conn, ch);
       },
       close: () => this.transportClosed(conn),
@@ -528,6 +581,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   disconnect(connectionId: number, reason: number = DisconnectReason.ByApplication, description = 'disconnected by server'): void {
     const conn = this.conns.get(connectionId);
     if (!conn || conn.ended) return;
+    conn.endedByHost = true;
     this.withConn(conn, () => this.core.disconnect(connectionId, reason, description), true);
   }
 
@@ -559,12 +613,15 @@ export class SSHServer extends Emitter<SSHServerEvents> {
    * command reaches the caller as SSHError; otherwise it is reported through the `error` event.
    */
   private withConn(conn: ConnectionState, fn: () => void, rethrow = false): void {
+    if (conn.dead) return;
     try {
       fn();
     } catch (e) {
       const err = fromCoreError(e);
-      if (err.code === ErrorCode.WasmTrapped) this.coreTrapped(err);
-      else if (rethrow) throw err;
+      if (err.code === ErrorCode.WasmTrapped) {
+        if (conn.user === undefined) this.penalties.penalise(conn.remoteHost, 'crash', now());
+        this.coreTrapped(err);
+      } else if (rethrow) throw err;
       else this.emitError(conn.connectionId, err.code, err.message);
     } finally {
       this.afterCall(conn);
@@ -572,15 +629,21 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   }
 
   private afterCall(conn: ConnectionState): void {
+    if (conn.dead) return;
     this.flush(conn);
     this.pump();
     this.rearm(conn);
   }
 
   private flush(conn: ConnectionState): void {
-    if (!this.conns.has(conn.connectionId)) return;
+    if (conn.dead || conn.closed) return;
     const out = this.core.take_output(conn.connectionId);
-    if (out.length > 0) conn.writable = conn.transport.write(out) && conn.writable;
+    if (out.length === 0) return;
+    if (!conn.transport.write(out)) {
+      // The client is not reading: stop reading it too, so that what it sends cannot pile up replies.
+      conn.writable = false;
+      conn.transport.pause();
+    }
   }
 
   private rearm(conn: ConnectionState): void {
@@ -655,6 +718,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         });
         break;
       case 'authRequest':
+        conn.authAttempts++;
         this.enqueue(conn, () => this.onAuthRequest(conn, event));
         break;
       case 'authenticated':
@@ -773,6 +837,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 
   /** Hands queued data to the core as far as the window and the socket allow. */
   private pumpChannel(conn: ConnectionState, ch: ChannelState): void {
+    if (conn.dead) return;
     while (ch.queue.length > 0 && conn.writable && !conn.ended && !ch.closed) {
       const item = ch.queue[0]!;
       let taken = 0;
@@ -799,22 +864,63 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     const id = conn.connectionId;
     const error = new SSHError(ErrorCode.WrongState, `connection ${id} closed: ${event.description}`);
     for (const ch of conn.channels.values()) ch.fail(error);
-    this.flush(conn);
-    conn.transport.end();
-    // A peer that ignores DISCONNECT and keeps its side open is cut off.
-    conn.closeTimer = setTimeout(() => conn.transport.destroy(), CLOSE_GRACE_MS);
+    const cause = this.penaltyCause(conn, event);
+    if (cause) this.penalties.penalise(conn.remoteHost, cause, now());
+    if (!conn.closed) {
+      this.flush(conn);
+      conn.transport.end();
+      // A peer that ignores DISCONNECT and keeps its side open is cut off.
+      conn.closeTimer = setTimeout(() => conn.transport.destroy(), CLOSE_GRACE_MS);
+    }
     const normal = event.byPeer && (event.reason === DisconnectReason.ByApplication || event.reason === DisconnectReason.AuthCancelledByUser);
     const protocolFault = !event.byPeer && ![DisconnectReason.ByApplication, DisconnectReason.NoMoreAuthMethodsAvailable, DisconnectReason.ConnectionLost].includes(event.reason as 11);
     if (protocolFault) this.emitError(id, event.reason, event.description);
     this.enqueue(conn, () => this.dispatch('disconnected', { connectionId: id, statusCode: normal ? 0 : event.reason, description: normal ? 'OK' : event.description }));
   }
 
+  /** How an unauthenticated connection's end counts against its source, if at all. */
+  private penaltyCause(conn: ConnectionState, event: CoreEvent & { type: 'disconnected' }): PenaltyCause | undefined {
+    if (conn.user !== undefined || conn.endedByHost) return undefined;
+    if (event.reason === DisconnectReason.NoMoreAuthMethodsAvailable) return 'authfail';
+    if (!event.byPeer && PROTOCOL_VIOLATIONS.includes(event.reason)) return 'protocol';
+    if (!event.byPeer && event.reason === DisconnectReason.ByApplication) return 'grace-exceeded';
+    return conn.authAttempts > 0 ? 'authfail' : 'noauth';
+  }
+
+  /** Why a new connection from `address` is refused, if it is. */
+  private admission(address: string): string | undefined {
+    if (this.conns.size >= this.maxConnections) return `MaxConnections (${this.maxConnections}) reached`;
+    if (this.penalties.refuses(address, now())) return 'source penalised (PerSourcePenalties)';
+    const source = sourceOf(address);
+    let unauthenticated = 0;
+    let fromSource = 0;
+    for (const c of this.conns.values()) {
+      if (c.user !== undefined || c.ended) continue;
+      unauthenticated++;
+      if (sourceOf(c.remoteHost) === source) fromSource++;
+    }
+    if (fromSource >= this.perSourceMaxStartups) return `PerSourceMaxStartups (${this.perSourceMaxStartups}) reached`;
+    if (this.maxStartups.drops(unauthenticated, Math.random)) return `MaxStartups ${this.maxStartups} with ${unauthenticated} unauthenticated`;
+    return undefined;
+  }
+
+  /** A log line that belongs to no connection (connection id 0). */
+  private serverLog(level: number, message: string): void {
+    if (!this.hasListeners('log')) return;
+    try {
+      void Promise.resolve(this.dispatch('log', { connectionId: 0, logLevel: level, message, logType: 'SSH' })).catch(() => {});
+    } catch {
+      // A log handler that throws has nowhere further to report to.
+    }
+  }
+
   private transportClosed(conn: ConnectionState): void {
     const id = conn.connectionId;
-    if (!this.conns.has(id)) return;
+    if (conn.closed) return;
+    conn.closed = true;
     clearTimeout(conn.timer);
     clearTimeout(conn.closeTimer);
-    if (!this.trapped) {
+    if (!conn.dead) {
       try {
         if (!conn.ended) this.core.connection_lost(id);
         this.pump();
@@ -823,21 +929,54 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         this.coreTrapped(fromCoreError(e));
       }
     }
-    this.enqueue(conn, () => {
-      this.conns.delete(id);
-      this.perConnectionPrompts.delete(id);
-      conn.markGone();
-    });
+    this.enqueue(conn, () => this.forget(conn));
   }
 
-  /** The wasm instance failed; it cannot be trusted for any connection. */
+  private forget(conn: ConnectionState): void {
+    if (this.conns.get(conn.connectionId) === conn) this.conns.delete(conn.connectionId);
+    this.perConnectionPrompts.delete(conn.connectionId);
+    conn.markGone();
+  }
+
+  /**
+   * The wasm instance trapped (out of memory, or a bug): nothing in it can be trusted. Every connection it
+   * held is closed with an error, and a fresh instance with the same keys and settings takes new ones.
+   */
   private coreTrapped(err: SSHError): void {
-    if (this.trapped) return;
-    this.trapped = true;
+    if (this.recovering) return;
+    const victims = [...this.conns.values()];
+    this.serverLog(1, `${err.message}; closing ${victims.length} connection(s) and starting a fresh wasm instance`);
     this.emitError(0, err.code, err.message);
-    for (const conn of this.conns.values()) {
+    const lost = new SSHError(ErrorCode.WasmTrapped, `connection closed: ${err.message}`);
+    for (const conn of victims) {
+      conn.dead = true;
       conn.ended = true;
+      clearTimeout(conn.timer);
+      clearTimeout(conn.closeTimer);
+      for (const ch of conn.channels.values()) ch.fail(lost);
+      this.conns.delete(conn.connectionId);
       conn.transport.destroy();
+      this.emitError(conn.connectionId, lost.code, lost.message);
+      const id = conn.connectionId;
+      this.enqueue(conn, () => this.dispatch('disconnected', { connectionId: id, statusCode: DisconnectReason.ConnectionLost, description: lost.message }));
+      this.enqueue(conn, () => this.forget(conn));
+    }
+    this.recovering = this.restartCore().finally(() => (this.recovering = undefined));
+  }
+
+  private async restartCore(): Promise<void> {
+    try {
+      const core = await this.runtime.freshCore(randomBytes(64));
+      core.continue_ids_after(this.lastConnectionId);
+      for (const key of this.hostKeyFiles) core.add_host_key(key);
+      for (const [name, value] of this.coreSettings) core.set_config(name, value);
+      this.core = core;
+      this.serverLog(1, 'fresh wasm instance started');
+    } catch (e) {
+      // Without a core nothing can be served: stop taking connections rather than accept and drop them.
+      const err = fromCoreError(e);
+      this.emitError(0, ErrorCode.WasmTrapped, `could not start a fresh wasm instance: ${err.message}`);
+      await this.stopListening();
     }
   }
 }

@@ -13,6 +13,9 @@ export interface Transport {
   end(): void;
   /** Closes at once. */
   destroy(): void;
+  /** Stops delivering data until `resume`: the server's backpressure on a client that does not read. */
+  pause(): void;
+  resume(): void;
   /** Installs the callbacks; called once, before any data is delivered. */
   attach(handlers: TransportHandlers): void;
 }

@@ -1035,7 +1035,7 @@ fn level_3_dumps_every_packet_and_masks_passwords_and_channel_data() {
 }
 
 #[test]
-fn a_client_starting_key_exchanges_faster_than_one_a_second_is_cut_off_after_its_burst() {
+fn a_client_rekeying_with_neither_time_nor_traffic_in_between_is_cut_off_after_its_burst() {
     let (mut p, ch) = session(ClientOptions::default(), 1 << 20, 32 * 1024);
     for _ in 0..16 {
         p.client.rekey();
@@ -1050,6 +1050,18 @@ fn a_client_starting_key_exchanges_faster_than_one_a_second_is_cut_off_after_its
     }
     assert_eq!(p.client.kexes_done, 19);
     assert_eq!(expect_rekeyed(&p.drain_events()), 18);
+    // So does traffic: a client that rekeys by volume, as OpenSSH's RekeyLimit does, is never cut off.
+    for _ in 0..40 {
+        for _ in 0..3 {
+            p.send(&channel_data(ch.remote, &[7u8; 30_000]));
+            let (channel, _, data) = expect_channel_data(&mut p);
+            p.server.consume_channel_data(p.id, channel, data.len() as u32).unwrap();
+        }
+        p.client.rekey();
+        p.pump();
+        assert_eq!(expect_rekeyed(&p.drain_events()), 1, "{:?}", p.client.error);
+    }
+    assert_eq!(p.client.kexes_done, 59);
     p.send(&channel_data(ch.remote, b"still fine"));
     assert_eq!(expect_channel_data(&mut p).2, b"still fine");
     p.client.rekey();

@@ -5,18 +5,36 @@ import { Core, initSync } from '../../wasm/pkg/wasshd_wasm.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import { nodeTcp } from './tcp.js';
 
-let loaded = false;
+type Glue = typeof import('../../wasm/pkg/wasshd_wasm.js');
+
+const GLUE_URL = new URL('../../wasm/pkg/wasshd_wasm.js', import.meta.url);
+let module: WebAssembly.Module | undefined;
+let instances = 0;
+
+function compiled(): WebAssembly.Module {
+  module ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
+  return module;
+}
 
 function createCore(seed: Uint8Array): Core {
-  if (!loaded) {
-    const bytes = readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url));
-    initSync({ module: new WebAssembly.Module(bytes) });
-    loaded = true;
+  if (instances === 0) {
+    initSync({ module: compiled() });
+    instances = 1;
   }
   return new Core(seed);
 }
 
-export const nodeRuntime: Runtime = { createCore, listen: nodeTcp };
+/**
+ * The generated glue keeps its instance in module state, so a fresh instance needs a fresh copy of the
+ * glue: importing it under another URL gives one. The compiled module is shared.
+ */
+async function freshCore(seed: Uint8Array): Promise<Core> {
+  const glue = (await import(`${GLUE_URL.href}?instance=${++instances}`)) as Glue;
+  glue.initSync({ module: compiled() });
+  return new glue.Core(seed);
+}
+
+export const nodeRuntime: Runtime = { createCore, freshCore, listen: nodeTcp };
 
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {
@@ -26,4 +44,5 @@ export class SSHServer extends BaseServer {
 
 export * from '../server.js';
 export * from '../errors.js';
+export { SourcePenalties, StartupLimit } from '../limits.js';
 export type { Transport, TransportHandlers, ListenAdapter, Listener } from '../transport.js';

@@ -27,6 +27,14 @@ class TcpTransport implements Transport {
     this.socket.destroy();
   }
 
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
   attach(h: TransportHandlers): void {
     let closed = false;
     const close = (error?: Error) => {

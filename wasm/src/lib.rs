@@ -73,6 +73,11 @@ impl Core {
         self.server.host_public_keys()
     }
 
+    /// Numbers new connections after `last` (a replacement core keeps the host's ids unique).
+    pub fn continue_ids_after(&mut self, last: u32) {
+        self.server.continue_ids_after(last);
+    }
+
     pub fn open(&mut self, now: f64) -> Result<u32, JsError> {
         self.server.open(now as u64).map_err(command_error)
     }

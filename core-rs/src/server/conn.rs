@@ -28,10 +28,12 @@ const REKEY_PACKETS: u32 = 1 << 30;
 const MAX_BUFFERED_INPUT: usize = 4 * 1024 * 1024;
 /// The same before authentication: one largest packet and change, so that unauthenticated clients cost little.
 const MAX_BUFFERED_INPUT_UNAUTHENTICATED: usize = 320 * 1024;
-/// A client may start a burst of this many key exchanges, then one per `CLIENT_KEX_INTERVAL_MS`: each costs
-/// the server a key agreement and a signature.
+/// A client may start a burst of this many key exchanges, each of which costs the server a key agreement and
+/// a signature. The allowance refills by one every `CLIENT_KEX_INTERVAL_MS` and one for every
+/// `CLIENT_KEX_BYTES` of traffic, so that a client rekeying often by volume (OpenSSH's RekeyLimit) is never cut off.
 const CLIENT_KEX_BURST: u64 = 16;
 const CLIENT_KEX_INTERVAL_MS: u64 = 1000;
+const CLIENT_KEX_BYTES: u64 = 64 * 1024;
 /// Channels whose peer takes smaller packets are refused: tiny packets would multiply the cost of every byte sent.
 const MIN_PEER_MAX_PACKET: u32 = 256;
 
@@ -308,7 +310,8 @@ impl Conn {
 
     fn on_kexinit(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
         if self.kex.is_none() {
-            let credit_at = self.client_kex_credit_at.max(self.now) + CLIENT_KEX_INTERVAL_MS;
+            let earned = (self.bytes_since_kex / CLIENT_KEX_BYTES).saturating_mul(CLIENT_KEX_INTERVAL_MS);
+            let credit_at = self.client_kex_credit_at.saturating_sub(earned).max(self.now) + CLIENT_KEX_INTERVAL_MS;
             if credit_at - self.now > CLIENT_KEX_BURST * CLIENT_KEX_INTERVAL_MS {
                 return Err(Error::protocol("too many key exchanges"));
             }

@@ -121,13 +121,22 @@ impl Server {
         self.host_keys.iter().map(|k| k.public().to_openssh_line()).collect()
     }
 
+    /// Numbers new connections after `last`: a host that replaces a server keeps its ids unique.
+    pub fn continue_ids_after(&mut self, last: u32) {
+        self.next_id = last.checked_add(1).unwrap_or(1);
+    }
+
     /// Starts a connection at time `now` (ms); its first output (our version and KEXINIT) is ready at once.
     pub fn open(&mut self, now: u64) -> Result<u32, CommandError> {
         if self.host_keys.is_empty() {
             return Err(CommandError::NoHostKey);
         }
-        let id = self.next_id;
-        self.next_id = self.next_id.checked_add(1).filter(|n| *n != 0).unwrap_or(1);
+        // Ids wrap after 2^32 connections; one still in use is skipped.
+        let mut id = self.next_id;
+        while self.conns.contains_key(&id) {
+            id = id.checked_add(1).unwrap_or(1);
+        }
+        self.next_id = id.checked_add(1).unwrap_or(1);
         let mut ctx = Ctx { config: &self.config, host_keys: &self.host_keys, rng: &mut self.rng, events: &mut self.events };
         let conn = Conn::new(id, now, &mut ctx);
         self.conns.insert(id, conn);

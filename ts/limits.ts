@@ -1,0 +1,187 @@
+/**
+ * What an unauthenticated client may cost, enforced where connections are accepted: OpenSSH's
+ * `MaxStartups` (random early drop), `PerSourceMaxStartups` and `PerSourcePenalties`, with the same setting
+ * syntax. Pure bookkeeping: the caller passes the time and the randomness.
+ */
+
+import { ErrorCode, SSHError } from './errors.js';
+
+function invalid(name: string, value: string, expected: string): SSHError {
+  return new SSHError(ErrorCode.InvalidArgument, `${name}=${value}: expected ${expected}`);
+}
+
+/** `MaxStartups`: `start:rate:full`, or one number (refuse everything beyond it). */
+export class StartupLimit {
+  constructor(
+    readonly start = 10,
+    readonly rate = 30,
+    readonly full = 100,
+  ) {}
+
+  static parse(value: string): StartupLimit {
+    const parts = value.trim().split(':').map(Number);
+    const ok = parts.every((n) => Number.isInteger(n) && n >= 0);
+    if (ok && parts.length === 1 && parts[0]! > 0) return new StartupLimit(parts[0], 100, parts[0]);
+    const [start, rate, full] = parts as [number, number, number];
+    if (!ok || parts.length !== 3 || start < 1 || rate > 100 || full < start) throw invalid('MaxStartups', value, 'start:rate:full, e.g. 10:30:100');
+    return new StartupLimit(start, rate, full);
+  }
+
+  toString(): string {
+    return `${this.start}:${this.rate}:${this.full}`;
+  }
+
+  /** Whether to drop a new connection while `unauthenticated` others are still logging in. */
+  drops(unauthenticated: number, random: () => number): boolean {
+    if (unauthenticated >= this.full) return true;
+    if (unauthenticated < this.start) return false;
+    const percent = this.rate + ((100 - this.rate) * (unauthenticated - this.start)) / Math.max(1, this.full - this.start);
+    return random() * 100 < percent;
+  }
+}
+
+/**
+ * Why a source is penalised: how its last connection ended. OpenSSH's `crash` is a connection whose input
+ * trapped the wasm instance; `protocol` (a protocol violation before authentication) is wasshd's own.
+ */
+export type PenaltyCause = 'authfail' | 'noauth' | 'grace-exceeded' | 'crash' | 'protocol';
+
+const DURATION = /^(\d+)(s|m|h)?$/;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+function duration(key: string, value: string): number {
+  const m = DURATION.exec(value);
+  if (!m) throw invalid('PerSourcePenalties', `${key}:${value}`, 'a duration such as 30s, 5m or 1h');
+  return Number(m[1]) * UNIT_MS[(m[2] ?? 's') as keyof typeof UNIT_MS];
+}
+
+/** The source an address counts as: IPv4-mapped IPv6 addresses are their IPv4 address. */
+export function sourceOf(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+interface Penalty {
+  expires: number;
+  active: boolean;
+}
+
+/**
+ * `PerSourcePenalties`: each connection that ends badly adds time to its source's penalty; once the time
+ * owed reaches `min`, the source's new connections are refused until it has run out. The table is bounded
+ * by `max-sources`; when it is full of live penalties new ones are not recorded (OpenSSH's permissive overflow).
+ */
+export class SourcePenalties {
+  enabled = true;
+  readonly durations: Record<PenaltyCause, number> = { crash: 90_000, authfail: 5000, noauth: 1000, 'grace-exceeded': 10_000, protocol: 10_000 };
+  max = 600_000;
+  min = 15_000;
+  maxSources = 65_536;
+  private exempt: string[] = [];
+  private readonly table = new Map<string, Penalty>();
+
+  /** Parses OpenSSH's syntax: `yes`, `no`, or `key:value` words (`authfail:5s noauth:1s max:10m ...`). */
+  configure(value: string): void {
+    const words = value.trim().split(/\s+/).filter(Boolean);
+    if (words.length === 1 && /^(yes|no|true|false)$/i.test(words[0]!)) {
+      this.enabled = /^(yes|true)$/i.test(words[0]!);
+      return;
+    }
+    for (const word of words) {
+      const [key, v] = word.split(':', 2) as [string, string | undefined];
+      if (v === undefined) throw invalid('PerSourcePenalties', word, 'key:value');
+      if (key in this.durations) this.durations[key as PenaltyCause] = duration(key, v);
+      else if (key === 'max') this.max = duration(key, v);
+      else if (key === 'min') this.min = duration(key, v);
+      else if (key === 'max-sources' || key === 'max-sources4' || key === 'max-sources6') {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw invalid('PerSourcePenalties', word, 'a positive number of sources');
+        this.maxSources = n;
+      } else throw invalid('PerSourcePenalties', word, 'crash, authfail, noauth, grace-exceeded, protocol, max, min or max-sources');
+    }
+    this.enabled = true;
+  }
+
+  describe(): string {
+    if (!this.enabled) return 'no';
+    const s = (ms: number) => `${ms / 1000}s`;
+    const causes = Object.entries(this.durations).map(([k, ms]) => `${k}:${s(ms)}`);
+    return [...causes, `max:${s(this.max)}`, `min:${s(this.min)}`, `max-sources:${this.maxSources}`].join(' ');
+  }
+
+  /** `PerSourcePenaltyExemptList`: comma-separated addresses, or IPv4 prefixes in CIDR form. */
+  setExempt(value: string): void {
+    const list = value.split(',').map((a) => a.trim()).filter(Boolean);
+    for (const entry of list) {
+      const [addr, bits] = entry.split('/');
+      if (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > 32 || ipv4(addr!) === undefined)) {
+        throw invalid('PerSourcePenaltyExemptList', entry, 'an address or an IPv4 CIDR block');
+      }
+    }
+    this.exempt = list;
+  }
+
+  get exemptList(): string {
+    return this.exempt.join(',');
+  }
+
+  private exempted(source: string): boolean {
+    return this.exempt.some((entry) => {
+      const [addr, bits] = entry.split('/');
+      if (bits === undefined) return addr === source;
+      const net = ipv4(addr!);
+      const ip = ipv4(source);
+      if (net === undefined || ip === undefined) return false;
+      const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+      return ((net & mask) >>> 0) === ((ip & mask) >>> 0);
+    });
+  }
+
+  /** Whether a new connection from `address` is refused now. */
+  refuses(address: string, now: number): boolean {
+    if (!this.enabled) return false;
+    const source = sourceOf(address);
+    const p = this.table.get(source);
+    if (!p) return false;
+    if (p.expires <= now) {
+      this.table.delete(source);
+      return false;
+    }
+    return p.active;
+  }
+
+  /** Records a connection from `address` that ended for `cause`. */
+  penalise(address: string, cause: PenaltyCause, now: number): void {
+    const source = sourceOf(address);
+    if (!this.enabled || this.exempted(source)) return;
+    let p = this.table.get(source);
+    if (!p || p.expires <= now) {
+      if (!p && this.table.size >= this.maxSources) this.sweep(now);
+      if (!p && this.table.size >= this.maxSources) return;
+      p = { expires: now, active: false };
+      this.table.set(source, p);
+    }
+    p.expires = Math.min(p.expires + this.durations[cause], now + this.max);
+    if (p.expires - now >= this.min) p.active = true;
+  }
+
+  /** Sources currently refused (for diagnostics and tests). */
+  refusedSources(now: number): string[] {
+    return [...this.table].filter(([, p]) => p.active && p.expires > now).map(([s]) => s);
+  }
+
+  private sweep(now: number): void {
+    for (const [source, p] of this.table) if (p.expires <= now) this.table.delete(source);
+  }
+}
+
+function ipv4(address: string): number | undefined {
+  const parts = address.split('.');
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const part of parts) {
+    const v = Number(part);
+    if (!/^\d{1,3}$/.test(part) || v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
