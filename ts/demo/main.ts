@@ -207,6 +207,8 @@ server.on('error', (e) => console.error(`[${e.connectionId}] error ${e.errorCode
 if (options.verbose) {
   server.on('connected', (e) => console.error(`[${e.connectionId}] connected from ${server.connections.get(e.connectionId)?.remoteHost}`));
   server.on('sshStatus', (e) => console.error(`[${e.connectionId}] ${e.message}`));
+  // Level 1 lines are the status lines above; LogLevel=2 or 3 adds these.
+  server.on('log', (e) => void (e.logLevel > 1 && console.error(`[${e.connectionId}] (${e.logLevel}) ${e.message}`)));
 }
 
 const { host, port } = await server.startListening();
