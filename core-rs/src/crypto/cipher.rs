@@ -7,11 +7,10 @@ use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
 use alloc::boxed::Box;
 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20::ChaCha20Legacy;
-use hmac::{Hmac, Mac as _};
 use poly1305::Poly1305;
-use sha2::{Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
+use crate::crypto::hmac::{Hmac, Sha256State, Sha512State};
 use crate::transport::negotiate::{CipherAlg, MacAlg};
 
 type Ctr<C> = ctr::Ctr128BE<C>;
@@ -209,25 +208,24 @@ impl AsRef<[u8]> for MacTag {
     }
 }
 
-/// HMAC over `uint32 seq || data` (RFC 4253 §6.4), keyed once and cloned per packet.
+/// HMAC over `uint32 seq || data` (RFC 4253 §6.4), keyed once.
 pub struct PacketMac {
     alg: MacAlg,
     keyed: MacKey,
 }
 
-#[derive(Clone)]
 enum MacKey {
-    Sha256(Hmac<Sha256>),
-    Sha512(Hmac<Sha512>),
+    Sha256(Hmac<Sha256State>),
+    Sha512(Hmac<Sha512State>),
 }
 
 impl PacketMac {
-    pub fn new(alg: MacAlg, key: &[u8]) -> Option<Self> {
+    pub fn new(alg: MacAlg, key: &[u8]) -> Self {
         let keyed = match alg {
-            MacAlg::HmacSha256 | MacAlg::HmacSha256Etm => MacKey::Sha256(<Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?),
-            MacAlg::HmacSha512 | MacAlg::HmacSha512Etm => MacKey::Sha512(<Hmac<Sha512> as KeyInit>::new_from_slice(key).ok()?),
+            MacAlg::HmacSha256 | MacAlg::HmacSha256Etm => MacKey::Sha256(Hmac::new(key)),
+            MacAlg::HmacSha512 | MacAlg::HmacSha512Etm => MacKey::Sha512(Hmac::new(key)),
         };
-        Some(PacketMac { alg, keyed })
+        PacketMac { alg, keyed }
     }
 
     /// Whether the MAC covers the ciphertext (encrypt-then-MAC) rather than the plaintext.
@@ -245,17 +243,10 @@ impl PacketMac {
     /// The tag of `seq || data`, on the stack: this runs once per packet.
     pub fn sign(&self, seq: u32, data: &[u8]) -> MacTag {
         let mut tag = MacTag { bytes: [0; 64], len: self.tag_len() };
-        match self.keyed.clone() {
-            MacKey::Sha256(mut m) => {
-                m.update(&seq.to_be_bytes());
-                m.update(data);
-                tag.bytes.get_mut(..32).unwrap_or_default().copy_from_slice(&m.finalize().into_bytes());
-            }
-            MacKey::Sha512(mut m) => {
-                m.update(&seq.to_be_bytes());
-                m.update(data);
-                tag.bytes.copy_from_slice(&m.finalize().into_bytes());
-            }
+        let parts: [&[u8]; 2] = [&seq.to_be_bytes(), data];
+        match &self.keyed {
+            MacKey::Sha256(m) => m.mac(&parts, tag.bytes.get_mut(..32).unwrap_or_default()),
+            MacKey::Sha512(m) => m.mac(&parts, &mut tag.bytes),
         }
         tag
     }

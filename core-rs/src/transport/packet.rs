@@ -43,7 +43,7 @@ impl Protection {
                 Protection::Gcm(Box::new(Gcm::new(keys.cipher, keys.key, keys.iv).ok_or_else(bad)?))
             }
             CipherAlg::Aes128Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes256Ctr => {
-                let mac = keys.mac.and_then(|m| PacketMac::new(m, keys.mac_key)).ok_or_else(bad)?;
+                let mac = keys.mac.map(|m| PacketMac::new(m, keys.mac_key)).ok_or_else(bad)?;
                 Protection::Ctr(Box::new(AesCtr::new(keys.cipher, keys.key, keys.iv).ok_or_else(bad)?), Box::new(mac))
             }
         })
