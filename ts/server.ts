@@ -183,6 +183,10 @@ export interface SSHConnection {
   /** The authenticated user, once there is one. */
   readonly user: string | undefined;
   readonly strictKex: boolean;
+  /** Bytes read from the client so far. */
+  readonly bytesReceived: number;
+  /** Bytes written to the client that its transport has not sent yet. */
+  readonly bufferedAmount: number;
 }
 
 /** An open channel (an entry of the reference's Channels collection). */
@@ -243,6 +247,7 @@ class ConnectionState implements SSHConnection {
   /** Ended by the host's own call (disconnect, shutdown), which no penalty follows. */
   endedByHost = false;
   authAttempts = 0;
+  bytesReceived = 0;
   clientVersion: string | undefined;
   user: string | undefined;
   strictKex = false;
@@ -261,6 +266,9 @@ class ConnectionState implements SSHConnection {
   }
   get remotePort(): number {
     return this.transport.remotePort;
+  }
+  get bufferedAmount(): number {
+    return this.transport.bufferedAmount;
   }
 }
 
@@ -504,7 +512,10 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     const conn = new ConnectionState(id, transport);
     this.conns.set(id, conn);
     transport.attach({
-      data: (bytes) => this.withConn(conn, () => this.core.input(id, bytes, now())),
+      data: (bytes) => {
+        conn.bytesReceived += bytes.length;
+        this.withConn(conn, () => this.core.input(id, bytes, now()));
+      },
       drain: () => {
         conn.writable = true;
         transport.resume();

@@ -9,6 +9,8 @@ export interface Transport {
   readonly remotePort: number;
   /** Queues bytes; returns false when the runtime's buffer is full (wait for `drain`). */
   write(data: Uint8Array): boolean;
+  /** Bytes written and not yet handed to the network. */
+  readonly bufferedAmount: number;
   /** Flushes what is queued, then closes. */
   end(): void;
   /** Closes at once. */

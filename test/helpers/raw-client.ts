@@ -39,6 +39,8 @@ export const MSG = {
   USERAUTH_SUCCESS: 52,
   USERAUTH_BANNER: 53,
   GLOBAL_REQUEST: 80,
+  REQUEST_SUCCESS: 81,
+  REQUEST_FAILURE: 82,
   CHANNEL_OPEN: 90,
   CHANNEL_OPEN_CONFIRMATION: 91,
   CHANNEL_OPEN_FAILURE: 92,
@@ -244,6 +246,20 @@ export class RawClient {
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  /** Stops reading from the socket (a client that does not read what the server sends), and starts again. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  /** Bytes written to the socket so far. */
+  get sentBytes(): number {
+    return this.socket.bytesWritten;
   }
 
   // ---- bytes --------------------------------------------------------------------------------------

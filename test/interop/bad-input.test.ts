@@ -247,3 +247,37 @@ it('answers an unknown message after authentication with UNIMPLEMENTED and stays
     expect(s.statusCode).toBe(0);
   });
 }, 60_000);
+
+it('stops reading a client that floods requests without reading the replies, and serves it again once it reads', async () => {
+  await whileTransferring(async () => {
+    const c = await connect();
+    await c.handshake();
+    await c.serviceRequest();
+    expect(await c.password(USER, PASSWORD)).toBe(true);
+    const conn = [...server.connections.values()].find((s) => s.remotePort === c.localPort)!;
+    c.pauseReading();
+    const requests = 300_000;
+    const request = new Writer(MSG.GLOBAL_REQUEST).string('flood@example.com').bool(true).done();
+    const sentBefore = conn.bytesReceived;
+    for (let i = 0; i < requests; i++) c.send(request);
+    const flood = c.sentBytes - sentBefore;
+    // The replies fill the kernel's buffers and then the server's 1 MiB one; from then on the server reads
+    // nothing more from this client until it reads, however much it sent.
+    let last = -1;
+    const stalled = async () => {
+      const before = last;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      last = conn.bytesReceived;
+      return last === before;
+    };
+    await expect.poll(stalled, { timeout: 30_000, interval: 0 }).toBe(true);
+    expect(conn.bytesReceived - sentBefore, 'the server stopped reading').toBeLessThan(flood / 2);
+    expect(conn.bufferedAmount).toBeLessThanOrEqual(2 * MiB);
+
+    c.resumeReading();
+    for (let i = 0; i < requests; i++) await c.expect(MSG.REQUEST_FAILURE);
+    expect(conn.bytesReceived - sentBefore).toBe(flood);
+    const stdin = randomBytes(64 * 1024);
+    expect(sha256((await c.exec(await c.openSession(), 'cat', stdin)).stdout)).toBe(sha256(stdin));
+  });
+}, 120_000);

@@ -19,6 +19,10 @@ class TcpTransport implements Transport {
     return this.socket.write(data);
   }
 
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
   end(): void {
     this.socket.end();
   }
