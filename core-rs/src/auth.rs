@@ -65,7 +65,11 @@ pub fn decode_request(payload: &[u8]) -> Result<Request<'_>> {
         }
         "keyboard-interactive" => {
             r.utf8()?; // language tag, deprecated (RFC 4256 §3.1)
-            MethodRequest::KeyboardInteractive { submethods: r.utf8()? }
+            let submethods = r.utf8()?;
+            if submethods.len() > MAX_SECRET_LEN {
+                return Err(Error::protocol("keyboard-interactive submethods too long"));
+            }
+            MethodRequest::KeyboardInteractive { submethods }
         }
         other => MethodRequest::Other(other),
     };

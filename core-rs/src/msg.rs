@@ -37,7 +37,7 @@ pub const CHANNEL_FAILURE: u8 = 100;
 /// Messages a party may send while a key exchange is in progress (RFC 4253 §7.1): the generic transport
 /// messages and the key exchange messages, 1..=49 less the service messages.
 pub fn allowed_during_kex(msg: u8) -> bool {
-    matches!(msg, 1..=4 | 20..=49)
+    matches!(msg, 1..=4 | 7..=49)
 }
 
 /// Why a connection was closed, as sent in SSH_MSG_DISCONNECT.

@@ -652,11 +652,14 @@ fn client_started_rekey_in_the_middle_of_channel_data_keeps_data_byte_exact() {
         }
         // The server sees the first half of the data and our KEXINIT, and answers with its own.
         p.deliver_to_server();
-        // Data the host sends now is held by the server until the exchange is over.
+        // The host is told to wait while the exchange runs, and when it may go on.
+        assert_eq!(p.server.send_data(p.id, ch.remote, 0, down2).unwrap(), 0);
+        p.pump();
+        let mut events = p.drain_events();
+        assert!(events.iter().any(|e| matches!(e, Event::ChannelReadyToSend { channel } if *channel == ch.remote)), "{cipher}");
         assert_eq!(p.server.send_data(p.id, ch.remote, 0, down2).unwrap(), down2.len());
         p.pump();
 
-        let mut events = p.drain_events();
         assert_eq!(expect_rekeyed(&events), 1, "{cipher}");
         assert_eq!(p.client.kexes_done, 2);
         assert_eq!(p.client.session_id, session_id, "the session id survives a re-exchange");
@@ -748,9 +751,11 @@ fn simultaneous_rekey_from_both_sides_runs_one_exchange() {
     p.server.rekey(p.id).unwrap();
     p.client.rekey();
     p.send(&channel_data(ch.remote, b"held by the client"));
-    assert_eq!(p.server.send_data(p.id, ch.remote, 0, b"held by the server").unwrap(), 18);
+    assert_eq!(p.server.send_data(p.id, ch.remote, 0, b"held by the server").unwrap(), 0, "wait for the exchange");
     p.pump();
     let events = p.drain_events();
+    assert!(events.iter().any(|e| matches!(e, Event::ChannelReadyToSend { channel } if *channel == ch.remote)));
+    assert_eq!(p.server.send_data(p.id, ch.remote, 0, b"held by the server").unwrap(), 18);
     assert_eq!(expect_rekeyed(&events), 1);
     assert!(events.iter().any(|e| matches!(e, Event::ChannelData { data, .. } if data == b"held by the client")));
     assert_eq!(p.client.kexes_done, 2);

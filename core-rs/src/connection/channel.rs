@@ -85,15 +85,30 @@ impl Channel {
     pub fn window_adjust(&mut self, add: u32) -> Result<bool> {
         // RFC 4254 §5.2: the window may not exceed 2^32 - 1.
         self.send_window = self.send_window.checked_add(add).ok_or_else(|| Error::protocol("channel window overflow"))?;
+        Ok(self.may_resume())
+    }
+
+    /// The host's send was refused for a reason other than the window (a key exchange in progress).
+    pub fn defer_send(&mut self) {
+        self.send_blocked = true;
+    }
+
+    /// Whether a sender that was held back may go on now; it is told once.
+    pub fn may_resume(&mut self) -> bool {
         let ready = self.send_blocked && self.send_window > 0;
         if ready {
             self.send_blocked = false;
         }
-        Ok(ready)
+        ready
     }
 
     pub fn send_window(&self) -> u32 {
         self.send_window
+    }
+
+    /// What the peer may still send on this channel without waiting for us.
+    pub fn recv_window(&self) -> u32 {
+        self.recv_window
     }
 
     /// Splits up to a window's worth of `data` into DATA or EXTENDED_DATA payloads; returns them and how

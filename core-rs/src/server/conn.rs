@@ -36,6 +36,10 @@ const CLIENT_KEX_INTERVAL_MS: u64 = 1000;
 const CLIENT_KEX_BYTES: u64 = 64 * 1024;
 /// Channels whose peer takes smaller packets are refused: tiny packets would multiply the cost of every byte sent.
 const MIN_PEER_MAX_PACKET: u32 = 256;
+/// Replies held back while a key exchange the client does not finish is in progress.
+const MAX_HELD_BYTES: usize = 256 * 1024;
+/// Longest piece of client text (a service or request name) quoted in a log line or a disconnect description.
+const MAX_QUOTED_CHARS: usize = 64;
 
 /// Shared server state a connection needs while it runs.
 pub struct Ctx<'a> {
@@ -104,6 +108,8 @@ pub struct Conn {
     /// The user named in the authentication attempt in progress.
     user_in_progress: String,
     auth_failures: u32,
+    /// A "none" request was answered: clients send one to learn the methods, further ones count as failures.
+    none_seen: bool,
     banner_sent: bool,
     /// Prompts sent in the keyboard-interactive round in progress.
     kbd_prompts: Option<usize>,
@@ -142,6 +148,7 @@ impl Conn {
             user: None,
             user_in_progress: String::new(),
             auth_failures: 0,
+            none_seen: false,
             banner_sent: false,
             kbd_prompts: None,
             channels: BTreeMap::new(),
@@ -184,13 +191,22 @@ impl Conn {
         }
         self.now = now;
         self.rx.extend(bytes);
-        let limit = if self.user.is_some() { MAX_BUFFERED_INPUT } else { MAX_BUFFERED_INPUT_UNAUTHENTICATED };
-        if self.rx.len() > limit {
+        if self.rx.len() > self.input_allowance() {
             return self.fail(ctx, Error::protocol("client sent too much without waiting for replies"));
         }
         if let Err(e) = self.process(ctx) {
             self.fail(ctx, e);
         }
+    }
+
+    /// How much unprocessed input a client may have sent ahead: beyond a fixed allowance, the channel data
+    /// its windows still permit (which the server agreed to take in any case).
+    fn input_allowance(&self) -> usize {
+        if self.user.is_none() {
+            return MAX_BUFFERED_INPUT_UNAUTHENTICATED;
+        }
+        let windows: usize = self.channels.values().filter(|c| c.open).map(|c| c.recv_window() as usize).sum();
+        MAX_BUFFERED_INPUT.saturating_add(windows)
     }
 
     /// Handles every complete packet in the buffer until one needs the host's answer.
@@ -223,7 +239,12 @@ impl Conn {
         let Some(&msg_type) = payload.first() else {
             return Err(Error::protocol("empty packet"));
         };
-        let initial_kex = self.session_id.is_none();
+        // RFC 4253 §11.1: a DISCONNECT is honoured whatever the state.
+        if msg_type == msg::DISCONNECT {
+            return self.on_disconnect(payload, ctx);
+        }
+        // Strict kex rules hold until the client's first NEWKEYS, even after the session id is known.
+        let initial_kex = self.kexes_done == 0;
         if initial_kex && self.kex.as_ref().is_some_and(|k| k.theirs.is_none()) && msg_type != msg::KEXINIT {
             // Only the generic transport messages may come first. Whether the client will ask for strict kex
             // (which requires KEXINIT first) is not known yet: on_kexinit refuses a strict client that did this.
@@ -239,17 +260,6 @@ impl Conn {
             }
         }
         match msg_type {
-            msg::DISCONNECT => {
-                let mut r = Reader::new(payload);
-                r.u8()?;
-                let reason = r.u32()?;
-                // The peer's text ends up in logs: keep it to one line of printable characters.
-                let description: String =
-                    String::from_utf8_lossy(r.string().unwrap_or_default()).chars().map(|c| if c.is_control() { '?' } else { c }).collect();
-                self.log(ctx, LOG_INFO, alloc::format!("client disconnected: {description}"));
-                self.closed = true;
-                self.emit(ctx, Event::Disconnected { reason, description, by_peer: true });
-            }
             msg::IGNORE | msg::DEBUG | msg::UNIMPLEMENTED => {}
             msg::KEXINIT => self.on_kexinit(payload, ctx)?,
             msg::NEWKEYS => self.on_newkeys(payload, ctx)?,
@@ -264,13 +274,28 @@ impl Conn {
                 }
                 self.on_connection_message(msg_type, payload, ctx)?;
             }
-            _ => {
-                let mut w = Writer::message(msg::UNIMPLEMENTED);
-                w.u32(self.opener.seq().wrapping_sub(1));
-                self.send(w.as_slice(), ctx);
-            }
+            _ => self.unimplemented(ctx),
         }
         Ok(())
+    }
+
+    fn on_disconnect(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
+        let mut r = Reader::new(payload);
+        r.u8()?;
+        let reason = r.u32()?;
+        let description = quote(&String::from_utf8_lossy(r.string().unwrap_or_default()), 1024);
+        self.log(ctx, LOG_INFO, alloc::format!("client disconnected: {description}"));
+        self.closed = true;
+        self.emit(ctx, Event::Disconnected { reason, description, by_peer: true });
+        Ok(())
+    }
+
+    /// UNIMPLEMENTED for the packet just received. A transport message, so it goes out at once even during
+    /// a key exchange: held back, a stream of unknown messages would pile up replies.
+    fn unimplemented(&mut self, ctx: &mut Ctx) {
+        let mut w = Writer::message(msg::UNIMPLEMENTED);
+        w.u32(self.opener.seq().wrapping_sub(1));
+        self.seal_now(w.as_slice(), ctx);
     }
 
     // ---- key exchange ------------------------------------------------------------------------------
@@ -439,6 +464,11 @@ impl Conn {
         for payload in core::mem::take(&mut self.held) {
             self.seal_now(&payload, ctx);
         }
+        for (&id, channel) in self.channels.iter_mut() {
+            if channel.may_resume() {
+                ctx.events.push_back((self.id, Event::ChannelReadyToSend { channel: id }));
+            }
+        }
         Ok(())
     }
 
@@ -450,6 +480,7 @@ impl Conn {
         let service = r.utf8()?;
         r.finish()?;
         if self.service_accepted || service != "ssh-userauth" {
+            let service = quote(service, MAX_QUOTED_CHARS);
             return Err(Error::new(DisconnectReason::ServiceNotAvailable, alloc::format!("service not available: {service}")));
         }
         self.pending = Some(Pending::Service);
@@ -558,7 +589,10 @@ impl Conn {
                 Ok(())
             }
             AuthReply::Reject { partial_success, methods } => {
-                self.auth_failure(ctx, partial_success, methods, pending.method != "none" && pending.pk_query.is_none())
+                // Every refusal counts, publickey queries included (as in OpenSSH), except a first "none".
+                let counts = pending.method != "none" || self.none_seen;
+                self.none_seen |= pending.method == "none";
+                self.auth_failure(ctx, partial_success, methods, counts)
             }
             AuthReply::Prompt { name, instruction, prompts } => {
                 if pending.method != "keyboard-interactive" {
@@ -610,7 +644,7 @@ impl Conn {
                 if name == "no-more-sessions@openssh.com" {
                     self.no_more_sessions = true;
                 }
-                self.log(ctx, LOG_VERBOSE, alloc::format!("global request {name}"));
+                self.log(ctx, LOG_VERBOSE, alloc::format!("global request {}", quote(name, MAX_QUOTED_CHARS)));
                 if want_reply {
                     self.send(&[msg::REQUEST_FAILURE], ctx);
                 }
@@ -680,11 +714,7 @@ impl Conn {
             msg::CHANNEL_OPEN_CONFIRMATION | msg::CHANNEL_OPEN_FAILURE => {
                 return Err(Error::protocol("channel open reply for a channel the server never opened"));
             }
-            _ => {
-                let mut w = Writer::message(msg::UNIMPLEMENTED);
-                w.u32(self.opener.seq().wrapping_sub(1));
-                self.send(w.as_slice(), ctx);
-            }
+            _ => self.unimplemented(ctx),
         }
         Ok(())
     }
@@ -773,9 +803,15 @@ impl Conn {
 
     /// Sends as much of `data` as the peer's window allows; returns how much was taken.
     pub fn send_data(&mut self, local_id: u32, stream: u32, data: &[u8], ctx: &mut Ctx) -> Result<usize, CommandError> {
+        let in_kex = self.kex.is_some();
         let channel = self.open_channel(local_id)?;
         if channel.eof_sent || channel.close_sent {
             return Err(CommandError::WrongState("EOF or close already sent on this channel"));
+        }
+        if in_kex {
+            // Data would wait in `held` until the exchange ends, however long the client makes that.
+            channel.defer_send();
+            return Ok(0);
         }
         let (packets, taken) = channel.send(stream, data);
         for p in packets {
@@ -878,6 +914,10 @@ impl Conn {
             return;
         }
         if self.kex.is_some() {
+            let held: usize = self.held.iter().map(Vec::len).sum();
+            if held + payload.len() > MAX_HELD_BYTES {
+                return self.fail(ctx, Error::protocol("key exchange not completed while replies piled up"));
+            }
             self.held.push(payload.to_vec());
         } else {
             self.seal_now(payload, ctx);
@@ -956,6 +996,15 @@ impl Conn {
             }
         }
     }
+}
+
+/// Client text made fit for a log line: control characters replaced, at most `max` characters.
+fn quote(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).map(|c| if c.is_control() { '?' } else { c }).collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// Terrapin can truncate the start of a sequence under chacha20-poly1305 and encrypt-then-MAC modes.

@@ -35,8 +35,11 @@ pub fn parse_client_version(buf: &[u8]) -> Result<Option<(String, usize)>> {
             if !(text.starts_with("SSH-2.0-") || text.starts_with("SSH-1.99-")) {
                 return Err(Error::new(DisconnectReason::ProtocolVersionNotSupported, "protocol major versions differ"));
             }
-            if text.bytes().any(|b| b.is_ascii_control()) {
-                return Err(Error::protocol("control characters in identification string"));
+            // RFC 4253 §4.2: the protocol and software versions are printable US-ASCII; the comments that may
+            // follow a space end up in logs, so they may not hold control characters either.
+            let (versions, comments) = text.split_once(' ').unwrap_or((text, ""));
+            if !versions.bytes().all(|b| b.is_ascii_graphic()) || comments.chars().any(char::is_control) {
+                return Err(Error::protocol("identification string is not printable"));
             }
             return Ok(Some((String::from(text), start)));
         }

@@ -90,6 +90,18 @@ pub struct Client {
     pub server_kexinits: u32,
     /// Hands every message to the test, KEXINIT included, and never answers on its own.
     pub passive: bool,
+    /// Our client-to-server keys from the last exchange, for tests that build packets by hand.
+    pub c2s_keys: Option<RawKeys>,
+}
+
+/// One direction's key material as plain bytes (a test copy: nothing here is secret).
+#[derive(Clone, Debug)]
+pub struct RawKeys {
+    pub cipher: CipherAlg,
+    pub mac: Option<MacAlg>,
+    pub key: Vec<u8>,
+    pub iv: Vec<u8>,
+    pub mac_key: Vec<u8>,
 }
 
 impl Client {
@@ -139,6 +151,7 @@ impl Client {
             error: None,
             server_kexinits: 0,
             passive: true,
+            c2s_keys: None,
         }
     }
 
@@ -386,6 +399,8 @@ impl Client {
         kex.newkeys_sent = true;
         self.negotiated = Some(negotiated);
         self.seal_now(&[msg::NEWKEYS]);
+        self.c2s_keys =
+            Some(RawKeys { cipher: c2s.cipher, mac: c2s.mac, key: c2s.key.to_vec(), iv: c2s.iv.to_vec(), mac_key: c2s.mac_key.to_vec() });
         self.sealer.rekey(&direction(&c2s)).map_err(|e| format!("{e:?}"))?;
         if self.strict {
             self.sealer.reset_seq();

@@ -57,6 +57,8 @@ pub struct Pair {
     pub log: Vec<String>,
     /// Every byte the client has delivered to the server, in order.
     pub client_stream: Vec<u8>,
+    /// The most bytes handed to `Server::input` in one call, as a socket read would (unlimited by default).
+    pub read_size: usize,
 }
 
 impl Pair {
@@ -71,7 +73,7 @@ impl Pair {
 
     pub fn with_client(mut server: Server, client: Client, now: u64) -> Pair {
         let id = server.open(now).unwrap();
-        Pair { server, id, client, now, events: VecDeque::new(), log: Vec::new(), client_stream: Vec::new() }
+        Pair { server, id, client, now, events: VecDeque::new(), log: Vec::new(), client_stream: Vec::new(), read_size: usize::MAX }
     }
 
     /// Forgets this connection and hands the server back.
@@ -100,10 +102,7 @@ impl Pair {
                 self.client.receive(&s);
             }
             let c = self.client.take_out();
-            if !c.is_empty() {
-                self.client_stream.extend_from_slice(&c);
-                self.server.input(self.id, &c, self.now).unwrap();
-            }
+            self.feed(&c);
             self.collect();
             if s.is_empty() && c.is_empty() {
                 return;
@@ -115,11 +114,16 @@ impl Pair {
     /// One step: only the client's pending bytes go to the server.
     pub fn deliver_to_server(&mut self) {
         let c = self.client.take_out();
-        if !c.is_empty() {
-            self.client_stream.extend_from_slice(&c);
-            self.server.input(self.id, &c, self.now).unwrap();
-        }
+        self.feed(&c);
         self.collect();
+    }
+
+    /// Hands the client's bytes to the server in reads of at most `read_size` bytes.
+    fn feed(&mut self, c: &[u8]) {
+        self.client_stream.extend_from_slice(c);
+        for piece in c.chunks(self.read_size.max(1)) {
+            self.server.input(self.id, piece, self.now).unwrap();
+        }
     }
 
     /// One step: only the server's pending bytes go to the client.
@@ -142,6 +146,12 @@ impl Pair {
                 self.client.error, self.client.disconnect, self.log
             ),
         }
+    }
+
+    /// The events so far, without moving any bytes.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        self.collect();
+        self.events.drain(..).collect()
     }
 
     pub fn drain_events(&mut self) -> Vec<Event> {
