@@ -37,6 +37,26 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
+# ---- ssh-audit, for test/interop/ssh-audit.test.ts -------------------------------------------------------
+# PyPI's release (Debian's 2.5 predates strict kex), pinned and kept in its own venv under .tools/.
+SSH_AUDIT_VERSION=3.9.0
+SSH_AUDIT_VENV=.tools/ssh-audit
+step "ssh-audit $SSH_AUDIT_VERSION in $SSH_AUDIT_VENV"
+ssh_audit_installed() {
+  "$SSH_AUDIT_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("ssh-audit"))' 2>/dev/null
+}
+if [ "$(ssh_audit_installed)" != "$SSH_AUDIT_VERSION" ]; then
+  # Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
+  if ! python3 -m venv --clear "$SSH_AUDIT_VENV"; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv
+    python3 -m venv --clear "$SSH_AUDIT_VENV"
+  fi
+  "$SSH_AUDIT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "ssh-audit==$SSH_AUDIT_VERSION"
+fi
+# ---- end of ssh-audit --------------------------------------------------------------------------------------
+
 step "npm packages"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
