@@ -488,7 +488,18 @@ impl Conn {
         Ok(())
     }
 
+    /// A reply that arrives after the connection ended has nothing left to answer: it is taken and dropped.
+    fn reply_is_moot(&mut self) -> bool {
+        if self.closed {
+            self.pending = None;
+        }
+        self.closed
+    }
+
     pub fn reply_service(&mut self, accept: bool, ctx: &mut Ctx) -> Result<(), CommandError> {
+        if self.reply_is_moot() {
+            return Ok(());
+        }
         let Some(Pending::Service) = self.pending else {
             return Err(CommandError::NothingPending);
         };
@@ -571,6 +582,9 @@ impl Conn {
     }
 
     pub fn reply_auth(&mut self, reply: AuthReply, ctx: &mut Ctx) -> Result<(), CommandError> {
+        if self.reply_is_moot() {
+            return Ok(());
+        }
         let Some(Pending::Auth(pending)) = self.pending.take() else {
             return Err(CommandError::NothingPending);
         };
@@ -743,6 +757,9 @@ impl Conn {
     }
 
     pub fn reply_channel_open(&mut self, accept: bool, reason: u32, description: &str, ctx: &mut Ctx) -> Result<(), CommandError> {
+        if self.reply_is_moot() {
+            return Ok(());
+        }
         let Some(Pending::ChannelOpen { peer_id, local_id, .. }) = self.pending else {
             return Err(CommandError::NothingPending);
         };
@@ -763,6 +780,9 @@ impl Conn {
     }
 
     pub fn reply_channel_request(&mut self, accept: bool, ctx: &mut Ctx) -> Result<(), CommandError> {
+        if self.reply_is_moot() {
+            return Ok(());
+        }
         let Some(Pending::ChannelRequest { channel, want_reply }) = self.pending else {
             return Err(CommandError::NothingPending);
         };
