@@ -1113,3 +1113,36 @@ fn before_authentication_a_client_may_buffer_only_one_packet_ahead_of_a_pending_
     }
     p.expect_disconnect(REASON_PROTOCOL_ERROR);
 }
+
+#[test]
+fn a_rekey_threshold_crossed_inside_one_large_send_strands_nothing() {
+    let mut server = test_server();
+    server.config_mut().set("KeyRenegotiationThreshold", "1048576").unwrap();
+    let mut p = Pair::on(server, ClientOptions::default(), 21);
+    p.handshake();
+    p.login();
+    let ch = p.open_session(4, 1 << 24, 32 * 1024);
+    p.exec(&ch, b"source");
+    let data = pattern(3 * 1024 * 1024 + 12_345, 9);
+    // Each call crosses the 1 MiB threshold somewhere inside its batch of packets.
+    let mut sent = 0;
+    while sent < data.len() {
+        let end = (sent + 1_000_003).min(data.len());
+        let taken = p.server.send_data(p.id, ch.remote, 0, &data[sent..end]).unwrap();
+        sent += taken;
+        p.pump();
+        if taken == 0 {
+            assert!(p.drain_events().iter().any(|e| matches!(e, Event::ChannelReadyToSend { .. })), "told to wait, then to go on");
+        }
+    }
+    let mut got = Vec::new();
+    while let Some(m) = p.recv() {
+        if m[0] == msg::CHANNEL_DATA {
+            got.extend_from_slice(&parse_channel_data(&m).1);
+        }
+    }
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "byte-exact");
+    assert!(p.client.kexes_done >= 3, "rekeyed {} times", p.client.kexes_done);
+    assert!(p.client.error.is_none() && p.client.disconnect.is_none(), "{:?} {:?}", p.client.error, p.client.disconnect);
+}

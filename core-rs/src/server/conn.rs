@@ -834,9 +834,11 @@ impl Conn {
             return Ok(0);
         }
         let (packets, taken) = channel.send(stream, data);
-        for p in packets {
-            self.send(&p, ctx);
+        // The whole batch goes out under the current keys: a rekey started halfway would strand the rest.
+        for p in &packets {
+            self.seal_now(p, ctx);
         }
+        self.maybe_rekey(ctx);
         if taken > 0 {
             self.last_activity = self.now;
         }
