@@ -3,14 +3,15 @@
  * the byte-stream targets (`handshake_raw`, `conn_raw`) goes through the built wasm module and the
  * TypeScript host, over an in-memory transport, with a host that answers like the fuzz harness does.
  * Nothing may trap the instance, and the server must hold no connection afterwards and still serve a
- * real client. (The structured targets drive the core through a Rust test client and run natively.)
+ * real client. The `keys` target's key files go through `addHostKey`. (The other targets drive the core
+ * through a Rust test client, or internals the module does not export, and run natively.)
  */
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ErrorCode, SSHServer, type ErrorEvent } from '../../ts/node/index.js';
+import { ErrorCode, SSHError, SSHServer, type ErrorEvent } from '../../ts/node/index.js';
 import type { Transport, TransportHandlers } from '../../ts/transport.js';
 
 const FUZZ = new URL('../../core-rs/fuzz/', import.meta.url).pathname;
@@ -129,6 +130,30 @@ describe('fuzz inputs through the built wasm module', () => {
       console.log(`${target}: ${files.length} inputs replayed`);
     }, 600_000);
   }
+
+  it('keys: every key file, refused with an error or installed, without a trap', () => {
+    const keys = new SSHServer();
+    const files = inputs('keys').filter(({ data }) => data.length > 0 && data[0]! % 4 < 2);
+    expect(files.length).toBeGreaterThan(0);
+    let installed = 0;
+    for (const { name, data } of files) {
+      // The target's layout: 0 the file's text; 1 the binary inside one, armoured (core-rs/fuzz/fuzz_targets/keys.rs).
+      const body = data.subarray(1);
+      const text =
+        data[0]! % 4 === 0
+          ? new TextDecoder().decode(body)
+          : `-----BEGIN OPENSSH PRIVATE KEY-----\n${(body.toString('base64').match(/.{1,70}/g) ?? []).join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`;
+      try {
+        keys.addHostKey(text);
+        installed++;
+      } catch (e) {
+        expect(e, name).toBeInstanceOf(SSHError);
+        expect((e as SSHError).code, `${name}: ${(e as Error).message}`).not.toBe(ErrorCode.WasmTrapped);
+      }
+    }
+    console.log(`keys: ${files.length} key files, ${installed} installed`);
+    expect(keys.hostPublicKeys.length).toBeLessThanOrEqual(1);
+  });
 
   it('still serves a real client afterwards', async () => {
     const { port } = await server.startListening();
