@@ -253,26 +253,12 @@ fn encode_event(w: &mut Writer, conn: u32, event: Event) {
         Event::ChannelRequest { channel, request, want_reply } => {
             head(w, tag::CHANNEL_REQUEST);
             w.u32(channel).bool(want_reply).string(request.name().as_bytes());
+            // Undecoded data gets a length here, so that the record can be read without knowing the request.
             match &request {
-                ChannelRequest::Pty(p) => {
-                    w.string(p.term.as_bytes()).u32(p.cols).u32(p.rows).u32(p.width_px).u32(p.height_px).string(&p.modes);
-                }
-                ChannelRequest::Env { name, value } => {
-                    w.string(name.as_bytes()).string(value.as_bytes());
-                }
-                ChannelRequest::Shell => {}
-                ChannelRequest::Exec { command } => {
-                    w.string(command);
-                }
-                ChannelRequest::Subsystem { name } | ChannelRequest::Signal { name } => {
-                    w.string(name.as_bytes());
-                }
-                ChannelRequest::WindowChange { cols, rows, width_px, height_px } => {
-                    w.u32(*cols).u32(*rows).u32(*width_px).u32(*height_px);
-                }
                 ChannelRequest::Other { data, .. } => {
                     w.string(data);
                 }
+                decoded => decoded.encode_fields(w),
             }
         }
         Event::ChannelData { channel, stream, data } => {

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use wasshd_core::auth::{self, MethodRequest};
 use wasshd_core::config::Config;
-use wasshd_core::connection::{decode_channel_open, decode_channel_request, encode_channel_request, ChannelRequest};
+use wasshd_core::connection::{decode_channel_open, decode_channel_request, encode_channel_request};
 use wasshd_core::crypto::rng::EntropyPool;
 use wasshd_core::keys::HostKey;
 use wasshd_core::msg;
@@ -89,36 +89,13 @@ fn userauth_request(bytes: &[u8]) {
     }
 }
 
-/// The request-specific fields of a decoded request, written back out.
-fn request_data(request: &ChannelRequest) -> Vec<u8> {
-    let mut w = Writer::new();
-    match request {
-        ChannelRequest::Pty(p) => {
-            w.string(p.term.as_bytes()).u32(p.cols).u32(p.rows).u32(p.width_px).u32(p.height_px).string(&p.modes);
-        }
-        ChannelRequest::Env { name, value } => {
-            w.string(name.as_bytes()).string(value.as_bytes());
-        }
-        ChannelRequest::Shell => {}
-        ChannelRequest::Exec { command } => {
-            w.string(command);
-        }
-        ChannelRequest::Subsystem { name } | ChannelRequest::Signal { name } => {
-            w.string(name.as_bytes());
-        }
-        ChannelRequest::WindowChange { cols, rows, width_px, height_px } => {
-            w.u32(*cols).u32(*rows).u32(*width_px).u32(*height_px);
-        }
-        ChannelRequest::Other { data, .. } => {
-            w.raw(data);
-        }
-    }
-    w.into_vec()
-}
-
 fn channel_request(bytes: &[u8]) {
     let Ok((channel, request, want_reply)) = decode_channel_request(bytes) else { return };
-    let again = encode_channel_request(channel, request.name(), want_reply, &request_data(&request));
+    let again = encode_channel_request(channel, request.name(), want_reply, &{
+        let mut fields = Writer::new();
+        request.encode_fields(&mut fields);
+        fields.into_vec()
+    });
     // The boolean is the one field with several encodings of one value.
     let bool_at = 1 + 4 + 4 + request.name().len();
     if bytes.get(bool_at).is_some_and(|&b| b <= 1) {

@@ -65,6 +65,31 @@ impl ChannelRequest {
             ChannelRequest::Other { name, .. } => name,
         }
     }
+
+    /// The request-specific fields in their wire form (RFC 4254 §6), as they follow `want reply`.
+    pub fn encode_fields(&self, w: &mut Writer) {
+        match self {
+            ChannelRequest::Pty(p) => {
+                w.string(p.term.as_bytes()).u32(p.cols).u32(p.rows).u32(p.width_px).u32(p.height_px).string(&p.modes);
+            }
+            ChannelRequest::Env { name, value } => {
+                w.string(name.as_bytes()).string(value.as_bytes());
+            }
+            ChannelRequest::Shell => {}
+            ChannelRequest::Exec { command } => {
+                w.string(command);
+            }
+            ChannelRequest::Subsystem { name } | ChannelRequest::Signal { name } => {
+                w.string(name.as_bytes());
+            }
+            ChannelRequest::WindowChange { cols, rows, width_px, height_px } => {
+                w.u32(*cols).u32(*rows).u32(*width_px).u32(*height_px);
+            }
+            ChannelRequest::Other { data, .. } => {
+                w.raw(data);
+            }
+        }
+    }
 }
 
 /// Decodes the request after its header; returns (recipient channel, request, want_reply).
