@@ -191,7 +191,8 @@ impl Conn {
         }
         self.now = now;
         self.rx.extend(bytes);
-        if self.rx.len() > self.input_allowance() {
+        // The smallest allowance first: the channel sum is only needed past it.
+        if self.rx.len() > MAX_BUFFERED_INPUT_UNAUTHENTICATED && self.rx.len() > self.input_allowance() {
             return self.fail(ctx, Error::protocol("client sent too much without waiting for replies"));
         }
         if let Err(e) = self.process(ctx) {
