@@ -248,6 +248,8 @@ class ConnectionState implements SSHConnection {
   endedByHost = false;
   authAttempts = 0;
   bytesReceived = 0;
+  /** Counted among the connections still logging in. */
+  loggingIn = true;
   clientVersion: string | undefined;
   user: string | undefined;
   strictKex = false;
@@ -316,6 +318,9 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private lastConnectionId = 0;
   private maxConnections = 1000;
   private maxStartups = new StartupLimit();
+  /** Connections still logging in (MaxStartups), in all and by source (PerSourceMaxStartups). */
+  private startups = 0;
+  private readonly startupsBySource = new Map<string, number>();
   private perSourceMaxStartups = Infinity;
   readonly penalties = new SourcePenalties();
   private keyboardInteractiveMessage: string;
@@ -511,6 +516,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.lastConnectionId = Math.max(this.lastConnectionId, id);
     const conn = new ConnectionState(id, transport);
     this.conns.set(id, conn);
+    this.countStartup(conn, 1);
     transport.attach({
       data: (bytes) => {
         conn.bytesReceived += bytes.length;
@@ -734,6 +740,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         break;
       case 'authenticated':
         conn.user = event.user;
+        this.loggedIn(conn);
         this.perConnectionPrompts.delete(id);
         break;
       case 'channelOpenRequest':
@@ -872,6 +879,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 
   private onDisconnected(conn: ConnectionState, event: CoreEvent & { type: 'disconnected' }): void {
     conn.ended = true;
+    this.loggedIn(conn);
     const id = conn.connectionId;
     const error = new SSHError(ErrorCode.WrongState, `connection ${id} closed: ${event.description}`);
     for (const ch of conn.channels.values()) ch.fail(error);
@@ -902,17 +910,24 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private admission(address: string): string | undefined {
     if (this.conns.size >= this.maxConnections) return `MaxConnections (${this.maxConnections}) reached`;
     if (this.penalties.refuses(address, now())) return 'source penalised (PerSourcePenalties)';
-    const source = sourceOf(address);
-    let unauthenticated = 0;
-    let fromSource = 0;
-    for (const c of this.conns.values()) {
-      if (c.user !== undefined || c.ended) continue;
-      unauthenticated++;
-      if (sourceOf(c.remoteHost) === source) fromSource++;
-    }
-    if (fromSource >= this.perSourceMaxStartups) return `PerSourceMaxStartups (${this.perSourceMaxStartups}) reached`;
-    if (this.maxStartups.drops(unauthenticated, Math.random)) return `MaxStartups ${this.maxStartups} with ${unauthenticated} unauthenticated`;
+    if ((this.startupsBySource.get(sourceOf(address)) ?? 0) >= this.perSourceMaxStartups) return `PerSourceMaxStartups (${this.perSourceMaxStartups}) reached`;
+    if (this.maxStartups.drops(this.startups, Math.random)) return `MaxStartups ${this.maxStartups} with ${this.startups} unauthenticated`;
     return undefined;
+  }
+
+  private countStartup(conn: ConnectionState, delta: 1 | -1): void {
+    const source = sourceOf(conn.remoteHost);
+    const n = (this.startupsBySource.get(source) ?? 0) + delta;
+    if (n > 0) this.startupsBySource.set(source, n);
+    else this.startupsBySource.delete(source);
+    this.startups += delta;
+  }
+
+  /** The connection authenticated or ended: it no longer counts toward MaxStartups. */
+  private loggedIn(conn: ConnectionState): void {
+    if (!conn.loggingIn) return;
+    conn.loggingIn = false;
+    this.countStartup(conn, -1);
   }
 
   /** A log line that belongs to no connection (connection id 0). */
@@ -962,6 +977,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     for (const conn of victims) {
       conn.dead = true;
       conn.ended = true;
+      this.loggedIn(conn);
       clearTimeout(conn.timer);
       clearTimeout(conn.closeTimer);
       for (const ch of conn.channels.values()) ch.fail(lost);

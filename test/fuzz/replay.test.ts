@@ -127,6 +127,7 @@ describe('fuzz inputs through the built wasm module', () => {
       }
       await expect.poll(() => server.connections.size).toBe(0);
       expect((server as unknown as { core: { connection_count(): number } }).core.connection_count()).toBe(0);
+      expect((server as unknown as { startups: number }).startups, 'connections still counted as logging in').toBe(0);
       console.log(`${target}: ${files.length} inputs replayed`);
     }, 600_000);
   }
