@@ -926,14 +926,10 @@ fn server_output_and_events_do_not_depend_on_how_input_is_split() {
             loop {
                 let mut answered = false;
                 while let Some((_, e)) = server.poll_event() {
-                    match &e {
-                        Event::Log { .. } => continue,
-                        Event::ServiceRequest { .. } => server.reply_service(id, true).unwrap(),
-                        Event::AuthRequest(_) => server.reply_auth(id, AuthReply::Accept).unwrap(),
-                        Event::ChannelOpenRequest { .. } => server.reply_channel_open(id, true, 0, "").unwrap(),
-                        Event::ChannelRequest { .. } => server.reply_channel_request(id, true).unwrap(),
-                        _ => {}
+                    if matches!(e, Event::Log { .. }) {
+                        continue;
                     }
+                    accept_decision(&mut server, id, &e);
                     answered = true;
                     events.push(format!("{e:?}"));
                 }

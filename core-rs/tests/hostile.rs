@@ -1207,14 +1207,10 @@ fn replay_then_lose(stream: &[u8]) -> (Vec<u8>, Vec<String>) {
             lost = true;
             continue;
         };
-        match &e {
-            Event::Log { .. } => continue,
-            Event::ServiceRequest { .. } => server.reply_service(id, true).unwrap(),
-            Event::AuthRequest(_) => server.reply_auth(id, AuthReply::Accept).unwrap(),
-            Event::ChannelOpenRequest { .. } => server.reply_channel_open(id, true, 0, "").unwrap(),
-            Event::ChannelRequest { .. } => server.reply_channel_request(id, true).unwrap(),
-            _ => {}
+        if matches!(e, Event::Log { .. }) {
+            continue;
         }
+        accept_decision(&mut server, id, &e);
         events.push(format!("{e:?}"));
     }
     assert_eq!(server.next_deadline(id), None);

@@ -383,3 +383,14 @@ pub fn complete_exec_session(server: Server, seed: u64) -> Server {
     assert!(p.client.error.is_none() && p.client.disconnect.is_none());
     p.into_server()
 }
+
+/// Answers a decision event as a host that accepts everything would; other events need no answer.
+pub fn accept_decision(server: &mut Server, id: u32, event: &Event) {
+    match event {
+        Event::ServiceRequest { .. } => server.reply_service(id, true).unwrap(),
+        Event::AuthRequest(_) => server.reply_auth(id, AuthReply::Accept).unwrap(),
+        Event::ChannelOpenRequest { .. } => server.reply_channel_open(id, true, 0, "").unwrap(),
+        Event::ChannelRequest { .. } => server.reply_channel_request(id, true).unwrap(),
+        _ => {}
+    }
+}
