@@ -499,9 +499,9 @@ fn opener_waits_on_every_prefix_of_a_valid_packet() {
             let payloads: Vec<Vec<u8>> = (0..2).map(|k| (0..payload_len).map(|i| (i + k) as u8).collect()).collect();
             let (mut sealer, _) = keyed(suite);
             let mut first = Vec::new();
-            sealer.seal(&payloads[0], &mut rng, &mut first);
+            sealer.seal(&payloads[0], &mut rng, &mut first).unwrap();
             let mut second = Vec::new();
-            sealer.seal(&payloads[1], &mut rng, &mut second);
+            sealer.seal(&payloads[1], &mut rng, &mut second).unwrap();
             for cut in 0..second.len() {
                 // The first packet whole, then a prefix of the second: the opener waits.
                 let (_, mut opener) = keyed(suite);
@@ -872,7 +872,7 @@ fn server_survives_random_bytes_before_the_key_exchange() {
         if i % 2 == 0 {
             // A valid client KEXINIT first, then junk.
             let mut s = Sealer::new();
-            s.seal(&client_kexinit("curve25519-sha256,kex-strict-c-v00@openssh.com", i % 4 == 0), &mut rng, &mut bytes);
+            s.seal(&client_kexinit("curve25519-sha256,kex-strict-c-v00@openssh.com", i % 4 == 0), &mut rng, &mut bytes).unwrap();
         }
         bytes.extend(random_bytes(&mut rng, 400));
         let mut p = Pair::with_client(server, Client::silent(ClientOptions::default(), i), 0);

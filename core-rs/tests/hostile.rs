@@ -15,6 +15,7 @@ use common::*;
 use wasshd_core::crypto::cipher::{AesCtr, ChaChaPoly, Gcm, PacketMac};
 use wasshd_core::msg;
 use wasshd_core::server::CommandError;
+use wasshd_core::transport::compress::{Deflater, ZlibStream};
 use wasshd_core::transport::negotiate::CipherAlg;
 use wasshd_core::transport::packet::MAX_PACKET_LEN;
 use wasshd_core::wire::{Reader, Writer};
@@ -1945,4 +1946,64 @@ fn repeated_none_requests_count_toward_max_auth_attempts() {
     let ended = refused_attempts(&mut p, max, |_| userauth(b"mallory", b"ssh-connection", b"none", |_| {}));
     assert_eq!(ended, Some((max + 1, NO_MORE_AUTH_METHODS)), "the first is free, the next {max} count");
     complete_exec_session(p.into_server(), 41);
+}
+
+// ---- compression ------------------------------------------------------------------------------------
+
+const COMPRESSION_ERROR: u32 = 6;
+
+/// Logged in over zlib@openssh.com, so the client's next packet is inflated; with the sealer for
+/// hand-made packets.
+fn compressed_session(seed: u64) -> (Pair, RawSealer) {
+    let mut p = Pair::on(test_server(), ClientOptions { compression: "zlib@openssh.com".into(), ..Default::default() }, seed);
+    p.handshake();
+    p.login();
+    let sealer = RawSealer::after_kex(&p);
+    (p, sealer)
+}
+
+fn zlib_bomb(inflated_len: usize) -> Vec<u8> {
+    let mut bomb = Vec::new();
+    Deflater::fresh().compress(&vec![msg::IGNORE; inflated_len], &mut bomb).unwrap();
+    bomb
+}
+
+#[test]
+fn compressed_payloads_that_are_not_deflate_or_stop_mid_stream_are_reason_6() {
+    let garbage: [&[u8]; 3] = [&[0xff; 64], &[0x78, 0x9c, 0xff, 0xff, 0xff], &[0x08, 0x1d]];
+    for (i, payload) in garbage.into_iter().enumerate() {
+        let (mut p, mut sealer) = compressed_session(9700 + i as u64);
+        let seq = sealer.seq;
+        p.send_raw(&sealer.packet(payload));
+        assert_eq!(observe(&mut p, seq, &[]), Fatal(COMPRESSION_ERROR), "{payload:02x?}");
+        complete_exec_session(p.into_server(), 42);
+    }
+}
+
+/// A zlib bomb: a packet well under the length limit that inflates to 16 times the payload limit. The
+/// server stops inflating at the limit and ends the connection.
+#[test]
+fn a_zlib_bomb_is_reason_6_and_inflation_stops_at_the_packet_limit() {
+    let (mut p, mut sealer) = compressed_session(9710);
+    let bomb = zlib_bomb(16 * MAX_PACKET_LEN as usize);
+    assert!(bomb.len() < 8 * 1024, "{} bytes", bomb.len());
+    let seq = sealer.seq;
+    p.send_raw(&sealer.packet(&bomb));
+    assert_eq!(observe(&mut p, seq, &[]), Fatal(COMPRESSION_ERROR));
+    complete_exec_session(p.into_server(), 43);
+}
+
+/// zlib@openssh.com: before the user is authenticated nothing is inflated, so the same bomb sent in place
+/// of the service request is read as it stands (a message numbered 0x78, zlib's first byte).
+#[test]
+fn before_authentication_delayed_compression_inflates_nothing() {
+    let mut p = Pair::on(test_server(), ClientOptions { compression: "zlib@openssh.com".into(), ..Default::default() }, 9720);
+    p.handshake();
+    let mut sealer = RawSealer::after_kex(&p);
+    let bomb = zlib_bomb(16 * MAX_PACKET_LEN as usize);
+    assert_eq!(bomb[0], 0x78);
+    let seq = sealer.seq;
+    p.send_raw(&sealer.packet(&bomb));
+    let outcome = observe(&mut p, seq, &[]);
+    assert!(matches!(outcome, Unimplemented | Fatal(PROTOCOL_ERROR)), "{outcome:?}");
 }

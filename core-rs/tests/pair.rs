@@ -1055,13 +1055,12 @@ fn a_client_rekeying_with_neither_time_nor_traffic_in_between_is_cut_off_after_i
     }
     assert_eq!(p.client.kexes_done, 19);
     assert_eq!(expect_rekeyed(&p.drain_events()), 18);
-    // So does traffic: a client that rekeys by volume, as OpenSSH's RekeyLimit does, is never cut off.
+    // So does traffic: a client that rekeys by volume is never cut off, even OpenSSH with a small
+    // RekeyLimit, which rekeys before every full packet.
     for _ in 0..40 {
-        for _ in 0..3 {
-            p.send(&channel_data(ch.remote, &[7u8; 30_000]));
-            let (channel, _, data) = expect_channel_data(&mut p);
-            p.server.consume_channel_data(p.id, channel, data.len() as u32).unwrap();
-        }
+        p.send(&channel_data(ch.remote, &[7u8; 32 * 1024]));
+        let (channel, _, data) = expect_channel_data(&mut p);
+        p.server.consume_channel_data(p.id, channel, data.len() as u32).unwrap();
         p.client.rekey();
         p.pump();
         assert_eq!(expect_rekeyed(&p.drain_events()), 1, "{:?}", p.client.error);
@@ -1069,6 +1068,13 @@ fn a_client_rekeying_with_neither_time_nor_traffic_in_between_is_cut_off_after_i
     assert_eq!(p.client.kexes_done, 59);
     p.send(&channel_data(ch.remote, b"still fine"));
     assert_eq!(expect_channel_data(&mut p).2, b"still fine");
+    // Traffic refilled the allowance, but never past a full burst (less the exchange just made).
+    for _ in 0..15 {
+        p.client.rekey();
+        p.pump();
+    }
+    assert_eq!(p.client.kexes_done, 74, "{:?}", p.client.error);
+    assert_eq!(expect_rekeyed(&p.drain_events()), 15);
     p.client.rekey();
     let (description, _) = p.expect_disconnect(REASON_PROTOCOL_ERROR);
     assert!(description.contains("too many key exchanges"), "{description}");

@@ -30,10 +30,11 @@ const MAX_BUFFERED_INPUT: usize = 4 * 1024 * 1024;
 const MAX_BUFFERED_INPUT_UNAUTHENTICATED: usize = 320 * 1024;
 /// A client may start a burst of this many key exchanges, each of which costs the server a key agreement and
 /// a signature. The allowance refills by one every `CLIENT_KEX_INTERVAL_MS` and one for every
-/// `CLIENT_KEX_BYTES` of traffic, so that a client rekeying often by volume (OpenSSH's RekeyLimit) is never cut off.
+/// `CLIENT_KEX_BYTES` of traffic, so that a client rekeying often by volume is never cut off: OpenSSH with a
+/// small `RekeyLimit` (256K or less) rekeys before every full 32 KiB packet it sends.
 const CLIENT_KEX_BURST: u64 = 16;
 const CLIENT_KEX_INTERVAL_MS: u64 = 1000;
-const CLIENT_KEX_BYTES: u64 = 64 * 1024;
+const CLIENT_KEX_BYTES: u64 = 16 * 1024;
 /// Channels whose peer takes smaller packets are refused: tiny packets would multiply the cost of every byte sent.
 const MIN_PEER_MAX_PACKET: u32 = 256;
 /// Replies held back while a key exchange the client does not finish is in progress.
@@ -377,11 +378,12 @@ impl Conn {
             ctx,
             LOG_VERBOSE,
             alloc::format!(
-                "negotiated {} {} {} {}",
+                "negotiated {} {} {} {} {}",
                 negotiated.kex.name(),
                 negotiated.host_key.name(),
                 negotiated.cipher_c2s.name(),
-                negotiated.mac_c2s.map_or("<implicit>", MacAlg::name)
+                negotiated.mac_c2s.map_or("<implicit>", MacAlg::name),
+                negotiated.compression_c2s.name()
             ),
         );
         Ok(())
@@ -421,6 +423,7 @@ impl Conn {
         self.seal_now(&result.reply, ctx);
         self.seal_now(&[msg::NEWKEYS], ctx);
         self.sealer.rekey(&direction(&s2c))?;
+        self.sealer.set_compression(negotiated.compression_s2c);
         if self.strict_kex {
             self.sealer.reset_seq();
         }
@@ -441,6 +444,7 @@ impl Conn {
             return Err(Error::protocol("unexpected NEWKEYS"));
         };
         self.opener.rekey(&direction(&keys))?;
+        self.opener.set_compression(negotiated.compression_c2s);
         if self.strict_kex {
             self.opener.reset_seq();
         }
@@ -926,9 +930,19 @@ impl Conn {
     /// Seals a payload now, whatever the key exchange state (for transport messages).
     fn seal_now(&mut self, payload: &[u8], ctx: &mut Ctx) {
         self.dump(ctx, "out", payload);
-        self.sealer.seal(payload, ctx.rng, &mut self.out);
+        if let Err(e) = self.sealer.seal(payload, ctx.rng, &mut self.out) {
+            // Nothing more can be sealed on this stream, not even a DISCONNECT.
+            self.closed = true;
+            self.emit(ctx, Event::Disconnected { reason: e.reason.code(), description: e.description.into_owned(), by_peer: false });
+            return;
+        }
         self.bytes_since_kex = self.bytes_since_kex.saturating_add(payload.len() as u64);
         self.packets_since_kex = self.packets_since_kex.saturating_add(1);
+        if payload.first() == Some(&msg::USERAUTH_SUCCESS) {
+            // zlib@openssh.com starts here in both directions: the client starts when it reads this packet.
+            self.sealer.authenticated();
+            self.opener.authenticated();
+        }
     }
 
     /// Sends a service-layer payload, holding it back while a key exchange is in progress.

@@ -1,5 +1,6 @@
-//! The transport layer (RFC 4253): identification, binary packets, algorithm negotiation, key exchange.
+//! The transport layer (RFC 4253): identification, binary packets, compression, algorithm negotiation, key exchange.
 
+pub mod compress;
 pub mod ident;
 pub mod kex;
 pub mod negotiate;

@@ -67,11 +67,18 @@ algorithms!(
 );
 
 algorithms!(
-    /// Compression algorithms.
+    /// Compression algorithms. `zlib@openssh.com` starts only after authentication; plain `zlib` inflates
+    /// what unauthenticated clients send, so it is off unless configured.
     CompressionAlg {
         None => "none",
+        ZlibOpenssh => "zlib@openssh.com",
+        Zlib => "zlib",
     }
 );
+
+impl CompressionAlg {
+    pub const DEFAULT: &'static [CompressionAlg] = &[CompressionAlg::None, CompressionAlg::ZlibOpenssh];
+}
 
 impl CipherAlg {
     pub fn is_aead(self) -> bool {
@@ -102,7 +109,7 @@ impl Default for Preferences {
             host_key: HostKeyAlg::ALL.to_vec(),
             cipher: CipherAlg::ALL.to_vec(),
             mac: MacAlg::ALL.to_vec(),
-            compression: CompressionAlg::ALL.to_vec(),
+            compression: CompressionAlg::DEFAULT.to_vec(),
         }
     }
 }

@@ -1,6 +1,6 @@
-//! The binary packet protocol (RFC 4253 §6): framing, padding, sequence numbers, and the four ways a
-//! packet can be protected (none, OpenSSH chacha20-poly1305, AES-GCM, AES-CTR with an HMAC in either
-//! order). The length field is checked before any buffer is sized by it.
+//! The binary packet protocol (RFC 4253 §6): framing, padding, sequence numbers, payload compression, and
+//! the four ways a packet can be protected (none, OpenSSH chacha20-poly1305, AES-GCM, AES-CTR with an HMAC
+//! in either order). The length field is checked before any buffer is sized by it.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -9,7 +9,8 @@ use rand_core::RngCore;
 use crate::crypto::cipher::{AesCtr, ChaChaPoly, Gcm, PacketMac};
 use crate::error::{Error, Result};
 use crate::msg::DisconnectReason;
-use crate::transport::negotiate::{CipherAlg, MacAlg};
+use crate::transport::compress::{Compression, Deflater, Inflater, MAX_INFLATED_LEN};
+use crate::transport::negotiate::{CipherAlg, CompressionAlg, MacAlg};
 
 /// Largest `packet_length` accepted: OpenSSH's limit, well above the 35000 bytes RFC 4253 §6.1 requires.
 pub const MAX_PACKET_LEN: u32 = 256 * 1024;
@@ -79,6 +80,9 @@ impl Protection {
 #[derive(Default)]
 pub struct Sealer {
     protection: Protection,
+    compression: Compression<Deflater>,
+    /// The compressed payload being sealed, kept to reuse its allocation.
+    compressed: Vec<u8>,
     seq: u32,
 }
 
@@ -92,6 +96,16 @@ impl Sealer {
         Ok(())
     }
 
+    /// The compression that comes with the keys just set by [`Sealer::rekey`].
+    pub fn set_compression(&mut self, alg: CompressionAlg) {
+        self.compression.rekeyed(alg);
+    }
+
+    /// Called once USERAUTH_SUCCESS is sealed: delayed compression starts with the next packet.
+    pub fn authenticated(&mut self) {
+        self.compression.authenticated();
+    }
+
     pub fn seq(&self) -> u32 {
         self.seq
     }
@@ -101,7 +115,20 @@ impl Sealer {
     }
 
     /// Appends the packet carrying `payload` to `out`; returns the number of bytes appended.
-    pub fn seal(&mut self, payload: &[u8], rng: &mut impl RngCore, out: &mut Vec<u8>) -> usize {
+    pub fn seal(&mut self, payload: &[u8], rng: &mut impl RngCore, out: &mut Vec<u8>) -> Result<usize> {
+        let mut compressed = core::mem::take(&mut self.compressed);
+        let sealed = match self.compression.stream() {
+            Some(deflater) => {
+                compressed.clear();
+                deflater.compress(payload, &mut compressed).map(|()| self.seal_framed(&compressed, rng, out))
+            }
+            None => Ok(self.seal_framed(payload, rng, out)),
+        };
+        self.compressed = compressed;
+        sealed
+    }
+
+    fn seal_framed(&mut self, payload: &[u8], rng: &mut impl RngCore, out: &mut Vec<u8>) -> usize {
         let block = self.protection.block_size();
         let outside = self.protection.length_outside();
         let covered = 1 + payload.len() + if outside { 0 } else { 4 };
@@ -195,6 +222,7 @@ impl RxBuf {
 #[derive(Default)]
 pub struct Opener {
     protection: Protection,
+    compression: Compression<Inflater>,
     seq: u32,
     /// `packet_length` of the packet in progress, once read; for AES-CTR without encrypt-then-MAC the
     /// first block has then already been decrypted in place.
@@ -209,6 +237,16 @@ impl Opener {
     pub fn rekey(&mut self, keys: &DirectionKeys) -> Result<()> {
         self.protection = Protection::new(keys)?;
         Ok(())
+    }
+
+    /// The compression that comes with the keys just set by [`Opener::rekey`].
+    pub fn set_compression(&mut self, alg: CompressionAlg) {
+        self.compression.rekeyed(alg);
+    }
+
+    /// Called once USERAUTH_SUCCESS is sent: the client compresses from its next packet.
+    pub fn authenticated(&mut self) {
+        self.compression.authenticated();
     }
 
     pub fn seq(&self) -> u32 {
@@ -294,8 +332,14 @@ impl Opener {
         let payload = packet
             .get(5..packet_end.saturating_sub(padding))
             .filter(|p| padding >= MIN_PADDING && !p.is_empty())
-            .ok_or_else(|| Error::protocol("bad padding length"))?
-            .to_vec();
+            .ok_or_else(|| Error::protocol("bad padding length"))?;
+        let payload = match self.compression.stream() {
+            Some(inflater) => inflater.decompress(payload, MAX_INFLATED_LEN)?,
+            None => payload.to_vec(),
+        };
+        if payload.is_empty() {
+            return Err(Error::new(DisconnectReason::CompressionError, "compressed packet carries no message"));
+        }
         rx.consume(packet_end + tag_len);
         self.pending_len = None;
         self.seq = seq.wrapping_add(1);
@@ -349,7 +393,7 @@ mod tests {
             let mut wire = Vec::new();
             let payloads: Vec<Vec<u8>> = (0..20).map(|i| (0..i * 37 + 1).map(|b| b as u8).collect()).collect();
             for p in &payloads {
-                s.seal(p, &mut rng, &mut wire);
+                s.seal(p, &mut rng, &mut wire).unwrap();
             }
             let mut rx = RxBuf::default();
             let mut got = Vec::new();
@@ -370,7 +414,7 @@ mod tests {
         for (cipher, mac) in all_suites() {
             let (mut s, _) = pair(cipher, mac);
             let mut wire = Vec::new();
-            s.seal(b"\x05hello world", &mut rng, &mut wire);
+            s.seal(b"\x05hello world", &mut rng, &mut wire).unwrap();
             // Flip one bit in the body (past the length field) and one in the tag.
             for pos in [wire.len() - 20, wire.len() - 1] {
                 let (_, mut o) = pair(cipher, mac);

@@ -25,6 +25,8 @@ pub struct ClientOptions {
     pub mac: String,
     pub strict: bool,
     pub ext_info: bool,
+    /// Compression algorithms offered, both directions.
+    pub compression: String,
     /// A packet sent right after the first KEXINIT, which then sets `first_kex_packet_follows`.
     pub guessed_packet: Option<Vec<u8>>,
 }
@@ -38,6 +40,7 @@ impl Default for ClientOptions {
             mac: "hmac-sha2-256-etm@openssh.com".into(),
             strict: true,
             ext_info: true,
+            compression: "none".into(),
             guessed_packet: None,
         }
     }
@@ -180,14 +183,14 @@ impl Client {
     /// Seals a payload at once, whatever the key exchange state.
     pub fn seal_now(&mut self, payload: &[u8]) {
         let mut out = std::mem::take(&mut self.out);
-        self.sealer.seal(payload, &mut self.rng, &mut out);
+        self.sealer.seal(payload, &mut self.rng, &mut out).expect("client seal");
         self.out = out;
     }
 
     /// Seals a payload into a separate buffer (to damage it before sending); the sequence number advances.
     pub fn seal_detached(&mut self, payload: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
-        self.sealer.seal(payload, &mut self.rng, &mut v);
+        self.sealer.seal(payload, &mut self.rng, &mut v).expect("client seal");
         v
     }
 
@@ -216,7 +219,7 @@ impl Client {
         let mut w = Writer::message(msg::KEXINIT);
         w.raw(&cookie);
         for list in
-            [kex.as_str(), "ssh-ed25519", &self.opts.cipher, &self.opts.cipher, &self.opts.mac, &self.opts.mac, "none", "none", "", ""]
+            [kex.as_str(), "ssh-ed25519", &self.opts.cipher, &self.opts.cipher, &self.opts.mac, &self.opts.mac, &self.opts.compression, &self.opts.compression, "", ""]
         {
             w.string(list.as_bytes());
         }
@@ -268,6 +271,11 @@ impl Client {
     }
 
     fn handle(&mut self, payload: &[u8]) -> Result<(), String> {
+        if payload[0] == msg::USERAUTH_SUCCESS {
+            // Delayed compression starts after this packet, as the server started it after sending it.
+            self.sealer.authenticated();
+            self.opener.authenticated();
+        }
         if self.passive && payload[0] != msg::DISCONNECT {
             self.inbox.push_back(payload.to_vec());
             return Ok(());
@@ -335,6 +343,9 @@ impl Client {
             let name = pick(&self.opts.mac, list).ok_or("no MAC")?;
             Ok(Some(MacAlg::from_name(&name).ok_or("MAC")?))
         };
+        let compression = |list: &str| -> Result<CompressionAlg, String> {
+            CompressionAlg::from_name(&pick(&self.opts.compression, list).ok_or("no compression")?).ok_or_else(|| "compression".into())
+        };
         let negotiated = Negotiated {
             kex: KexAlg::from_name(&pick(&self.opts.kex, &server.kex).ok_or("no kex")?).ok_or("kex")?,
             host_key: HostKeyAlg::from_name(&pick("ssh-ed25519", &server.host_key).ok_or("no host key")?).ok_or("hk")?,
@@ -342,8 +353,8 @@ impl Client {
             cipher_s2c,
             mac_c2s: mac(cipher_c2s, &server.mac_c2s)?,
             mac_s2c: mac(cipher_s2c, &server.mac_s2c)?,
-            compression_c2s: CompressionAlg::None,
-            compression_s2c: CompressionAlg::None,
+            compression_c2s: compression(&server.compression_c2s)?,
+            compression_s2c: compression(&server.compression_s2c)?,
         };
         kex.theirs = Some(payload.to_vec());
         kex.negotiated = Some(negotiated);
@@ -402,6 +413,7 @@ impl Client {
         self.c2s_keys =
             Some(RawKeys { cipher: c2s.cipher, mac: c2s.mac, key: c2s.key.to_vec(), iv: c2s.iv.to_vec(), mac_key: c2s.mac_key.to_vec() });
         self.sealer.rekey(&direction(&c2s)).map_err(|e| format!("{e:?}"))?;
+        self.sealer.set_compression(negotiated.compression_c2s);
         if self.strict {
             self.sealer.reset_seq();
         }
@@ -415,6 +427,7 @@ impl Client {
         let Some(kex) = self.kex.take() else { return Err("NEWKEYS outside a key exchange".into()) };
         let Some(s2c) = kex.s2c else { return Err("NEWKEYS before KEX_ECDH_REPLY".into()) };
         self.opener.rekey(&direction(&s2c)).map_err(|e| format!("{e:?}"))?;
+        self.opener.set_compression(kex.negotiated.map_or(CompressionAlg::None, |n| n.compression_s2c));
         if self.strict {
             self.opener.reset_seq();
         }
