@@ -38,6 +38,7 @@ max_len() {
     handshake) echo 65536 ;;
     handshake_raw | conn_raw) echo 32768 ;;
     packet) echo 16384 ;;
+    zlib) echo 65536 ;;
     *) echo 4096 ;;
   esac
 }

@@ -16,6 +16,7 @@ use wasshd_core::auth::signed_data;
 use wasshd_core::config::StrictKex;
 use wasshd_core::keys::HostKey;
 use wasshd_core::msg;
+use wasshd_core::transport::compress::{Deflater, ZlibStream};
 use wasshd_core::transport::packet::Sealer;
 use wasshd_core::wire::Writer;
 use wasshd_fuzz::host::{server, Host, Session, PARTIAL_PASSWORD, PASSWORD};
@@ -58,6 +59,7 @@ fn main() {
     keys(&mut out);
     channels(&mut out);
     macs(&mut out);
+    zlib(&mut out);
     println!("wrote {} bytes of seeds under {}", out.bytes, out.dir.display());
 }
 
@@ -410,7 +412,7 @@ fn packets(out: &mut Out) {
         let mut wire = Vec::new();
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         for p in &payloads {
-            sealer.seal(p, &mut rng, &mut wire);
+            sealer.seal(p, &mut rng, &mut wire).expect("seal");
         }
         out.write("packet", &format!("{name}-sealed"), &[&[index, 0][..], key_bytes, &wire].concat());
     }
@@ -553,4 +555,26 @@ fn macs(out: &mut Out) {
         let seed = [&[alg, key_len][..], &key, &7u32.to_be_bytes(), &[0, 9], &message].concat();
         out.write("mac", &format!("key-{key_len}-message-{message_len}"), &seed);
     }
+}
+
+/// `zlib`: typical payloads as a round trip, the same deflated as one inflate stream, and a bomb.
+fn zlib(out: &mut Out) {
+    let payloads = [service(), password(PASSWORD), open("session", 0, 1 << 21, &[]), exec("cat"), vec![b'a'; 40_000]];
+    let chunked = |items: &[Vec<u8>]| -> Vec<u8> {
+        items.iter().flat_map(|p| [&(p.len() as u16).to_be_bytes()[..], p].concat()).collect()
+    };
+    out.write("zlib", "round-trip", &[&[1u8][..], &chunked(&payloads)].concat());
+    let mut deflater = Deflater::fresh();
+    let packed: Vec<Vec<u8>> = payloads
+        .iter()
+        .map(|p| {
+            let mut v = Vec::new();
+            deflater.compress(p, &mut v).expect("deflate");
+            v
+        })
+        .collect();
+    out.write("zlib", "stream", &[&[0u8, 0, 0][..], &chunked(&packed)].concat());
+    let mut bomb = Vec::new();
+    Deflater::fresh().compress(&vec![0u8; 4 << 20], &mut bomb).expect("deflate");
+    out.write("zlib", "bomb", &[&[0u8, 0x40, 0][..], &chunked(&[bomb])].concat());
 }
