@@ -1,11 +1,11 @@
 /** A second, independent client: the `ssh2` npm package's client against the demo server. */
 
 import { readFileSync } from 'node:fs';
-import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { ConnectConfig } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeUserKey, sha256hex, startDemo, testData, type Demo } from '../helpers/demo.js';
+import { connect as connectTo, exec } from '../helpers/ssh2.js';
 
-const { Client } = ssh2;
 const USER = 'bob';
 const PASSWORD = 'hunter2';
 const key = makeUserKey();
@@ -16,36 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => demo?.stop());
 
-function connect(config: Partial<ConnectConfig>): Promise<InstanceType<typeof Client>> {
-  return new Promise((resolve, reject) => {
-    const c = new Client();
-    c.on('ready', () => resolve(c));
-    c.on('error', reject);
-    c.connect({ host: '127.0.0.1', port: demo.port, username: USER, readyTimeout: 20_000, ...config });
-  });
-}
-
-interface ExecResult {
-  stdout: Buffer;
-  stderr: string;
-  code: number | undefined;
-}
-
-function exec(c: InstanceType<typeof Client>, command: string, input?: Buffer): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    c.exec(command, (err: Error | undefined, stream: ClientChannel) => {
-      if (err) return reject(err);
-      const out: Buffer[] = [];
-      let stderr = '';
-      let code: number | undefined;
-      stream.on('data', (d: Buffer) => out.push(d));
-      stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      stream.on('exit', (c: number) => (code = c));
-      stream.on('close', () => resolve({ stdout: Buffer.concat(out), stderr, code }));
-      stream.end(input);
-    });
-  });
-}
+const connect = (config: Partial<ConnectConfig>) => connectTo(demo.port, { username: USER, ...config });
 
 describe('ssh2 npm client', () => {
   it('authenticates with a password and runs a command', async () => {
