@@ -1,7 +1,8 @@
 /**
  * SSHServer: the public, runtime-independent server. It owns sockets (through a ListenAdapter), one timer
- * per connection and the event API; the wasm core owns the protocol. Every core call for a connection is
- * followed by flushing that connection's output, draining events and re-arming its timer.
+ * per connection (a second while a refusal waits out the auth-failure delay) and the event API; the wasm core
+ * owns the protocol. Every core call for a connection is followed by flushing that connection's output,
+ * draining events and re-arming its timer.
  */
 
 import type { Core } from '../wasm/pkg/wasshd_wasm.js';
@@ -9,9 +10,28 @@ import { decodeEvents, type AuthMethodName, type ChannelRequestInfo, type CoreEv
 
 export type { AuthMethodName, ChannelRequestInfo } from './core/events.js';
 import { Emitter } from './emitter.js';
+import { AuthFailureDelay, parseAuthFailureDelay, remainingDelay } from './auth-delay.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from './errors.js';
 import { SourcePenalties, StartupLimit, sourceOf, type PenaltyCause } from './limits.js';
 import type { ListenAdapter, Listener, Transport } from './transport.js';
+
+/**
+ * The host's time and timers: milliseconds from any origin, never going back. Every wait of the host (the
+ * core's deadline, the close grace, the auth-failure delay) goes through one, so that a runtime without the
+ * usual globals can supply its own and a test can run the server on a fake clock.
+ */
+export interface Clock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** `performance.now` and the global timers, which every runtime the host targets has. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 /** What a runtime entry point provides. */
 export interface Runtime {
@@ -20,6 +40,8 @@ export interface Runtime {
   /** A core in a new wasm instance, sharing nothing with earlier ones: the way back from a trap. */
   freshCore(seed: Uint8Array): Promise<Core>;
   listen: ListenAdapter;
+  /** Default `systemClock`. */
+  clock?: Clock;
 }
 
 export interface KeyboardInteractivePrompt {
@@ -50,6 +72,11 @@ export interface SSHServerOptions {
   encryptionAlgorithms?: string[];
   /** Allowed compression algorithms (SSHCompressionAlgorithms). */
   compressionAlgorithms?: string[];
+  /**
+   * Least time in milliseconds from a refused authentication attempt to its answer, plus up to as much again
+   * by user name (AuthFailureDelay); 0 turns it off. Default 5, as OpenSSH.
+   */
+  authFailureDelay?: number;
   /** Further settings by the reference's names, as `config()` takes them. */
   config?: Record<string, string | number | boolean>;
 }
@@ -233,10 +260,14 @@ class ChannelState implements SSHChannel {
 
 class ConnectionState implements SSHConnection {
   chain: Promise<void> = Promise.resolve();
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: unknown;
   deadline = -1;
   /** Runs once the protocol has ended, in case the peer never closes the socket. */
-  closeTimer: ReturnType<typeof setTimeout> | undefined;
+  closeTimer: unknown;
+  /** Drops the refusal waiting out the auth-failure delay, if one is: the connection has ended. */
+  cancelDelayedReply: (() => void) | undefined;
+  /** A `none` request has reached the host: later ones are delayed when refused. */
+  noneSeen = false;
   writable = true;
   /** The protocol has ended (core reported Disconnected). */
   ended = false;
@@ -282,6 +313,7 @@ const STANDARD_SESSION_REQUESTS = new Set(['pty-req', 'env', 'shell', 'exec', 's
 /** Settings held by the host rather than the core. */
 const HOST_SETTINGS = [
   'MaxConnections',
+  'AuthFailureDelay',
   'KeyboardInteractiveMessage',
   'ConnectionBacklog',
   'MaxStartups',
@@ -292,8 +324,6 @@ const HOST_SETTINGS = [
 
 /** Disconnect reasons that mean the client broke the protocol before authenticating: the `protocol` penalty. */
 const PROTOCOL_VIOLATIONS: readonly number[] = [DisconnectReason.ProtocolError, DisconnectReason.MacError, DisconnectReason.IllegalUserName];
-
-const now = (): number => Math.floor(performance.now());
 
 function randomBytes(n: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(n));
@@ -323,6 +353,9 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private readonly startupsBySource = new Map<string, number>();
   private perSourceMaxStartups = Infinity;
   readonly penalties = new SourcePenalties();
+  /** How long refused authentication attempts wait (AuthFailureDelay), with this instance's secret. */
+  readonly authFailureDelay = new AuthFailureDelay();
+  private readonly clock: Clock;
   private keyboardInteractiveMessage: string;
   private readonly keyboardInteractivePrompts: KeyboardInteractivePrompt[];
   private readonly perConnectionPrompts = new Map<number, KeyboardInteractivePrompt[]>();
@@ -335,6 +368,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     options: SSHServerOptions = {},
   ) {
     super();
+    this.clock = runtime.clock ?? systemClock;
     this.core = runtime.createCore(randomBytes(64));
     this.localHost = options.localHost ?? '127.0.0.1';
     this.localPort = options.localPort ?? 22;
@@ -347,6 +381,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     if (options.defaultTimeout !== undefined) this.config(`DefaultTimeout=${options.defaultTimeout}`);
     if (options.encryptionAlgorithms) this.config(`SSHEncryptionAlgorithms=${options.encryptionAlgorithms.join(',')}`);
     if (options.compressionAlgorithms) this.config(`SSHCompressionAlgorithms=${options.compressionAlgorithms.join(',')}`);
+    if (options.authFailureDelay !== undefined) this.config(`AuthFailureDelay=${options.authFailureDelay}`);
     for (const [name, value] of Object.entries(options.config ?? {})) this.config(`${name}=${value}`);
   }
 
@@ -387,6 +422,9 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       case 'ConnectionBacklog':
         if (value !== undefined) this.connectionBacklog = positiveInt(name, value, 65_535);
         return String(this.connectionBacklog);
+      case 'AuthFailureDelay':
+        if (value !== undefined) this.authFailureDelay.base = parseAuthFailureDelay(value);
+        return String(this.authFailureDelay.base);
       case 'KeyboardInteractiveMessage':
         if (value !== undefined) this.keyboardInteractiveMessage = value;
         return this.keyboardInteractiveMessage;
@@ -463,10 +501,10 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     await this.stopListening();
     const all = [...this.conns.values()];
     for (const c of all) this.disconnect(c.connectionId, DisconnectReason.ByApplication, 'server shutting down');
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    let timer: unknown;
+    const grace = new Promise<void>((resolve) => (timer = this.clock.setTimeout(resolve, graceMs)));
     await Promise.race([Promise.all(all.map((c) => c.gone)), grace]);
-    clearTimeout(timer);
+    this.clock.clearTimeout(timer);
     // Clients that did not close their side in time are cut off.
     for (const c of all) if (this.conns.has(c.connectionId)) c.transport.destroy();
     await Promise.all(all.map((c) => c.gone));
@@ -505,7 +543,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.core.add_entropy(randomBytes(32));
     let id: number;
     try {
-      id = this.core.open(now());
+      id = this.core.open(this.now());
     } catch (e) {
       const err = fromCoreError(e);
       if (err.code === ErrorCode.WasmTrapped) this.coreTrapped(err);
@@ -520,7 +558,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     transport.attach({
       data: (bytes) => {
         conn.bytesReceived += bytes.length;
-        this.withConn(conn, () => this.core.input(id, bytes, now()));
+        this.withConn(conn, () => this.core.input(id, bytes, this.now()));
       },
       drain: () => {
         conn.writable = true;
@@ -604,6 +642,11 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 
   // ---- plumbing ---------------------------------------------------------------------------------------
 
+  /** The clock in whole milliseconds, as the core and the penalties take it. */
+  private now(): number {
+    return Math.floor(this.clock.now());
+  }
+
   private connection(id: number): ConnectionState {
     const conn = this.conns.get(id);
     if (!conn) throw new SSHError(ErrorCode.InvalidConnectionId, `invalid connection id ${id}`);
@@ -636,7 +679,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     } catch (e) {
       const err = fromCoreError(e);
       if (err.code === ErrorCode.WasmTrapped) {
-        if (conn.user === undefined) this.penalties.penalise(conn.remoteHost, 'crash', now());
+        if (conn.user === undefined) this.penalties.penalise(conn.remoteHost, 'crash', this.now());
         this.coreTrapped(err);
       } else if (rethrow) throw err;
       else this.emitError(conn.connectionId, err.code, err.message);
@@ -666,15 +709,15 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private rearm(conn: ConnectionState): void {
     const deadline = conn.ended ? -1 : this.core.next_deadline(conn.connectionId);
     if (deadline === conn.deadline) return;
-    if (conn.timer !== undefined) clearTimeout(conn.timer);
+    if (conn.timer !== undefined) this.clock.clearTimeout(conn.timer);
     conn.timer = undefined;
     conn.deadline = deadline;
     if (deadline < 0) return;
-    conn.timer = setTimeout(() => {
+    conn.timer = this.clock.setTimeout(() => {
       conn.timer = undefined;
       conn.deadline = -1;
-      this.withConn(conn, () => this.core.handle_timeout(conn.connectionId, now()));
-    }, Math.max(0, deadline - now()));
+      this.withConn(conn, () => this.core.handle_timeout(conn.connectionId, this.now()));
+    }, Math.max(0, deadline - this.now()));
   }
 
   private pump(): void {
@@ -734,10 +777,15 @@ export class SSHServer extends Emitter<SSHServerEvents> {
           this.withConn(conn, () => this.core.reply_service(id, e.accept));
         });
         break;
-      case 'authRequest':
+      case 'authRequest': {
         conn.authAttempts++;
-        this.enqueue(conn, () => this.onAuthRequest(conn, event));
+        // The auth-failure delay counts from here, so time spent queued or in the handler is not added on top.
+        const arrived = this.clock.now();
+        const delayed = refusalIsDelayed(event, conn.noneSeen);
+        if (event.method === 'none') conn.noneSeen = true;
+        this.enqueue(conn, () => this.onAuthRequest(conn, event, delayed ? arrived : undefined));
         break;
+      }
       case 'authenticated':
         conn.user = event.user;
         this.loggedIn(conn);
@@ -786,7 +834,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     }
   }
 
-  private async onAuthRequest(conn: ConnectionState, event: CoreEvent & { type: 'authRequest' }): Promise<void> {
+  /** `arrived`: when the request reached the host, if a refusal of it waits out the auth-failure delay. */
+  private async onAuthRequest(conn: ConnectionState, event: CoreEvent & { type: 'authRequest' }, arrived: number | undefined): Promise<void> {
     const id = conn.connectionId;
     type Decision = { kind: 'accept' } | { kind: 'reject'; partialSuccess: boolean; methods?: string[] } | { kind: 'prompt'; prompts: KeyboardInteractivePrompt[]; name: string; instruction: string };
     let decision: Decision | undefined;
@@ -809,10 +858,43 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       if (prompts.length > 0) decision = { kind: 'prompt', prompts, name: '', instruction: this.keyboardInteractiveMessage };
     }
     const d: Decision = decision ?? { kind: 'reject', partialSuccess: false };
+    // Accepts, prompts and partial successes go out at once: only a plain refusal waits.
+    if (d.kind === 'reject' && !d.partialSuccess && arrived !== undefined && !(await this.waitOutAuthFailureDelay(conn, event.user, arrived))) return;
     this.withConn(conn, () => {
       if (d.kind === 'accept') this.core.reply_auth_accept(id);
       else if (d.kind === 'reject') this.core.reply_auth_reject(id, d.partialSuccess, (d.methods ?? []).join(','));
       else this.core.reply_auth_prompt(id, d.name, d.instruction, d.prompts.map((p) => p.prompt), Uint8Array.from(d.prompts, (p) => (p.echo ? 1 : 0)));
+    });
+  }
+
+  /**
+   * Waits until the user's minimum time since `arrived` has passed (see auth-delay.ts). Resolves false if the
+   * connection ended meanwhile: the refusal is dropped and the timer cleared.
+   */
+  private async waitOutAuthFailureDelay(conn: ConnectionState, user: string, arrived: number): Promise<boolean> {
+    const minimum = await this.authFailureDelay.minimum(user);
+    if (conn.ended || conn.closed || conn.dead) return false;
+    const wait = remainingDelay(minimum, this.clock.now() - arrived);
+    if (wait <= 0) return true;
+    const due = this.clock.now() + wait;
+    return new Promise<boolean>((resolve) => {
+      const settle = (send: boolean) => {
+        conn.cancelDelayedReply = undefined;
+        resolve(send);
+      };
+      const arm = (ms: number) => {
+        const timer = this.clock.setTimeout(() => {
+          // A runtime's timers may fire a little early (millisecond granularity): wait out the rest.
+          const left = due - this.clock.now();
+          if (left > 0) arm(left);
+          else settle(true);
+        }, ms);
+        conn.cancelDelayedReply = () => {
+          this.clock.clearTimeout(timer);
+          settle(false);
+        };
+      };
+      arm(wait);
     });
   }
 
@@ -879,17 +961,18 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 
   private onDisconnected(conn: ConnectionState, event: CoreEvent & { type: 'disconnected' }): void {
     conn.ended = true;
+    conn.cancelDelayedReply?.();
     this.loggedIn(conn);
     const id = conn.connectionId;
     const error = new SSHError(ErrorCode.WrongState, `connection ${id} closed: ${event.description}`);
     for (const ch of conn.channels.values()) ch.fail(error);
     const cause = this.penaltyCause(conn, event);
-    if (cause) this.penalties.penalise(conn.remoteHost, cause, now());
+    if (cause) this.penalties.penalise(conn.remoteHost, cause, this.now());
     if (!conn.closed) {
       this.flush(conn);
       conn.transport.end();
       // A peer that ignores DISCONNECT and keeps its side open is cut off.
-      conn.closeTimer = setTimeout(() => conn.transport.destroy(), CLOSE_GRACE_MS);
+      conn.closeTimer = this.clock.setTimeout(() => conn.transport.destroy(), CLOSE_GRACE_MS);
     }
     const normal = event.byPeer && (event.reason === DisconnectReason.ByApplication || event.reason === DisconnectReason.AuthCancelledByUser);
     const protocolFault = !event.byPeer && ![DisconnectReason.ByApplication, DisconnectReason.NoMoreAuthMethodsAvailable, DisconnectReason.ConnectionLost].includes(event.reason as 11);
@@ -909,7 +992,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   /** Why a new connection from `address` is refused, if it is. */
   private admission(address: string): string | undefined {
     if (this.conns.size >= this.maxConnections) return `MaxConnections (${this.maxConnections}) reached`;
-    if (this.penalties.refuses(address, now())) return 'source penalised (PerSourcePenalties)';
+    if (this.penalties.refuses(address, this.now())) return 'source penalised (PerSourcePenalties)';
     if ((this.startupsBySource.get(sourceOf(address)) ?? 0) >= this.perSourceMaxStartups) return `PerSourceMaxStartups (${this.perSourceMaxStartups}) reached`;
     if (this.maxStartups.drops(this.startups, Math.random)) return `MaxStartups ${this.maxStartups} with ${this.startups} unauthenticated`;
     return undefined;
@@ -944,8 +1027,9 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     const id = conn.connectionId;
     if (conn.closed) return;
     conn.closed = true;
-    clearTimeout(conn.timer);
-    clearTimeout(conn.closeTimer);
+    this.clock.clearTimeout(conn.timer);
+    this.clock.clearTimeout(conn.closeTimer);
+    conn.cancelDelayedReply?.();
     if (!conn.dead) {
       try {
         if (!conn.ended) this.core.connection_lost(id);
@@ -978,8 +1062,9 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       conn.dead = true;
       conn.ended = true;
       this.loggedIn(conn);
-      clearTimeout(conn.timer);
-      clearTimeout(conn.closeTimer);
+      this.clock.clearTimeout(conn.timer);
+      this.clock.clearTimeout(conn.closeTimer);
+      conn.cancelDelayedReply?.();
       for (const ch of conn.channels.values()) ch.fail(lost);
       this.conns.delete(conn.connectionId);
       conn.transport.destroy();
@@ -1006,6 +1091,23 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       await this.stopListening();
     }
   }
+}
+
+/**
+ * Whether refusing this request waits out the auth-failure delay: every real attempt (a password, a
+ * keyboard-interactive start or answers, a publickey request with a verified signature) and every `none`
+ * after the first. Not a publickey query without a signature: clients send one for each key they hold and
+ * expect the answer at once (OpenSSH's sshd delays refused queries too; this host chooses not to). Not the
+ * first `none` either: it is the probe every client opens with to learn the methods, and delaying it would
+ * slow down every login; OpenSSH delays no `none` at all, but a repeated `none` serves only probing, so it
+ * waits here, the line the core also draws when it counts refusals toward MaxAuthAttempts. Accepts never
+ * wait (the answer itself says what a delay would hide). Refusals the core makes on its own (a bad
+ * signature, a method not offered) depend neither on the user nor on the host's data and go out at once.
+ */
+function refusalIsDelayed(event: CoreEvent & { type: 'authRequest' }, noneSeen: boolean): boolean {
+  if (event.method === 'none') return noneSeen;
+  if (event.method === 'publickey') return event.publicKey?.signed === true;
+  return true;
 }
 
 function positiveInt(name: string, value: string, max: number): number {

@@ -1,10 +1,11 @@
 /**
  * Authentication flows a library user builds from userAuthRequest, checked with the real OpenSSH client
- * against an in-process server: two-step authentication through partial success, and the banner.
+ * against an in-process server: two-step authentication through partial success, the banner, and the
+ * auth-failure delay.
  */
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { SSHServer, type AuthMethodName } from '../../ts/node/index.js';
+import { SSHServer, type AuthMethodName, type UserAuthRequestEvent } from '../../ts/node/index.js';
 import { makeUserKey, run } from '../helpers/demo.js';
 
 const USER = 'erin';
@@ -73,4 +74,29 @@ it('refuses the key alone, and the password with a stranger key', async () => {
   const wrongKey = await ssh(stranger.keyFile, PASSWORD, 'publickey,password');
   expect(wrongKey.code).not.toBe(0);
   expect(wrongKey.stdout.length).toBe(0);
+});
+
+it('refuses a wrong password only after the auth-failure delay, and still takes the right one', async () => {
+  server.config('AuthFailureDelay=200');
+  const refusedAt = new Map<number, number>();
+  const goneAt = new Map<number, number>();
+  const onAuth = (e: UserAuthRequestEvent) => void (e.password === 'not it' && refusedAt.set(e.connectionId, performance.now()));
+  const onGone = (e: { connectionId: number }) => void goneAt.set(e.connectionId, performance.now());
+  server.on('userAuthRequest', onAuth).on('disconnected', onGone);
+  try {
+    const wrong = await ssh(key.keyFile, 'not it', 'password');
+    expect(wrong.code).toBe(255);
+    expect(wrong.stderr).toContain('Permission denied');
+    const right = await ssh(key.keyFile, PASSWORD, 'password,publickey');
+    expect(right.stdout.toString()).toBe(`ran id as ${USER}\n`);
+    expect(right.code).toBe(0);
+    // A lower bound only: the client cannot give up before the refusal, which leaves at least 200 ms after
+    // the request arrived (the handler ran just after that; half of it is margin for a busy machine).
+    const [id, refused] = [...refusedAt][0]!;
+    await expect.poll(() => goneAt.has(id)).toBe(true);
+    expect(goneAt.get(id)! - refused).toBeGreaterThan(100);
+  } finally {
+    server.off('userAuthRequest', onAuth).off('disconnected', onGone);
+    server.config('AuthFailureDelay=5');
+  }
 });
