@@ -12,11 +12,11 @@
  */
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { parseArgs as parseArgv } from 'node:util';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { ServerChannel } from 'ssh2';
+import { CommandLine } from '../ts/demo/cli.js';
 
 const { Server } = ssh2;
 
@@ -31,6 +31,8 @@ for (let i = 0; i < SOURCE_PATTERN.length; i++) SOURCE_PATTERN[i] = i % SOURCE_P
 
 const USAGE = 'usage: tsx bench/ssh2-peer.ts --port N --user NAME:PASSWORD --host-key FILE [--listen ADDR]';
 
+const cli: CommandLine = new CommandLine('ssh2 peer', USAGE);
+
 interface Options {
   listen: string;
   port: number;
@@ -39,27 +41,17 @@ interface Options {
   hostKey: string;
 }
 
-function fail(message: string): never {
-  console.error(`ssh2 peer: ${message}\n${USAGE}`);
-  process.exit(2);
-}
-
 function parseArgs(argv: string[]): Options {
-  let values;
-  try {
-    ({ values } = parseArgv({
-      args: argv,
-      strict: true,
-      options: { listen: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, user: { type: 'string' }, 'host-key': { type: 'string' } },
-    }));
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  const { listen, port, user, 'host-key': hostKey } = values;
-  if (port === undefined || user === undefined || hostKey === undefined) fail('--port, --user and --host-key are required');
-  if (!/^\d+$/.test(port) || Number(port) > 65535) fail(`bad port: ${port}`);
+  const { listen, port, user, 'host-key': hostKey } = cli.parse(argv, {
+    listen: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string' },
+    user: { type: 'string' },
+    'host-key': { type: 'string' },
+  });
+  if (port === undefined || user === undefined || hostKey === undefined) cli.fail('--port, --user and --host-key are required');
+  if (!/^\d+$/.test(port) || Number(port) > 65535) cli.fail(`bad port: ${port}`);
   const colon = user.indexOf(':');
-  if (colon < 1) fail(`--user wants NAME:PASSWORD, got ${user}`);
+  if (colon < 1) cli.fail(`--user wants NAME:PASSWORD, got ${user}`);
   return { listen, port: Number(port), user: user.slice(0, colon), password: user.slice(colon + 1), hostKey };
 }
 

@@ -19,7 +19,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs as parseArgv } from 'node:util';
+import { CommandLine } from '../ts/demo/cli.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const WASM_FILE = join(ROOT, 'wasm/pkg/wasshd_wasm_bg.wasm');
@@ -38,6 +38,8 @@ const USER = 'bench';
 const USAGE = `usage: npm run bench -- [--size MIB] [--only wasshd|ssh2] [--ciphers a,b] [--timeout SECONDS]
                        [--wasshd-config NAME=VALUE]...`;
 
+const cli: CommandLine = new CommandLine('bench', USAGE);
+
 interface Options {
   sizeMiB: number;
   servers: ServerName[];
@@ -46,41 +48,22 @@ interface Options {
   wasshdConfig: string[];
 }
 
-function usage(message: string): never {
-  console.error(`bench: ${message}\n${USAGE}`);
-  process.exit(2);
-}
-
 function parseArgs(argv: string[]): Options {
-  let values;
-  try {
-    ({ values } = parseArgv({
-      args: argv,
-      strict: true,
-      options: {
-        size: { type: 'string', default: '512' },
-        only: { type: 'string' },
-        ciphers: { type: 'string', default: DEFAULT_CIPHERS.join(',') },
-        timeout: { type: 'string', default: '600' },
-        'wasshd-config': { type: 'string', multiple: true, default: [] },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (e) {
-    usage((e as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+  const values = cli.parse(argv, {
+    size: { type: 'string', default: '512' },
+    only: { type: 'string' },
+    ciphers: { type: 'string', default: DEFAULT_CIPHERS.join(',') },
+    timeout: { type: 'string', default: '600' },
+    'wasshd-config': { type: 'string', multiple: true, default: [] },
+  });
   const positive = (flag: string, v: string): number => {
     const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) usage(`--${flag} wants a positive integer, got ${v}`);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) cli.fail(`--${flag} wants a positive integer, got ${v}`);
     return n;
   };
-  if (values.only !== undefined && !(SERVER_NAMES as readonly string[]).includes(values.only)) usage(`--only wants wasshd or ssh2, got ${values.only}`);
+  if (values.only !== undefined && !(SERVER_NAMES as readonly string[]).includes(values.only)) cli.fail(`--only wants wasshd or ssh2, got ${values.only}`);
   const ciphers = values.ciphers.split(',').filter((c) => c !== '');
-  if (ciphers.length === 0) usage('--ciphers wants a comma-separated list');
+  if (ciphers.length === 0) cli.fail('--ciphers wants a comma-separated list');
   return {
     sizeMiB: positive('size', values.size),
     servers: values.only === undefined ? [...SERVER_NAMES] : [values.only as ServerName],

@@ -6,12 +6,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs as parseArgv } from 'node:util';
 import { SSHServer } from '../node/index.js';
+import { CommandLine } from './cli.js';
 import { DemoSession, type PtyInfo } from './shell.js';
 
 const USAGE = `usage: npm start -- [--listen ADDR] [--port N] [--host-key FILE]... [--user NAME:PASSWORD]...
                  [--authorized-keys FILE] [--config NAME=VALUE]... [--verbose]`;
+
+const cli: CommandLine = new CommandLine('wasshd demo', USAGE);
 
 interface Options {
   listen: string;
@@ -24,35 +26,21 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  let values;
-  try {
-    ({ values } = parseArgv({
-      args: argv,
-      strict: true,
-      options: {
-        listen: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '2222' },
-        'host-key': { type: 'string', multiple: true, default: [] },
-        user: { type: 'string', multiple: true, default: [] },
-        'authorized-keys': { type: 'string' },
-        config: { type: 'string', multiple: true, default: [] },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+  const values = cli.parse(argv, {
+    listen: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '2222' },
+    'host-key': { type: 'string', multiple: true, default: [] },
+    user: { type: 'string', multiple: true, default: [] },
+    'authorized-keys': { type: 'string' },
+    config: { type: 'string', multiple: true, default: [] },
+    verbose: { type: 'boolean', default: false },
+  });
   const port = Number(values.port);
-  if (!/^\d+$/.test(values.port) || port > 65535) fail(`bad port: ${values.port}`);
+  if (!/^\d+$/.test(values.port) || port > 65535) cli.fail(`bad port: ${values.port}`);
   const users = new Map<string, string>();
   for (const u of values.user) {
     const colon = u.indexOf(':');
-    if (colon < 1) fail(`--user wants NAME:PASSWORD, got ${u}`);
+    if (colon < 1) cli.fail(`--user wants NAME:PASSWORD, got ${u}`);
     users.set(u.slice(0, colon), u.slice(colon + 1));
   }
   return {
@@ -64,11 +52,6 @@ function parseArgs(argv: string[]): Options {
     config: values.config,
     verbose: values.verbose,
   };
-}
-
-function fail(message: string): never {
-  console.error(`wasshd demo: ${message}\n${USAGE}`);
-  process.exit(2);
 }
 
 /** `type base64` of every key line in an authorized_keys file (options and comments dropped). */
