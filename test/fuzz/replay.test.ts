@@ -3,18 +3,16 @@
  * the byte-stream targets (`handshake_raw`, `conn_raw`) goes through the built wasm module and the
  * TypeScript host, over an in-memory transport, with a host that answers like the fuzz harness does.
  * Nothing may trap the instance, and the server must hold no connection afterwards and still serve a
- * real client. The `keys` target's key files go through `addHostKey`. (The other targets drive the core
- * through a Rust test client, or internals the module does not export, and run natively.)
+ * real client. The `keys` target's key files go through `addHostKey`. (`handshake` drives the core
+ * through a Rust test client: transcripts.test.ts replays its calls. The other targets drive internals
+ * the module does not export, and run natively.)
  */
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCode, SSHError, SSHServer, type ErrorEvent } from '../../ts/node/index.js';
 import type { Transport, TransportHandlers } from '../../ts/transport.js';
-
-const FUZZ = new URL('../../core-rs/fuzz/', import.meta.url).pathname;
+import { fuzzInputs as inputs } from '../helpers/fuzz.js';
 
 /** The fuzz harness's server settings (core-rs/fuzz/src/host.rs `server`), as far as settings reach them. */
 const server = new SSHServer({
@@ -76,14 +74,6 @@ class MemoryTransport implements Transport {
   deliver(bytes: Uint8Array): void {
     if (!this.closed) this.handlers?.data(bytes);
   }
-}
-
-function inputs(target: string): { name: string; data: Buffer }[] {
-  return ['seeds', 'corpus'].flatMap((kind) => {
-    const dir = join(FUZZ, kind, target);
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir).map((f) => ({ name: `${kind}/${target}/${f}`, data: readFileSync(join(dir, f)) }));
-  });
 }
 
 /** conn_raw's layout: `[count]`, `count % 16` u16 read sizes, then the stream. */

@@ -16,6 +16,7 @@ use wasshd_core::{AuthMethod, AuthReply, Event, Server};
 
 use crate::client::{Client, ClientOptions};
 use crate::peer::Peer;
+use crate::transcript::{self, Recorder};
 use crate::{suite, Input};
 
 /// The one password the host accepts.
@@ -24,22 +25,41 @@ pub const PASSWORD: &str = "pw";
 pub const PARTIAL_PASSWORD: &str = "partial";
 const HOST_SEED: [u8; 32] = [0x42; 32];
 
-/// A server set up to reach as much code as possible: every packet dumped at LogLevel 3 with nothing
-/// masked, a banner, keepalives, a rekey threshold and channel windows small enough to hit.
+/// The seed of the fuzz targets' server.
+pub const SERVER_SEED: &[u8] = b"wasshd fuzz: fixed server seed";
+
+/// The host key, as an OpenSSH private key file.
+pub fn host_key() -> String {
+    HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&HOST_SEED)).to_openssh("host", 0x1234_5678)
+}
+
+/// The settings of `server` that have a name (`Config::set`, the wasm `Core`'s `set_config`): every
+/// packet dumped at LogLevel 3 with nothing masked, a banner, keepalives and a rekey threshold small
+/// enough to hit.
+pub fn settings(strict_kex: StrictKex) -> Vec<(&'static str, String)> {
+    [
+        ("UseStrictKeyExchange", (strict_kex as u8).to_string()),
+        ("LogLevel", "3".into()),
+        ("MaskSensitiveData", "false".into()),
+        ("UserAuthBanner", "fuzz banner".into()),
+        ("SSHKeepAliveInterval", "10".into()),
+        ("SSHKeepAliveCountMax", "3".into()),
+        ("KeyRenegotiationThreshold", (16 * 1024).to_string()),
+    ]
+    .into()
+}
+
+/// A server set up to reach as much code as possible: `settings`, and channel windows and packets
+/// smaller than the settings allow, so that they are hit.
 pub fn server(strict_kex: StrictKex) -> Server {
-    let mut server = Server::new(b"wasshd fuzz: fixed server seed");
-    let key = HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&HOST_SEED));
-    server.add_host_key_openssh(&key.to_openssh("host", 0x1234_5678)).expect("the host key reads back");
+    let mut server = Server::new(SERVER_SEED);
+    server.add_host_key_openssh(&host_key()).expect("the host key reads back");
     let config = server.config_mut();
-    config.strict_kex = strict_kex;
-    config.log_level = 3;
-    config.mask_sensitive = false;
-    config.banner = Some("fuzz banner".into());
-    config.keepalive_interval_ms = 10_000;
-    config.keepalive_count_max = 3;
-    config.rekey_bytes = 16 * 1024;
-    config.channel_window = 16 * 1024;
+    for (name, value) in settings(strict_kex) {
+        assert_eq!(config.set(name, &value), Ok(true), "setting {name}={value}");
+    }
     config.channel_max_packet = 8 * 1024;
+    config.channel_window = 16 * 1024;
     server
 }
 
@@ -52,7 +72,8 @@ enum Decision {
 }
 
 pub struct Host {
-    pub server: Server,
+    /// The server, behind a recorder that is off unless a transcript is wanted (`crate::transcript`).
+    pub server: Recorder,
     pub id: u32,
     pub now: u64,
     /// How the connection ended: reason, description, by the peer.
@@ -68,7 +89,11 @@ pub struct Host {
 }
 
 impl Host {
-    pub fn new(mut server: Server) -> Self {
+    pub fn new(server: Server) -> Self {
+        Host::with(Recorder::off(server))
+    }
+
+    pub fn with(mut server: Recorder) -> Self {
         let id = server.open(0).expect("the server has a host key");
         Host { server, id, now: 0, ended: None, defer: false, deferred: None, transcript: None, echo: true }
     }
@@ -231,17 +256,23 @@ impl Session {
     /// `flags`: bits 0-3 pick the cipher suite, bits 4-5 the server's strict kex mode, bit 6 turns strict
     /// kex off in the client and bit 7 its EXT_INFO. Modes a non-strict client cannot pass are Enabled.
     pub fn new(flags: u8) -> Session {
-        Session::start(flags, false)
+        Session::start(flags, false, |mode| Recorder::off(server(mode)))
     }
 
     /// A session that records the client's byte stream and the server's events from the first byte. Its
     /// host does not echo: the server's random padding would then depend on when data arrived, and a
     /// replay of the stream in other reads would derive other keys at the next key exchange.
     pub fn recording(flags: u8) -> Session {
-        Session::start(flags, true)
+        Session::start(flags, true, |mode| Recorder::off(server(mode)))
     }
 
-    fn start(flags: u8, record: bool) -> Session {
+    /// A session as `new` makes, on the server the wasm `Core` can be set up as too
+    /// (`transcript::server`), whose every call is recorded for a replay there.
+    pub fn transcribed(flags: u8) -> Session {
+        Session::start(flags, false, transcript::server)
+    }
+
+    fn start(flags: u8, record: bool, make_server: fn(StrictKex) -> Recorder) -> Session {
         let (cipher, mac) = suite(flags & 0x0f);
         let strict = flags & 0x40 == 0;
         let mode = match (flags >> 4) & 3 {
@@ -255,7 +286,7 @@ impl Session {
             ext_info: flags & 0x80 == 0,
             ..ClientOptions::suite(cipher.name(), mac.map_or("hmac-sha2-256", MacAlg::name))
         };
-        let mut host = Host::new(server(mode));
+        let mut host = Host::with(make_server(mode));
         host.transcript = record.then(Vec::new);
         host.echo = !record;
         let record = record.then(Vec::new);

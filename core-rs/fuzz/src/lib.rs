@@ -1,11 +1,13 @@
 //! What the fuzz targets share: a reader over the fuzz input, the cipher suites, and a host that drives
 //! a `Server` the way a real one does (answering every decision) next to the test client of
-//! `core-rs/tests/common/client.rs`, so that input reaches authentication and the connection layer.
+//! `core-rs/tests/common/client.rs`, so that input reaches authentication and the connection layer; and
+//! a recorder of the calls that host makes, for replaying them through the wasm module (`transcript`).
 
 #[path = "../../tests/common/client.rs"]
 pub mod client;
 pub mod host;
 pub mod peer;
+pub mod transcript;
 
 use wasshd_core::crypto::cipher::{cipher_iv_len, cipher_key_len, mac_key_len};
 use wasshd_core::transport::negotiate::{CipherAlg, MacAlg};
