@@ -1094,20 +1094,19 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 }
 
 /**
- * Whether refusing this request waits out the auth-failure delay: every real attempt (a password, a
- * keyboard-interactive start or answers, a publickey request with a verified signature) and every `none`
- * after the first. Not a publickey query without a signature: clients send one for each key they hold and
- * expect the answer at once (OpenSSH's sshd delays refused queries too; this host chooses not to). Not the
- * first `none` either: it is the probe every client opens with to learn the methods, and delaying it would
- * slow down every login; OpenSSH delays no `none` at all, but a repeated `none` serves only probing, so it
- * waits here, the line the core also draws when it counts refusals toward MaxAuthAttempts. Accepts never
+ * Whether refusing this request waits out the auth-failure delay: every attempt (a password, a
+ * keyboard-interactive start or answers, a publickey request with or without a signature) and every `none`
+ * after the first. Publickey queries are included, as in OpenSSH's sshd: a host that looks up the user's
+ * keys before refusing would otherwise tell by its timing whether the user exists (a client offering several
+ * keys waits the minimum once per refused key). Not the first `none`: it is the probe every client opens
+ * with to learn the methods, and delaying it would slow down every login; OpenSSH delays no `none` at all,
+ * but a repeated `none` serves only probing, so it waits here, the line the core also draws when it counts
+ * refusals toward MaxAuthAttempts. Accepts never
  * wait (the answer itself says what a delay would hide). Refusals the core makes on its own (a bad
  * signature, a method not offered) depend neither on the user nor on the host's data and go out at once.
  */
 function refusalIsDelayed(event: CoreEvent & { type: 'authRequest' }, noneSeen: boolean): boolean {
-  if (event.method === 'none') return noneSeen;
-  if (event.method === 'publickey') return event.publicKey?.signed === true;
-  return true;
+  return event.method !== 'none' || noneSeen;
 }
 
 function positiveInt(name: string, value: string, max: number): number {
