@@ -94,7 +94,7 @@ impl Core {
     pub fn drain_events(&mut self) -> Vec<u8> {
         let mut w = Writer::new();
         while let Some((conn, event)) = self.server.poll_event() {
-            encode_event(&mut w, conn, event);
+            encode_event(&mut w, conn, &event);
         }
         w.into_vec()
     }
@@ -191,14 +191,16 @@ impl Core {
     }
 }
 
-fn encode_event(w: &mut Writer, conn: u32, event: Event) {
+/// One event as the record `drain_events` returns and `ts/core/events.ts` decodes. Public so that the fuzz
+/// transcripts (core-rs/fuzz) record native events in exactly this form.
+pub fn encode_event(w: &mut Writer, conn: u32, event: &Event) {
     let head = |w: &mut Writer, tag: u8| {
         w.u8(tag).u32(conn);
     };
     match event {
         Event::Log { level, message } => {
             head(w, tag::LOG);
-            w.u8(level).string(message.as_bytes());
+            w.u8(*level).string(message.as_bytes());
         }
         Event::ClientVersion { version } => {
             head(w, tag::CLIENT_VERSION);
@@ -248,13 +250,13 @@ fn encode_event(w: &mut Writer, conn: u32, event: Event) {
         }
         Event::ChannelOpenRequest { channel, kind, data } => {
             head(w, tag::CHANNEL_OPEN_REQUEST);
-            w.u32(channel).string(kind.as_bytes()).string(&data);
+            w.u32(*channel).string(kind.as_bytes()).string(data);
         }
         Event::ChannelRequest { channel, request, want_reply } => {
             head(w, tag::CHANNEL_REQUEST);
-            w.u32(channel).bool(want_reply).string(request.name().as_bytes());
+            w.u32(*channel).bool(*want_reply).string(request.name().as_bytes());
             // Undecoded data gets a length here, so that the record can be read without knowing the request.
-            match &request {
+            match request {
                 ChannelRequest::Other { data, .. } => {
                     w.string(data);
                 }
@@ -263,23 +265,23 @@ fn encode_event(w: &mut Writer, conn: u32, event: Event) {
         }
         Event::ChannelData { channel, stream, data } => {
             head(w, tag::CHANNEL_DATA);
-            w.u32(channel).u32(stream).string(&data);
+            w.u32(*channel).u32(*stream).string(data);
         }
         Event::ChannelEof { channel } => {
             head(w, tag::CHANNEL_EOF);
-            w.u32(channel);
+            w.u32(*channel);
         }
         Event::ChannelClosed { channel } => {
             head(w, tag::CHANNEL_CLOSED);
-            w.u32(channel);
+            w.u32(*channel);
         }
         Event::ChannelReadyToSend { channel } => {
             head(w, tag::CHANNEL_READY_TO_SEND);
-            w.u32(channel);
+            w.u32(*channel);
         }
         Event::Disconnected { reason, description, by_peer } => {
             head(w, tag::DISCONNECTED);
-            w.u32(reason).string(description.as_bytes()).bool(by_peer);
+            w.u32(*reason).string(description.as_bytes()).bool(*by_peer);
         }
     }
 }
@@ -292,7 +294,7 @@ mod tests {
 
     fn record(conn: u32, event: Event) -> Vec<u8> {
         let mut w = Writer::new();
-        encode_event(&mut w, conn, event);
+        encode_event(&mut w, conn, &event);
         w.into_vec()
     }
 

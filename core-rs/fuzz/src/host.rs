@@ -26,7 +26,8 @@ pub const PARTIAL_PASSWORD: &str = "partial";
 const HOST_SEED: [u8; 32] = [0x42; 32];
 
 /// The seed of the fuzz targets' server.
-pub const SERVER_SEED: &[u8] = b"wasshd fuzz: fixed server seed";
+/// At least 32 bytes, as the wasm `Core` requires, so that the transcripts replay with the same seed.
+pub const SERVER_SEED: &[u8] = b"wasshd fuzz: the fixed server seed";
 
 /// The host key, as an OpenSSH private key file.
 pub fn host_key() -> String {

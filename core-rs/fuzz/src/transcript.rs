@@ -24,38 +24,33 @@
 //! (null for nothing, -1 for `next_deadline`'s "none") or `err` the `CommandError` code it failed with,
 //! which the module puts in brackets at the start of its error message. `take` is the connection whose
 //! output was taken after the call, `out` that output, and `events` the events queued meanwhile in the
-//! module's record encoding (`Core::drain_events`; `event_record` mirrors it).
+//! module's record encoding (`Core::drain_events`, whose `encode_event` the transcripts call).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 
 use wasshd_core::config::{Config, StrictKex};
-use wasshd_core::connection::ChannelRequest;
 use wasshd_core::keys::KeyError;
 use wasshd_core::msg::DisconnectReason;
 use wasshd_core::wire::Writer;
-use wasshd_core::{AuthMethod, AuthReply, CommandError, Event, Server};
+use wasshd_core::{AuthReply, CommandError, Event, Server};
+use wasshd_wasm::encode_event;
 
 use crate::host;
 
-/// The seed of the server a transcript is taken from: `host::SERVER_SEED` once that is long enough for
-/// the wasm `Core`, which takes no seed shorter than 32 bytes; until then another. (What that changes:
-/// see `server`.)
-pub const REPLAY_SEED: &[u8] = if host::SERVER_SEED.len() >= 32 { host::SERVER_SEED } else { b"wasshd fuzz: fixed seed for replay" };
-const _: () = assert!(REPLAY_SEED.len() >= 32);
+// The wasm `Core` takes no seed shorter than 32 bytes.
+const _: () = assert!(host::SERVER_SEED.len() >= 32);
 
 /// The smallest channel window the settings allow: the default maximum packet, which has no setting.
 const REPLAY_CHANNEL_WINDOW: u32 = 32 * 1024;
 
 /// The harness's server (`host::server`) made only through what the wasm `Core` offers too: its seed,
-/// `add_host_key` and `set_config`. Two things differ, and only these two (checked here on every call):
-/// the seed (`REPLAY_SEED`), so that a signature a seed file carries over the fuzz server's session id
-/// no longer verifies; and the channel window and maximum packet, 32 KiB each instead of 16 and 8 KiB,
-/// as the maximum packet has no setting and the window may not be below it. Of 3,587 inputs (seeds
-/// and corpus, November 2026) three took another path for it: `publickey-pty-shell`, `window-overrun`
-/// and one descendant of the latter.
+/// `add_host_key` and `set_config`. One thing differs, and only this (checked here on every call): the
+/// channel window and maximum packet, 32 KiB each instead of 16 and 8 KiB, as the maximum packet has no
+/// setting and the window may not be below it. Of 3,587 inputs (seeds and corpus, November 2026) two
+/// took another path for it: `window-overrun` and one descendant of it.
 pub fn server(strict_kex: StrictKex) -> Recorder {
-    let mut s = Recorder::on(REPLAY_SEED);
+    let mut s = Recorder::on(host::SERVER_SEED);
     s.add_host_key_openssh(&host::host_key()).expect("the host key reads back");
     let window = REPLAY_CHANNEL_WINDOW.to_string();
     for (name, value) in host::settings(strict_kex).into_iter().chain([("ChannelWindowSize", window)]) {
@@ -187,7 +182,7 @@ impl Recorder {
         }
         let mut w = Writer::new();
         while let Some((conn, event)) = self.server.poll_event() {
-            event_record(&mut w, conn, &event);
+            encode_event(&mut w, conn, &event);
             tape.events.push_back((conn, event));
         }
         let records = w.into_vec();
@@ -422,99 +417,5 @@ fn write_str(t: &mut String, s: &str) {
 fn write_hex(t: &mut String, bytes: &[u8]) {
     for b in bytes {
         let _ = write!(t, "{b:02x}");
-    }
-}
-
-/// An event as `Core::drain_events` encodes it: `encode_event` of `wasm/src/lib.rs`, whose tags
-/// `ts/core/events.ts` decodes. The two must agree, or the replay reports every event as different.
-fn event_record(w: &mut Writer, conn: u32, event: &Event) {
-    let head = |w: &mut Writer, tag: u8| {
-        w.u8(tag).u32(conn);
-    };
-    match event {
-        Event::Log { level, message } => {
-            head(w, 1);
-            w.u8(*level).string(message.as_bytes());
-        }
-        Event::ClientVersion { version } => {
-            head(w, 2);
-            w.string(version.as_bytes());
-        }
-        Event::KeysExchanged(k) => {
-            head(w, 3);
-            for s in [k.kex, k.host_key, k.cipher_in, k.cipher_out, k.mac_in, k.mac_out] {
-                w.string(s.as_bytes());
-            }
-            w.bool(k.strict).bool(k.initial);
-        }
-        Event::ServiceRequest { service } => {
-            head(w, 4);
-            w.string(service.as_bytes());
-        }
-        Event::AuthRequest(req) => {
-            head(w, 5);
-            w.string(req.user.as_bytes()).string(req.service.as_bytes()).string(req.method.name().as_bytes());
-            match &req.method {
-                AuthMethod::None => {}
-                AuthMethod::Password { password } => {
-                    w.string(password.as_bytes());
-                }
-                AuthMethod::PublicKey { algorithm, key, signed } => {
-                    w.string(algorithm.as_bytes()).string(key).bool(*signed);
-                }
-                AuthMethod::KeyboardInteractive { submethods, responses } => {
-                    w.string(submethods.as_bytes());
-                    match responses {
-                        None => {
-                            w.u32(u32::MAX);
-                        }
-                        Some(list) => {
-                            w.u32(list.len() as u32);
-                            for r in list {
-                                w.string(r.as_bytes());
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Event::Authenticated { user, method } => {
-            head(w, 6);
-            w.string(user.as_bytes()).string(method.as_bytes());
-        }
-        Event::ChannelOpenRequest { channel, kind, data } => {
-            head(w, 7);
-            w.u32(*channel).string(kind.as_bytes()).string(data);
-        }
-        Event::ChannelRequest { channel, request, want_reply } => {
-            head(w, 8);
-            w.u32(*channel).bool(*want_reply).string(request.name().as_bytes());
-            match request {
-                ChannelRequest::Other { data, .. } => {
-                    w.string(data);
-                }
-                decoded => decoded.encode_fields(w),
-            }
-        }
-        Event::ChannelData { channel, stream, data } => {
-            head(w, 9);
-            w.u32(*channel).u32(*stream).string(data);
-        }
-        Event::ChannelEof { channel } => {
-            head(w, 10);
-            w.u32(*channel);
-        }
-        Event::ChannelClosed { channel } => {
-            head(w, 11);
-            w.u32(*channel);
-        }
-        Event::ChannelReadyToSend { channel } => {
-            head(w, 12);
-            w.u32(*channel);
-        }
-        Event::Disconnected { reason, description, by_peer } => {
-            head(w, 13);
-            w.u32(*reason).string(description.as_bytes()).bool(*by_peer);
-        }
     }
 }
