@@ -15,7 +15,8 @@
  *            once V8 has touched all of its young generation);
  *   cycles   connect, authenticate, `echo TOKEN`, close, CONCURRENCY at a time with the ssh2 client, every
  *            100th with OpenSSH's ssh through sshpass; output and exit status checked each time;
- *   data     GIB GiB each way through 8 connections at once, one exec channel each carrying both directions;
+ *   data     GIB GiB each way through 8 connections at once (one of them compressed with zlib@openssh.com),
+ *            one exec channel each carrying both directions;
  *            the streams draw chunks from one budget per direction, so fast ones carry more and all end together;
  *            sha256 of each direction taken by sender and receiver; KeyRenegotiationThreshold is 64 MiB so the
  *            server rekeys every connection many times. ssh2 fixes its own receive window (2 MiB, 32 KiB
@@ -68,6 +69,8 @@ interface StreamPlan {
   id: number;
   cipher: string;
   mac: string | undefined;
+  /** zlib@openssh.com on this connection (one stream in eight: deflating random data is slow). */
+  compress: boolean;
   window: number;
   /** The client pauses its reads now and then (the server's send window drains). */
   clientPauses: boolean;
@@ -232,7 +235,11 @@ async function clientMain(): Promise<void> {
         port: m.port,
         username: USER,
         password: m.password,
-        algorithms: { cipher: [plan.cipher as never], ...(plan.mac ? { hmac: [plan.mac as never] } : {}) },
+        algorithms: {
+          cipher: [plan.cipher as never],
+          ...(plan.mac ? { hmac: [plan.mac as never] } : {}),
+          ...(plan.compress ? { compress: ['zlib@openssh.com' as never] } : {}),
+        },
       });
     });
   }
@@ -493,7 +500,7 @@ async function serverMain(): Promise<void> {
   async function runData(bytesEachWay: number): Promise<DataResults> {
     const plans: StreamPlan[] = Array.from({ length: STREAMS }, (_, k) => {
       const [cipher, mac] = SUITES[k % SUITES.length]!;
-      return { id: nextStream++, cipher, mac, window: WINDOWS[k % WINDOWS.length]!, clientPauses: k % 2 === 1, serverPauses: k % 3 === 2 };
+      return { id: nextStream++, cipher, mac, compress: k === 3, window: WINDOWS[k % WINDOWS.length]!, clientPauses: k % 2 === 1, serverPauses: k % 3 === 2 };
     });
     for (const plan of plans) streams.set(plan.id, { plan, received: new Tally(), sent: new Tally(), done: false });
     downLeft = bytesEachWay;
@@ -524,7 +531,7 @@ async function serverMain(): Promise<void> {
       const p = s.plan;
       const yes = (b: boolean) => (b ? 'yes' : 'no');
       const mib = (n: number) => (n / MiB).toFixed(0);
-      out.rows.push([String(p.id), `${p.cipher}${p.mac ? ` ${p.mac}` : ''}`, String(p.window / 1024), yes(p.clientPauses), yes(p.serverPauses), mib(r.sent.bytes), mib(down.bytes), r.seconds.toFixed(1), bad.length > 0 ? 'FAILED' : 'ok']);
+      out.rows.push([String(p.id), `${p.cipher}${p.mac ? ` ${p.mac}` : ''}${p.compress ? ' zlib' : ''}`, String(p.window / 1024), yes(p.clientPauses), yes(p.serverPauses), mib(r.sent.bytes), mib(down.bytes), r.seconds.toFixed(1), bad.length > 0 ? 'FAILED' : 'ok']);
       streams.delete(r.id);
     }
     return out;
