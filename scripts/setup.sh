@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=0.2.100   # must equal the wasm-bindgen crate pinned in wasm/Cargo.toml
 WASM_PACK_VERSION=0.15.1
-APT_PACKAGES=(openssh-client sshpass tmux)
+# g++: libFuzzer, which the fuzz crate builds for its transcript replay (test/fuzz/transcripts.test.ts).
+APT_PACKAGES=(openssh-client sshpass tmux g++)
 
 step() { printf '\n== %s\n' "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }
