@@ -58,24 +58,7 @@ fn move_data(p: &mut Pair, ch: &OpenChannel, up: &[u8], down: &[u8], rekey_every
             p.client.receive(&to_client);
         }
         assert!(p.client.error.is_none(), "{:?}", p.client.error);
-        for e in p.drain_events() {
-            match e {
-                Event::ChannelData { data, .. } => {
-                    p.server.consume_channel_data(p.id, ch.remote, data.len() as u32).unwrap();
-                    got_up.extend_from_slice(&data);
-                }
-                Event::KeysExchanged(s) => assert!(!s.initial),
-                Event::ChannelReadyToSend { .. } => {}
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        while let Some(m) = p.recv() {
-            match m[0] {
-                msg::CHANNEL_DATA => got_down.extend_from_slice(&parse_channel_data(&m).1),
-                msg::CHANNEL_WINDOW_ADJUST => {}
-                other => panic!("unexpected message {other}"),
-            }
-        }
+        p.collect_data(ch.remote, &mut got_up, &mut got_down);
         assert!(piece < 10_000, "no progress: up {}/{} down {}/{}", got_up.len(), up.len(), got_down.len(), down.len());
     }
     assert!(got_up == up, "client to server data differs");

@@ -712,27 +712,7 @@ fn server_started_rekey_by_byte_threshold_keeps_data_byte_exact() {
             let end = (d + n / 2).min(down.len());
             d += p.server.send_data(p.id, ch.remote, 0, &down[d..end]).unwrap();
         }
-        for e in p.drain_events() {
-            match e {
-                Event::ChannelData { data, .. } => {
-                    p.server.consume_channel_data(p.id, ch.remote, data.len() as u32).unwrap();
-                    got_up.extend_from_slice(&data);
-                }
-                Event::KeysExchanged(s) => {
-                    assert!(!s.initial);
-                    rekeys += 1;
-                }
-                Event::ChannelReadyToSend { .. } => {}
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        while let Some(m) = p.recv() {
-            match m[0] {
-                msg::CHANNEL_DATA => got_down.extend_from_slice(&parse_channel_data(&m).1),
-                msg::CHANNEL_WINDOW_ADJUST => {}
-                other => panic!("unexpected message {other}"),
-            }
-        }
+        rekeys += p.collect_data(ch.remote, &mut got_up, &mut got_down);
     }
     assert_eq!(got_up, up);
     assert_eq!(got_down, down);

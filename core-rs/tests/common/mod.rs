@@ -275,6 +275,35 @@ impl Pair {
         assert_eq!(ok[1..], ch.local.to_be_bytes());
     }
 
+    /// Takes in what both sides sent on a `cat` session: channel data events (consumed, so the window
+    /// reopens) into `up` and CHANNEL_DATA messages into `down`. Re-exchanges and ready-to-send notices may
+    /// come along; anything else fails the test. Returns the number of re-exchanges.
+    pub fn collect_data(&mut self, channel: u32, up: &mut Vec<u8>, down: &mut Vec<u8>) -> u32 {
+        let mut rekeys = 0;
+        for e in self.drain_events() {
+            match e {
+                Event::ChannelData { data, .. } => {
+                    self.server.consume_channel_data(self.id, channel, data.len() as u32).unwrap();
+                    up.extend_from_slice(&data);
+                }
+                Event::KeysExchanged(s) => {
+                    assert!(!s.initial);
+                    rekeys += 1;
+                }
+                Event::ChannelReadyToSend { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        while let Some(m) = self.recv() {
+            match m[0] {
+                msg::CHANNEL_DATA => down.extend_from_slice(&parse_channel_data(&m).1),
+                msg::CHANNEL_WINDOW_ADJUST => {}
+                other => panic!("unexpected message {other}"),
+            }
+        }
+        rekeys
+    }
+
     /// The server ended the connection with `reason`: it reported `Disconnected` (not by the peer) and the
     /// client received a DISCONNECT with the same code. Returns the description and the other events that
     /// came with it.
