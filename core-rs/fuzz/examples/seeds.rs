@@ -239,6 +239,11 @@ fn sessions(out: &mut Out) {
         session_seed(out, &name.replace('@', "-"), ENABLED | i as u8, &exec_session(), true);
     }
 
+    // Suite number 15: compressed once the user has authenticated.
+    let mut compressed = exec_session();
+    compressed.insert(compressed.len() - 2, Send(data(&b"compress me ".repeat(2000))));
+    session_seed(out, "exec-zlib-openssh", ENABLED | 15, &compressed, true);
+
     let session_id = Session::new(ENABLED).client.session_id.clone().expect("a session id");
     let publickey_shell = [
         Send(service()),

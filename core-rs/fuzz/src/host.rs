@@ -17,7 +17,7 @@ use wasshd_core::{AuthMethod, AuthReply, Event, Server};
 use crate::client::{Client, ClientOptions};
 use crate::peer::Peer;
 use crate::transcript::{self, Recorder};
-use crate::{suite, Input};
+use crate::{suite, suites, Input};
 
 /// The one password the host accepts.
 pub const PASSWORD: &str = "pw";
@@ -254,8 +254,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// `flags`: bits 0-3 pick the cipher suite, bits 4-5 the server's strict kex mode, bit 6 turns strict
-    /// kex off in the client and bit 7 its EXT_INFO. Modes a non-strict client cannot pass are Enabled.
+    /// `flags`: bits 0-3 pick the cipher suite (15, one past the last, is the first suite with
+    /// zlib@openssh.com compression), bits 4-5 the server's strict kex mode, bit 6 turns strict kex off in
+    /// the client and bit 7 its EXT_INFO. Modes a non-strict client cannot pass are Enabled.
     pub fn new(flags: u8) -> Session {
         Session::start(flags, false, |mode| Recorder::off(server(mode)))
     }
@@ -282,9 +283,11 @@ impl Session {
             3 if strict => StrictKex::Required,
             _ => StrictKex::Enabled,
         };
+        let compress = usize::from(flags & 0x0f) == suites().count();
         let opts = ClientOptions {
             strict,
             ext_info: flags & 0x80 == 0,
+            compression: if compress { "zlib@openssh.com" } else { "none" }.into(),
             ..ClientOptions::suite(cipher.name(), mac.map_or("hmac-sha2-256", MacAlg::name))
         };
         let mut host = Host::with(make_server(mode));
