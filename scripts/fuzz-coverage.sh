@@ -24,7 +24,8 @@ for t in "${targets[@]}"; do
   inputs=("seeds/$t")
   [ -d "corpus/$t" ] && inputs+=("corpus/$t")
   echo "== $t: $(find "${inputs[@]}" -type f | wc -l) inputs" >&2
-  cargo +nightly fuzz coverage "$t" "${inputs[@]}" >/dev/null 2>"coverage/$t.log" || { tail -20 "coverage/$t.log"; exit 1; }
+  cargo +nightly fuzz coverage "$t" "${inputs[@]}" >/dev/null 2>"coverage/$t.log" ||
+    { grep -v LLVM_PROFILE_FILE "coverage/$t.log" | tail -20; exit 1; }
   "$llvm_cov" export -format=lcov -instr-profile="coverage/$t/coverage.profdata" \
     "target/$triple/coverage/$triple/release/$t" >"$lcov_dir/$t.info"
 done
