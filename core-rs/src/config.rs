@@ -6,6 +6,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::transport::negotiate::{parse_list, CipherAlg, CompressionAlg, HostKeyAlg, KexAlg, MacAlg, Preferences};
+use crate::transport::packet::MAX_PACKET_LEN;
 
 /// How strict key exchange (the Terrapin countermeasure) is used: the reference's `UseStrictKeyExchange`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,9 +48,9 @@ pub struct Config {
     pub keepalive_interval_ms: u64,
     /// Unanswered keepalives before the connection is considered dead (`SSHKeepAliveCountMax`).
     pub keepalive_count_max: u32,
-    /// Receive window each channel advertises, in bytes.
+    /// Receive window each channel advertises, in bytes (`ChannelWindowSize`).
     pub channel_window: u32,
-    /// Largest data payload we accept per channel packet.
+    /// Largest data payload we accept per channel packet (`ChannelMaxPacket`), at most the window.
     pub channel_max_packet: u32,
     /// Channels a connection may have open at once.
     pub max_channels: u32,
@@ -83,6 +84,11 @@ impl Default for Config {
         }
     }
 }
+
+/// Bounds of `ChannelMaxPacket`: below, clients would send data in slivers that each cost a packet; above,
+/// a data packet with its header would not fit the packet limit.
+const MIN_CHANNEL_MAX_PACKET: u32 = 512;
+const MAX_CHANNEL_MAX_PACKET: u32 = MAX_PACKET_LEN - 1024;
 
 fn number<T: core::str::FromStr>(value: &str) -> Result<T, String> {
     value.trim().parse().map_err(|_| alloc::format!("not a number: {value}"))
@@ -154,6 +160,16 @@ impl Config {
                 }
                 self.channel_window = w;
             }
+            "ChannelMaxPacket" => {
+                let p: u32 = number(value)?;
+                if !(MIN_CHANNEL_MAX_PACKET..=MAX_CHANNEL_MAX_PACKET).contains(&p) {
+                    return Err(alloc::format!("must be from {MIN_CHANNEL_MAX_PACKET} to {MAX_CHANNEL_MAX_PACKET}"));
+                }
+                if p > self.channel_window {
+                    return Err("must be at most the channel window size".into());
+                }
+                self.channel_max_packet = p;
+            }
             "MaxChannels" => self.max_channels = number::<u32>(value)?.max(1),
             "LogLevel" => self.log_level = number::<u8>(value)?.min(3),
             "MaskSensitiveData" => self.mask_sensitive = boolean(value)?,
@@ -185,6 +201,7 @@ impl Config {
             "SSHKeepAliveInterval" => (self.keepalive_interval_ms / 1000).to_string(),
             "SSHKeepAliveCountMax" => self.keepalive_count_max.to_string(),
             "ChannelWindowSize" => self.channel_window.to_string(),
+            "ChannelMaxPacket" => self.channel_max_packet.to_string(),
             "MaxChannels" => self.max_channels.to_string(),
             "LogLevel" => self.log_level.to_string(),
             "MaskSensitiveData" => (if self.mask_sensitive { "True" } else { "False" }).into(),
@@ -212,5 +229,18 @@ mod tests {
         assert_eq!(c.set("MaskSensitiveData", "false"), Ok(true));
         assert!(!c.mask_sensitive);
         assert!(c.set("MaskSensitiveData", "maybe").is_err());
+    }
+
+    #[test]
+    fn channel_window_and_max_packet_bound_each_other() {
+        let mut c = Config::default();
+        for bad in ["511", "261121", "-1", "lots"] {
+            assert!(c.set("ChannelMaxPacket", bad).is_err(), "{bad}");
+        }
+        assert_eq!(c.set("ChannelMaxPacket", "8192"), Ok(true));
+        assert_eq!(c.set("ChannelWindowSize", "16384"), Ok(true));
+        assert!(c.set("ChannelWindowSize", "8191").is_err());
+        assert!(c.set("ChannelMaxPacket", "16385").is_err());
+        assert_eq!((c.get("ChannelMaxPacket").unwrap().as_str(), c.channel_window), ("8192", 16384));
     }
 }

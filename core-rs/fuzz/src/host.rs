@@ -34,9 +34,9 @@ pub fn host_key() -> String {
     HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&HOST_SEED)).to_openssh("host", 0x1234_5678)
 }
 
-/// The settings of `server` that have a name (`Config::set`, the wasm `Core`'s `set_config`): every
-/// packet dumped at LogLevel 3 with nothing masked, a banner, keepalives and a rekey threshold small
-/// enough to hit.
+/// The settings of `server` (`Config::set`, the wasm `Core`'s `set_config`): every packet dumped at
+/// LogLevel 3 with nothing masked, a banner, keepalives, and a rekey threshold and channel windows and
+/// packets small enough to hit.
 pub fn settings(strict_kex: StrictKex) -> Vec<(&'static str, String)> {
     [
         ("UseStrictKeyExchange", (strict_kex as u8).to_string()),
@@ -46,12 +46,13 @@ pub fn settings(strict_kex: StrictKex) -> Vec<(&'static str, String)> {
         ("SSHKeepAliveInterval", "10".into()),
         ("SSHKeepAliveCountMax", "3".into()),
         ("KeyRenegotiationThreshold", (16 * 1024).to_string()),
+        ("ChannelMaxPacket", (8 * 1024).to_string()),
+        ("ChannelWindowSize", (16 * 1024).to_string()),
     ]
     .into()
 }
 
-/// A server set up to reach as much code as possible: `settings`, and channel windows and packets
-/// smaller than the settings allow, so that they are hit.
+/// A server set up to reach as much code as possible: `settings`.
 pub fn server(strict_kex: StrictKex) -> Server {
     let mut server = Server::new(SERVER_SEED);
     server.add_host_key_openssh(&host_key()).expect("the host key reads back");
@@ -59,8 +60,6 @@ pub fn server(strict_kex: StrictKex) -> Server {
     for (name, value) in settings(strict_kex) {
         assert_eq!(config.set(name, &value), Ok(true), "setting {name}={value}");
     }
-    config.channel_max_packet = 8 * 1024;
-    config.channel_window = 16 * 1024;
     server
 }
 

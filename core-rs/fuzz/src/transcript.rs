@@ -41,24 +41,15 @@ use crate::host;
 // The wasm `Core` takes no seed shorter than 32 bytes.
 const _: () = assert!(host::SERVER_SEED.len() >= 32);
 
-/// The smallest channel window the settings allow: the default maximum packet, which has no setting.
-const REPLAY_CHANNEL_WINDOW: u32 = 32 * 1024;
-
 /// The harness's server (`host::server`) made only through what the wasm `Core` offers too: its seed,
-/// `add_host_key` and `set_config`. One thing differs, and only this (checked here on every call): the
-/// channel window and maximum packet, 32 KiB each instead of 16 and 8 KiB, as the maximum packet has no
-/// setting and the window may not be below it. Of 3,587 inputs (seeds and corpus, November 2026) two
-/// took another path for it: `window-overrun` and one descendant of it.
+/// `add_host_key` and `set_config`; checked to be the same server.
 pub fn server(strict_kex: StrictKex) -> Recorder {
     let mut s = Recorder::on(host::SERVER_SEED);
     s.add_host_key_openssh(&host::host_key()).expect("the host key reads back");
-    let window = REPLAY_CHANNEL_WINDOW.to_string();
-    for (name, value) in host::settings(strict_kex).into_iter().chain([("ChannelWindowSize", window)]) {
+    for (name, value) in host::settings(strict_kex) {
         assert_eq!(s.set_config(name, &value), Ok(true), "setting {name}={value}");
     }
-    let mut expected: Config = host::server(strict_kex).config().clone();
-    expected.channel_window = REPLAY_CHANNEL_WINDOW;
-    expected.channel_max_packet = s.server.config().channel_max_packet;
+    let expected: Config = host::server(strict_kex).config().clone();
     assert_eq!(format!("{:?}", s.server.config()), format!("{expected:?}"), "the replayable server drifted from host::server");
     s
 }
