@@ -80,12 +80,15 @@ impl Inflater {
     /// Inflates one packet's worth of the stream. More than `limit` bytes of output is an error, found as
     /// soon as the output passes the limit rather than after inflating everything.
     pub fn decompress(&mut self, data: &[u8], limit: usize) -> Result<Vec<u8>> {
-        const CHUNK: usize = 16 * 1024;
+        // Room for a typical ratio at first, doubled while it fills; one byte past the limit at most, which
+        // is enough to see it passed.
+        let mut room = data.len().saturating_mul(4).clamp(256, 64 * 1024);
         let mut out = Vec::new();
         let mut input = data;
         loop {
             let start = out.len();
-            out.resize(start + CHUNK, 0);
+            let chunk = room.min(limit.saturating_add(1).saturating_sub(start));
+            out.resize(start + chunk, 0);
             let result = miniz_oxide::inflate::stream::inflate(
                 &mut self.0,
                 input,
@@ -97,7 +100,8 @@ impl Inflater {
             if out.len() > limit {
                 return Err(compression_error("packet inflates past the packet size limit"));
             }
-            let full = result.bytes_written == CHUNK;
+            let full = result.bytes_written == chunk;
+            room = room.saturating_mul(2);
             let progressed = result.bytes_consumed > 0 || result.bytes_written > 0;
             match result.status {
                 // Buf means nothing more can be done with what arrived: the normal end of a packet.
@@ -153,10 +157,6 @@ impl<S: ZlibStream> Compression<S> {
 
     pub fn stream(&mut self) -> Option<&mut S> {
         self.stream.as_mut()
-    }
-
-    pub fn is_active(&self) -> bool {
-        self.stream.is_some()
     }
 }
 
@@ -219,15 +219,15 @@ mod tests {
     fn delayed_compression_waits_for_authentication_and_restarts_on_rekey() {
         let mut c: Compression<Inflater> = Compression::default();
         c.rekeyed(CompressionAlg::ZlibOpenssh);
-        assert!(!c.is_active());
+        assert!(c.stream().is_none());
         c.authenticated();
-        assert!(c.is_active());
+        assert!(c.stream().is_some());
         c.rekeyed(CompressionAlg::None);
-        assert!(!c.is_active());
+        assert!(c.stream().is_none());
         c.rekeyed(CompressionAlg::ZlibOpenssh);
-        assert!(c.is_active(), "after authentication a rekey starts the delayed stream at once");
+        assert!(c.stream().is_some(), "after authentication a rekey starts the delayed stream at once");
         let mut z: Compression<Deflater> = Compression::default();
         z.rekeyed(CompressionAlg::Zlib);
-        assert!(z.is_active());
+        assert!(z.stream().is_some());
     }
 }
