@@ -60,6 +60,12 @@ export interface SSHServerOptions {
   connectionBacklog?: number;
   /** Methods offered to clients (DefaultAuthMethods). Default password, publickey, keyboard-interactive. */
   authMethods?: AuthMethodName[];
+  /**
+   * OpenSSH's AuthenticationMethods: lists of methods that must all pass, in order, for a login to succeed
+   * (passing any one list is enough), e.g. `[['publickey', 'password'], ['publickey', 'keyboard-interactive']]`.
+   * Default `'any'`: one method the handler accepts. The core enforces the order; the handler decides each step.
+   */
+  authenticationMethods?: AuthMethodName[][] | 'any';
   /** Seconds without channel traffic before a client is disconnected; 0 = never (DefaultIdleTimeout). */
   defaultIdleTimeout?: number;
   /** Seconds a client has to authenticate (DefaultTimeout, OpenSSH's LoginGraceTime). Default 120. */
@@ -120,19 +126,40 @@ export interface UserAuthRequestEvent extends ConnectionEvent {
   user: string;
   service: string;
   authMethod: AuthMethodName;
+  /**
+   * Methods this login has already passed, oldest first (the steps answered with partial success). The
+   * core keeps this chain: the user and service cannot change during a login, and a method the last
+   * partial success did not list never reaches the handler.
+   */
+  methodsPassed: AuthMethodName[];
   /** For `password`. */
   password?: string;
-  /** For `publickey`: `signed` is false for a query, true once the signature has been verified. */
+  /**
+   * For `publickey`. `signed` is false for a query ("would this key do?"): accepting it only tells the
+   * client the key is acceptable, and the decision that counts comes with the signed request, whose
+   * signature the core has verified before the handler sees it.
+   */
   publicKey?: { algorithm: string; blob: Uint8Array; openssh: string; signed: boolean };
   /** For `keyboard-interactive`: `responses` is undefined when the method starts. */
   keyboardInteractive?: { submethods: string; responses?: string[] };
+  /**
+   * This step passed. The login succeeds unless `AuthenticationMethods` needs further steps, in which case
+   * the client is told of partial success and what may follow.
+   */
   accept(): void;
-  /** Refuses; `partialSuccess` means this step passed but more are required, `methods` what may follow. */
-  reject(options?: { partialSuccess?: boolean; methods?: AuthMethodName[] }): void;
-  /** This step passed, but the client must also pass one of `methods` (the reference's PartialSuccess). */
-  partialSuccess(methods: AuthMethodName[]): void;
-  /** Sends keyboard-interactive prompts (again). */
-  prompt(prompts: KeyboardInteractivePrompt[], options?: { name?: string; instruction?: string }): void;
+  /** Refuses; `methods` narrows the methods the client is told it may still try. */
+  reject(options?: { methods?: AuthMethodName[] }): void;
+  /**
+   * This step passed, but the client must also pass one of `methods` (default: what `AuthenticationMethods`
+   * allows next, or every offered method): the reference's PartialSuccess.
+   */
+  partialSuccess(methods?: AuthMethodName[]): void;
+  /**
+   * Sends keyboard-interactive prompts (again), at most `MaxKeyboardInteractiveRounds` rounds per attempt.
+   * `retry`: the previous answers were wrong; the round counts toward `MaxAuthAttempts` and waits out the
+   * auth-failure delay, as a refusal would.
+   */
+  prompt(prompts: KeyboardInteractivePrompt[], options?: { name?: string; instruction?: string; retry?: boolean }): void;
 }
 
 export interface ChannelEvent extends ConnectionEvent {
@@ -377,6 +404,10 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.keyboardInteractivePrompts = options.keyboardInteractivePrompts ?? [];
     for (const key of options.hostKeys ?? []) this.addHostKey(key);
     if (options.authMethods) this.config(`DefaultAuthMethods=${options.authMethods.join(',')}`);
+    if (options.authenticationMethods) {
+      const chains = options.authenticationMethods;
+      this.config(`AuthenticationMethods=${chains === 'any' ? 'any' : chains.map((c) => c.join(',')).join(' ')}`);
+    }
     if (options.defaultIdleTimeout !== undefined) this.config(`DefaultIdleTimeout=${options.defaultIdleTimeout}`);
     if (options.defaultTimeout !== undefined) this.config(`DefaultTimeout=${options.defaultTimeout}`);
     if (options.encryptionAlgorithms) this.config(`SSHEncryptionAlgorithms=${options.encryptionAlgorithms.join(',')}`);
@@ -837,17 +868,22 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   /** `arrived`: when the request reached the host, if a refusal of it waits out the auth-failure delay. */
   private async onAuthRequest(conn: ConnectionState, event: CoreEvent & { type: 'authRequest' }, arrived: number | undefined): Promise<void> {
     const id = conn.connectionId;
-    type Decision = { kind: 'accept' } | { kind: 'reject'; partialSuccess: boolean; methods?: string[] } | { kind: 'prompt'; prompts: KeyboardInteractivePrompt[]; name: string; instruction: string };
+    type Decision =
+      | { kind: 'accept' }
+      | { kind: 'reject'; partialSuccess: boolean; methods?: string[] }
+      | { kind: 'prompt'; prompts: KeyboardInteractivePrompt[]; name: string; instruction: string; retry: boolean };
     let decision: Decision | undefined;
     const e: UserAuthRequestEvent = {
       connectionId: id,
       user: event.user,
       service: event.service,
       authMethod: event.method,
+      methodsPassed: event.passed,
       accept: () => (decision = { kind: 'accept' }),
-      reject: (o = {}) => (decision = { kind: 'reject', partialSuccess: o.partialSuccess ?? false, ...(o.methods ? { methods: o.methods } : {}) }),
-      partialSuccess: (methods) => (decision = { kind: 'reject', partialSuccess: true, methods }),
-      prompt: (prompts, o = {}) => (decision = { kind: 'prompt', prompts, name: o.name ?? '', instruction: o.instruction ?? this.keyboardInteractiveMessage }),
+      reject: (o = {}) => (decision = { kind: 'reject', partialSuccess: false, ...(o.methods ? { methods: o.methods } : {}) }),
+      partialSuccess: (methods) => (decision = { kind: 'reject', partialSuccess: true, ...(methods ? { methods } : {}) }),
+      prompt: (prompts, o = {}) =>
+        (decision = { kind: 'prompt', prompts, name: o.name ?? '', instruction: o.instruction ?? this.keyboardInteractiveMessage, retry: o.retry ?? false }),
     };
     if (event.password !== undefined) e.password = event.password;
     if (event.publicKey) e.publicKey = { ...event.publicKey, openssh: `${event.publicKey.algorithm} ${base64(event.publicKey.blob)}` };
@@ -855,15 +891,17 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     await this.dispatchDecision('userAuthRequest', e, () => (decision = { kind: 'reject', partialSuccess: false }));
     if (!decision && event.method === 'keyboard-interactive' && !event.responses) {
       const prompts = this.perConnectionPrompts.get(id) ?? this.keyboardInteractivePrompts;
-      if (prompts.length > 0) decision = { kind: 'prompt', prompts, name: '', instruction: this.keyboardInteractiveMessage };
+      if (prompts.length > 0) decision = { kind: 'prompt', prompts, name: '', instruction: this.keyboardInteractiveMessage, retry: false };
     }
     const d: Decision = decision ?? { kind: 'reject', partialSuccess: false };
-    // Accepts, prompts and partial successes go out at once: only a plain refusal waits.
-    if (d.kind === 'reject' && !d.partialSuccess && arrived !== undefined && !(await this.waitOutAuthFailureDelay(conn, event.user, arrived))) return;
+    // Accepts, first prompts and partial successes go out at once: a refusal, or prompts again after wrong
+    // answers, waits.
+    const failed = (d.kind === 'reject' && !d.partialSuccess) || (d.kind === 'prompt' && d.retry);
+    if (failed && arrived !== undefined && !(await this.waitOutAuthFailureDelay(conn, event.user, arrived))) return;
     this.withConn(conn, () => {
       if (d.kind === 'accept') this.core.reply_auth_accept(id);
       else if (d.kind === 'reject') this.core.reply_auth_reject(id, d.partialSuccess, (d.methods ?? []).join(','));
-      else this.core.reply_auth_prompt(id, d.name, d.instruction, d.prompts.map((p) => p.prompt), Uint8Array.from(d.prompts, (p) => (p.echo ? 1 : 0)));
+      else this.core.reply_auth_prompt(id, d.name, d.instruction, d.prompts.map((p) => p.prompt), Uint8Array.from(d.prompts, (p) => (p.echo ? 1 : 0)), d.retry);
     });
   }
 

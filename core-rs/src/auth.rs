@@ -15,6 +15,33 @@ pub const MAX_USER_LEN: usize = 256;
 pub const MAX_SECRET_LEN: usize = 1024;
 pub const MAX_PROMPTS: usize = 16;
 
+/// The authentication methods the server knows (RFC 4252 §5, RFC 4256).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    None,
+    Password,
+    PublicKey,
+    KeyboardInteractive,
+}
+
+impl Method {
+    /// Every method the server can offer, in the order it offers them by default (`none` is never offered).
+    pub const OFFERABLE: [Method; 3] = [Method::Password, Method::PublicKey, Method::KeyboardInteractive];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::None => "none",
+            Method::Password => "password",
+            Method::PublicKey => "publickey",
+            Method::KeyboardInteractive => "keyboard-interactive",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Method> {
+        [Method::None, Method::Password, Method::PublicKey, Method::KeyboardInteractive].into_iter().find(|m| m.name() == name)
+    }
+}
+
 /// A decoded SSH_MSG_USERAUTH_REQUEST.
 pub struct Request<'a> {
     pub user: &'a str,
@@ -28,6 +55,19 @@ pub enum MethodRequest<'a> {
     PublicKey { algorithm: &'a str, blob: &'a [u8], signature: Option<&'a [u8]> },
     KeyboardInteractive { submethods: &'a str },
     Other(&'a str),
+}
+
+impl MethodRequest<'_> {
+    /// The method asked for, if the server knows it.
+    pub fn method(&self) -> Option<Method> {
+        match self {
+            MethodRequest::None => Some(Method::None),
+            MethodRequest::Password { .. } => Some(Method::Password),
+            MethodRequest::PublicKey { .. } => Some(Method::PublicKey),
+            MethodRequest::KeyboardInteractive { .. } => Some(Method::KeyboardInteractive),
+            MethodRequest::Other(_) => None,
+        }
+    }
 }
 
 pub fn decode_request(payload: &[u8]) -> Result<Request<'_>> {
@@ -110,9 +150,11 @@ pub fn decode_info_response(payload: &[u8], expected: usize) -> Result<Vec<Zeroi
     Ok(responses)
 }
 
-pub fn encode_failure(methods: &[String], partial_success: bool) -> Vec<u8> {
+/// USERAUTH_FAILURE listing `methods` that can continue; `none` is never listed (RFC 4252 §5.2).
+pub fn encode_failure(methods: &[Method], partial_success: bool) -> Vec<u8> {
+    let names: Vec<&str> = methods.iter().filter(|m| **m != Method::None).map(|m| m.name()).collect();
     let mut w = Writer::message(msg::USERAUTH_FAILURE);
-    w.name_list(methods).bool(partial_success);
+    w.name_list(&names).bool(partial_success);
     w.into_vec()
 }
 

@@ -5,6 +5,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use crate::auth::Method;
 use crate::transport::negotiate::{parse_list, CipherAlg, CompressionAlg, HostKeyAlg, KexAlg, MacAlg, Preferences};
 use crate::transport::packet::MAX_PACKET_LEN;
 
@@ -21,9 +22,6 @@ pub enum StrictKex {
     Required = 3,
 }
 
-/// The authentication methods the server may offer (`DefaultAuthMethods`).
-pub const AUTH_METHODS: &[&str] = &["password", "publickey", "keyboard-interactive"];
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub algorithms: Preferences,
@@ -36,8 +34,14 @@ pub struct Config {
     pub rekey_bytes: u64,
     /// Failed authentication attempts before the connection is closed (`MaxAuthAttempts`).
     pub max_auth_attempts: u32,
-    /// Methods listed in USERAUTH_FAILURE (`DefaultAuthMethods`).
-    pub auth_methods: Vec<String>,
+    /// Methods offered and listed in USERAUTH_FAILURE (`DefaultAuthMethods`).
+    pub auth_methods: Vec<Method>,
+    /// OpenSSH's `AuthenticationMethods`: lists of methods that must all pass, in order, for a login to
+    /// succeed; passing every method of any one list is enough. `None` is OpenSSH's `any`: one method that
+    /// the host accepts.
+    pub auth_chains: Option<Vec<Vec<Method>>>,
+    /// Rounds of keyboard-interactive prompts one attempt may take (`MaxKeyboardInteractiveRounds`).
+    pub max_kbd_rounds: u32,
     /// Sent once before authentication completes (`UserAuthBanner`).
     pub banner: Option<String>,
     /// Time allowed from connect to successful authentication, in ms; 0 for none (`LoginGraceTime`).
@@ -70,7 +74,9 @@ impl Default for Config {
             strict_kex: StrictKex::Enabled,
             rekey_bytes: 1 << 30,
             max_auth_attempts: 6,
-            auth_methods: AUTH_METHODS.iter().map(|m| m.to_string()).collect(),
+            auth_methods: Method::OFFERABLE.to_vec(),
+            auth_chains: None,
+            max_kbd_rounds: 8,
             banner: None,
             login_grace_ms: 120_000,
             idle_timeout_ms: 0,
@@ -104,6 +110,42 @@ fn boolean(value: &str) -> Result<bool, String> {
 
 fn seconds_to_ms(value: &str) -> Result<u64, String> {
     number::<u64>(value)?.checked_mul(1000).ok_or_else(|| "too large".to_string())
+}
+
+/// A comma-separated list of method names.
+fn parse_methods(value: &str) -> Result<Vec<Method>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .map(|name| match Method::from_name(name) {
+            Some(m) => Ok(m),
+            None if name.is_empty() => Err("empty method name in the list".into()),
+            None => Err(alloc::format!("unknown authentication method: {name}")),
+        })
+        .collect()
+}
+
+/// `AuthenticationMethods`: `any`, or space-separated lists of comma-separated methods.
+fn parse_chains(value: &str) -> Result<Option<Vec<Vec<Method>>>, String> {
+    let value = value.trim();
+    if value == "any" {
+        return Ok(None);
+    }
+    let chains: Vec<Vec<Method>> = value.split_ascii_whitespace().map(parse_methods).collect::<Result<_, _>>()?;
+    if chains.is_empty() {
+        return Err("expected any, or lists such as publickey,password publickey,keyboard-interactive".into());
+    }
+    Ok(Some(chains))
+}
+
+/// Every method a chain needs must be offered: a chain through a method the server never offers would
+/// lock out everyone who relies on it, silently.
+fn check_chains_offered(chains: Option<&[Vec<Method>]>, offered: &[Method]) -> Result<(), String> {
+    let needed = chains.unwrap_or_default().iter().flatten();
+    match needed.into_iter().find(|m| **m != Method::None && !offered.contains(m)) {
+        Some(m) => Err(alloc::format!("AuthenticationMethods needs {}, which DefaultAuthMethods does not offer", m.name())),
+        None => Ok(()),
+    }
 }
 
 impl Config {
@@ -142,11 +184,24 @@ impl Config {
             }
             "MaxAuthAttempts" => self.max_auth_attempts = number::<u32>(value)?.max(1),
             "DefaultAuthMethods" => {
-                let methods: Vec<String> = value.split(',').map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
-                if let Some(bad) = methods.iter().find(|m| !AUTH_METHODS.contains(&m.as_str())) {
-                    return Err(alloc::format!("unknown authentication method: {bad}"));
+                let methods = parse_methods(value)?;
+                if methods.contains(&Method::None) {
+                    return Err("none is not a method to offer: a host that wants it accepts the none request".into());
                 }
+                check_chains_offered(self.auth_chains.as_deref(), &methods)?;
                 self.auth_methods = methods;
+            }
+            "AuthenticationMethods" => {
+                let chains = parse_chains(value)?;
+                check_chains_offered(chains.as_deref(), &self.auth_methods)?;
+                self.auth_chains = chains;
+            }
+            "MaxKeyboardInteractiveRounds" => {
+                let rounds: u32 = number(value)?;
+                if !(1..=64).contains(&rounds) {
+                    return Err("must be from 1 to 64".into());
+                }
+                self.max_kbd_rounds = rounds;
             }
             "UserAuthBanner" => self.banner = Some(value.into()).filter(|b: &String| !b.is_empty()),
             "LoginGraceTime" | "DefaultTimeout" => self.login_grace_ms = seconds_to_ms(value)?,
@@ -194,7 +249,12 @@ impl Config {
             "UseStrictKeyExchange" => (self.strict_kex as u8).to_string(),
             "KeyRenegotiationThreshold" => self.rekey_bytes.to_string(),
             "MaxAuthAttempts" => self.max_auth_attempts.to_string(),
-            "DefaultAuthMethods" => self.auth_methods.join(","),
+            "DefaultAuthMethods" => names(&self.auth_methods, Method::name),
+            "AuthenticationMethods" => match &self.auth_chains {
+                None => "any".into(),
+                Some(chains) => chains.iter().map(|c| names(c, Method::name)).collect::<Vec<_>>().join(" "),
+            },
+            "MaxKeyboardInteractiveRounds" => self.max_kbd_rounds.to_string(),
             "UserAuthBanner" => self.banner.clone().unwrap_or_default(),
             "LoginGraceTime" | "DefaultTimeout" => (self.login_grace_ms / 1000).to_string(),
             "DefaultIdleTimeout" => (self.idle_timeout_ms / 1000).to_string(),
@@ -229,6 +289,28 @@ mod tests {
         assert_eq!(c.set("MaskSensitiveData", "false"), Ok(true));
         assert!(!c.mask_sensitive);
         assert!(c.set("MaskSensitiveData", "maybe").is_err());
+    }
+
+    #[test]
+    fn authentication_methods_parse_and_must_be_offered() {
+        let mut c = Config::default();
+        assert_eq!(c.get("AuthenticationMethods").unwrap(), "any");
+        assert_eq!(c.set("AuthenticationMethods", " publickey,password  publickey,keyboard-interactive "), Ok(true));
+        assert_eq!(c.get("AuthenticationMethods").unwrap(), "publickey,password publickey,keyboard-interactive");
+        assert_eq!(
+            c.auth_chains,
+            Some(alloc::vec![alloc::vec![Method::PublicKey, Method::Password], alloc::vec![Method::PublicKey, Method::KeyboardInteractive]])
+        );
+        for bad in ["", "publickey,,password", "publickey,hostbased", "any,password"] {
+            assert!(c.set("AuthenticationMethods", bad).is_err(), "{bad:?}");
+        }
+        // A chain through a method that is not offered, either way round.
+        assert!(c.set("DefaultAuthMethods", "publickey,password").is_err());
+        assert_eq!(c.set("AuthenticationMethods", "any"), Ok(true));
+        assert_eq!(c.set("DefaultAuthMethods", "publickey,password"), Ok(true));
+        assert!(c.set("AuthenticationMethods", "publickey,keyboard-interactive").is_err());
+        assert!(c.set("DefaultAuthMethods", "password,none").is_err());
+        assert_eq!(c.set("AuthenticationMethods", "none"), Ok(true));
     }
 
     #[test]

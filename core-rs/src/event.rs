@@ -7,6 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use zeroize::Zeroizing;
 
+use crate::auth::Method;
 use crate::connection::ChannelRequest;
 
 /// Detail levels of [`Event::Log`], as the reference's `LogLevel`.
@@ -92,6 +93,8 @@ pub struct AuthRequest {
     pub user: String,
     pub service: String,
     pub method: AuthMethod,
+    /// Methods this login has already passed (partial successes), oldest first.
+    pub passed: Vec<Method>,
 }
 
 /// A method and what the client offered with it.
@@ -115,13 +118,17 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
-    pub fn name(&self) -> &'static str {
+    pub fn method(&self) -> Method {
         match self {
-            AuthMethod::None => "none",
-            AuthMethod::Password { .. } => "password",
-            AuthMethod::PublicKey { .. } => "publickey",
-            AuthMethod::KeyboardInteractive { .. } => "keyboard-interactive",
+            AuthMethod::None => Method::None,
+            AuthMethod::Password { .. } => Method::Password,
+            AuthMethod::PublicKey { .. } => Method::PublicKey,
+            AuthMethod::KeyboardInteractive { .. } => Method::KeyboardInteractive,
         }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.method().name()
     }
 }
 
@@ -138,20 +145,25 @@ impl core::fmt::Debug for AuthMethod {
     }
 }
 
-/// The host's answer to an [`Event::AuthRequest`].
+/// The host's answer to an [`Event::AuthRequest`]. The core keeps the login's chain: whatever the host
+/// answers, a publickey query is answered only with PK_OK or a refusal, and a step that passes ends the
+/// login only once `AuthenticationMethods` is satisfied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthReply {
+    /// This step passed. For a publickey query: the key is acceptable (PK_OK); the signed request that
+    /// follows is the one that counts.
     Accept,
-    /// Refuse; `partial_success` says this step passed but more are needed, and `methods` overrides the
-    /// list of methods that can continue.
-    Reject {
-        partial_success: bool,
-        methods: Option<Vec<String>>,
-    },
-    /// Ask (further) keyboard-interactive questions: `prompts` are `(text, echo)` pairs.
+    /// This step passed, but one of `methods` (default: what the configured chains allow) must follow.
+    /// For a publickey query it means the same as `Accept`.
+    PartialSuccess { methods: Option<Vec<Method>> },
+    /// Refuse; `methods` narrows the list of methods the client is told can continue.
+    Reject { methods: Option<Vec<Method>> },
+    /// Ask (further) keyboard-interactive questions: `prompts` are `(text, echo)` pairs. `retry` says the
+    /// previous answers were wrong: the round counts as a failed attempt, as a refusal would.
     Prompt {
         name: String,
         instruction: String,
         prompts: Vec<(String, bool)>,
+        retry: bool,
     },
 }

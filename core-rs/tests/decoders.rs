@@ -759,10 +759,11 @@ fn settle(p: &mut Pair, rng: &mut ChaCha20Rng) -> Option<(u32, bool)> {
                 Event::AuthRequest(req) => {
                     let reply = match (req.method, rng.next_u32() % 3) {
                         (AuthMethod::KeyboardInteractive { .. }, 0) => {
-                            AuthReply::Prompt { name: "n".into(), instruction: "i".into(), prompts: vec![("p".into(), false)] }
+                            AuthReply::Prompt { name: "n".into(), instruction: "i".into(), prompts: vec![("p".into(), false)], retry: false }
                         }
                         (_, 1) => AuthReply::Accept,
-                        _ => AuthReply::Reject { partial_success: yes, methods: None },
+                        _ if yes => AuthReply::PartialSuccess { methods: None },
+                        _ => AuthReply::Reject { methods: None },
                     };
                     p.server.reply_auth(p.id, reply).unwrap();
                 }

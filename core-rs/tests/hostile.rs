@@ -1576,7 +1576,7 @@ fn prompted(server: Server, seed: u64) -> Pair {
     w.string(b"carol").string(b"ssh-connection").string(b"keyboard-interactive").string(b"").string(b"");
     assert_eq!(send_probe(&mut p, w.as_slice()), Event("AuthRequest"));
     let prompts = vec![("Password: ".to_string(), false), ("Code: ".to_string(), true)];
-    p.server.reply_auth(p.id, AuthReply::Prompt { name: String::new(), instruction: String::new(), prompts }).unwrap();
+    p.server.reply_auth(p.id, AuthReply::Prompt { name: String::new(), instruction: String::new(), prompts, retry: false }).unwrap();
     p.expect_msg(msg::USERAUTH_INFO_REQUEST);
     p
 }
@@ -1609,14 +1609,14 @@ fn keyboard_interactive_responses_must_answer_exactly_the_prompts_within_limits(
     // A second response to one round, after the host's decision.
     let mut p = prompted(server, 9210);
     assert_eq!(send_probe(&mut p, &info_response(2, &[b"a", b"b"])), Event("AuthRequest"));
-    p.server.reply_auth(p.id, AuthReply::Reject { partial_success: false, methods: None }).unwrap();
+    p.server.reply_auth(p.id, AuthReply::Reject { methods: None }).unwrap();
     p.expect_msg(msg::USERAUTH_FAILURE);
     results.push(("a second response to one round".into(), Fatal(PROTOCOL_ERROR), send_probe(&mut p, &info_response(2, &[b"a", b"b"]))));
     // The host may not ask more than 16 questions at once.
     let mut p = prompted(p.into_server(), 9211);
     assert_eq!(send_probe(&mut p, &info_response(2, &[b"a", b"b"])), Event("AuthRequest"));
     let prompts = vec![("?".to_string(), false); 17];
-    let too_many = AuthReply::Prompt { name: String::new(), instruction: String::new(), prompts };
+    let too_many = AuthReply::Prompt { name: String::new(), instruction: String::new(), prompts, retry: false };
     assert!(matches!(p.server.reply_auth(p.id, too_many), Err(CommandError::Invalid(_))));
     check("keyboard-interactive responses", &results);
     complete_exec_session(p.into_server(), 31);
@@ -1915,7 +1915,7 @@ fn publickey_query(user: &str, seed: u8) -> Vec<u8> {
 fn refused_attempts(p: &mut Pair, max: u32, request: impl Fn(u32) -> Vec<u8>) -> Option<(u32, u32)> {
     for attempt in 1..=max + 1 {
         assert_eq!(send_probe(p, &request(attempt)), Event("AuthRequest"), "attempt {attempt}");
-        p.server.reply_auth(p.id, AuthReply::Reject { partial_success: false, methods: None }).unwrap();
+        p.server.reply_auth(p.id, AuthReply::Reject { methods: None }).unwrap();
         match observe(p, 0, &[]) {
             Reply(msg::USERAUTH_FAILURE) => {}
             Fatal(reason) => return Some((attempt, reason)),

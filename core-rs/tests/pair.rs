@@ -7,18 +7,15 @@
 mod common;
 
 use common::*;
-use ed25519_dalek::{Signer, SigningKey};
-use wasshd_core::keys::PublicKey;
 use wasshd_core::msg;
 use wasshd_core::server::CommandError;
 use wasshd_core::wire::{Reader, Writer};
-use wasshd_core::{AuthMethod, AuthReply, Event};
+use wasshd_core::Event;
 
 const REASON_PROTOCOL_ERROR: u32 = 2;
 const REASON_MAC_ERROR: u32 = 5;
 const REASON_VERSION_NOT_SUPPORTED: u32 = 8;
 const REASON_BY_APPLICATION: u32 = 11;
-const REASON_NO_MORE_AUTH_METHODS: u32 = 14;
 
 fn all_suites() -> Vec<(&'static str, &'static str)> {
     let mut v = vec![("chacha20-poly1305@openssh.com", ""), ("aes128-gcm@openssh.com", ""), ("aes256-gcm@openssh.com", "")];
@@ -28,15 +25,6 @@ fn all_suites() -> Vec<(&'static str, &'static str)> {
         }
     }
     v
-}
-
-fn parse_failure(payload: &[u8]) -> (String, bool) {
-    assert_eq!(payload[0], msg::USERAUTH_FAILURE);
-    let mut r = Reader::new(&payload[1..]);
-    let methods = r.name_list().unwrap().to_string();
-    let partial = r.bool().unwrap();
-    r.finish().unwrap();
-    (methods, partial)
 }
 
 fn expect_auth_request(p: &mut Pair) -> wasshd_core::AuthRequest {
@@ -216,259 +204,6 @@ fn reject_affected_mode_never_negotiates_something_the_client_did_not_compute() 
             }
         }
     }
-}
-
-// ---- user authentication ----------------------------------------------------------------------------
-
-#[test]
-fn rejected_password_gets_failure_with_method_list_then_retry_is_accepted() {
-    let mut p = Pair::new(ClientOptions::default());
-    p.handshake();
-    p.request_service();
-    p.send(&userauth_password("alice", "wrong"));
-    let req = expect_auth_request(&mut p);
-    assert!(matches!(&req.method, AuthMethod::Password { password } if password.as_str() == "wrong"));
-    assert!(!format!("{:?}", req.method).contains("wrong"), "Debug must not print the password");
-    p.server.reply_auth(p.id, AuthReply::Reject { partial_success: false, methods: None }).unwrap();
-    assert_eq!(parse_failure(&p.expect_msg(msg::USERAUTH_FAILURE)), ("password,publickey,keyboard-interactive".into(), false));
-
-    // The host may narrow the list and report partial success.
-    p.send(&userauth_password("alice", "step one"));
-    expect_auth_request(&mut p);
-    p.server.reply_auth(p.id, AuthReply::Reject { partial_success: true, methods: Some(vec!["keyboard-interactive".into()]) }).unwrap();
-    assert_eq!(parse_failure(&p.expect_msg(msg::USERAUTH_FAILURE)), ("keyboard-interactive".into(), true));
-
-    // A reply with nothing pending is refused and changes nothing.
-    assert_eq!(p.server.reply_auth(p.id, AuthReply::Accept), Err(CommandError::NothingPending));
-
-    p.send(&userauth_password("alice", "correct horse"));
-    expect_auth_request(&mut p);
-    p.server.reply_auth(p.id, AuthReply::Accept).unwrap();
-    assert_eq!(p.expect_msg(msg::USERAUTH_SUCCESS), [msg::USERAUTH_SUCCESS]);
-    assert!(matches!(p.expect_event(), Event::Authenticated { user, method } if user == "alice" && method == "password"));
-}
-
-#[test]
-fn banner_is_sent_once_before_the_first_authentication_answer() {
-    let mut server = test_server();
-    assert_eq!(server.config_mut().set("UserAuthBanner", "Authorised use only\r\n"), Ok(true));
-    let mut p = Pair::on(server, ClientOptions::default(), 20);
-    p.handshake();
-    p.request_service();
-    for attempt in 0..2 {
-        p.send(&userauth_password("alice", "wrong"));
-        expect_auth_request(&mut p);
-        p.server.reply_auth(p.id, AuthReply::Reject { partial_success: false, methods: None }).unwrap();
-        if attempt == 0 {
-            let banner = p.expect_msg(msg::USERAUTH_BANNER);
-            let mut r = Reader::new(&banner[1..]);
-            assert_eq!(r.utf8().unwrap(), "Authorised use only\r\n");
-            assert_eq!(r.string().unwrap(), b"");
-            r.finish().unwrap();
-        }
-        p.expect_msg(msg::USERAUTH_FAILURE);
-    }
-    assert!(p.recv().is_none());
-}
-
-#[test]
-fn too_many_failed_passwords_disconnect_with_reason_14_and_server_keeps_serving() {
-    let mut p = Pair::new(ClientOptions::default());
-    p.handshake();
-    p.request_service();
-    let max = p.server.config().max_auth_attempts;
-    assert_eq!(max, 6);
-    for attempt in 1..=max {
-        p.send(&userauth_password("mallory", &format!("guess {attempt}")));
-        expect_auth_request(&mut p);
-        p.server.reply_auth(p.id, AuthReply::Reject { partial_success: false, methods: None }).unwrap();
-        if attempt < max {
-            assert!(!parse_failure(&p.expect_msg(msg::USERAUTH_FAILURE)).1);
-        }
-    }
-    p.expect_disconnect(REASON_NO_MORE_AUTH_METHODS);
-    assert!(p.recv().is_none(), "no USERAUTH_FAILURE after the last attempt");
-    complete_exec_session(p.into_server(), 100);
-}
-
-fn user_key() -> SigningKey {
-    SigningKey::from_bytes(&USER_SEED)
-}
-
-fn publickey_request(user: &str, blob: &[u8], signature: Option<&[u8]>) -> Vec<u8> {
-    let mut w = Writer::message(msg::USERAUTH_REQUEST);
-    w.string(user.as_bytes()).string(b"ssh-connection").string(b"publickey").bool(signature.is_some());
-    w.string(b"ssh-ed25519").string(blob);
-    if let Some(sig) = signature {
-        w.string(sig);
-    }
-    w.into_vec()
-}
-
-/// RFC 4252 §7: what a publickey signature covers, written out by hand.
-fn publickey_signed_data(session_id: &[u8], user: &str, blob: &[u8]) -> Vec<u8> {
-    let mut v = ssh_string(session_id);
-    v.push(msg::USERAUTH_REQUEST);
-    for s in [user.as_bytes(), b"ssh-connection", b"publickey"] {
-        v.extend(ssh_string(s));
-    }
-    v.push(1);
-    v.extend(ssh_string(b"ssh-ed25519"));
-    v.extend(ssh_string(blob));
-    v
-}
-
-fn signature_blob(key: &SigningKey, data: &[u8]) -> Vec<u8> {
-    let mut v = ssh_string(b"ssh-ed25519");
-    v.extend(ssh_string(&key.sign(data).to_bytes()));
-    v
-}
-
-#[test]
-fn publickey_query_gets_pk_ok_then_signed_request_is_accepted() {
-    let mut p = Pair::new(ClientOptions::default());
-    p.handshake();
-    p.request_service();
-    let key = user_key();
-    let blob = PublicKey::Ed25519(key.verifying_key()).blob();
-
-    p.send(&publickey_request("bob", &blob, None));
-    let req = expect_auth_request(&mut p);
-    match req.method {
-        AuthMethod::PublicKey { algorithm, key: offered, signed } => {
-            assert_eq!((algorithm.as_str(), offered.as_slice(), signed), ("ssh-ed25519", blob.as_slice(), false));
-        }
-        other => panic!("expected publickey, got {other:?}"),
-    }
-    p.server.reply_auth(p.id, AuthReply::Accept).unwrap();
-    let pk_ok = p.expect_msg(msg::USERAUTH_PK_OK);
-    let mut r = Reader::new(&pk_ok[1..]);
-    assert_eq!(r.string().unwrap(), b"ssh-ed25519");
-    assert_eq!(r.string().unwrap(), blob.as_slice());
-    r.finish().unwrap();
-    assert!(p.event().is_none(), "a query answered with PK_OK authenticates nobody");
-
-    let session_id = p.client.session_id.clone().unwrap();
-    let sig = signature_blob(&key, &publickey_signed_data(&session_id, "bob", &blob));
-    p.send(&publickey_request("bob", &blob, Some(&sig)));
-    let req = expect_auth_request(&mut p);
-    assert_eq!(req.user, "bob");
-    assert!(matches!(req.method, AuthMethod::PublicKey { signed: true, .. }));
-    p.server.reply_auth(p.id, AuthReply::Accept).unwrap();
-    assert_eq!(p.expect_msg(msg::USERAUTH_SUCCESS), [msg::USERAUTH_SUCCESS]);
-    assert!(matches!(p.expect_event(), Event::Authenticated { user, method } if user == "bob" && method == "publickey"));
-}
-
-#[test]
-fn publickey_request_with_bad_signature_is_refused_without_reaching_the_host() {
-    let mut p = Pair::new(ClientOptions::default());
-    p.handshake();
-    p.request_service();
-    let key = user_key();
-    let blob = PublicKey::Ed25519(key.verifying_key()).blob();
-    let session_id = p.client.session_id.clone().unwrap();
-    let good = publickey_signed_data(&session_id, "bob", &blob);
-
-    let mut flipped = signature_blob(&key, &good);
-    let last = flipped.len() - 1;
-    flipped[last] ^= 0x01;
-    let bad_signatures = [
-        // Over another session's identifier.
-        signature_blob(&key, &publickey_signed_data(&[0u8; 32], "bob", &blob)),
-        // For another user.
-        signature_blob(&key, &publickey_signed_data(&session_id, "alice", &blob)),
-        // By another key.
-        signature_blob(&SigningKey::from_bytes(&[0x22; 32]), &good),
-        flipped,
-    ];
-    for sig in &bad_signatures {
-        p.send(&publickey_request("bob", &blob, Some(sig)));
-        let failure = p.expect_msg(msg::USERAUTH_FAILURE);
-        assert_eq!(parse_failure(&failure), ("password,publickey,keyboard-interactive".into(), false));
-        let events = p.drain_events();
-        assert!(!events.iter().any(|e| matches!(e, Event::AuthRequest(_) | Event::Authenticated { .. })), "{events:?}");
-    }
-    // The good signature still works afterwards.
-    p.send(&publickey_request("bob", &blob, Some(&signature_blob(&key, &good))));
-    assert!(matches!(expect_auth_request(&mut p).method, AuthMethod::PublicKey { signed: true, .. }));
-}
-
-fn parse_info_request(payload: &[u8]) -> (String, String, Vec<(String, bool)>) {
-    assert_eq!(payload[0], msg::USERAUTH_INFO_REQUEST);
-    let mut r = Reader::new(&payload[1..]);
-    let name = r.utf8_owned().unwrap();
-    let instruction = r.utf8_owned().unwrap();
-    assert_eq!(r.string().unwrap(), b"", "language tag");
-    let n = r.u32().unwrap();
-    let prompts = (0..n).map(|_| (r.utf8_owned().unwrap(), r.bool().unwrap())).collect();
-    r.finish().unwrap();
-    (name, instruction, prompts)
-}
-
-fn info_response(answers: &[&str]) -> Vec<u8> {
-    let mut w = Writer::message(msg::USERAUTH_INFO_RESPONSE);
-    w.u32(answers.len() as u32);
-    for a in answers {
-        w.string(a.as_bytes());
-    }
-    w.into_vec()
-}
-
-fn responses_of(req: wasshd_core::AuthRequest) -> Vec<String> {
-    match req.method {
-        AuthMethod::KeyboardInteractive { responses: Some(r), .. } => r.iter().map(|s| s.to_string()).collect(),
-        other => panic!("expected keyboard-interactive responses, got {other:?}"),
-    }
-}
-
-#[test]
-fn keyboard_interactive_two_rounds_then_accept() {
-    let mut p = Pair::new(ClientOptions::default());
-    p.handshake();
-    p.request_service();
-    let mut w = Writer::message(msg::USERAUTH_REQUEST);
-    w.string(b"carol").string(b"ssh-connection").string(b"keyboard-interactive").string(b"").string(b"pam");
-    p.send(w.as_slice());
-    let req = expect_auth_request(&mut p);
-    assert_eq!(req.user, "carol");
-    assert!(matches!(&req.method, AuthMethod::KeyboardInteractive { submethods, responses: None } if submethods == "pam"));
-
-    let round1 = vec![("Password: ".to_string(), false), ("Favourite colour: ".to_string(), true)];
-    p.server
-        .reply_auth(p.id, AuthReply::Prompt { name: "round 1".into(), instruction: "two questions".into(), prompts: round1.clone() })
-        .unwrap();
-    assert_eq!(parse_info_request(&p.expect_msg(msg::USERAUTH_INFO_REQUEST)), ("round 1".into(), "two questions".into(), round1));
-    p.send(&info_response(&["hunter2", "blue"]));
-    let req = expect_auth_request(&mut p);
-    assert_eq!(req.user, "carol");
-    assert_eq!(responses_of(req), ["hunter2", "blue"]);
-
-    let round2 = vec![("One-time code: ".to_string(), true)];
-    p.server.reply_auth(p.id, AuthReply::Prompt { name: "round 2".into(), instruction: String::new(), prompts: round2.clone() }).unwrap();
-    assert_eq!(parse_info_request(&p.expect_msg(msg::USERAUTH_INFO_REQUEST)), ("round 2".into(), String::new(), round2));
-    p.send(&info_response(&["424242"]));
-    assert_eq!(responses_of(expect_auth_request(&mut p)), ["424242"]);
-
-    p.server.reply_auth(p.id, AuthReply::Accept).unwrap();
-    assert_eq!(p.expect_msg(msg::USERAUTH_SUCCESS), [msg::USERAUTH_SUCCESS]);
-    assert!(matches!(p.expect_event(), Event::Authenticated { user, method } if user == "carol" && method == "keyboard-interactive"));
-}
-
-#[test]
-fn keyboard_interactive_response_with_wrong_count_is_protocol_error() {
-    let mut p = Pair::new(ClientOptions::default());
-    p.handshake();
-    p.request_service();
-    let mut w = Writer::message(msg::USERAUTH_REQUEST);
-    w.string(b"carol").string(b"ssh-connection").string(b"keyboard-interactive").string(b"").string(b"");
-    p.send(w.as_slice());
-    expect_auth_request(&mut p);
-    p.server
-        .reply_auth(p.id, AuthReply::Prompt { name: String::new(), instruction: String::new(), prompts: vec![("a".into(), false)] })
-        .unwrap();
-    p.expect_msg(msg::USERAUTH_INFO_REQUEST);
-    p.send(&info_response(&["one", "two"]));
-    p.expect_disconnect(REASON_PROTOCOL_ERROR);
 }
 
 // ---- channels ---------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ function recorded(t: Transport): Transport {
 
 /**
  * A server on the fake clock that accepts password `pw` (for user `half`, as a partial success), prompts for
- * keyboard-interactive and refuses everything else; its handler for user `slow` waits (see `hold`).
+ * keyboard-interactive (again, as a retry, after a wrong answer) and refuses everything else; its handler for user `slow` waits (see `hold`).
  */
 async function serve(options: SSHServerOptions = {}) {
   clock = new FakeClock();
@@ -142,8 +142,9 @@ async function serve(options: SSHServerOptions = {}) {
   server.on('userAuthRequest', async (e) => {
     requests.push(e);
     if (e.user === 'slow') await holds.shift();
-    if (e.user === 'half' && e.password === 'pw') e.partialSuccess(['publickey']);
+    if (e.user === 'half' && e.password === 'pw') e.partialSuccess(['keyboard-interactive']);
     else if (e.authMethod === 'keyboard-interactive' && !e.keyboardInteractive?.responses) e.prompt([{ prompt: 'Password: ', echo: false }]);
+    else if (e.authMethod === 'keyboard-interactive' && e.keyboardInteractive?.responses?.[0] !== 'pw') e.prompt([{ prompt: 'Password: ', echo: false }], { retry: true });
     else if (e.authMethod === 'password' && e.password === 'pw') e.accept();
     else e.reject();
   });
@@ -262,6 +263,21 @@ describe('the server', () => {
       expect(await answer).toBe(type);
       expect(clock.short()).toHaveLength(0);
     }
+  });
+
+  it('prompts again after wrong keyboard-interactive answers only once the delay has passed', async () => {
+    const { c } = await serve();
+    const INFO_REQUEST = 60;
+    expect(await userauth(c, 'carol', 'keyboard-interactive', (w) => w.string('').string(''))).toBe(INFO_REQUEST);
+    expect(clock.short()).toHaveLength(0);
+    const before = writes.length;
+    c.send(new Writer(INFO_REQUEST + 1).u32(1).string('wrong').done());
+    const again = c.expect(INFO_REQUEST);
+    await vi.waitFor(() => expect(clock.short()).toHaveLength(1));
+    expect(writes.length).toBe(before);
+    clock.advance(10);
+    expect((await again).type).toBe(INFO_REQUEST);
+    expect(writes.length).toBe(before + 1);
   });
 
   it('drops a delayed refusal when the client goes away, leaving no timer', async () => {

@@ -8,7 +8,7 @@ export type CoreEvent =
   | { type: 'clientVersion'; conn: number; version: string }
   | { type: 'keysExchanged'; conn: number; kex: string; hostKey: string; cipherIn: string; cipherOut: string; macIn: string; macOut: string; strict: boolean; initial: boolean }
   | { type: 'serviceRequest'; conn: number; service: string }
-  | { type: 'authRequest'; conn: number; user: string; service: string; method: AuthMethodName; password?: string; publicKey?: { algorithm: string; blob: Uint8Array; signed: boolean }; submethods?: string; responses?: string[] }
+  | { type: 'authRequest'; conn: number; user: string; service: string; method: AuthMethodName; passed: AuthMethodName[]; password?: string; publicKey?: { algorithm: string; blob: Uint8Array; signed: boolean }; submethods?: string; responses?: string[] }
   | { type: 'authenticated'; conn: number; user: string; method: string }
   | { type: 'channelOpenRequest'; conn: number; channel: number; kind: string; data: Uint8Array }
   | { type: 'channelRequest'; conn: number; channel: number; wantReply: boolean; request: ChannelRequestInfo }
@@ -87,7 +87,9 @@ export function decodeEvents(records: Uint8Array): CoreEvent[] {
         const user = r.text();
         const service = r.text();
         const method = r.text() as AuthMethodName;
-        const event: CoreEvent & { type: 'authRequest' } = { type: 'authRequest', conn, user, service, method };
+        const list = r.text();
+        const passed = (list === '' ? [] : list.split(',')) as AuthMethodName[];
+        const event: CoreEvent & { type: 'authRequest' } = { type: 'authRequest', conn, user, service, method, passed };
         if (method === 'password') event.password = r.text();
         else if (method === 'publickey') event.publicKey = { algorithm: r.text(), blob: r.bytes_().slice(), signed: r.bool() };
         else if (method === 'keyboard-interactive') {

@@ -4,6 +4,7 @@
 //! logic; it only converts types.
 
 use wasm_bindgen::prelude::*;
+use wasshd_core::auth::Method;
 use wasshd_core::connection::ChannelRequest;
 use wasshd_core::msg::DisconnectReason;
 use wasshd_core::wire::Writer;
@@ -116,13 +117,20 @@ impl Core {
         self.server.reply_auth(conn, AuthReply::Accept).map_err(command_error)
     }
 
-    /// `methods`: comma-separated list to offer instead of the configured one, or empty for that.
+    /// Refuses, or with `partial_success` passes the step but asks for more. `methods`: comma-separated
+    /// methods that may follow (narrowing what the core allows), or empty for the core's own list.
     pub fn reply_auth_reject(&mut self, conn: u32, partial_success: bool, methods: &str) -> Result<(), JsError> {
-        let methods = (!methods.is_empty()).then(|| methods.split(',').map(String::from).collect());
-        self.server.reply_auth(conn, AuthReply::Reject { partial_success, methods }).map_err(command_error)
+        let methods = if methods.is_empty() {
+            None
+        } else {
+            let parsed: Option<Vec<Method>> = methods.split(',').map(Method::from_name).collect();
+            Some(parsed.ok_or_else(|| JsError::new(&format!("[129] unknown authentication method in {methods}")))?)
+        };
+        let reply = if partial_success { AuthReply::PartialSuccess { methods } } else { AuthReply::Reject { methods } };
+        self.server.reply_auth(conn, reply).map_err(command_error)
     }
 
-    /// `prompts` and `echo` are parallel arrays.
+    /// `prompts` and `echo` are parallel arrays; `retry`: the previous answers were wrong.
     pub fn reply_auth_prompt(
         &mut self,
         conn: u32,
@@ -130,9 +138,10 @@ impl Core {
         instruction: &str,
         prompts: Vec<String>,
         echo: &[u8],
+        retry: bool,
     ) -> Result<(), JsError> {
         let prompts = prompts.into_iter().zip(echo.iter().map(|e| *e != 0).chain(core::iter::repeat(false))).collect();
-        let reply = AuthReply::Prompt { name: name.into(), instruction: instruction.into(), prompts };
+        let reply = AuthReply::Prompt { name: name.into(), instruction: instruction.into(), prompts, retry };
         self.server.reply_auth(conn, reply).map_err(command_error)
     }
 
@@ -220,6 +229,7 @@ pub fn encode_event(w: &mut Writer, conn: u32, event: &Event) {
         Event::AuthRequest(req) => {
             head(w, tag::AUTH_REQUEST);
             w.string(req.user.as_bytes()).string(req.service.as_bytes()).string(req.method.name().as_bytes());
+            w.name_list(&req.passed.iter().map(|m| m.name()).collect::<Vec<_>>());
             match &req.method {
                 AuthMethod::None => {}
                 AuthMethod::Password { password } => {
@@ -314,9 +324,12 @@ mod tests {
     #[test]
     fn keyboard_interactive_start_marks_responses_absent() {
         let method = AuthMethod::KeyboardInteractive { submethods: String::new(), responses: None };
-        let bytes = record(3, Event::AuthRequest(AuthRequest { user: "u".into(), service: "s".into(), method }));
-        // tag, conn, "u", "s", "keyboard-interactive", "" (submethods), then u32::MAX for "no responses yet".
+        let passed = vec![Method::PublicKey];
+        let bytes = record(3, Event::AuthRequest(AuthRequest { user: "u".into(), service: "s".into(), method, passed }));
+        // tag, conn, "u", "s", "keyboard-interactive", "publickey" (methods passed), "" (submethods), then
+        // u32::MAX for "no responses yet".
         assert_eq!(bytes[0], tag::AUTH_REQUEST);
+        assert_eq!(&bytes[39..52], b"\0\0\0\x09publickey");
         assert_eq!(&bytes[bytes.len() - 8..], &[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
     }
 }

@@ -12,6 +12,7 @@ use wasshd_core::config::StrictKex;
 use wasshd_core::keys::HostKey;
 use wasshd_core::msg::DisconnectReason;
 use wasshd_core::transport::negotiate::MacAlg;
+use wasshd_core::auth::Method;
 use wasshd_core::{AuthMethod, AuthReply, Event, Server};
 
 use crate::client::{Client, ClientOptions};
@@ -219,16 +220,15 @@ impl Host {
 }
 
 fn auth_reply(method: AuthMethod) -> AuthReply {
-    let reject = |partial_success, methods| AuthReply::Reject { partial_success, methods };
     match method {
         AuthMethod::Password { password } if password.as_str() == PASSWORD => AuthReply::Accept,
-        AuthMethod::Password { password } if password.as_str() == PARTIAL_PASSWORD => reject(true, Some(vec!["publickey".into()])),
+        AuthMethod::Password { password } if password.as_str() == PARTIAL_PASSWORD => AuthReply::PartialSuccess { methods: Some(vec![Method::PublicKey]) },
         AuthMethod::PublicKey { .. } => AuthReply::Accept,
         AuthMethod::KeyboardInteractive { responses: None, .. } => {
-            AuthReply::Prompt { name: "fuzz".into(), instruction: "answer".into(), prompts: vec![("Password: ".into(), false)] }
+            AuthReply::Prompt { name: "fuzz".into(), instruction: "answer".into(), prompts: vec![("Password: ".into(), false)], retry: false }
         }
         AuthMethod::KeyboardInteractive { responses: Some(r), .. } if r.len() == 1 && r[0].as_str() == PASSWORD => AuthReply::Accept,
-        _ => reject(false, None),
+        _ => AuthReply::Reject { methods: None },
     }
 }
 

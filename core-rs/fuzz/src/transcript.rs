@@ -293,17 +293,17 @@ impl Recorder {
         let r = self.server.reply_auth(id, reply.clone());
         match &reply {
             AuthReply::Accept => self.note("reply_auth_accept", &[Num(id.into())], unit(&r), Some(id)),
-            AuthReply::Reject { partial_success, methods } => {
-                // The module reads "" as "the configured list" and splits at commas.
-                let list = methods.as_ref().map(|m| m.join(",")).unwrap_or_default();
-                let expressible = methods.as_ref().is_none_or(|m| !m.is_empty() && m.iter().all(|s| !s.is_empty() && !s.contains(',')));
-                assert!(expressible, "the wasm Core cannot express the method list {methods:?}");
-                self.note("reply_auth_reject", &[Num(id.into()), Bool(*partial_success), Str(&list)], unit(&r), Some(id));
+            AuthReply::Reject { methods } | AuthReply::PartialSuccess { methods } => {
+                // The module reads "" as "the core's own list" and splits at commas.
+                let list = methods.as_ref().map(|m| m.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")).unwrap_or_default();
+                assert!(methods.as_ref().is_none_or(|m| !m.is_empty()), "the wasm Core cannot express an empty method list");
+                let partial = matches!(reply, AuthReply::PartialSuccess { .. });
+                self.note("reply_auth_reject", &[Num(id.into()), Bool(partial), Str(&list)], unit(&r), Some(id));
             }
-            AuthReply::Prompt { name, instruction, prompts } => {
+            AuthReply::Prompt { name, instruction, prompts, retry } => {
                 let texts: Vec<&str> = prompts.iter().map(|(p, _)| p.as_str()).collect();
                 let echo: Vec<u8> = prompts.iter().map(|(_, e)| u8::from(*e)).collect();
-                let args = [Num(id.into()), Str(name), Str(instruction), Strs(&texts), Bytes(&echo)];
+                let args = [Num(id.into()), Str(name), Str(instruction), Strs(&texts), Bytes(&echo), Bool(*retry)];
                 self.note("reply_auth_prompt", &args, unit(&r), Some(id));
             }
         }

@@ -2,16 +2,15 @@
 //! layers together. It takes bytes and the time, and leaves output bytes and events behind.
 
 use alloc::collections::{BTreeMap, VecDeque};
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::auth::{self, MethodRequest};
 use crate::config::{Config, StrictKex};
 use crate::connection::channel::Channel;
 use crate::connection::{self as conn_proto, ChannelRequest};
 use crate::crypto::rng::EntropyPool;
 use crate::error::{Error, Result};
-use crate::event::{AuthMethod, AuthReply, AuthRequest, Event, KexSummary, LOG_DEBUG, LOG_INFO, LOG_VERBOSE};
+use crate::event::{Event, KexSummary, LOG_DEBUG, LOG_INFO, LOG_VERBOSE};
 use crate::keys::HostKey;
 use crate::msg::{self, DisconnectReason};
 use crate::server::CommandError;
@@ -50,19 +49,16 @@ pub struct Ctx<'a> {
     pub events: &'a mut VecDeque<(u32, Event)>,
 }
 
+mod userauth;
+
+use userauth::{Login, PendingAuth};
+
 /// An event that waits for the host's answer. Input is not processed while one is outstanding.
 enum Pending {
     Service,
     Auth(PendingAuth),
     ChannelOpen { peer_id: u32, local_id: u32 },
     ChannelRequest { channel: u32, want_reply: bool },
-}
-
-struct PendingAuth {
-    user: String,
-    method: &'static str,
-    /// For a publickey query: what PK_OK must echo.
-    pk_query: Option<(String, Vec<u8>)>,
 }
 
 enum KexStep {
@@ -106,14 +102,7 @@ pub struct Conn {
     service_accepted: bool,
     /// The authenticated user, once authentication succeeded.
     user: Option<String>,
-    /// The user named in the authentication attempt in progress.
-    user_in_progress: String,
-    auth_failures: u32,
-    /// A "none" request was answered: clients send one to learn the methods, further ones count as failures.
-    none_seen: bool,
-    banner_sent: bool,
-    /// Prompts sent in the keyboard-interactive round in progress.
-    kbd_prompts: Option<usize>,
+    login: Login,
     channels: BTreeMap<u32, Channel>,
     no_more_sessions: bool,
     last_rx: u64,
@@ -147,11 +136,7 @@ impl Conn {
             pending: None,
             service_accepted: false,
             user: None,
-            user_in_progress: String::new(),
-            auth_failures: 0,
-            none_seen: false,
-            banner_sent: false,
-            kbd_prompts: None,
+            login: Login::new(ctx.config),
             channels: BTreeMap::new(),
             no_more_sessions: false,
             last_rx: now,
@@ -477,21 +462,7 @@ impl Conn {
         Ok(())
     }
 
-    // ---- authentication ----------------------------------------------------------------------------
-
-    fn on_service_request(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
-        let mut r = Reader::new(payload);
-        r.u8()?;
-        let service = r.utf8()?;
-        r.finish()?;
-        if self.service_accepted || service != "ssh-userauth" {
-            let service = quote(service, MAX_QUOTED_CHARS);
-            return Err(Error::new(DisconnectReason::ServiceNotAvailable, alloc::format!("service not available: {service}")));
-        }
-        self.pending = Some(Pending::Service);
-        self.emit(ctx, Event::ServiceRequest { service: service.into() });
-        Ok(())
-    }
+    // ---- decisions -----------------------------------------------------------------------------------
 
     /// A reply that arrives after the connection ended has nothing left to answer: it is taken and dropped.
     fn reply_is_moot(&mut self) -> bool {
@@ -499,152 +470,6 @@ impl Conn {
             self.pending = None;
         }
         self.closed
-    }
-
-    pub fn reply_service(&mut self, accept: bool, ctx: &mut Ctx) -> Result<(), CommandError> {
-        if self.reply_is_moot() {
-            return Ok(());
-        }
-        let Some(Pending::Service) = self.pending else {
-            return Err(CommandError::NothingPending);
-        };
-        self.pending = None;
-        if accept {
-            self.service_accepted = true;
-            let mut w = Writer::message(msg::SERVICE_ACCEPT);
-            w.string(b"ssh-userauth");
-            self.send(w.as_slice(), ctx);
-        } else {
-            self.fail(ctx, Error::new(DisconnectReason::ServiceNotAvailable, "service refused"));
-        }
-        self.resume(ctx);
-        Ok(())
-    }
-
-    fn on_userauth_request(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
-        if !self.service_accepted {
-            return Err(Error::protocol("authentication request before the ssh-userauth service"));
-        }
-        if self.user.is_some() {
-            return Ok(()); // RFC 4252 §5.1: requests after success are ignored
-        }
-        self.kbd_prompts = None;
-        let request = auth::decode_request(payload)?;
-        if !self.banner_sent {
-            self.banner_sent = true;
-            if let Some(banner) = &ctx.config.banner {
-                self.send(&auth::encode_banner(banner), ctx);
-            }
-        }
-        let user = request.user.to_string();
-        self.user_in_progress = user.clone();
-        let offered = |m: &str| ctx.config.auth_methods.iter().any(|x| x == m);
-        if request.service != "ssh-connection" {
-            return self.auth_failure(ctx, false, None, true);
-        }
-        let method = match request.method {
-            MethodRequest::None => AuthMethod::None,
-            MethodRequest::Password { password, change } if offered("password") && !change => AuthMethod::Password { password },
-            MethodRequest::PublicKey { algorithm, blob, signature } if offered("publickey") => {
-                let allowed = ctx.config.user_key_algorithms.iter().any(|a| a.name() == algorithm);
-                let Some(key) = auth::parse_offered_key(algorithm, blob).filter(|_| allowed) else {
-                    return self.auth_failure(ctx, false, None, true);
-                };
-                if let Some(signature) = signature {
-                    let session_id = self.session_id.as_deref().unwrap_or_default();
-                    let data = auth::signed_data(session_id, request.user, request.service, algorithm, blob);
-                    if !key.verify(algorithm, &data, signature) {
-                        self.log(ctx, LOG_INFO, alloc::format!("publickey signature for {user} did not verify"));
-                        return self.auth_failure(ctx, false, None, true);
-                    }
-                }
-                let pk_query = signature.is_none().then(|| (algorithm.to_string(), blob.to_vec()));
-                self.pending = Some(Pending::Auth(PendingAuth { user: user.clone(), method: "publickey", pk_query }));
-                let method = AuthMethod::PublicKey { algorithm: algorithm.into(), key: blob.to_vec(), signed: signature.is_some() };
-                self.emit(ctx, Event::AuthRequest(AuthRequest { user, service: request.service.into(), method }));
-                return Ok(());
-            }
-            MethodRequest::KeyboardInteractive { submethods } if offered("keyboard-interactive") => {
-                AuthMethod::KeyboardInteractive { submethods: submethods.into(), responses: None }
-            }
-            _ => return self.auth_failure(ctx, false, None, true),
-        };
-        self.pending = Some(Pending::Auth(PendingAuth { user: user.clone(), method: method.name(), pk_query: None }));
-        self.emit(ctx, Event::AuthRequest(AuthRequest { user, service: request.service.into(), method }));
-        Ok(())
-    }
-
-    fn on_info_response(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
-        let Some(expected) = self.kbd_prompts.take() else {
-            return Err(Error::protocol("keyboard-interactive response without a request"));
-        };
-        let responses = auth::decode_info_response(payload, expected)?;
-        let user = self.user_in_progress.clone();
-        self.pending = Some(Pending::Auth(PendingAuth { user: user.clone(), method: "keyboard-interactive", pk_query: None }));
-        let method = AuthMethod::KeyboardInteractive { submethods: String::new(), responses: Some(responses) };
-        self.emit(ctx, Event::AuthRequest(AuthRequest { user, service: "ssh-connection".into(), method }));
-        Ok(())
-    }
-
-    pub fn reply_auth(&mut self, reply: AuthReply, ctx: &mut Ctx) -> Result<(), CommandError> {
-        if self.reply_is_moot() {
-            return Ok(());
-        }
-        let Some(Pending::Auth(pending)) = self.pending.take() else {
-            return Err(CommandError::NothingPending);
-        };
-        self.user_in_progress = pending.user.clone();
-        let result = match reply {
-            AuthReply::Accept => {
-                if let Some((alg, blob)) = &pending.pk_query {
-                    self.send(&auth::encode_pk_ok(alg, blob), ctx);
-                } else {
-                    self.send(&[msg::USERAUTH_SUCCESS], ctx);
-                    self.log(ctx, LOG_INFO, alloc::format!("user {} authenticated with {}", pending.user, pending.method));
-                    self.emit(ctx, Event::Authenticated { user: pending.user.clone(), method: pending.method.into() });
-                    self.user = Some(pending.user);
-                    self.last_activity = self.now;
-                }
-                Ok(())
-            }
-            AuthReply::Reject { partial_success, methods } => {
-                // Every refusal counts, publickey queries included (as in OpenSSH), except a first "none".
-                let counts = pending.method != "none" || self.none_seen;
-                self.none_seen |= pending.method == "none";
-                self.auth_failure(ctx, partial_success, methods, counts)
-            }
-            AuthReply::Prompt { name, instruction, prompts } => {
-                if pending.method != "keyboard-interactive" {
-                    self.pending = Some(Pending::Auth(pending));
-                    return Err(CommandError::WrongState("prompts answer only keyboard-interactive requests"));
-                }
-                if prompts.len() > auth::MAX_PROMPTS {
-                    self.pending = Some(Pending::Auth(pending));
-                    return Err(CommandError::Invalid("too many prompts"));
-                }
-                self.kbd_prompts = Some(prompts.len());
-                self.send(&auth::encode_info_request(&name, &instruction, &prompts), ctx);
-                Ok(())
-            }
-        };
-        if let Err(e) = result {
-            self.fail(ctx, e);
-        }
-        self.resume(ctx);
-        Ok(())
-    }
-
-    /// Sends USERAUTH_FAILURE, or ends the connection once the client has used up its attempts.
-    fn auth_failure(&mut self, ctx: &mut Ctx, partial_success: bool, methods: Option<Vec<String>>, counts: bool) -> Result<()> {
-        if counts && !partial_success {
-            self.auth_failures += 1;
-            if self.auth_failures >= ctx.config.max_auth_attempts {
-                return Err(Error::new(DisconnectReason::NoMoreAuthMethodsAvailable, "too many authentication failures"));
-            }
-        }
-        let methods = methods.unwrap_or_else(|| ctx.config.auth_methods.clone());
-        self.send(&auth::encode_failure(&methods, partial_success), ctx);
-        Ok(())
     }
 
     // ---- connection layer --------------------------------------------------------------------------
