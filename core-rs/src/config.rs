@@ -299,7 +299,10 @@ mod tests {
         assert_eq!(c.get("AuthenticationMethods").unwrap(), "publickey,password publickey,keyboard-interactive");
         assert_eq!(
             c.auth_chains,
-            Some(alloc::vec![alloc::vec![Method::PublicKey, Method::Password], alloc::vec![Method::PublicKey, Method::KeyboardInteractive]])
+            Some(alloc::vec![
+                alloc::vec![Method::PublicKey, Method::Password],
+                alloc::vec![Method::PublicKey, Method::KeyboardInteractive]
+            ])
         );
         for bad in ["", "publickey,,password", "publickey,hostbased", "any,password"] {
             assert!(c.set("AuthenticationMethods", bad).is_err(), "{bad:?}");

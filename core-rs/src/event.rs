@@ -160,10 +160,5 @@ pub enum AuthReply {
     Reject { methods: Option<Vec<Method>> },
     /// Ask (further) keyboard-interactive questions: `prompts` are `(text, echo)` pairs. `retry` says the
     /// previous answers were wrong: the round counts as a failed attempt, as a refusal would.
-    Prompt {
-        name: String,
-        instruction: String,
-        prompts: Vec<(String, bool)>,
-        retry: bool,
-    },
+    Prompt { name: String, instruction: String, prompts: Vec<(String, bool)>, retry: bool },
 }

@@ -758,9 +758,12 @@ fn settle(p: &mut Pair, rng: &mut ChaCha20Rng) -> Option<(u32, bool)> {
                 Event::ServiceRequest { .. } => p.server.reply_service(p.id, yes).unwrap(),
                 Event::AuthRequest(req) => {
                     let reply = match (req.method, rng.next_u32() % 3) {
-                        (AuthMethod::KeyboardInteractive { .. }, 0) => {
-                            AuthReply::Prompt { name: "n".into(), instruction: "i".into(), prompts: vec![("p".into(), false)], retry: false }
-                        }
+                        (AuthMethod::KeyboardInteractive { .. }, 0) => AuthReply::Prompt {
+                            name: "n".into(),
+                            instruction: "i".into(),
+                            prompts: vec![("p".into(), false)],
+                            retry: false,
+                        },
                         (_, 1) => AuthReply::Accept,
                         _ if yes => AuthReply::PartialSuccess { methods: None },
                         _ => AuthReply::Reject { methods: None },

@@ -284,7 +284,10 @@ fn keyboard_interactive_two_rounds_then_accept() {
 
     let round1 = vec![("Password: ".to_string(), false), ("Favourite colour: ".to_string(), true)];
     p.server
-        .reply_auth(p.id, AuthReply::Prompt { name: "round 1".into(), instruction: "two questions".into(), prompts: round1.clone(), retry: false })
+        .reply_auth(
+            p.id,
+            AuthReply::Prompt { name: "round 1".into(), instruction: "two questions".into(), prompts: round1.clone(), retry: false },
+        )
         .unwrap();
     assert_eq!(parse_info_request(&p.expect_msg(msg::USERAUTH_INFO_REQUEST)), ("round 1".into(), "two questions".into(), round1));
     p.send(&info_response(&["hunter2", "blue"]));
@@ -293,7 +296,9 @@ fn keyboard_interactive_two_rounds_then_accept() {
     assert_eq!(responses_of(req), ["hunter2", "blue"]);
 
     let round2 = vec![("One-time code: ".to_string(), true)];
-    p.server.reply_auth(p.id, AuthReply::Prompt { name: "round 2".into(), instruction: String::new(), prompts: round2.clone(), retry: false }).unwrap();
+    p.server
+        .reply_auth(p.id, AuthReply::Prompt { name: "round 2".into(), instruction: String::new(), prompts: round2.clone(), retry: false })
+        .unwrap();
     assert_eq!(parse_info_request(&p.expect_msg(msg::USERAUTH_INFO_REQUEST)), ("round 2".into(), String::new(), round2));
     p.send(&info_response(&["424242"]));
     assert_eq!(responses_of(expect_auth_request(&mut p)), ["424242"]);
@@ -313,13 +318,15 @@ fn keyboard_interactive_response_with_wrong_count_is_protocol_error() {
     p.send(w.as_slice());
     expect_auth_request(&mut p);
     p.server
-        .reply_auth(p.id, AuthReply::Prompt { name: String::new(), instruction: String::new(), prompts: vec![("a".into(), false)], retry: false })
+        .reply_auth(
+            p.id,
+            AuthReply::Prompt { name: String::new(), instruction: String::new(), prompts: vec![("a".into(), false)], retry: false },
+        )
         .unwrap();
     p.expect_msg(msg::USERAUTH_INFO_REQUEST);
     p.send(&info_response(&["one", "two"]));
     p.expect_disconnect(REASON_PROTOCOL_ERROR);
 }
-
 
 // ---- the chain the core keeps -----------------------------------------------------------------------
 

@@ -52,8 +52,7 @@ impl Deflater {
             let room = input.len() + input.len() / 8 + 64;
             let start = out.len();
             out.resize(start + room, 0);
-            let result =
-                miniz_oxide::deflate::stream::deflate(&mut self.0, input, out.get_mut(start..).unwrap_or_default(), MZFlush::Sync);
+            let result = miniz_oxide::deflate::stream::deflate(&mut self.0, input, out.get_mut(start..).unwrap_or_default(), MZFlush::Sync);
             out.truncate(start + result.bytes_written);
             input = input.get(result.bytes_consumed..).unwrap_or_default();
             match result.status {
@@ -89,12 +88,7 @@ impl Inflater {
             let start = out.len();
             let chunk = room.min(limit.saturating_add(1).saturating_sub(start));
             out.resize(start + chunk, 0);
-            let result = miniz_oxide::inflate::stream::inflate(
-                &mut self.0,
-                input,
-                out.get_mut(start..).unwrap_or_default(),
-                MZFlush::None,
-            );
+            let result = miniz_oxide::inflate::stream::inflate(&mut self.0, input, out.get_mut(start..).unwrap_or_default(), MZFlush::None);
             out.truncate(start + result.bytes_written);
             input = input.get(result.bytes_consumed..).unwrap_or_default();
             if out.len() > limit {

@@ -218,9 +218,18 @@ impl Client {
         }
         let mut w = Writer::message(msg::KEXINIT);
         w.raw(&cookie);
-        for list in
-            [kex.as_str(), "ssh-ed25519", &self.opts.cipher, &self.opts.cipher, &self.opts.mac, &self.opts.mac, &self.opts.compression, &self.opts.compression, "", ""]
-        {
+        for list in [
+            kex.as_str(),
+            "ssh-ed25519",
+            &self.opts.cipher,
+            &self.opts.cipher,
+            &self.opts.mac,
+            &self.opts.mac,
+            &self.opts.compression,
+            &self.opts.compression,
+            "",
+            "",
+        ] {
             w.string(list.as_bytes());
         }
         w.bool(initial && self.opts.guessed_packet.is_some()).u32(0);

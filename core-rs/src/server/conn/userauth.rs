@@ -204,7 +204,9 @@ impl Conn {
                 }
                 AuthMethod::PublicKey { algorithm: algorithm.into(), key: blob.to_vec(), signed: signature.is_some() }
             }
-            MethodRequest::KeyboardInteractive { submethods } => AuthMethod::KeyboardInteractive { submethods: submethods.into(), responses: None },
+            MethodRequest::KeyboardInteractive { submethods } => {
+                AuthMethod::KeyboardInteractive { submethods: submethods.into(), responses: None }
+            }
             MethodRequest::Other(_) => return self.refuse(ctx, Some(method), None),
         };
         self.ask_host(pending, method, ctx);
