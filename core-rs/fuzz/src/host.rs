@@ -36,8 +36,9 @@ pub fn host_key() -> String {
 }
 
 /// The settings of `server` (`Config::set`, the wasm `Core`'s `set_config`): every packet dumped at
-/// LogLevel 3 with nothing masked, a banner, keepalives, and a rekey threshold and channel windows and
-/// packets small enough to hit.
+/// LogLevel 3 with nothing masked, a banner, keepalives, a rekey threshold and channel windows and
+/// packets small enough to hit, and authentication chains that still let each method in alone but give
+/// the chain logic work (publickey also opens a two-step list, and partial successes meet the lists).
 pub fn settings(strict_kex: StrictKex) -> Vec<(&'static str, String)> {
     [
         ("UseStrictKeyExchange", (strict_kex as u8).to_string()),
@@ -49,6 +50,8 @@ pub fn settings(strict_kex: StrictKex) -> Vec<(&'static str, String)> {
         ("KeyRenegotiationThreshold", (16 * 1024).to_string()),
         ("ChannelMaxPacket", (8 * 1024).to_string()),
         ("ChannelWindowSize", (16 * 1024).to_string()),
+        ("AuthenticationMethods", "password keyboard-interactive publickey,password publickey".into()),
+        ("MaxKeyboardInteractiveRounds", "2".into()),
     ]
     .into()
 }
