@@ -351,8 +351,13 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private lastConnectionId = 0;
   private maxConnections = 1000;
   private maxStartups = new StartupLimit();
-  /** Connections still logging in (MaxStartups), in all and by source (PerSourceMaxStartups). */
+  /**
+   * Connections still logging in, those still being admitted included (MaxStartups), in all and by source
+   * (PerSourceMaxStartups).
+   */
   private startups = 0;
+  /** Connections past admission whose `connectionRequest` handler or core open is pending: they hold a slot. */
+  private admitting = 0;
   private readonly startupsBySource = new Map<string, number>();
   private perSourceMaxStartups = Infinity;
   readonly penalties = new SourcePenalties();
@@ -519,21 +524,30 @@ export class SSHServer extends Emitter<SSHServerEvents> {
    */
   async accept(transport: Transport): Promise<void> {
     if (this.recovering) await this.recovering;
-    const refusal = this.admission(transport.remoteAddress);
+    const address = transport.remoteAddress;
+    const refusal = this.admission(address);
     if (refusal) {
-      this.serverLog(2, `refused connection from ${transport.remoteAddress}:${transport.remotePort}: ${refusal}`);
+      this.serverLog(2, `refused connection from ${address}:${transport.remotePort}: ${refusal}`);
       transport.destroy();
       return;
     }
-    const id = await this.admit(transport);
+    // The slot is held from here, while the handler decides: connections arriving meanwhile count it.
+    this.admitting++;
+    this.countStartup(address, 1);
+    let id: number | undefined;
+    try {
+      id = await this.admit(transport);
+    } finally {
+      this.admitting--;
+    }
     if (id === undefined) {
+      this.countStartup(address, -1);
       transport.destroy();
       return;
     }
     this.lastConnectionId = Math.max(this.lastConnectionId, id);
     const conn = new ConnectionState(id, transport);
     this.conns.set(id, conn);
-    this.countStartup(conn, 1);
     transport.attach({
       data: (bytes) => {
         conn.bytesReceived += bytes.length;
@@ -1020,15 +1034,15 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 
   /** Why a new connection from `address` is refused, if it is. */
   private admission(address: string): string | undefined {
-    if (this.conns.size >= this.maxConnections) return `MaxConnections (${this.maxConnections}) reached`;
+    if (this.conns.size + this.admitting >= this.maxConnections) return `MaxConnections (${this.maxConnections}) reached`;
     if (this.penalties.refuses(address, this.now())) return 'source penalised (PerSourcePenalties)';
     if ((this.startupsBySource.get(sourceOf(address)) ?? 0) >= this.perSourceMaxStartups) return `PerSourceMaxStartups (${this.perSourceMaxStartups}) reached`;
     if (this.maxStartups.drops(this.startups, Math.random)) return `MaxStartups ${this.maxStartups} with ${this.startups} unauthenticated`;
     return undefined;
   }
 
-  private countStartup(conn: ConnectionState, delta: 1 | -1): void {
-    const source = sourceOf(conn.remoteHost);
+  private countStartup(address: string, delta: 1 | -1): void {
+    const source = sourceOf(address);
     const n = (this.startupsBySource.get(source) ?? 0) + delta;
     if (n > 0) this.startupsBySource.set(source, n);
     else this.startupsBySource.delete(source);
@@ -1039,7 +1053,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private loggedIn(conn: ConnectionState): void {
     if (!conn.loggingIn) return;
     conn.loggingIn = false;
-    this.countStartup(conn, -1);
+    this.countStartup(conn.remoteHost, -1);
   }
 
   /** A log line that belongs to no connection (connection id 0). */
