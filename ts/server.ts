@@ -596,13 +596,14 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 
   /**
    * Sends data on a channel. Resolves once the core has taken all of it, waiting for the peer's window
-   * and for the socket to drain as needed, so awaiting it is backpressure.
+   * and for the socket to drain as needed, so awaiting it is backpressure. An unknown connection or a
+   * closed channel rejects (SSHError 126 or 127), as every promise-returning command does, never throws.
    */
-  sendChannelData(connectionId: number, channelId: number, data: Uint8Array | string, stream = 0): Promise<void> {
+  async sendChannelData(connectionId: number, channelId: number, data: Uint8Array | string, stream = 0): Promise<void> {
     const conn = this.connection(connectionId);
     const ch = this.channel(conn, channelId);
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    if (bytes.length === 0) return Promise.resolve();
+    if (bytes.length === 0) return;
     return new Promise((resolve, reject) => {
       ch.queue.push({ data: bytes, stream, resolve, reject });
       if (ch.queue.length === 1) this.pumpChannel(conn, ch);
