@@ -325,7 +325,7 @@ const HOST_SETTINGS = [
   'PerSourcePenaltyExemptList',
 ] as const;
 
-/** Disconnect reasons that mean the client broke the protocol before authenticating: the `protocol` penalty. */
+/** Disconnect reasons that mean the client broke the protocol before authenticating: the `protocol` penalty, if configured. */
 const PROTOCOL_VIOLATIONS: readonly number[] = [DisconnectReason.ProtocolError, DisconnectReason.MacError, DisconnectReason.IllegalUserName];
 
 function randomBytes(n: number): Uint8Array {
@@ -822,7 +822,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         });
         break;
       case 'authRequest': {
-        conn.authAttempts++;
+        // OpenSSH counts authentication as attempted once something is checked: `none` checks nothing.
+        if (event.method !== 'none') conn.authAttempts++;
         // The auth-failure delay counts from here, so time spent queued or in the handler is not added on top.
         const arrived = this.clock.now();
         const delayed = refusalIsDelayed(event, conn.noneSeen);
@@ -1024,11 +1025,16 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.enqueue(conn, () => this.dispatch('disconnected', { connectionId: id, statusCode: normal ? 0 : event.reason, description: normal ? 'OK' : event.description }));
   }
 
-  /** How an unauthenticated connection's end counts against its source, if at all. */
+  /**
+   * How an unauthenticated connection's end counts against its source, if at all. As in OpenSSH's sshd: a
+   * pre-auth session that ends for any reason but the grace time or a crash exits 255 (a fatal error, the
+   * peer's DISCONNECT, a dropped socket alike), which sshd charges as `noauth`, or as `authfail` once
+   * authentication was attempted. A protocol violation costs `protocol` instead only if it is configured.
+   */
   private penaltyCause(conn: ConnectionState, event: CoreEvent & { type: 'disconnected' }): PenaltyCause | undefined {
     if (conn.user !== undefined || conn.endedByHost) return undefined;
     if (event.reason === DisconnectReason.NoMoreAuthMethodsAvailable) return 'authfail';
-    if (!event.byPeer && PROTOCOL_VIOLATIONS.includes(event.reason)) return 'protocol';
+    if (!event.byPeer && PROTOCOL_VIOLATIONS.includes(event.reason) && this.penalties.charges('protocol')) return 'protocol';
     if (!event.byPeer && event.reason === DisconnectReason.ByApplication) return 'grace-exceeded';
     return conn.authAttempts > 0 ? 'authfail' : 'noauth';
   }
