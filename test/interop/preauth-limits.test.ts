@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sha256hex, ssh, startDemo, testData, type Demo } from '../helpers/demo.js';
+import { MSG, RawClient, Writer } from '../helpers/raw-client.js';
 
 const { Client } = ssh2;
 type Ssh2Client = InstanceType<typeof Client>;
@@ -157,6 +158,28 @@ describe('before authentication', () => {
     expect(next.served, 'the next connection from the same address is served').toBe(true);
     next.socket.destroy();
     expect((await sshFrom(port, '127.0.0.6', 'echo behind the same NAT')).stdout.toString()).toBe('behind the same NAT\n');
+  });
+
+  it.each([
+    { tried: 'none', source: '127.0.0.7', refused: false },
+    { tried: 'password', source: '127.0.0.8', refused: true },
+  ])('charges a protocol violation after $tried as OpenSSH: noauth, or authfail once a method other than none was tried', async ({ tried, source, refused }) => {
+    // authfail is raised past min so that a single one refuses the source, noauth stays 1 s.
+    demo = await startDemo(['--user', `${USER}:${PASSWORD}`, '--config', 'PerSourcePenalties=authfail:20s']);
+    const c = await RawClient.connect(demo.port, '127.0.0.1', source);
+    await c.handshake();
+    await c.serviceRequest();
+    if (tried === 'none') {
+      c.send(new Writer(MSG.USERAUTH_REQUEST).string(USER).string('ssh-connection').string('none').done());
+      await c.expect(MSG.USERAUTH_FAILURE);
+    } else expect(await c.password(USER, 'wrong')).toBe(false);
+    c.corruptNextMac();
+    c.send(new Writer(MSG.IGNORE).string('').done());
+    expect((await c.readDisconnect()).reason).toBe(5);
+    await c.closed;
+    const next = await hostile(demo.port, source);
+    next.socket.destroy();
+    expect(next.served).toBe(!refused);
   });
 
   it('refuses a source that broke the protocol repeatedly once an operator configures protocol, and only that source', async () => {
