@@ -763,11 +763,14 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     }, Math.max(0, deadline - this.now()));
   }
 
-  /** Routes every pending event of every connection; `conn` is the one whose call produced them. */
+  /**
+   * Routes every pending event of every connection; `conn` is the one whose call produced them. Records the
+   * host cannot decode count as a trap: the instance is not one this host can serve with.
+   */
   private pump(conn: ConnectionState): void {
-    const drained = this.enter(conn, (core) => core.drain_events());
-    if (!drained.ok || drained.value.length === 0) return;
-    for (const event of decodeEvents(drained.value)) this.route(event);
+    const drained = this.enter(conn, (core) => decodeEvents(core.drain_events()));
+    if (!drained.ok) return;
+    for (const event of drained.value) this.route(event);
   }
 
   private enqueue(conn: ConnectionState, work: () => void | Promise<void>): void {

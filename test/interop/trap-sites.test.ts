@@ -4,7 +4,7 @@
  * just before that one call, as test/interop/trap.test.ts does), and then: nothing escapes to the process
  * from the socket or timer callback that made the call, every connection the instance held ends with error
  * 1400 and one `disconnected` event, a client that had not authenticated owes the `crash` penalty, and a
- * fresh instance serves the next client.
+ * fresh instance serves the next client. Event records the host cannot decode count as a trap too.
  */
 
 import { connect as tcpConnect, type Socket } from 'node:net';
@@ -25,14 +25,19 @@ const PASSWORD = 'pw';
 /** Wraps cores so that one chosen call traps inside the module. Counts from `arm`. */
 class TrapInjector {
   private trapWhen: ((method: string) => boolean) | undefined;
+  private replacement: unknown;
   private readonly called = new Set<string>();
   /** The method whose call trapped. */
   trapped: string | undefined;
 
-  /** The next call of `method` traps; with `after`, the next one after a call of `after`. */
-  arm(method: string, after?: string): void {
+  /**
+   * The next call of `method` traps; with `after`, the next one after a call of `after`. With `returns`,
+   * that call returns it instead of trapping (what a corrupted instance might hand back).
+   */
+  arm(method: string, after?: string, returns?: unknown): void {
     this.called.clear();
     this.trapped = undefined;
+    this.replacement = returns;
     this.trapWhen = (m) => m === method && (after === undefined || this.called.has(after));
   }
 
@@ -45,6 +50,7 @@ class TrapInjector {
           if (this.trapWhen?.(property)) {
             this.trapWhen = undefined;
             this.trapped = property;
+            if (this.replacement !== undefined) return this.replacement;
             (target as unknown as { __wbg_ptr: number }).__wbg_ptr = PAST_MEMORY;
           }
           this.called.add(property);
@@ -76,6 +82,8 @@ interface Row {
   config?: Record<string, string>;
   /** The connection being served had ended (and had its `disconnected`) when the call trapped. */
   endedFirst?: boolean;
+  /** Instead of trapping, the call returns this. */
+  returns?: unknown;
 }
 
 const ROWS: Row[] = [
@@ -85,6 +93,7 @@ const ROWS: Row[] = [
   { site: 'afterCall > flush', method: 'take_output', trigger: 'version' },
   { site: 'afterCall > pump', method: 'drain_events', trigger: 'version' },
   { site: 'afterCall > rearm', method: 'next_deadline', trigger: 'version' },
+  { site: 'pump: records the host cannot decode', method: 'drain_events', trigger: 'version', returns: Uint8Array.of(255, 0, 0, 0, 1) },
   { site: 'onDisconnected > flush', method: 'take_output', after: 'drain_events', trigger: 'garbage', endedFirst: true },
   { site: 'timer: handle_timeout', method: 'handle_timeout', trigger: 'silence', config: { LoginGraceTime: '1' } },
   { site: 'transportClosed: connection_lost', method: 'connection_lost', trigger: 'drop' },
@@ -115,7 +124,12 @@ const BEFORE_AUTH: Trigger[] = ['login', 'version', 'garbage', 'silence', 'drop'
 
 /** Errors that reached the process from a callback: with them, Node would have exited. */
 const escaped: unknown[] = [];
-const onEscape = (e: unknown) => void escaped.push(e);
+/** Fails the running row at once on an escape, rather than when its waits time out. */
+let failRow: (e: unknown) => void = () => {};
+const onEscape = (e: unknown) => {
+  escaped.push(e);
+  failRow(e);
+};
 beforeAll(() => {
   process.on('uncaughtException', onEscape);
   process.on('unhandledRejection', onEscape);
@@ -199,6 +213,9 @@ it.each(ROWS.map((row, i) => ({ ...row, source: `127.0.0.${20 + i}` })))('a trap
     return c;
   };
 
+  const escape = new Promise<never>((_, reject) => (failRow = (e) => reject(new Error(`escaped to the process: ${String(e)}`))));
+  escape.catch(() => {});
+
   // An authenticated session that only waits: it must be closed with the instance.
   const bystander = await login('127.0.0.1');
   const bystanderClosed = closedSsh2(bystander);
@@ -206,14 +223,14 @@ it.each(ROWS.map((row, i) => ({ ...row, source: `127.0.0.${20 + i}` })))('a trap
 
   switch (row.trigger) {
     case 'connect': {
-      injector.arm(row.method, row.after);
+      injector.arm(row.method, row.after, row.returns);
       const raw = rawSocket(port, row.source);
       cleanup.push(() => raw.socket.destroy());
       expect(await raw.version, 'the connection is dropped, not served').toBe(false);
       break;
     }
     case 'login': {
-      injector.arm(row.method, row.after);
+      injector.arm(row.method, row.after, row.returns);
       const actor = new Client();
       cleanup.push(() => actor.end());
       const ended = new Promise<string>((resolve) => {
@@ -232,7 +249,7 @@ it.each(ROWS.map((row, i) => ({ ...row, source: `127.0.0.${20 + i}` })))('a trap
       const raw = rawSocket(port, row.source);
       cleanup.push(() => raw.socket.destroy());
       expect(await raw.version).toBe(true);
-      injector.arm(row.method, row.after);
+      injector.arm(row.method, row.after, row.returns);
       // A packet length of 2^32-1: a protocol error the core disconnects for.
       if (row.trigger === 'version') raw.socket.write('SSH-2.0-trap_test\r\n');
       if (row.trigger === 'garbage') raw.socket.write('SSH-2.0-trap_test\r\n\xff\xff\xff\xff\0\0\0\0\0\0\0\0', 'latin1');
@@ -243,7 +260,7 @@ it.each(ROWS.map((row, i) => ({ ...row, source: `127.0.0.${20 + i}` })))('a trap
     case 'exec': {
       const actor = await login(row.source);
       const actorClosed = closedSsh2(actor);
-      injector.arm(row.method, row.after);
+      injector.arm(row.method, row.after, row.returns);
       actor.exec(row.command!, (err, stream) => {
         if (err) return;
         stream.on('error', () => {});
@@ -253,7 +270,7 @@ it.each(ROWS.map((row, i) => ({ ...row, source: `127.0.0.${20 + i}` })))('a trap
       break;
     }
     case 'server':
-      injector.arm(row.method, row.after);
+      injector.arm(row.method, row.after, row.returns);
       try {
         row.call!(server, hostKey);
       } catch (e) {
@@ -264,7 +281,7 @@ it.each(ROWS.map((row, i) => ({ ...row, source: `127.0.0.${20 + i}` })))('a trap
       break;
   }
 
-  await bystanderClosed;
+  await Promise.race([bystanderClosed, escape]);
   expect(injector.trapped, 'the chosen call was made and trapped').toBe(row.method);
   await expect.poll(() => serverLog.join('\n'), { timeout: 20_000 }).toMatch(/fresh wasm instance started/);
   expect(escaped, 'nothing escaped to the process').toEqual([]);
