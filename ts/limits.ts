@@ -42,9 +42,14 @@ export class StartupLimit {
 
 /**
  * Why a source is penalised: how its last connection ended. OpenSSH's `crash` is a connection whose input
- * trapped the wasm instance; `protocol` (a protocol violation before authentication) is wasshd's own.
+ * trapped the wasm instance; `protocol` (a protocol violation before authentication) is wasshd's own and
+ * off unless configured: OpenSSH charges a violation as `noauth`, or `authfail` once authentication was
+ * attempted, and so does wasshd without it.
  */
 export type PenaltyCause = 'authfail' | 'noauth' | 'grace-exceeded' | 'crash' | 'protocol';
+
+/** OpenSSH 9.8's defaults (sshd_config(5), servconf.c), in its order; `protocol` 0 is off. */
+const DEFAULT_DURATIONS: Readonly<Record<PenaltyCause, number>> = { crash: 90_000, authfail: 5000, noauth: 1000, 'grace-exceeded': 20_000, protocol: 0 };
 
 const DURATION = /^(\d+)(s|m|h)?$/;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -60,6 +65,12 @@ export function sourceOf(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
+type Family = 4 | 6;
+
+function familyOf(source: string): Family {
+  return source.includes(':') ? 6 : 4;
+}
+
 interface Penalty {
   expires: number;
   active: boolean;
@@ -67,17 +78,18 @@ interface Penalty {
 
 /**
  * `PerSourcePenalties`: each connection that ends badly adds time to its source's penalty; once the time
- * owed reaches `min`, the source's new connections are refused until it has run out. The table is bounded
- * by `max-sources`; when it is full of live penalties new ones are not recorded (OpenSSH's permissive overflow).
+ * owed is more than `min`, the source's new connections are refused until it has run out (as OpenSSH's
+ * srclimit.c). IPv4 and IPv6 sources are tracked apart, each table bounded by `max-sources4`/`max-sources6`;
+ * when one is full of live penalties new ones are not recorded (OpenSSH's permissive overflow).
  */
 export class SourcePenalties {
   enabled = true;
-  readonly durations: Record<PenaltyCause, number> = { crash: 90_000, authfail: 5000, noauth: 1000, 'grace-exceeded': 10_000, protocol: 10_000 };
+  readonly durations: Record<PenaltyCause, number> = { ...DEFAULT_DURATIONS };
   max = 600_000;
   min = 15_000;
-  maxSources = 65_536;
+  readonly maxSources: Record<Family, number> = { 4: 65_536, 6: 65_536 };
   private exempt: string[] = [];
-  private readonly table = new Map<string, Penalty>();
+  private readonly tables: Record<Family, Map<string, Penalty>> = { 4: new Map(), 6: new Map() };
 
   /** Parses OpenSSH's syntax: `yes`, `no`, or `key:value` words (`authfail:5s noauth:1s max:10m ...`). */
   configure(value: string): void {
@@ -95,17 +107,27 @@ export class SourcePenalties {
       else if (key === 'max-sources' || key === 'max-sources4' || key === 'max-sources6') {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1) throw invalid('PerSourcePenalties', word, 'a positive number of sources');
-        this.maxSources = n;
-      } else throw invalid('PerSourcePenalties', word, 'crash, authfail, noauth, grace-exceeded, protocol, max, min or max-sources');
+        // `max-sources` (wasshd's) sets both.
+        if (key !== 'max-sources6') this.maxSources[4] = n;
+        if (key !== 'max-sources4') this.maxSources[6] = n;
+      } else throw invalid('PerSourcePenalties', word, 'crash, authfail, noauth, grace-exceeded, protocol, max, min, max-sources4, max-sources6 or max-sources');
     }
     this.enabled = true;
   }
 
+  /** The settings in OpenSSH's words and order (`protocol` only when it is on), or `no`. */
   describe(): string {
     if (!this.enabled) return 'no';
     const s = (ms: number) => `${ms / 1000}s`;
-    const causes = Object.entries(this.durations).map(([k, ms]) => `${k}:${s(ms)}`);
-    return [...causes, `max:${s(this.max)}`, `min:${s(this.min)}`, `max-sources:${this.maxSources}`].join(' ');
+    const causes = Object.entries(this.durations)
+      .filter(([k, ms]) => k !== 'protocol' || ms > 0)
+      .map(([k, ms]) => `${k}:${s(ms)}`);
+    return [...causes, `max:${s(this.max)}`, `min:${s(this.min)}`, `max-sources4:${this.maxSources[4]}`, `max-sources6:${this.maxSources[6]}`].join(' ');
+  }
+
+  /** Whether `cause` is charged at all: `protocol` is off until configured. */
+  charges(cause: PenaltyCause): boolean {
+    return this.durations[cause] > 0;
   }
 
   /** `PerSourcePenaltyExemptList`: comma-separated addresses, or IPv4 prefixes in CIDR form. */
@@ -140,10 +162,11 @@ export class SourcePenalties {
   refuses(address: string, now: number): boolean {
     if (!this.enabled) return false;
     const source = sourceOf(address);
-    const p = this.table.get(source);
+    const table = this.tables[familyOf(source)];
+    const p = table.get(source);
     if (!p) return false;
     if (p.expires <= now) {
-      this.table.delete(source);
+      table.delete(source);
       return false;
     }
     return p.active;
@@ -152,25 +175,27 @@ export class SourcePenalties {
   /** Records a connection from `address` that ended for `cause`. */
   penalise(address: string, cause: PenaltyCause, now: number): void {
     const source = sourceOf(address);
-    if (!this.enabled || this.exempted(source)) return;
-    let p = this.table.get(source);
+    if (!this.enabled || !this.charges(cause) || this.exempted(source)) return;
+    const family = familyOf(source);
+    const table = this.tables[family];
+    let p = table.get(source);
     if (!p || p.expires <= now) {
-      if (!p && this.table.size >= this.maxSources) this.sweep(now);
-      if (!p && this.table.size >= this.maxSources) return;
+      if (!p && table.size >= this.maxSources[family]) this.sweep(table, now);
+      if (!p && table.size >= this.maxSources[family]) return;
       p = { expires: now, active: false };
-      this.table.set(source, p);
+      table.set(source, p);
     }
     p.expires = Math.min(p.expires + this.durations[cause], now + this.max);
-    if (p.expires - now >= this.min) p.active = true;
+    if (p.expires - now > this.min) p.active = true;
   }
 
   /** Sources currently refused (for diagnostics and tests). */
   refusedSources(now: number): string[] {
-    return [...this.table].filter(([, p]) => p.active && p.expires > now).map(([s]) => s);
+    return [...this.tables[4], ...this.tables[6]].filter(([, p]) => p.active && p.expires > now).map(([s]) => s);
   }
 
-  private sweep(now: number): void {
-    for (const [source, p] of this.table) if (p.expires <= now) this.table.delete(source);
+  private sweep(table: Map<string, Penalty>, now: number): void {
+    for (const [source, p] of table) if (p.expires <= now) table.delete(source);
   }
 }
 

@@ -250,6 +250,9 @@ export interface SSHChannel {
   readonly service: string;
 }
 
+/** What a guarded core call came to: its value, or the core's refusal (a trap has been dealt with by then). */
+type CoreResult<T> = { ok: true; value: T } | { ok: false; error: SSHError };
+
 interface PendingSend {
   data: Uint8Array;
   stream: number;
@@ -349,7 +352,7 @@ const HOST_SETTINGS = [
   'PerSourcePenaltyExemptList',
 ] as const;
 
-/** Disconnect reasons that mean the client broke the protocol before authenticating: the `protocol` penalty. */
+/** Disconnect reasons that mean the client broke the protocol before authenticating: the `protocol` penalty, if configured. */
 const PROTOCOL_VIOLATIONS: readonly number[] = [DisconnectReason.ProtocolError, DisconnectReason.MacError, DisconnectReason.IllegalUserName];
 
 function randomBytes(n: number): Uint8Array {
@@ -375,8 +378,13 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private lastConnectionId = 0;
   private maxConnections = 1000;
   private maxStartups = new StartupLimit();
-  /** Connections still logging in (MaxStartups), in all and by source (PerSourceMaxStartups). */
+  /**
+   * Connections still logging in, those still being admitted included (MaxStartups), in all and by source
+   * (PerSourceMaxStartups).
+   */
   private startups = 0;
+  /** Connections past admission whose `connectionRequest` handler or core open is pending: they hold a slot. */
+  private admitting = 0;
   private readonly startupsBySource = new Map<string, number>();
   private perSourceMaxStartups = Infinity;
   readonly penalties = new SourcePenalties();
@@ -420,20 +428,20 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 
   /** Installs an OpenSSH private key file as a host key; returns its public key line. */
   addHostKey(opensshPrivateKey: string): string {
-    const line = this.coreCall(() => this.core.add_host_key(opensshPrivateKey));
+    const line = this.coreCall((core) => core.add_host_key(opensshPrivateKey));
     this.hostKeyFiles.push(opensshPrivateKey);
     return line;
   }
 
   /** Generates an ed25519 host key, installs it and returns the private key file to store. */
   generateHostKey(comment = 'wasshd host key'): string {
-    const key = this.core.generate_host_key(comment);
+    const key = this.coreCall((core) => core.generate_host_key(comment));
     this.hostKeyFiles.push(key);
     return key;
   }
 
   get hostPublicKeys(): string[] {
-    return this.core.host_public_keys();
+    return this.coreCall((core) => core.host_public_keys());
   }
 
   /**
@@ -473,11 +481,11 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         return this.penalties.exemptList;
     }
     if (value !== undefined) {
-      const known = this.coreCall(() => this.core.set_config(name, value));
+      const known = this.coreCall((core) => core.set_config(name, value));
       if (!known) throw new SSHError(ErrorCode.InvalidArgument, `unknown setting: ${name} (host settings: ${HOST_SETTINGS.join(', ')})`);
       this.coreSettings.set(name, value);
     }
-    const current = this.core.get_config(name);
+    const current = this.coreCall((core) => core.get_config(name));
     if (current === undefined) throw new SSHError(ErrorCode.InvalidArgument, `unknown setting: ${name}`);
     return current;
   }
@@ -547,12 +555,48 @@ export class SSHServer extends Emitter<SSHServerEvents> {
    */
   async accept(transport: Transport): Promise<void> {
     if (this.recovering) await this.recovering;
-    const refusal = this.admission(transport.remoteAddress);
+    const address = transport.remoteAddress;
+    const refusal = this.admission(address);
     if (refusal) {
-      this.serverLog(2, `refused connection from ${transport.remoteAddress}:${transport.remotePort}: ${refusal}`);
+      this.serverLog(2, `refused connection from ${address}:${transport.remotePort}: ${refusal}`);
       transport.destroy();
       return;
     }
+    // The slot is held from here, while the handler decides: connections arriving meanwhile count it.
+    this.admitting++;
+    this.countStartup(address, 1);
+    let id: number | undefined;
+    try {
+      id = await this.admit(transport);
+    } finally {
+      this.admitting--;
+    }
+    if (id === undefined) {
+      this.countStartup(address, -1);
+      transport.destroy();
+      return;
+    }
+    this.lastConnectionId = Math.max(this.lastConnectionId, id);
+    const conn = new ConnectionState(id, transport);
+    this.conns.set(id, conn);
+    transport.attach({
+      data: (bytes) => {
+        conn.bytesReceived += bytes.length;
+        this.withConn(conn, (core) => core.input(id, bytes, this.now()));
+      },
+      drain: () => {
+        conn.writable = true;
+        transport.resume();
+        for (const ch of conn.channels.values()) this.pumpChannel(conn, ch);
+      },
+      close: () => this.transportClosed(conn),
+    });
+    this.enqueue(conn, () => this.dispatch('connected', { connectionId: id, statusCode: 0, description: 'OK' }));
+    this.afterCall(conn);
+  }
+
+  /** Asks the `connectionRequest` handlers, then opens the connection in the core; its id, unless refused. */
+  private async admit(transport: Transport): Promise<number | undefined> {
     const request: ConnectionRequestEvent = {
       address: transport.remoteAddress,
       port: transport.remotePort,
@@ -567,52 +611,30 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       this.reportHandlerError(0, e);
       request.accept = false;
     }
-    if (!request.accept) {
-      transport.destroy();
-      return;
-    }
-    this.core.add_entropy(randomBytes(32));
-    let id: number;
-    try {
-      id = this.core.open(this.now());
-    } catch (e) {
-      const err = fromCoreError(e);
-      if (err.code === ErrorCode.WasmTrapped) this.coreTrapped(err);
-      else this.emitError(0, err.code, err.message);
-      transport.destroy();
-      return;
-    }
-    this.lastConnectionId = Math.max(this.lastConnectionId, id);
-    const conn = new ConnectionState(id, transport);
-    this.conns.set(id, conn);
-    this.countStartup(conn, 1);
-    transport.attach({
-      data: (bytes) => {
-        conn.bytesReceived += bytes.length;
-        this.withConn(conn, () => this.core.input(id, bytes, this.now()));
-      },
-      drain: () => {
-        conn.writable = true;
-        transport.resume();
-        for (const ch of conn.channels.values()) this.pumpChannel(conn, ch);
-      },
-      close: () => this.transportClosed(conn),
+    if (!request.accept) return undefined;
+    // A trap while the handler ran: this connection belongs to the fresh instance.
+    if (this.recovering) await this.recovering;
+    const opened = this.enter(undefined, (core) => {
+      core.add_entropy(randomBytes(32));
+      return core.open(this.now());
     });
-    this.enqueue(conn, () => this.dispatch('connected', { connectionId: id, statusCode: 0, description: 'OK' }));
-    this.afterCall(conn);
+    if (opened.ok) return opened.value;
+    if (opened.error.code !== ErrorCode.WasmTrapped) this.emitError(0, opened.error.code, opened.error.message);
+    return undefined;
   }
 
   // ---- commands ---------------------------------------------------------------------------------------
 
   /**
    * Sends data on a channel. Resolves once the core has taken all of it, waiting for the peer's window
-   * and for the socket to drain as needed, so awaiting it is backpressure.
+   * and for the socket to drain as needed, so awaiting it is backpressure. An unknown connection or a
+   * closed channel rejects (SSHError 126 or 127), as every promise-returning command does, never throws.
    */
-  sendChannelData(connectionId: number, channelId: number, data: Uint8Array | string, stream = 0): Promise<void> {
+  async sendChannelData(connectionId: number, channelId: number, data: Uint8Array | string, stream = 0): Promise<void> {
     const conn = this.connection(connectionId);
     const ch = this.channel(conn, channelId);
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-    if (bytes.length === 0) return Promise.resolve();
+    if (bytes.length === 0) return;
     return new Promise((resolve, reject) => {
       ch.queue.push({ data: bytes, stream, resolve, reject });
       if (ch.queue.length === 1) this.pumpChannel(conn, ch);
@@ -627,13 +649,13 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   /** Sends `exit-status` for a command that ended. */
   sendExitStatus(connectionId: number, channelId: number, status: number): void {
     const conn = this.connection(connectionId);
-    this.withConn(conn, () => this.core.send_exit_status(connectionId, channelId, status >>> 0), true);
+    this.withConn(conn, (core) => core.send_exit_status(connectionId, channelId, status >>> 0), true);
   }
 
   /** Sends `exit-signal` (signal name without "SIG"). */
   sendExitSignal(connectionId: number, channelId: number, signal: string, coreDumped = false, message = ''): void {
     const conn = this.connection(connectionId);
-    this.withConn(conn, () => this.core.send_exit_signal(connectionId, channelId, signal, coreDumped, message), true);
+    this.withConn(conn, (core) => core.send_exit_signal(connectionId, channelId, signal, coreDumped, message), true);
   }
 
   /** Sends EOF after everything queued on the channel has been sent. */
@@ -641,7 +663,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     const conn = this.connection(connectionId);
     const ch = this.channel(conn, channelId);
     await ch.idle();
-    if (!ch.closed) this.withConn(conn, () => this.core.send_eof(connectionId, channelId), true);
+    if (!ch.closed) this.withConn(conn, (core) => core.send_eof(connectionId, channelId), true);
   }
 
   /** Closes a channel once its queued data has been sent (EOF first). */
@@ -651,16 +673,16 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     if (!ch || ch.closed) return;
     await ch.idle();
     if (ch.closed) return;
-    this.withConn(conn, () => {
-      this.core.send_eof(connectionId, channelId);
-      this.core.close_channel(connectionId, channelId);
+    this.withConn(conn, (core) => {
+      core.send_eof(connectionId, channelId);
+      core.close_channel(connectionId, channelId);
     }, true);
   }
 
   /** Starts a new key exchange on the connection (the reference's ExchangeKeys). */
   exchangeKeys(connectionId: number): void {
     const conn = this.connection(connectionId);
-    this.withConn(conn, () => this.core.rekey(connectionId), true);
+    this.withConn(conn, (core) => core.rekey(connectionId), true);
   }
 
   /** Sends DISCONNECT and closes the connection. */
@@ -668,7 +690,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     const conn = this.conns.get(connectionId);
     if (!conn || conn.ended) return;
     conn.endedByHost = true;
-    this.withConn(conn, () => this.core.disconnect(connectionId, reason, description), true);
+    this.withConn(conn, (core) => core.disconnect(connectionId, reason, description), true);
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------------
@@ -690,45 +712,61 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     return ch;
   }
 
-  /** Calls into the core for a setting or key: errors become SSHError. */
-  private coreCall<T>(fn: () => T): T {
+  /**
+   * The one way into the core: every call goes through here, and nothing it does throws. A trap (any
+   * failure that is not the core's own `[code] message` refusal) leaves the instance unusable, since the
+   * binding's borrow flag stays set and every later call would throw as well; it is dealt with here, once:
+   * the connection being served when it happened owes the `crash` penalty if it had not authenticated, and
+   * coreTrapped closes every connection and starts a fresh instance. Until that instance is in place, calls
+   * fail without reaching the dead one. A refusal comes back for the caller to report or pass on.
+   */
+  private enter<T>(conn: ConnectionState | undefined, call: (core: Core) => T): CoreResult<T> {
+    if (this.recovering) return { ok: false, error: new SSHError(ErrorCode.WasmTrapped, 'the wasm instance trapped and a fresh one is starting') };
+    if (conn?.dead) return { ok: false, error: new SSHError(ErrorCode.WasmTrapped, `connection ${conn.connectionId} was lost to a wasm trap`) };
     try {
-      return fn();
+      return { ok: true, value: call(this.core) };
     } catch (e) {
-      throw fromCoreError(e);
+      const error = fromCoreError(e);
+      if (error.code === ErrorCode.WasmTrapped) {
+        if (conn && conn.user === undefined) this.penalties.penalise(conn.remoteHost, 'crash', this.now());
+        this.coreTrapped(error);
+      }
+      return { ok: false, error };
     }
+  }
+
+  /** A core call for the application (a setting, a key): a refusal or a trap reaches the caller as SSHError. */
+  private coreCall<T>(call: (core: Core) => T): T {
+    const result = this.enter(undefined, call);
+    if (!result.ok) throw result.error;
+    return result.value;
   }
 
   /**
    * Runs a core call for one connection, then flushes, drains and re-arms. With `rethrow`, a refused
-   * command reaches the caller as SSHError; otherwise it is reported through the `error` event.
+   * command reaches the caller as SSHError; otherwise it is reported through the `error` event. A trap has
+   * already been dealt with by `enter`, and ended the connection.
    */
-  private withConn(conn: ConnectionState, fn: () => void, rethrow = false): void {
-    if (conn.dead) return;
-    try {
-      fn();
-    } catch (e) {
-      const err = fromCoreError(e);
-      if (err.code === ErrorCode.WasmTrapped) {
-        if (conn.user === undefined) this.penalties.penalise(conn.remoteHost, 'crash', this.now());
-        this.coreTrapped(err);
-      } else if (rethrow) throw err;
-      else this.emitError(conn.connectionId, err.code, err.message);
-    } finally {
-      this.afterCall(conn);
-    }
+  private withConn(conn: ConnectionState, call: (core: Core) => void, rethrow = false): void {
+    const result = this.enter(conn, call);
+    const refused = result.ok || result.error.code === ErrorCode.WasmTrapped ? undefined : result.error;
+    if (refused && !rethrow) this.emitError(conn.connectionId, refused.code, refused.message);
+    this.afterCall(conn);
+    if (refused && rethrow) throw refused;
   }
 
   private afterCall(conn: ConnectionState): void {
     if (conn.dead) return;
     this.flush(conn);
-    this.pump();
+    this.pump(conn);
     this.rearm(conn);
   }
 
   private flush(conn: ConnectionState): void {
     if (conn.dead || conn.closed) return;
-    const out = this.core.take_output(conn.connectionId);
+    const taken = this.enter(conn, (core) => core.take_output(conn.connectionId));
+    if (!taken.ok) return;
+    const out = taken.value;
     if (out.length === 0) return;
     if (!conn.transport.write(out)) {
       // The client is not reading: stop reading it too, so that what it sends cannot pile up replies.
@@ -738,7 +776,12 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   }
 
   private rearm(conn: ConnectionState): void {
-    const deadline = conn.ended ? -1 : this.core.next_deadline(conn.connectionId);
+    let deadline = -1;
+    if (!conn.ended) {
+      const next = this.enter(conn, (core) => core.next_deadline(conn.connectionId));
+      if (!next.ok) return;
+      deadline = next.value;
+    }
     if (deadline === conn.deadline) return;
     if (conn.timer !== undefined) this.clock.clearTimeout(conn.timer);
     conn.timer = undefined;
@@ -747,14 +790,18 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     conn.timer = this.clock.setTimeout(() => {
       conn.timer = undefined;
       conn.deadline = -1;
-      this.withConn(conn, () => this.core.handle_timeout(conn.connectionId, this.now()));
+      this.withConn(conn, (core) => core.handle_timeout(conn.connectionId, this.now()));
     }, Math.max(0, deadline - this.now()));
   }
 
-  private pump(): void {
-    const records = this.core.drain_events();
-    if (records.length === 0) return;
-    for (const event of decodeEvents(records)) this.route(event);
+  /**
+   * Routes every pending event of every connection; `conn` is the one whose call produced them. Records the
+   * host cannot decode count as a trap: the instance is not one this host can serve with.
+   */
+  private pump(conn: ConnectionState): void {
+    const drained = this.enter(conn, (core) => decodeEvents(core.drain_events()));
+    if (!drained.ok) return;
+    for (const event of drained.value) this.route(event);
   }
 
   private enqueue(conn: ConnectionState, work: () => void | Promise<void>): void {
@@ -793,7 +840,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       case 'keysExchanged':
         conn.strictKex = event.strict;
         // Fresh platform entropy for the next exchange, as the core asks of its host.
-        this.core.add_entropy(randomBytes(32));
+        this.enter(conn, (core) => core.add_entropy(randomBytes(32)));
         this.enqueue(conn, () =>
           this.dispatch('sshStatus', {
             connectionId: id,
@@ -805,11 +852,12 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         this.enqueue(conn, async () => {
           const e: ServiceRequestEvent = { connectionId: id, service: event.service, accept: true };
           await this.dispatchDecision('serviceRequest', e, () => (e.accept = false));
-          this.withConn(conn, () => this.core.reply_service(id, e.accept));
+          this.withConn(conn, (core) => core.reply_service(id, e.accept));
         });
         break;
       case 'authRequest': {
-        conn.authAttempts++;
+        // OpenSSH counts authentication as attempted once something is checked: `none` checks nothing.
+        if (event.method !== 'none') conn.authAttempts++;
         // The auth-failure delay counts from here, so time spent queued or in the handler is not added on top.
         const arrived = this.clock.now();
         const delayed = refusalIsDelayed(event, conn.noneSeen);
@@ -831,7 +879,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       case 'channelData':
         this.enqueue(conn, async () => {
           await this.dispatch('channelDataIn', { connectionId: id, channelId: event.channel, data: event.data, stream: event.stream });
-          if (!conn.ended) this.withConn(conn, () => this.core.consume_channel_data(id, event.channel, event.data.length));
+          if (!conn.ended) this.withConn(conn, (core) => core.consume_channel_data(id, event.channel, event.data.length));
         });
         break;
       case 'channelEof':
@@ -954,7 +1002,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     };
     await this.dispatchDecision('channelOpenRequest', e, () => (e.accept = false));
     if (e.accept) conn.channels.set(event.channel, new ChannelState(id, event.channel, event.kind));
-    this.withConn(conn, () => this.core.reply_channel_open(id, e.accept, reason, description));
+    this.withConn(conn, (core) => core.reply_channel_open(id, e.accept, reason, description));
     if (e.accept) await this.dispatch('channelOpened', { connectionId: id, channelId: event.channel });
   }
 
@@ -969,7 +1017,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       accept: STANDARD_SESSION_REQUESTS.has(event.request.type),
     };
     await this.dispatchDecision('channelRequest', e, () => (e.accept = false));
-    this.withConn(conn, () => this.core.reply_channel_request(id, e.accept));
+    this.withConn(conn, (core) => core.reply_channel_request(id, e.accept));
     if (e.accept) await this.dispatch('channelRequested', { connectionId: id, channelId: event.channel, requestType: e.requestType, request: e.request });
   }
 
@@ -978,13 +1026,12 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     if (conn.dead) return;
     while (ch.queue.length > 0 && conn.writable && !conn.ended && !ch.closed) {
       const item = ch.queue[0]!;
-      let taken = 0;
-      try {
-        taken = this.core.send_data(conn.connectionId, ch.channelId, item.stream, item.data);
-      } catch (e) {
-        ch.fail(fromCoreError(e));
+      const sent = this.enter(conn, (core) => core.send_data(conn.connectionId, ch.channelId, item.stream, item.data));
+      if (!sent.ok) {
+        ch.fail(sent.error);
         break;
       }
+      const taken = sent.value;
       this.flush(conn);
       if (taken < item.data.length) {
         item.data = item.data.subarray(taken);
@@ -1006,8 +1053,9 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     for (const ch of conn.channels.values()) ch.fail(error);
     const cause = this.penaltyCause(conn, event);
     if (cause) this.penalties.penalise(conn.remoteHost, cause, this.now());
-    if (!conn.closed) {
-      this.flush(conn);
+    this.flush(conn);
+    // A trap while flushing the DISCONNECT has destroyed the transport already.
+    if (!conn.closed && !conn.dead) {
       conn.transport.end();
       // A peer that ignores DISCONNECT and keeps its side open is cut off.
       conn.closeTimer = this.clock.setTimeout(() => conn.transport.destroy(), CLOSE_GRACE_MS);
@@ -1018,26 +1066,31 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.enqueue(conn, () => this.dispatch('disconnected', { connectionId: id, statusCode: normal ? 0 : event.reason, description: normal ? 'OK' : event.description }));
   }
 
-  /** How an unauthenticated connection's end counts against its source, if at all. */
+  /**
+   * How an unauthenticated connection's end counts against its source, if at all. As in OpenSSH's sshd: a
+   * pre-auth session that ends for any reason but the grace time or a crash exits 255 (a fatal error, the
+   * peer's DISCONNECT, a dropped socket alike), which sshd charges as `noauth`, or as `authfail` once
+   * authentication was attempted. A protocol violation costs `protocol` instead only if it is configured.
+   */
   private penaltyCause(conn: ConnectionState, event: CoreEvent & { type: 'disconnected' }): PenaltyCause | undefined {
     if (conn.user !== undefined || conn.endedByHost) return undefined;
     if (event.reason === DisconnectReason.NoMoreAuthMethodsAvailable) return 'authfail';
-    if (!event.byPeer && PROTOCOL_VIOLATIONS.includes(event.reason)) return 'protocol';
+    if (!event.byPeer && PROTOCOL_VIOLATIONS.includes(event.reason) && this.penalties.charges('protocol')) return 'protocol';
     if (!event.byPeer && event.reason === DisconnectReason.ByApplication) return 'grace-exceeded';
     return conn.authAttempts > 0 ? 'authfail' : 'noauth';
   }
 
   /** Why a new connection from `address` is refused, if it is. */
   private admission(address: string): string | undefined {
-    if (this.conns.size >= this.maxConnections) return `MaxConnections (${this.maxConnections}) reached`;
+    if (this.conns.size + this.admitting >= this.maxConnections) return `MaxConnections (${this.maxConnections}) reached`;
     if (this.penalties.refuses(address, this.now())) return 'source penalised (PerSourcePenalties)';
     if ((this.startupsBySource.get(sourceOf(address)) ?? 0) >= this.perSourceMaxStartups) return `PerSourceMaxStartups (${this.perSourceMaxStartups}) reached`;
     if (this.maxStartups.drops(this.startups, Math.random)) return `MaxStartups ${this.maxStartups} with ${this.startups} unauthenticated`;
     return undefined;
   }
 
-  private countStartup(conn: ConnectionState, delta: 1 | -1): void {
-    const source = sourceOf(conn.remoteHost);
+  private countStartup(address: string, delta: 1 | -1): void {
+    const source = sourceOf(address);
     const n = (this.startupsBySource.get(source) ?? 0) + delta;
     if (n > 0) this.startupsBySource.set(source, n);
     else this.startupsBySource.delete(source);
@@ -1048,7 +1101,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private loggedIn(conn: ConnectionState): void {
     if (!conn.loggingIn) return;
     conn.loggingIn = false;
-    this.countStartup(conn, -1);
+    this.countStartup(conn.remoteHost, -1);
   }
 
   /** A log line that belongs to no connection (connection id 0). */
@@ -1069,13 +1122,9 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.clock.clearTimeout(conn.closeTimer);
     conn.cancelDelayedReply?.();
     if (!conn.dead) {
-      try {
-        if (!conn.ended) this.core.connection_lost(id);
-        this.pump();
-        this.core.close(id);
-      } catch (e) {
-        this.coreTrapped(fromCoreError(e));
-      }
+      if (!conn.ended) this.enter(conn, (core) => core.connection_lost(id));
+      this.pump(conn);
+      this.enter(conn, (core) => core.close(id));
     }
     this.enqueue(conn, () => this.forget(conn));
   }
@@ -1097,6 +1146,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.emitError(0, err.code, err.message);
     const lost = new SSHError(ErrorCode.WasmTrapped, `connection closed: ${err.message}`);
     for (const conn of victims) {
+      // One whose protocol had already ended has had its `disconnected`; only its socket is left to close.
+      const endedBefore = conn.ended;
       conn.dead = true;
       conn.ended = true;
       this.loggedIn(conn);
@@ -1106,9 +1157,11 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       for (const ch of conn.channels.values()) ch.fail(lost);
       this.conns.delete(conn.connectionId);
       conn.transport.destroy();
-      this.emitError(conn.connectionId, lost.code, lost.message);
       const id = conn.connectionId;
-      this.enqueue(conn, () => this.dispatch('disconnected', { connectionId: id, statusCode: DisconnectReason.ConnectionLost, description: lost.message }));
+      if (!endedBefore) {
+        this.emitError(id, lost.code, lost.message);
+        this.enqueue(conn, () => this.dispatch('disconnected', { connectionId: id, statusCode: DisconnectReason.ConnectionLost, description: lost.message }));
+      }
       this.enqueue(conn, () => this.forget(conn));
     }
     this.recovering = this.restartCore().finally(() => (this.recovering = undefined));

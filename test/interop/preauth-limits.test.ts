@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sha256hex, ssh, startDemo, testData, type Demo } from '../helpers/demo.js';
+import { MSG, RawClient, Writer } from '../helpers/raw-client.js';
 
 const { Client } = ssh2;
 type Ssh2Client = InstanceType<typeof Client>;
@@ -39,6 +40,17 @@ function hostile(port: number, source: string, payload = 'SSH-2.0-hostile\r\n'):
       resolve(h);
     });
   });
+}
+
+/** `count` connections from `source`, one after another, each sending a malformed packet and closed for it. */
+async function malformed(port: number, source: string, count: number): Promise<void> {
+  // A packet length of 2^32-1 right after the version line: a protocol error.
+  const garbage = 'SSH-2.0-hostile\r\n\xff\xff\xff\xff\0\0\0\0\0\0\0\0\0\0\0\0';
+  for (let i = 0; i < count; i++) {
+    const h = await hostile(port, source, garbage);
+    expect(h.served).toBe(true);
+    await new Promise<void>((resolve) => (h.closed ? resolve() : h.socket.once('close', () => resolve())));
+  }
 }
 
 async function flood(port: number, source: string, count: number): Promise<Hostile[]> {
@@ -137,15 +149,43 @@ describe('before authentication', () => {
     before.end();
   });
 
-  it('refuses a source that broke the protocol repeatedly (PerSourcePenalties), and only that source', async () => {
+  it('with the default PerSourcePenalties, two malformed packets from a shared address do not lock it out', async () => {
     demo = await startDemo(['--user', `${USER}:${PASSWORD}`]);
     const port = demo.port;
-    // A packet length of 2^32-1 right after the version line: a protocol error, 10 s of penalty each time.
-    const garbage = 'SSH-2.0-hostile\r\n\xff\xff\xff\xff\0\0\0\0\0\0\0\0\0\0\0\0';
-    for (let i = 0; i < 2; i++) {
-      const h = await hostile(port, '127.0.0.4', garbage);
-      await new Promise<void>((resolve) => (h.closed ? resolve() : h.socket.once('close', () => resolve())));
-    }
+    // As OpenSSH 9.8, each costs `noauth` (1 s), far below the 15 s at which a source is refused.
+    await malformed(port, '127.0.0.6', 2);
+    const next = await hostile(port, '127.0.0.6');
+    expect(next.served, 'the next connection from the same address is served').toBe(true);
+    next.socket.destroy();
+    expect((await sshFrom(port, '127.0.0.6', 'echo behind the same NAT')).stdout.toString()).toBe('behind the same NAT\n');
+  });
+
+  it.each([
+    { tried: 'none', source: '127.0.0.7', refused: false },
+    { tried: 'password', source: '127.0.0.8', refused: true },
+  ])('charges a protocol violation after $tried as OpenSSH: noauth, or authfail once a method other than none was tried', async ({ tried, source, refused }) => {
+    // authfail is raised past min so that a single one refuses the source, noauth stays 1 s.
+    demo = await startDemo(['--user', `${USER}:${PASSWORD}`, '--config', 'PerSourcePenalties=authfail:20s']);
+    const c = await RawClient.connect(demo.port, '127.0.0.1', source);
+    await c.handshake();
+    await c.serviceRequest();
+    if (tried === 'none') {
+      c.send(new Writer(MSG.USERAUTH_REQUEST).string(USER).string('ssh-connection').string('none').done());
+      await c.expect(MSG.USERAUTH_FAILURE);
+    } else expect(await c.password(USER, 'wrong')).toBe(false);
+    c.corruptNextMac();
+    c.send(new Writer(MSG.IGNORE).string('').done());
+    expect((await c.readDisconnect()).reason).toBe(5);
+    await c.closed;
+    const next = await hostile(demo.port, source);
+    next.socket.destroy();
+    expect(next.served).toBe(!refused);
+  });
+
+  it('refuses a source that broke the protocol repeatedly once an operator configures protocol, and only that source', async () => {
+    demo = await startDemo(['--user', `${USER}:${PASSWORD}`, '--config', 'PerSourcePenalties=protocol:10s']);
+    const port = demo.port;
+    await malformed(port, '127.0.0.4', 2);
     const refused = await hostile(port, '127.0.0.4');
     expect(refused.served, 'the penalised source is refused before the version line').toBe(false);
     expect(refused.closed).toBe(true);

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { SourcePenalties, StartupLimit, sourceOf } from '../../ts/limits.js';
+import { SSHServer } from '../../ts/node/index.js';
+
+/** OpenSSH 9.8's defaults, as its sshd_config(5) lists them (servconf.c fill_default_server_options). */
+const OPENSSH_9_8 = 'crash:90s authfail:5s noauth:1s grace-exceeded:20s max:600s min:15s max-sources4:65536 max-sources6:65536';
 
 describe('MaxStartups', () => {
   it('parses start:rate:full and a single number, and refuses nonsense', () => {
@@ -26,17 +30,36 @@ describe('MaxStartups', () => {
 });
 
 describe('PerSourcePenalties', () => {
-  it('refuses a source only once the penalty it owes reaches min, until it runs out', () => {
+  it('defaults to OpenSSH 9.8, in its words, on the class and through config()', () => {
+    expect(new SourcePenalties().describe()).toBe(OPENSSH_9_8);
+    expect(new SSHServer().config('PerSourcePenalties')).toBe(OPENSSH_9_8);
+  });
+
+  it('refuses a source only once the penalty it owes is more than min, as OpenSSH, until it runs out', () => {
     const p = new SourcePenalties();
-    p.penalise('192.0.2.1', 'authfail', 0);
-    p.penalise('192.0.2.1', 'authfail', 0);
-    expect(p.refuses('192.0.2.1', 0)).toBe(false); // 10 s owed, min is 15 s
+    for (let i = 0; i < 3; i++) p.penalise('192.0.2.1', 'authfail', 0);
+    expect(p.refuses('192.0.2.1', 0)).toBe(false); // 15 s owed: min, not more
     p.penalise('192.0.2.1', 'authfail', 0);
     expect(p.refuses('192.0.2.1', 0)).toBe(true);
-    expect(p.refuses('192.0.2.1', 14_999)).toBe(true);
+    expect(p.refuses('192.0.2.1', 19_999)).toBe(true);
     expect(p.refuses('192.0.2.2', 0)).toBe(false);
-    expect(p.refuses('192.0.2.1', 15_000)).toBe(false);
-    expect(p.refusedSources(15_000)).toEqual([]);
+    expect(p.refuses('192.0.2.1', 20_000)).toBe(false);
+    expect(p.refusedSources(20_000)).toEqual([]);
+  });
+
+  it('charges nothing for protocol unless configured, and its time once it is', () => {
+    const p = new SourcePenalties();
+    expect(p.charges('protocol')).toBe(false);
+    for (let i = 0; i < 100; i++) p.penalise('192.0.2.1', 'protocol', 0);
+    expect(p.refuses('192.0.2.1', 0)).toBe(false);
+    p.configure('protocol:10s');
+    expect(p.describe()).toBe(OPENSSH_9_8.replace('grace-exceeded:20s', 'grace-exceeded:20s protocol:10s'));
+    p.penalise('192.0.2.1', 'protocol', 0);
+    expect(p.refuses('192.0.2.1', 0)).toBe(false);
+    p.penalise('192.0.2.1', 'protocol', 0);
+    expect(p.refuses('192.0.2.1', 0)).toBe(true);
+    p.configure('protocol:0s');
+    expect(p.describe()).toBe(OPENSSH_9_8);
   });
 
   it('caps what a source can owe at max and counts IPv4-mapped IPv6 addresses as their IPv4 source', () => {
@@ -50,7 +73,9 @@ describe('PerSourcePenalties', () => {
   it('takes the OpenSSH syntax, exempts listed addresses and CIDR blocks, and can be turned off', () => {
     const p = new SourcePenalties();
     p.configure('authfail:1m noauth:2s min:30s max:1h max-sources:3');
-    expect(p.describe()).toBe('crash:90s authfail:60s noauth:2s grace-exceeded:10s protocol:10s max:3600s min:30s max-sources:3');
+    expect(p.describe()).toBe('crash:90s authfail:60s noauth:2s grace-exceeded:20s max:3600s min:30s max-sources4:3 max-sources6:3');
+    p.configure('max-sources6:7');
+    expect(p.describe()).toMatch(/ max-sources4:3 max-sources6:7$/);
     p.setExempt('10.0.0.0/8, 192.0.2.9');
     p.penalise('10.1.2.3', 'authfail', 0);
     p.penalise('192.0.2.9', 'authfail', 0);
@@ -74,5 +99,15 @@ describe('PerSourcePenalties', () => {
     expect(p.refusedSources(0).sort()).toEqual(['192.0.2.1', '192.0.2.2']);
     p.penalise('192.0.2.3', 'authfail', 20_000);
     expect(p.refusedSources(20_000)).toEqual(['192.0.2.3']);
+  });
+
+  it('tracks IPv4 and IPv6 sources apart, each within its own max-sources', () => {
+    const p = new SourcePenalties();
+    p.configure('authfail:20s max-sources4:1 max-sources6:1');
+    p.penalise('192.0.2.1', 'authfail', 0);
+    p.penalise('2001:db8::1', 'authfail', 0);
+    p.penalise('192.0.2.2', 'authfail', 0);
+    p.penalise('2001:db8::2', 'authfail', 0);
+    expect(p.refusedSources(0).sort()).toEqual(['192.0.2.1', '2001:db8::1']);
   });
 });

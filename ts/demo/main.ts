@@ -7,6 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SSHServer } from '../node/index.js';
+import { AuthorizedKeysError, readAuthorizedKeys } from './authorized-keys.js';
 import { CommandLine } from './cli.js';
 import { DemoSession, type PtyInfo } from './shell.js';
 
@@ -54,17 +55,29 @@ function parseArgs(argv: string[]): Options {
   };
 }
 
-/** `type base64` of every key line in an authorized_keys file (options and comments dropped). */
-function readAuthorizedKeys(path: string): Set<string> {
-  const keys = new Set<string>();
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const fields = line.trim().split(/\s+/);
-    if (fields[0] === undefined || fields[0] === '' || fields[0].startsWith('#')) continue;
-    // A line may start with options; the key type is the first field that looks like one.
-    const at = fields.findIndex((f) => /^(ssh-|ecdsa-|sk-)/.test(f));
-    if (at >= 0 && fields[at + 1]) keys.add(`${fields[at]} ${fields[at + 1]}`);
+/**
+ * `type base64` of every key in the authorized_keys file. A line whose options the demo would not enforce
+ * stops it here, before it listens: taking the key without its restriction would let in what the line forbids.
+ */
+function authorizedKeysOf(path: string): Set<string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    return stop(`cannot read --authorized-keys ${path}: ${(e as Error).message}`);
   }
-  return keys;
+  try {
+    return new Set(readAuthorizedKeys(text, path).map((k) => k.openssh));
+  } catch (e) {
+    if (e instanceof AuthorizedKeysError) return stop(e.message);
+    throw e;
+  }
+}
+
+/** A problem with what the command line points to (not the command line itself): say so and exit 1. */
+function stop(message: string): never {
+  console.error(`wasshd demo: ${message}`);
+  process.exit(1);
 }
 
 /** Compares secrets in time independent of where they differ. */
@@ -74,6 +87,7 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 const options = parseArgs(process.argv.slice(2));
+const authorizedKeys = options.authorizedKeys ? authorizedKeysOf(options.authorizedKeys) : new Set<string>();
 const stateDir = resolve(process.env.WASSHD_STATE_DIR ?? '.wasshd');
 const server = new SSHServer({ localHost: options.listen, localPort: options.port });
 for (const setting of options.config) server.config(setting);
@@ -95,7 +109,6 @@ if (options.users.size === 0) {
   options.users.set('demo', password);
   console.log(`user demo, password ${password}`);
 }
-const authorizedKeys = options.authorizedKeys ? readAuthorizedKeys(options.authorizedKeys) : new Set<string>();
 
 server.on('userAuthRequest', (e) => {
   const password = options.users.get(e.user);
