@@ -946,10 +946,10 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     // answers, waits.
     const failed = (d.kind === 'reject' && !d.partialSuccess) || (d.kind === 'prompt' && d.retry);
     if (failed && arrived !== undefined && !(await this.waitOutAuthFailureDelay(conn, event.user, arrived))) return;
-    this.withConn(conn, () => {
-      if (d.kind === 'accept') this.core.reply_auth_accept(id);
-      else if (d.kind === 'reject') this.core.reply_auth_reject(id, d.partialSuccess, (d.methods ?? []).join(','));
-      else this.core.reply_auth_prompt(id, d.name, d.instruction, d.prompts.map((p) => p.prompt), Uint8Array.from(d.prompts, (p) => (p.echo ? 1 : 0)), d.retry);
+    this.withConn(conn, (core) => {
+      if (d.kind === 'accept') core.reply_auth_accept(id);
+      else if (d.kind === 'reject') core.reply_auth_reject(id, d.partialSuccess, (d.methods ?? []).join(','));
+      else core.reply_auth_prompt(id, d.name, d.instruction, d.prompts.map((p) => p.prompt), Uint8Array.from(d.prompts, (p) => (p.echo ? 1 : 0)), d.retry);
     });
   }
 
