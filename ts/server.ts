@@ -269,6 +269,8 @@ class ConnectionState implements SSHConnection {
   /** A `none` request has reached the host: later ones are delayed when refused. */
   noneSeen = false;
   writable = true;
+  /** Decision events waiting for their handlers: reading stops while there is one (see `updateReading`). */
+  decisionsPending = 0;
   /** The protocol has ended (core reported Disconnected). */
   ended = false;
   /** The transport has closed. */
@@ -562,7 +564,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       },
       drain: () => {
         conn.writable = true;
-        transport.resume();
+        this.updateReading(conn);
+        this.continueInput(conn);
         for (const ch of conn.channels.values()) this.pumpChannel(conn, ch);
       },
       close: () => this.transportClosed(conn),
@@ -693,6 +696,40 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.flush(conn);
     this.pump();
     this.rearm(conn);
+    this.continueInput(conn);
+  }
+
+  /**
+   * The core stopped processing buffered input at its per-call output budget: go on once the output is
+   * written, while the client reads what it is sent (otherwise `drain` comes back here).
+   */
+  private continueInput(conn: ConnectionState): void {
+    if (!conn.writable || conn.ended || conn.dead || !this.core.input_pending(conn.connectionId)) return;
+    this.withConn(conn, () => this.core.input(conn.connectionId, new Uint8Array(0), this.now()));
+  }
+
+  /**
+   * Reads from the socket only while no decision waits for its handler and the client takes what it is
+   * sent: a client cannot pile up input while the host decides, nor replies while it does not read.
+   */
+  private updateReading(conn: ConnectionState): void {
+    if (conn.closed || conn.dead) return;
+    if (conn.writable && conn.decisionsPending === 0) conn.transport.resume();
+    else conn.transport.pause();
+  }
+
+  /** Queues a decision event's handling; the socket is not read until it has been answered. */
+  private enqueueDecision(conn: ConnectionState, work: () => Promise<void>): void {
+    conn.decisionsPending++;
+    this.updateReading(conn);
+    this.enqueue(conn, async () => {
+      try {
+        await work();
+      } finally {
+        conn.decisionsPending--;
+        this.updateReading(conn);
+      }
+    });
   }
 
   private flush(conn: ConnectionState): void {
@@ -771,7 +808,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         );
         break;
       case 'serviceRequest':
-        this.enqueue(conn, async () => {
+        this.enqueueDecision(conn, async () => {
           const e: ServiceRequestEvent = { connectionId: id, service: event.service, accept: true };
           await this.dispatchDecision('serviceRequest', e, () => (e.accept = false));
           this.withConn(conn, () => this.core.reply_service(id, e.accept));
@@ -783,7 +820,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         const arrived = this.clock.now();
         const delayed = refusalIsDelayed(event, conn.noneSeen);
         if (event.method === 'none') conn.noneSeen = true;
-        this.enqueue(conn, () => this.onAuthRequest(conn, event, delayed ? arrived : undefined));
+        this.enqueueDecision(conn, () => this.onAuthRequest(conn, event, delayed ? arrived : undefined));
         break;
       }
       case 'authenticated':
@@ -792,10 +829,10 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         this.perConnectionPrompts.delete(id);
         break;
       case 'channelOpenRequest':
-        this.enqueue(conn, () => this.onChannelOpen(conn, event));
+        this.enqueueDecision(conn, () => this.onChannelOpen(conn, event));
         break;
       case 'channelRequest':
-        this.enqueue(conn, () => this.onChannelRequest(conn, event));
+        this.enqueueDecision(conn, () => this.onChannelRequest(conn, event));
         break;
       case 'channelData':
         this.enqueue(conn, async () => {
@@ -942,7 +979,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       const item = ch.queue[0]!;
       let taken = 0;
       try {
-        taken = this.core.send_data(conn.connectionId, ch.channelId, item.stream, item.data);
+        taken = this.core.send_data(conn.connectionId, ch.channelId, item.stream, item.data, this.now());
       } catch (e) {
         ch.fail(fromCoreError(e));
         break;
@@ -950,7 +987,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       this.flush(conn);
       if (taken < item.data.length) {
         item.data = item.data.subarray(taken);
-        break; // the window is full: channelReadyToSend resumes
+        if (taken === 0) break; // the window is full (or a key exchange runs): channelReadyToSend resumes
+        continue; // one call takes a bounded amount: go on while the socket takes it
       }
       ch.queue.shift();
       item.resolve();
