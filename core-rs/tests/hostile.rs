@@ -1805,7 +1805,9 @@ fn compressible(len: usize) -> Vec<u8> {
 }
 
 /// The rekey allowance a client earns by traffic counts bytes on the wire: a compressed packet that
-/// inflates to 200 KB earns what its few hundred bytes earn, not a dozen exchanges.
+/// inflates to 200 KB earns what its few hundred bytes earn, not a dozen exchanges. Channel data is the
+/// exception, counted by what it inflates to: the windows bound it, and OpenSSH -C with a small
+/// `RekeyLimit` rekeys before every 32 KiB data packet however well it compresses.
 #[test]
 fn the_rekey_allowance_counts_bytes_on_the_wire_not_inflated_ones() {
     let mut p = zlib_session(9412);
@@ -1814,6 +1816,18 @@ fn the_rekey_allowance_counts_bytes_on_the_wire_not_inflated_ones() {
     let wire = p.client.out.len();
     assert!(wire < 2_000, "{wire} bytes on the wire");
     assert_eq!(rekey_storm(&mut p, 1, 0), (0, Some((0, PROTOCOL_ERROR))), "{wire} bytes earn no exchange");
+
+    let mut p = zlib_session(9412);
+    let ch = p.open_session(0, 1 << 20, 32 * 1024);
+    assert_eq!(rekey_storm(&mut p, 16, 0), (16, None), "the burst");
+    for _ in 0..3 {
+        p.send(&channel_data(ch.remote, &[0; 32 * 1024]));
+        let wire = p.client.out.len();
+        assert!(wire < 2_000, "{wire} bytes on the wire");
+        p.pump();
+        assert!(matches!(p.take_events().as_slice(), [Event::ChannelData { .. }]));
+        assert_eq!(rekey_storm(&mut p, 1, 0), (1, None), "32 KiB of data, {wire} bytes on the wire");
+    }
 
     // Incompressible data earns by its size: 16 KiB on the wire, one exchange.
     let mut p = zlib_session(9413);

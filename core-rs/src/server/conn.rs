@@ -87,6 +87,11 @@ pub struct Conn {
     client_kex_limit: ClientKexLimit,
     /// Bytes on the wire both ways since the last exchange.
     bytes_since_kex: u64,
+    /// What the channel data received since the last exchange inflated to beyond its bytes on the wire. It
+    /// earns the client's rekey allowance as if it had come uncompressed (OpenSSH -C with a small
+    /// `RekeyLimit` rekeys after every 32 KiB of data, however well it compresses): the windows bound it,
+    /// unlike other compressed messages, which earn only by their wire size.
+    data_inflation_since_kex: u64,
     packets_since_kex: u32,
     pending: Option<Pending>,
     service_accepted: bool,
@@ -136,6 +141,7 @@ impl Conn {
             kexes_done: 0,
             client_kex_limit: ClientKexLimit::default(),
             bytes_since_kex: 0,
+            data_inflation_since_kex: 0,
             packets_since_kex: 0,
             pending: None,
             service_accepted: false,
@@ -250,7 +256,11 @@ impl Conn {
             self.last_rx = self.now;
             self.keepalives_unanswered = 0;
             self.packets_since_kex = self.packets_since_kex.saturating_add(1);
-            self.bytes_since_kex = self.bytes_since_kex.saturating_add((buffered - self.rx.len()) as u64);
+            let wire = buffered - self.rx.len();
+            self.bytes_since_kex = self.bytes_since_kex.saturating_add(wire as u64);
+            if matches!(payload.first(), Some(&(msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA))) {
+                self.data_inflation_since_kex += payload.len().saturating_sub(wire) as u64;
+            }
             self.dump(ctx, "in", &payload);
             self.dispatch(&payload, ctx)?;
             self.maybe_rekey(ctx);

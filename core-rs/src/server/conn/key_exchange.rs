@@ -21,8 +21,9 @@ use crate::wire::Writer;
 const REKEY_PACKETS: u32 = 1 << 30;
 /// A client may start a burst of this many key exchanges, each of which costs the server a key agreement and
 /// a signature. The allowance refills by one every `CLIENT_KEX_INTERVAL_MS` and one for every
-/// `CLIENT_KEX_BYTES` on the wire, so that a client rekeying often by volume is never cut off: OpenSSH
-/// with `RekeyLimit=64K` rekeys after every 32 KiB it sends.
+/// `CLIENT_KEX_BYTES` of traffic, counted on the wire (compressed channel data by what it inflated to), so
+/// that a client rekeying often by volume is never cut off: OpenSSH with a `RekeyLimit` under 256K rekeys
+/// before every full 32 KiB data packet it sends, compressed or not.
 const CLIENT_KEX_BURST: u64 = 16;
 const CLIENT_KEX_INTERVAL_MS: u64 = 1000;
 const CLIENT_KEX_BYTES: u64 = 16 * 1024;
@@ -135,7 +136,8 @@ impl Conn {
         // A malformed KEXINIT gets no KEXINIT of ours in answer.
         let client = KexInit::decode(payload)?;
         if self.kex.is_none() {
-            self.client_kex_limit.admit(self.now.saturating_sub(self.started), self.bytes_since_kex)?;
+            let traffic = self.bytes_since_kex.saturating_add(self.data_inflation_since_kex);
+            self.client_kex_limit.admit(self.now.saturating_sub(self.started), traffic)?;
             self.start_kex(ctx);
         }
         let Some(state) = self.kex.as_mut() else {
@@ -243,6 +245,7 @@ impl Conn {
         let initial = self.kexes_done == 0;
         self.kexes_done += 1;
         self.bytes_since_kex = 0;
+        self.data_inflation_since_kex = 0;
         self.packets_since_kex = 0;
         self.emit(
             ctx,
