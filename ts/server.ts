@@ -269,8 +269,6 @@ class ConnectionState implements SSHConnection {
   /** A `none` request has reached the host: later ones are delayed when refused. */
   noneSeen = false;
   writable = true;
-  /** Decision events waiting for their handlers: reading stops while there is one (see `updateReading`). */
-  decisionsPending = 0;
   /** The protocol has ended (core reported Disconnected). */
   ended = false;
   /** The transport has closed. */
@@ -696,6 +694,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.flush(conn);
     this.pump();
     this.rearm(conn);
+    this.updateReading(conn);
     this.continueInput(conn);
   }
 
@@ -709,27 +708,13 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   }
 
   /**
-   * Reads from the socket only while no decision waits for its handler and the client takes what it is
-   * sent: a client cannot pile up input while the host decides, nor replies while it does not read.
+   * Reads from the socket only while no decision waits for the host's answer and the client takes what it
+   * is sent: a client cannot pile up input while the host decides, nor replies while it does not read.
    */
   private updateReading(conn: ConnectionState): void {
-    if (conn.closed || conn.dead) return;
-    if (conn.writable && conn.decisionsPending === 0) conn.transport.resume();
+    if (conn.closed || conn.dead || conn.ended) return;
+    if (conn.writable && !this.core.decision_pending(conn.connectionId)) conn.transport.resume();
     else conn.transport.pause();
-  }
-
-  /** Queues a decision event's handling; the socket is not read until it has been answered. */
-  private enqueueDecision(conn: ConnectionState, work: () => Promise<void>): void {
-    conn.decisionsPending++;
-    this.updateReading(conn);
-    this.enqueue(conn, async () => {
-      try {
-        await work();
-      } finally {
-        conn.decisionsPending--;
-        this.updateReading(conn);
-      }
-    });
   }
 
   private flush(conn: ConnectionState): void {
@@ -808,7 +793,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         );
         break;
       case 'serviceRequest':
-        this.enqueueDecision(conn, async () => {
+        this.enqueue(conn, async () => {
           const e: ServiceRequestEvent = { connectionId: id, service: event.service, accept: true };
           await this.dispatchDecision('serviceRequest', e, () => (e.accept = false));
           this.withConn(conn, () => this.core.reply_service(id, e.accept));
@@ -820,7 +805,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         const arrived = this.clock.now();
         const delayed = refusalIsDelayed(event, conn.noneSeen);
         if (event.method === 'none') conn.noneSeen = true;
-        this.enqueueDecision(conn, () => this.onAuthRequest(conn, event, delayed ? arrived : undefined));
+        this.enqueue(conn, () => this.onAuthRequest(conn, event, delayed ? arrived : undefined));
         break;
       }
       case 'authenticated':
@@ -829,10 +814,10 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         this.perConnectionPrompts.delete(id);
         break;
       case 'channelOpenRequest':
-        this.enqueueDecision(conn, () => this.onChannelOpen(conn, event));
+        this.enqueue(conn, () => this.onChannelOpen(conn, event));
         break;
       case 'channelRequest':
-        this.enqueueDecision(conn, () => this.onChannelRequest(conn, event));
+        this.enqueue(conn, () => this.onChannelRequest(conn, event));
         break;
       case 'channelData':
         this.enqueue(conn, async () => {

@@ -1960,7 +1960,9 @@ fn one_call_processes_input_and_takes_data_only_up_to_the_output_budget() {
     let read = p.client.take_out();
     p.server.input(p.id, &read, p.now).unwrap();
     assert!(matches!(p.take_events().as_slice(), [Event::ChannelRequest { .. }]));
+    assert!(p.server.decision_pending(p.id) && !p.server.input_pending(p.id), "the host is to answer, not to continue");
     p.server.reply_channel_request(p.id, true).unwrap();
+    assert!(!p.server.decision_pending(p.id));
     assert_eq!(p.take_events().len(), per_call);
     assert!(p.server.input_pending(p.id));
     p.continue_input();

@@ -11,9 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSHServer } from '../../ts/node/index.js';
 import { initSync } from '../../wasm/pkg/wasshd_wasm.js';
 import { MSG, RawClient, Writer, type Session } from '../helpers/raw-client.js';
+import { connect, exec } from '../helpers/ssh2.js';
 
 const CLIENTS = 32;
 const CHANNELS = 3;
+const BIG = 8 * 1024 * 1024;
 /**
  * The README's bound for this load. Each connection holds at most a socket read and a partial packet while
  * the host decides (it stops reading); when the host kept reading, the instance grew past 70 MiB.
@@ -57,6 +59,8 @@ server.on('channelClosed', (e) => {
 });
 server.on('channelRequested', async (e) => {
   if (e.request.type !== 'exec') return;
+  // More than a client's window: the handler waits for the window adjusts the connection's input brings.
+  if (e.request.command === 'big') await server.sendChannelData(e.connectionId, e.channelId, new Uint8Array(BIG).fill(0x62));
   await server.sendText(e.connectionId, e.channelId, `ran ${e.request.command}\n`);
   server.sendExitStatus(e.connectionId, e.channelId, 0);
   await server.closeChannel(e.connectionId, e.channelId);
@@ -160,5 +164,16 @@ describe('32 authenticated clients streaming while the handlers stall', () => {
     await allClosed;
     expect(ids.map((id) => received.get(id))).toEqual(sent);
     for (const c of clients) c.disconnect();
+  });
+
+  // Reading stops only until the decision is answered, not until the events that follow it are handled.
+  it('go on reading once a request is answered, while a handler waits for the client to open its window', async () => {
+    const c = await connect(port, { username: 'user', password: 'pw' });
+    try {
+      const r = await exec(c, 'big');
+      expect(r.stdout.length).toBe(BIG + 'ran big\n'.length);
+    } finally {
+      c.end();
+    }
   });
 });

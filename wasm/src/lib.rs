@@ -108,6 +108,12 @@ impl Core {
         self.server.input(conn, bytes, now as u64).map_err(command_error)
     }
 
+    /// Whether an event waits for the host's answer (a `reply_*` call): the connection processes no input
+    /// meanwhile, and the host stops reading its transport until it has answered.
+    pub fn decision_pending(&self, conn: u32) -> bool {
+        self.server.decision_pending(conn)
+    }
+
     /// Whether the last call stopped at the output budget with input left to process (see `input`).
     pub fn input_pending(&self, conn: u32) -> bool {
         self.server.input_pending(conn)

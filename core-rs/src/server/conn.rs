@@ -214,6 +214,11 @@ impl Conn {
         self.input_pending && self.pending.is_none() && !self.closed
     }
 
+    /// Whether an event waits for the host's answer.
+    pub fn decision_pending(&self) -> bool {
+        self.pending.is_some() && !self.closed
+    }
+
     /// How much unprocessed input a client may have sent ahead. Fixed, not grown by the channel windows:
     /// while a decision is pending the host stops reading, and the rest waits in the client's socket.
     fn input_allowance(&self) -> usize {

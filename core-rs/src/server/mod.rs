@@ -153,6 +153,12 @@ impl Server {
         Ok(())
     }
 
+    /// Whether an event waits for the host's answer (`reply_*`): the connection processes no input meanwhile,
+    /// so a host stops reading its transport until it has answered.
+    pub fn decision_pending(&self, id: u32) -> bool {
+        self.conns.get(&id).is_some_and(Conn::decision_pending)
+    }
+
     /// Whether the last call stopped processing at the output budget with input left (see [`Server::input`]).
     /// Replies to decisions process buffered input too, within the same budget.
     pub fn input_pending(&self, id: u32) -> bool {
