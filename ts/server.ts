@@ -2,7 +2,8 @@
  * SSHServer: the public, runtime-independent server. It owns sockets (through a ListenAdapter), one timer
  * per connection (a second while a refusal waits out the auth-failure delay) and the event API; the wasm core
  * owns the protocol. Every core call for a connection is followed by flushing that connection's output,
- * draining events and re-arming its timer.
+ * draining events, re-arming its timer, reading its socket only while no decision is pending and the client
+ * reads, and continuing input the core left at its per-call output budget.
  */
 
 import type { Core } from '../wasm/pkg/wasshd_wasm.js';
