@@ -2,7 +2,8 @@
  * SSHServer: the public, runtime-independent server. It owns sockets (through a ListenAdapter), one timer
  * per connection (a second while a refusal waits out the auth-failure delay) and the event API; the wasm core
  * owns the protocol. Every core call for a connection is followed by flushing that connection's output,
- * draining events and re-arming its timer.
+ * draining events, re-arming its timer, reading its socket only while no decision is pending and the client
+ * reads, and continuing input the core left at its per-call output budget.
  */
 
 import type { Core } from '../wasm/pkg/wasshd_wasm.js';
@@ -586,7 +587,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       },
       drain: () => {
         conn.writable = true;
-        transport.resume();
+        this.updateReading(conn);
+        this.continueInput(conn);
         for (const ch of conn.channels.values()) this.pumpChannel(conn, ch);
       },
       close: () => this.transportClosed(conn),
@@ -760,6 +762,30 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.flush(conn);
     this.pump(conn);
     this.rearm(conn);
+    this.updateReading(conn);
+    this.continueInput(conn);
+  }
+
+  /**
+   * The core stopped processing buffered input at its per-call output budget: go on once the output is
+   * written, while the client reads what it is sent (otherwise `drain` comes back here).
+   */
+  private continueInput(conn: ConnectionState): void {
+    if (!conn.writable || conn.ended || conn.dead) return;
+    const pending = this.enter(conn, (core) => core.input_pending(conn.connectionId));
+    if (pending.ok && pending.value) this.withConn(conn, (core) => core.input(conn.connectionId, new Uint8Array(0), this.now()));
+  }
+
+  /**
+   * Reads from the socket only while no decision waits for the host's answer and the client takes what it
+   * is sent: a client cannot pile up input while the host decides, nor replies while it does not read.
+   */
+  private updateReading(conn: ConnectionState): void {
+    if (conn.closed || conn.dead || conn.ended) return;
+    const deciding = this.enter(conn, (core) => core.decision_pending(conn.connectionId));
+    if (!deciding.ok) return;
+    if (conn.writable && !deciding.value) conn.transport.resume();
+    else conn.transport.pause();
   }
 
   private flush(conn: ConnectionState): void {
@@ -1026,7 +1052,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     if (conn.dead) return;
     while (ch.queue.length > 0 && conn.writable && !conn.ended && !ch.closed) {
       const item = ch.queue[0]!;
-      const sent = this.enter(conn, (core) => core.send_data(conn.connectionId, ch.channelId, item.stream, item.data));
+      const sent = this.enter(conn, (core) => core.send_data(conn.connectionId, ch.channelId, item.stream, item.data, this.now()));
       if (!sent.ok) {
         ch.fail(sent.error);
         break;
@@ -1035,7 +1061,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       this.flush(conn);
       if (taken < item.data.length) {
         item.data = item.data.subarray(taken);
-        break; // the window is full: channelReadyToSend resumes
+        if (taken === 0) break; // the window is full (or a key exchange runs): channelReadyToSend resumes
+        continue; // one call takes a bounded amount: go on while the socket takes it
       }
       ch.queue.shift();
       item.resolve();

@@ -68,13 +68,14 @@ impl HostKey {
 
     /// Reads an unencrypted `openssh-key-v1` private key file holding one key.
     pub fn from_openssh(text: &str) -> Result<Self, KeyError> {
-        let body: String = text
+        let armoured = text
             .trim()
             .strip_prefix(PEM_BEGIN)
             .and_then(|t| t.strip_suffix(PEM_END))
-            .ok_or(KeyError::Malformed("missing OpenSSH private key armour"))?
-            .split_whitespace()
-            .collect();
+            .ok_or(KeyError::Malformed("missing OpenSSH private key armour"))?;
+        // The base64 text is the key too: sized up front, as growing it would leave copies behind.
+        let mut body = Zeroizing::new(String::with_capacity(armoured.len()));
+        armoured.split_whitespace().for_each(|part| body.push_str(part));
         let raw = Zeroizing::new(Base64::decode_vec(&body).map_err(|_| KeyError::Malformed("bad base64"))?);
         let mut r = Reader::new(&raw);
         if r.take(AUTH_MAGIC.len())? != AUTH_MAGIC {
@@ -112,9 +113,12 @@ impl HostKey {
     }
 
     /// Writes the key as an unencrypted `openssh-key-v1` file, as `ssh-keygen -N ''` does.
+    /// Every buffer that holds the private key on the way is sized up front and zeroized; the returned text
+    /// is the caller's to zeroize.
     pub fn to_openssh(&self, comment: &str, check: u32) -> String {
         let public = self.public().blob();
-        let mut private = Writer::new();
+        // check bytes, key type, public key, secret key, comment and up to 7 bytes of padding.
+        let mut private = Zeroizing::new(Writer::with_capacity(8 + 4 + ED25519.len() + 36 + 68 + 4 + comment.len() + 7));
         private.u32(check).u32(check);
         match self {
             HostKey::Ed25519(k) => {
@@ -130,10 +134,11 @@ impl HostKey {
             private.u8(pad);
             pad += 1;
         }
-        let mut w = Writer::new();
+        let mut w = Zeroizing::new(Writer::with_capacity(AUTH_MAGIC.len() + 4 * 6 + 8 + public.len() + private.len()));
         w.raw(AUTH_MAGIC).string(b"none").string(b"none").string(b"").u32(1).string(&public).string(private.as_slice());
-        let encoded = Base64::encode_string(w.as_slice());
-        let mut out = String::from(PEM_BEGIN);
+        let encoded = Zeroizing::new(Base64::encode_string(w.as_slice()));
+        let mut out = String::with_capacity(PEM_BEGIN.len() + PEM_END.len() + encoded.len() + encoded.len() / 70 + 3);
+        out.push_str(PEM_BEGIN);
         out.push('\n');
         for line in encoded.as_bytes().chunks(70) {
             out.push_str(core::str::from_utf8(line).unwrap_or_default());

@@ -4,6 +4,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use zeroize::Zeroize;
 
 /// A field did not fit in what was left of the message, or had the wrong shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +115,17 @@ impl Writer {
         Writer { buf: Vec::new() }
     }
 
+    /// A writer that takes `capacity` bytes without reallocating: one that will hold a secret is sized so, as
+    /// a reallocation would leave a copy of what was written so far in freed memory.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Writer { buf: Vec::with_capacity(capacity) }
+    }
+
+    /// Makes room for `additional` more bytes at once (see [`Writer::with_capacity`]).
+    pub fn reserve(&mut self, additional: usize) {
+        self.buf.reserve(additional);
+    }
+
     /// A writer for a message whose first byte is `msg`.
     pub fn message(msg: u8) -> Self {
         let mut w = Writer { buf: Vec::with_capacity(64) };
@@ -190,6 +202,12 @@ impl Writer {
 
     pub fn into_vec(self) -> Vec<u8> {
         self.buf
+    }
+}
+
+impl Zeroize for Writer {
+    fn zeroize(&mut self) {
+        self.buf.zeroize();
     }
 }
 

@@ -46,7 +46,7 @@ fn move_data(p: &mut Pair, ch: &OpenChannel, up: &[u8], down: &[u8], rekey_every
         }
         if d < down.len() {
             let end = (d + 20_000).min(down.len());
-            d += p.server.send_data(p.id, ch.remote, 0, &down[d..end]).unwrap();
+            d += p.server.send_data(p.id, ch.remote, 0, &down[d..end], p.now).unwrap();
         }
         // Move the bytes by hand to count them.
         for _ in 0..4 {

@@ -134,7 +134,7 @@ fn every_cipher_and_mac_suite_carries_a_session_both_ways() {
         }
         assert_eq!(got, up, "{cipher} {mac}: client to server");
         let down = pattern(100_003, 0x80 ^ i as u8);
-        assert_eq!(p.server.send_data(p.id, ch.remote, 0, &down).unwrap(), down.len());
+        assert_eq!(p.server.send_data(p.id, ch.remote, 0, &down, p.now).unwrap(), down.len());
         let mut got = Vec::new();
         while got.len() < down.len() {
             let (to, data) = parse_channel_data(&p.expect_msg(msg::CHANNEL_DATA));
@@ -217,10 +217,10 @@ fn session_exec_moves_data_both_ways_with_window_accounting_then_exit_status_eof
     // Server to client: the client's 10 000-byte window and 4 000-byte packets are respected.
     let down = pattern(30_000, 9);
     assert_eq!(p.server.send_window(p.id, ch.remote), Some(10_000));
-    let mut sent = p.server.send_data(p.id, ch.remote, 0, &down).unwrap();
+    let mut sent = p.server.send_data(p.id, ch.remote, 0, &down, p.now).unwrap();
     assert_eq!(sent, 10_000);
     assert_eq!(p.server.send_window(p.id, ch.remote), Some(0));
-    assert_eq!(p.server.send_data(p.id, ch.remote, 0, &down[sent..]).unwrap(), 0);
+    assert_eq!(p.server.send_data(p.id, ch.remote, 0, &down[sent..], p.now).unwrap(), 0);
     let mut got = Vec::new();
     let collect = |p: &mut Pair, got: &mut Vec<u8>| {
         while let Some(m) = p.recv() {
@@ -236,13 +236,13 @@ fn session_exec_moves_data_both_ways_with_window_accounting_then_exit_status_eof
         p.send(&window_adjust(ch.remote, add));
         assert!(matches!(p.expect_event(), Event::ChannelReadyToSend { channel } if channel == ch.remote));
         assert_eq!(p.server.send_window(p.id, ch.remote), Some(add));
-        sent += p.server.send_data(p.id, ch.remote, 0, &down[sent..]).unwrap();
+        sent += p.server.send_data(p.id, ch.remote, 0, &down[sent..], p.now).unwrap();
         collect(&mut p, &mut got);
     }
     assert_eq!(sent, down.len());
     assert_eq!(got, down);
     // Extended data (stderr) travels as CHANNEL_EXTENDED_DATA type 1.
-    assert_eq!(p.server.send_data(p.id, ch.remote, 1, b"oops").unwrap(), 4);
+    assert_eq!(p.server.send_data(p.id, ch.remote, 1, b"oops", p.now).unwrap(), 4);
     let ext = p.expect_msg(msg::CHANNEL_EXTENDED_DATA);
     let mut r = Reader::new(&ext[1..]);
     assert_eq!((r.u32().unwrap(), r.u32().unwrap(), r.string().unwrap()), (ch.local, 1, &b"oops"[..]));
@@ -278,7 +278,7 @@ fn session_exec_moves_data_both_ways_with_window_accounting_then_exit_status_eof
 
     p.server.send_exit_status(p.id, ch.remote, 3).unwrap();
     p.server.send_eof(p.id, ch.remote).unwrap();
-    assert!(matches!(p.server.send_data(p.id, ch.remote, 0, b"late"), Err(CommandError::WrongState(_))));
+    assert!(matches!(p.server.send_data(p.id, ch.remote, 0, b"late", p.now), Err(CommandError::WrongState(_))));
     p.server.close_channel(p.id, ch.remote).unwrap();
     let status = p.expect_msg(msg::CHANNEL_REQUEST);
     let mut expected = Writer::message(msg::CHANNEL_REQUEST);
@@ -289,7 +289,7 @@ fn session_exec_moves_data_both_ways_with_window_accounting_then_exit_status_eof
     p.send(&channel_only(msg::CHANNEL_CLOSE, ch.remote));
     assert!(matches!(p.expect_event(), Event::ChannelClosed { channel } if channel == ch.remote));
     assert!(p.recv().is_none(), "the server already sent its CLOSE");
-    assert_eq!(p.server.send_data(p.id, ch.remote, 0, b"x"), Err(CommandError::NoSuchChannel));
+    assert_eq!(p.server.send_data(p.id, ch.remote, 0, b"x", p.now), Err(CommandError::NoSuchChannel));
     assert!(p.client.error.is_none() && p.client.disconnect.is_none());
 }
 
@@ -315,7 +315,7 @@ fn client_overrunning_the_channel_window_is_disconnected_with_reason_2() {
 
 fn zero_window_adjust_does_not_swallow_the_ready_to_send_notice() {
     let (mut p, ch) = session(ClientOptions::default(), 1_000, 32 * 1024);
-    assert_eq!(p.server.send_data(p.id, ch.remote, 0, &[7u8; 3_000]).unwrap(), 1_000);
+    assert_eq!(p.server.send_data(p.id, ch.remote, 0, &[7u8; 3_000], p.now).unwrap(), 1_000);
     assert_eq!(parse_channel_data(&p.expect_msg(msg::CHANNEL_DATA)).1.len(), 1_000);
     p.send(&window_adjust(ch.remote, 0));
     assert!(p.drain_events().is_empty(), "no room yet");
@@ -332,7 +332,10 @@ fn server_data_packets_fit_the_transport_limit_whatever_max_packet_the_client_ad
     for max_packet in [wasshd_core::transport::packet::MAX_PACKET_LEN, u32::MAX] {
         let (mut p, ch) = session(ClientOptions::default(), u32::MAX, max_packet);
         let data = pattern(600_000, 3);
-        assert_eq!(p.server.send_data(p.id, ch.remote, 0, &data).unwrap(), data.len());
+        let mut sent = 0;
+        while sent < data.len() {
+            sent += p.server.send_data(p.id, ch.remote, 0, &data[sent..], p.now).unwrap();
+        }
         let mut got = Vec::new();
         while let Some(m) = p.recv() {
             got.extend_from_slice(&parse_channel_data(&m).1);
@@ -379,7 +382,7 @@ fn client_started_rekey_in_the_middle_of_channel_data_keeps_data_byte_exact() {
         for piece in up1.chunks(5_000) {
             p.send(&channel_data(ch.remote, piece));
         }
-        assert_eq!(p.server.send_data(p.id, ch.remote, 0, down1).unwrap(), down1.len());
+        assert_eq!(p.server.send_data(p.id, ch.remote, 0, down1, p.now).unwrap(), down1.len());
         p.client.rekey();
         // Sent after our KEXINIT: the client holds these until its NEWKEYS.
         for piece in up2.chunks(7_000) {
@@ -388,11 +391,11 @@ fn client_started_rekey_in_the_middle_of_channel_data_keeps_data_byte_exact() {
         // The server sees the first half of the data and our KEXINIT, and answers with its own.
         p.deliver_to_server();
         // The host is told to wait while the exchange runs, and when it may go on.
-        assert_eq!(p.server.send_data(p.id, ch.remote, 0, down2).unwrap(), 0);
+        assert_eq!(p.server.send_data(p.id, ch.remote, 0, down2, p.now).unwrap(), 0);
         p.pump();
         let mut events = p.drain_events();
         assert!(events.iter().any(|e| matches!(e, Event::ChannelReadyToSend { channel } if *channel == ch.remote)), "{cipher}");
-        assert_eq!(p.server.send_data(p.id, ch.remote, 0, down2).unwrap(), down2.len());
+        assert_eq!(p.server.send_data(p.id, ch.remote, 0, down2, p.now).unwrap(), down2.len());
         p.pump();
 
         assert_eq!(expect_rekeyed(&events), 1, "{cipher}");
@@ -445,7 +448,7 @@ fn server_started_rekey_by_byte_threshold_keeps_data_byte_exact() {
         }
         if d < down.len() {
             let end = (d + n / 2).min(down.len());
-            d += p.server.send_data(p.id, ch.remote, 0, &down[d..end]).unwrap();
+            d += p.server.send_data(p.id, ch.remote, 0, &down[d..end], p.now).unwrap();
         }
         rekeys += p.collect_data(ch.remote, &mut got_up, &mut got_down);
     }
@@ -466,11 +469,11 @@ fn simultaneous_rekey_from_both_sides_runs_one_exchange() {
     p.server.rekey(p.id).unwrap();
     p.client.rekey();
     p.send(&channel_data(ch.remote, b"held by the client"));
-    assert_eq!(p.server.send_data(p.id, ch.remote, 0, b"held by the server").unwrap(), 0, "wait for the exchange");
+    assert_eq!(p.server.send_data(p.id, ch.remote, 0, b"held by the server", p.now).unwrap(), 0, "wait for the exchange");
     p.pump();
     let events = p.drain_events();
     assert!(events.iter().any(|e| matches!(e, Event::ChannelReadyToSend { channel } if *channel == ch.remote)));
-    assert_eq!(p.server.send_data(p.id, ch.remote, 0, b"held by the server").unwrap(), 18);
+    assert_eq!(p.server.send_data(p.id, ch.remote, 0, b"held by the server", p.now).unwrap(), 18);
     assert_eq!(expect_rekeyed(&events), 1);
     assert!(events.iter().any(|e| matches!(e, Event::ChannelData { data, .. } if data == b"held by the client")));
     assert_eq!(p.client.kexes_done, 2);
@@ -666,36 +669,37 @@ fn non_strict_client_may_send_ignore_before_kexinit() {
     p.login();
 }
 
+/// RFC 4253 §4.2 lets only the server send lines before its version. A client whose first line is anything
+/// else (an HTTP request, a banner) is answered `Invalid SSH identification string.` in the clear and
+/// closed at once with reason 2, as OpenSSH's sshd does; that is known from the first byte that cannot
+/// begin `SSH-`, so a probe without a line end is not held until the login grace time.
 #[test]
-fn client_lines_before_version_tolerated_when_sent_together() {
-    let mut client = Client::new(ClientOptions::default(), 9);
-    let mut bytes = Vec::new();
-    for i in 0..10 {
-        bytes.extend_from_slice(format!("banner line {i}\r\n").as_bytes());
+fn a_first_line_that_is_not_an_ssh_version_is_answered_and_closed_at_once() {
+    let mut server = test_server();
+    for (first, case) in [
+        (&b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..], "an HTTP request"),
+        (b"banner line\r\nSSH-2.0-x\r\n", "a line before the version"),
+        (b"\x16\x03\x01", "a TLS hello, no line end"),
+        (b"SSH_", "close, but not SSH-"),
+    ] {
+        let mut p = Pair::with_client(server, Client::silent(ClientOptions::default(), 9), 0);
+        p.pump();
+        let greeting = p.server.take_output(p.id);
+        assert!(greeting.is_empty(), "{case}: the version and KEXINIT went to the client already");
+        p.server.input(p.id, first, 0).unwrap();
+        let out = p.server.take_output(p.id);
+        assert_eq!(out, b"Invalid SSH identification string.\r\n", "{case}");
+        let events: Vec<Event> = std::iter::from_fn(|| p.server.poll_event()).map(|(_, e)| e).collect();
+        assert!(
+            matches!(events.as_slice(), [Event::Log { .. }, Event::Disconnected { reason: 2, by_peer: false, .. }]),
+            "{case}: {events:?}"
+        );
+        assert_eq!(p.server.next_deadline(p.id), None, "{case}: nothing more to wait for");
+        p.server.input(p.id, b"SSH-2.0-late\r\n", 1).unwrap();
+        assert!(p.server.take_output(p.id).is_empty(), "{case}");
+        server = p.into_server();
     }
-    bytes.extend(client.take_out());
-    client.out = bytes;
-    let mut p = Pair::with_client(test_server(), client, 0);
-    p.handshake();
-    p.login();
-}
-
-/// RFC 4253 §4.2 lines before the version arrive, as over TCP, one per read. The core allows 20 such
-/// lines, but `ident::parse_client_version` is handed the whole unconsumed buffer on every call while
-/// `pre_version_lines` persists across calls, so each line is counted again on every read.
-#[test]
-
-fn client_lines_before_version_tolerated_when_sent_one_per_read() {
-    let real = Client::new(ClientOptions::default(), 10);
-    let mut p = Pair::with_client(test_server(), real, 0);
-    for i in 0..7 {
-        p.server.input(p.id, format!("banner line {i}\r\n").as_bytes(), 0).unwrap();
-    }
-    while let Some((_, e)) = p.server.poll_event() {
-        assert!(!matches!(e, Event::Disconnected { .. }), "7 lines are well under the limit of 20: {e:?}");
-    }
-    p.handshake();
-    p.login();
+    complete_exec_session(server, 9);
 }
 
 #[test]
@@ -731,27 +735,35 @@ fn debug_logged_session(mask: &str) -> Pair {
         let ch = p.open_session(3, 1 << 20, 32 * 1024);
         (p, ch)
     };
-    p.exec(&ch, b"cat");
+    let mut env = Writer::message(msg::CHANNEL_REQUEST);
+    env.u32(ch.remote).string(b"env").bool(false).string(b"API_TOKEN").string(b"env-value-5c1e");
+    p.send(env.as_slice());
+    assert!(matches!(p.expect_event(), Event::ChannelRequest { .. }));
+    p.server.reply_channel_request(p.id, true).unwrap();
+    p.exec(&ch, b"cat # exec-secret-77a1");
     p.send(&channel_data(ch.remote, b"typed secret"));
     expect_channel_data(&mut p);
     p
 }
 
 #[test]
-fn level_3_dumps_every_packet_and_masks_passwords_and_channel_data() {
+fn level_3_dumps_every_packet_and_masks_passwords_channel_data_and_channel_requests() {
     let p = debug_logged_session("true");
     let all = p.log.join("\n");
     assert!(all.contains("packet in: type=20 "), "KEXINIT dumped in hex");
     assert!(all.contains("packet out: type=31 "), "kex reply dumped");
     assert!(all.contains("packet in: type=50 len=") && all.contains("(masked)"));
-    for secret in [&b"correct horse"[..], b"typed secret"] {
+    assert!(all.lines().any(|l| l.starts_with("packet in: type=98 ") && l.ends_with(" (masked)")), "channel requests are dumped, masked");
+    let secrets = [&b"correct horse"[..], b"typed secret", b"env-value-5c1e", b"exec-secret-77a1"];
+    for secret in secrets {
         assert!(!all.contains(&hex(secret)), "secret {secret:?} in hex in the log");
         assert!(!all.contains(std::str::from_utf8(secret).unwrap()), "secret {secret:?} in the log");
     }
 
     let unmasked = debug_logged_session("false").log.join("\n");
-    assert!(unmasked.contains(&hex(b"correct horse")), "with masking off the dump is complete");
-    assert!(unmasked.contains(&hex(b"typed secret")));
+    for secret in secrets {
+        assert!(unmasked.contains(&hex(secret)), "with masking off the dump is complete: {secret:?}");
+    }
 }
 
 #[test]
@@ -849,7 +861,7 @@ fn a_rekey_threshold_crossed_inside_one_large_send_strands_nothing() {
     let mut sent = 0;
     while sent < data.len() {
         let end = (sent + 1_000_003).min(data.len());
-        let taken = p.server.send_data(p.id, ch.remote, 0, &data[sent..end]).unwrap();
+        let taken = p.server.send_data(p.id, ch.remote, 0, &data[sent..end], p.now).unwrap();
         sent += taken;
         p.pump();
         if taken == 0 {

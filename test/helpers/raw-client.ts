@@ -263,6 +263,11 @@ export class RawClient {
     return this.socket.bytesWritten;
   }
 
+  /** The socket refused more (`write` returned false) and has not drained since: the server is not reading. */
+  get writeBlocked(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
   // ---- bytes --------------------------------------------------------------------------------------
 
   /** Writes bytes exactly as given. */

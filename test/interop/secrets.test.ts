@@ -1,8 +1,8 @@
 /**
  * Secrets stay out of logs: a session at LogLevel=3 (every packet dumped) with MaskSensitiveData on, driven
  * by the real OpenSSH client through every authentication method, leaves no password, keyboard-interactive
- * answer, typed data or key material in the log, in text or in hex. The same session with masking off shows
- * the password, so the search is not vacuous.
+ * answer, typed data, environment value, command or key material in the log, in text or in hex. The same
+ * session with masking off shows them, so the search is not vacuous.
  */
 
 import { readFileSync } from 'node:fs';
@@ -13,6 +13,9 @@ import { makeUserKey, ssh, startDemo, type Demo } from '../helpers/demo.js';
 const USER = 'dave';
 const PASSWORD = 'pw-7f3a9c-secret';
 const TYPED = 'typed-b81e44-secret';
+/** Sent in an `env` request (OpenSSH's SetEnv) and in an exec command: channel requests carry secrets too. */
+const ENV_VALUE = 'env-4d07a2-secret';
+const COMMAND = 'echo command-9b3f61-secret';
 const key = makeUserKey();
 
 const hex = (s: string | Buffer) => Buffer.from(s).toString('hex');
@@ -39,8 +42,16 @@ async function session(mask: boolean): Promise<string> {
     ['--user', `${USER}:${PASSWORD}`, '--authorized-keys', key.authorizedKeys, '--verbose', '--config', 'LogLevel=3', '--config', `MaskSensitiveData=${mask}`],
     { WASSHD_STATE_DIR: state },
   );
-  const password = await ssh(demo.port, { user: USER, password: PASSWORD, command: 'cat', input: Buffer.from(TYPED), options: ['-o', 'PreferredAuthentications=password'] });
+  const password = await ssh(demo.port, {
+    user: USER,
+    password: PASSWORD,
+    command: 'cat',
+    input: Buffer.from(TYPED),
+    options: ['-o', 'PreferredAuthentications=password', '-o', `SetEnv=WASSHD_TOKEN=${ENV_VALUE}`],
+  });
   expect(password.stdout.toString()).toBe(TYPED);
+  const command = await ssh(demo.port, { user: USER, password: PASSWORD, command: COMMAND, options: ['-o', 'PreferredAuthentications=password'] });
+  expect(command.stdout.toString()).toBe('command-9b3f61-secret\n');
   const kbd = await ssh(demo.port, { user: USER, password: PASSWORD, command: 'echo kbd', options: ['-o', 'PreferredAuthentications=keyboard-interactive'] });
   expect(kbd.stdout.toString()).toBe('kbd\n');
   const pk = await ssh(demo.port, { user: USER, keyFile: key.keyFile, command: 'echo pk' });
@@ -52,22 +63,22 @@ async function session(mask: boolean): Promise<string> {
 }
 
 describe('logs at LogLevel 3', () => {
-  it('with MaskSensitiveData (the default) hold no password, answer, typed data or private key', async () => {
+  it('with MaskSensitiveData (the default) hold no password, answer, typed data, environment value, command or private key', async () => {
     const log = await session(true);
     const hostSeed = ed25519Seed(join('/tmp', `wasshd-secrets-${process.pid}-true`, 'ssh_host_ed25519_key'));
     const userSeed = ed25519Seed(key.keyFile);
-    const forbidden = { password: PASSWORD, typed: TYPED, 'host key seed': hostSeed, 'user key seed': userSeed };
+    const forbidden = { password: PASSWORD, typed: TYPED, 'environment value': ENV_VALUE, command: COMMAND, 'host key seed': hostSeed, 'user key seed': userSeed };
     for (const [name, secret] of Object.entries(forbidden)) {
       if (typeof secret === 'string') expect(log.includes(secret), `${name} in clear`).toBe(false);
       expect(log.includes(hex(secret)), `${name} in hex`).toBe(false);
       expect(log.includes(Buffer.from(secret).toString('base64')), `${name} in base64`).toBe(false);
     }
     expect(log).toMatch(/packet in: type=50 len=\d+ \(masked\)/);
+    expect(log).toMatch(/packet in: type=98 len=\d+ \(masked\)/);
   });
 
-  it('with MaskSensitiveData=false dump the password packet in full', async () => {
+  it('with MaskSensitiveData=false dump those packets in full', async () => {
     const log = await session(false);
-    expect(log).toContain(hex(PASSWORD));
-    expect(log).toContain(hex(TYPED));
+    for (const secret of [PASSWORD, TYPED, ENV_VALUE, COMMAND]) expect(log).toContain(hex(secret));
   });
 });

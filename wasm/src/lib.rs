@@ -2,13 +2,28 @@
 //! read, one drain of a connection's output, one drain of every pending event as a compact binary record
 //! stream (decoded by `ts/core/events.ts`), and one deadline per connection. Nothing here holds protocol
 //! logic; it only converts types.
+//!
+//! Secrets do not stay behind in linear memory: the event records (which carry passwords and
+//! keyboard-interactive answers) and host key files cross to JavaScript as copies made by JavaScript from
+//! a view of the Rust buffer, which is then zeroized. Returning a `Vec` or `String` instead would have the
+//! glue copy it and free it as it stands.
 
 use wasm_bindgen::prelude::*;
 use wasshd_core::auth::Method;
 use wasshd_core::connection::ChannelRequest;
+use wasshd_core::event::AuthRequest;
 use wasshd_core::msg::DisconnectReason;
 use wasshd_core::wire::Writer;
 use wasshd_core::{AuthMethod, AuthReply, CommandError, Event, Server};
+use zeroize::{Zeroize, Zeroizing};
+
+#[wasm_bindgen]
+extern "C" {
+    pub type Uint8Array;
+    /// `new Uint8Array(view)`: the bytes copied by JavaScript straight out of linear memory.
+    #[wasm_bindgen(constructor)]
+    fn new(bytes: &[u8]) -> Uint8Array;
+}
 
 /// Record tags of the event stream; `ts/core/events.ts` mirrors them.
 mod tag {
@@ -60,14 +75,17 @@ impl Core {
         self.server.config().get(name)
     }
 
-    /// Installs an OpenSSH private key; returns its public line.
-    pub fn add_host_key(&mut self, openssh_private_key: &str) -> Result<String, JsError> {
-        self.server.add_host_key_openssh(openssh_private_key).map_err(|e| JsError::new(&format!("[1301] host key: {e:?}")))
+    /// Installs an OpenSSH private key; returns its public line. The key text is zeroized here.
+    pub fn add_host_key(&mut self, openssh_private_key: String) -> Result<String, JsError> {
+        let text = Zeroizing::new(openssh_private_key);
+        self.server.add_host_key_openssh(&text).map_err(|e| JsError::new(&format!("[1301] host key: {e:?}")))
     }
 
     /// Generates and installs an ed25519 host key; returns the OpenSSH private key file to keep.
-    pub fn generate_host_key(&mut self, comment: &str) -> String {
-        self.server.generate_host_key(comment)
+    #[wasm_bindgen(unchecked_return_type = "string")]
+    pub fn generate_host_key(&mut self, comment: &str) -> JsValue {
+        let text = Zeroizing::new(self.server.generate_host_key(comment));
+        JsValue::from_str(&text)
     }
 
     pub fn host_public_keys(&self) -> Vec<String> {
@@ -83,21 +101,41 @@ impl Core {
         self.server.open(now as u64).map_err(command_error)
     }
 
+    /// Bytes read from the connection's transport at `now` (ms). One call processes buffered input only
+    /// until the connection's output and queued channel data pass a budget (256 KiB); `input_pending` then
+    /// says so, and the host calls `input` again with no bytes once it has written the output and its
+    /// transport takes more. Replies to decisions continue processing within the same budget.
     pub fn input(&mut self, conn: u32, bytes: &[u8], now: f64) -> Result<(), JsError> {
         self.server.input(conn, bytes, now as u64).map_err(command_error)
+    }
+
+    /// Whether an event waits for the host's answer (a `reply_*` call): the connection processes no input
+    /// meanwhile, and the host stops reading its transport until it has answered.
+    pub fn decision_pending(&self, conn: u32) -> bool {
+        self.server.decision_pending(conn)
+    }
+
+    /// Whether the last call stopped at the output budget with input left to process (see `input`).
+    pub fn input_pending(&self, conn: u32) -> bool {
+        self.server.input_pending(conn)
     }
 
     pub fn take_output(&mut self, conn: u32) -> Vec<u8> {
         self.server.take_output(conn)
     }
 
-    /// Every pending event of every connection, as one record stream.
-    pub fn drain_events(&mut self) -> Vec<u8> {
-        let mut w = Writer::new();
+    /// Every pending event of every connection, as one record stream. Each record is written apart and
+    /// appended to a buffer that grows by hand, so that no reallocation leaves a password behind.
+    #[wasm_bindgen(unchecked_return_type = "Uint8Array")]
+    pub fn drain_events(&mut self) -> Uint8Array {
+        let mut records = Zeroizing::new(Vec::new());
+        let mut record = Zeroizing::new(Writer::new());
         while let Some((conn, event)) = self.server.poll_event() {
-            encode_event(&mut w, conn, &event);
+            encode_event(&mut record, conn, &event);
+            append_wiping(&mut records, record.as_slice());
+            record.zeroize();
         }
-        w.into_vec()
+        Uint8Array::new(&records)
     }
 
     /// Milliseconds timestamp of the connection's next timer, or -1 for none.
@@ -153,9 +191,12 @@ impl Core {
         self.server.reply_channel_request(conn, accept).map_err(command_error)
     }
 
-    /// Sends what the channel window allows of `data`; returns the number of bytes taken.
-    pub fn send_data(&mut self, conn: u32, channel: u32, stream: u32, data: &[u8]) -> Result<u32, JsError> {
-        self.server.send_data(conn, channel, stream, data).map(|n| n as u32).map_err(command_error)
+    /// Sends what the channel window allows of `data`, at most 256 KiB, at `now` (ms: sent data counts as
+    /// activity for the idle timeout); returns the number of bytes taken. While it takes something, call
+    /// again with the rest; nothing taken means the window is full or a key exchange runs, and
+    /// `ChannelReadyToSend` follows.
+    pub fn send_data(&mut self, conn: u32, channel: u32, stream: u32, data: &[u8], now: f64) -> Result<u32, JsError> {
+        self.server.send_data(conn, channel, stream, data, now as u64).map(|n| n as u32).map_err(command_error)
     }
 
     pub fn consume_channel_data(&mut self, conn: u32, channel: u32, n: u32) -> Result<(), JsError> {
@@ -200,6 +241,30 @@ impl Core {
     }
 }
 
+/// Appends `bytes`, growing `buf` by hand: the old allocation is zeroized before it is freed.
+fn append_wiping(buf: &mut Vec<u8>, bytes: &[u8]) {
+    if buf.capacity() - buf.len() < bytes.len() {
+        let mut grown = Vec::with_capacity((buf.len() + bytes.len()).max(buf.capacity() * 2));
+        grown.extend_from_slice(buf);
+        buf.zeroize();
+        *buf = grown;
+    }
+    buf.extend_from_slice(bytes);
+}
+
+/// Room for an authentication request's record, so that writing its secret never reallocates.
+fn auth_record_len(req: &AuthRequest) -> usize {
+    let fields = match &req.method {
+        AuthMethod::None => 0,
+        AuthMethod::Password { password } => 4 + password.len(),
+        AuthMethod::PublicKey { algorithm, key, .. } => 4 + algorithm.len() + 4 + key.len() + 1,
+        AuthMethod::KeyboardInteractive { submethods, responses } => {
+            4 + submethods.len() + 4 + responses.iter().flatten().map(|r| 4 + r.len()).sum::<usize>()
+        }
+    };
+    1 + 4 + 4 + req.user.len() + 4 + req.service.len() + 4 + req.method.name().len() + fields
+}
+
 /// One event as the record `drain_events` returns and `ts/core/events.ts` decodes. Public so that the fuzz
 /// transcripts (core-rs/fuzz) record native events in exactly this form.
 pub fn encode_event(w: &mut Writer, conn: u32, event: &Event) {
@@ -227,6 +292,7 @@ pub fn encode_event(w: &mut Writer, conn: u32, event: &Event) {
             w.string(service.as_bytes());
         }
         Event::AuthRequest(req) => {
+            w.reserve(auth_record_len(req));
             head(w, tag::AUTH_REQUEST);
             w.string(req.user.as_bytes()).string(req.service.as_bytes()).string(req.method.name().as_bytes());
             w.name_list(&req.passed.iter().map(|m| m.name()).collect::<Vec<_>>());
@@ -300,7 +366,6 @@ pub fn encode_event(w: &mut Writer, conn: u32, event: &Event) {
 mod tests {
     #![allow(clippy::indexing_slicing)]
     use super::*;
-    use wasshd_core::event::AuthRequest;
 
     fn record(conn: u32, event: Event) -> Vec<u8> {
         let mut w = Writer::new();

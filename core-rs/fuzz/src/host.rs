@@ -105,6 +105,16 @@ impl Host {
     pub fn input(&mut self, bytes: &[u8]) {
         self.server.input(self.id, bytes, self.now).expect("the connection exists");
         self.answer_events();
+        self.continue_input();
+    }
+
+    /// As a host does: once the output is written, goes on with the input the output budget cut short.
+    fn continue_input(&mut self) {
+        while self.server.input_pending(self.id) {
+            self.server.write_output(self.id);
+            self.server.input(self.id, &[], self.now).expect("the connection exists");
+            self.answer_events();
+        }
     }
 
     /// Handles every queued event; returns whether there was any.
@@ -131,7 +141,7 @@ impl Host {
             Event::ChannelData { channel, stream, data } if self.echo => {
                 // The channel may be gone by now (its CLOSE came in the same read): errors are expected.
                 let _ = self.server.consume_channel_data(self.id, channel, data.len() as u32);
-                let _ = self.server.send_data(self.id, channel, stream, &data);
+                let _ = self.server.send_data(self.id, channel, stream, &data, self.now);
             }
             Event::ChannelEof { channel } if self.echo => {
                 let _ = self.server.send_exit_status(self.id, channel, 0);
@@ -182,6 +192,7 @@ impl Host {
             result.expect("the server takes the answer to its own question");
         }
         self.answer_events();
+        self.continue_input();
     }
 
     /// One host-side channel call, chosen by the input; refusals are expected, panics are not.
@@ -189,7 +200,7 @@ impl Host {
         let (s, id) = (&mut self.server, self.id);
         let channel = u32::from(input.u8());
         let _ = match input.u8() % 6 {
-            0 => s.send_data(id, channel, u32::from(input.u8() % 3), &vec![b'x'; usize::from(input.u16())]).map(drop),
+            0 => s.send_data(id, channel, u32::from(input.u8() % 3), &vec![b'x'; usize::from(input.u16())], self.now).map(drop),
             1 => s.send_eof(id, channel),
             2 => s.send_exit_status(id, channel, input.u32()),
             3 => s.send_exit_signal(id, channel, "TERM", input.u8() & 1 == 1, "terminated"),

@@ -17,7 +17,7 @@
 //! ```text
 //! {"op":"new","args":[{"hex":"<seed>"}]}
 //! {"op":"input","args":[1,{"hex":"<bytes>"},0],"ok":null,"take":1,"out":"<hex>","events":"<hex>"}
-//! {"op":"send_data","args":[1,0,0,{"hex":"78"}],"err":127,"take":1,"out":"","events":""}
+//! {"op":"send_data","args":[1,0,0,{"hex":"78"},0],"err":127,"take":1,"out":"","events":""}
 //! ```
 //!
 //! `args` are the method's arguments in order (bytes as `{"hex": ...}`); `ok` is what it returned
@@ -108,12 +108,14 @@ pub struct Transcript {
 pub struct Recorder {
     server: Server,
     tape: Option<Box<Tape>>,
+    /// Output set aside by `write_output` when not recording, until the harness takes it.
+    written: BTreeMap<u32, Vec<u8>>,
 }
 
 impl Recorder {
     /// Forwards every call, recording nothing.
     pub fn off(server: Server) -> Self {
-        Recorder { server, tape: None }
+        Recorder { server, tape: None, written: BTreeMap::new() }
     }
 
     /// A new server with `seed` (`Core::new`), recording from its first call.
@@ -122,7 +124,7 @@ impl Recorder {
         tape.text.push_str("{\"op\":\"new\",\"args\":[");
         write_arg(&mut tape.text, &Bytes(seed));
         tape.text.push_str("]}\n");
-        Recorder { server: Server::new(seed), tape: Some(Box::new(tape)) }
+        Recorder { server: Server::new(seed), tape: Some(Box::new(tape)), written: BTreeMap::new() }
     }
 
     /// The transcript so far, ending the recording.
@@ -219,11 +221,31 @@ impl Recorder {
         r
     }
 
+    /// Whether input waits that the output budget cut short (`Core::input_pending`).
+    pub fn input_pending(&mut self, id: u32) -> bool {
+        let r = self.server.input_pending(id);
+        self.note("input_pending", &[Num(id.into())], Outcome::Bool(r), None);
+        r
+    }
+
+    /// Takes the connection's output out of the server, as a host writes it before it continues input; the
+    /// harness's next `take_output` still gets it. Recording already does so after every call.
+    pub fn write_output(&mut self, id: u32) {
+        if self.tape.is_none() {
+            let out = self.server.take_output(id);
+            self.written.entry(id).or_default().extend_from_slice(&out);
+        }
+    }
+
     /// The connection's output: what the recorder took after each call, when recording.
     pub fn take_output(&mut self, id: u32) -> Vec<u8> {
         match self.tape.as_deref_mut() {
             Some(tape) => tape.out.remove(&id).unwrap_or_default(),
-            None => self.server.take_output(id),
+            None => {
+                let mut out = self.written.remove(&id).unwrap_or_default();
+                out.extend_from_slice(&self.server.take_output(id));
+                out
+            }
         }
     }
 
@@ -324,10 +346,10 @@ impl Recorder {
 
     // Channels.
 
-    pub fn send_data(&mut self, id: u32, channel: u32, stream: u32, data: &[u8]) -> Result<usize, CommandError> {
-        let r = self.server.send_data(id, channel, stream, data);
+    pub fn send_data(&mut self, id: u32, channel: u32, stream: u32, data: &[u8], now: u64) -> Result<usize, CommandError> {
+        let r = self.server.send_data(id, channel, stream, data, now);
         let result = outcome(&r, |n| Outcome::Num(*n as i64));
-        self.note("send_data", &[Num(id.into()), Num(channel.into()), Num(stream.into()), Bytes(data)], result, Some(id));
+        self.note("send_data", &[Num(id.into()), Num(channel.into()), Num(stream.into()), Bytes(data), Num(now)], result, Some(id));
         r
     }
 

@@ -106,11 +106,6 @@ impl Channel {
         self.send_window
     }
 
-    /// What the peer may still send on this channel without waiting for us.
-    pub fn recv_window(&self) -> u32 {
-        self.recv_window
-    }
-
     /// Splits up to a window's worth of `data` into DATA or EXTENDED_DATA payloads; returns them and how
     /// much of `data` they carry. A short count means the window is full: the host should wait for
     /// `ChannelReadyToSend`.

@@ -1,6 +1,8 @@
 //! HMAC-SHA-256 and HMAC-SHA-512 (RFC 2104) over the SHA-2 compression functions. Built here rather than
 //! taken from the `hmac` crate so that the keyed inner and outer states are plain arrays that are zeroized
 //! when a key is dropped, and so that a packet's MAC copies 64 bytes of state instead of two hasher objects.
+//! The same running hash serves the key exchange ([`SecretSha256`]): `sha2` 0.10 and `digest` 0.10 have no
+//! `zeroize` feature, so their hashers would leave the shared secret's blocks behind.
 
 use sha2::digest::consts::{U128, U64};
 use sha2::digest::generic_array::GenericArray;
@@ -68,11 +70,21 @@ impl Sha2 for Sha512State {
 }
 
 /// A hash in progress: whole blocks are compressed straight from the input, the rest waits in `pending`.
-struct Running<H: Sha2> {
+/// State and pending bytes are zeroized when it is dropped.
+pub struct Running<H: Sha2> {
     state: H,
     pending: [u8; 128],
     filled: usize,
     total: u64,
+}
+
+/// SHA-256 for data that holds a secret (the key exchange's shared secret).
+pub type SecretSha256 = Running<Sha256State>;
+
+impl<H: Sha2> Default for Running<H> {
+    fn default() -> Self {
+        Self::resume(H::initial(), 0)
+    }
 }
 
 impl<H: Sha2> Running<H> {
@@ -81,7 +93,7 @@ impl<H: Sha2> Running<H> {
         Running { state, pending: [0; 128], filled: 0, total: done }
     }
 
-    fn update(&mut self, mut data: &[u8]) {
+    pub fn update(&mut self, mut data: &[u8]) {
         self.total += data.len() as u64;
         if self.filled > 0 {
             let take = (H::BLOCK - self.filled).min(data.len());
@@ -109,7 +121,7 @@ impl<H: Sha2> Running<H> {
     }
 
     /// FIPS 180-4 §5.1 padding, then the digest into `out` (`H::OUTPUT` bytes).
-    fn finish(mut self, out: &mut [u8]) {
+    pub fn finish(mut self, out: &mut [u8]) {
         let bits = self.total.wrapping_mul(8);
         let mut tail = [0u8; 256];
         let room = if self.filled + 1 + H::LENGTH_FIELD <= H::BLOCK { H::BLOCK } else { 2 * H::BLOCK };

@@ -3,8 +3,9 @@
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
+
+use crate::crypto::hmac::SecretSha256;
 
 pub struct EntropyPool {
     rng: ChaCha20Rng,
@@ -22,11 +23,11 @@ impl EntropyPool {
     pub fn mix(&mut self, entropy: &[u8]) {
         let mut current = Zeroizing::new([0u8; 32]);
         self.rng.fill_bytes(current.as_mut());
-        let mut h = Sha256::new();
+        let mut h = SecretSha256::default();
         h.update(current.as_ref());
         h.update(entropy);
         let mut seed = Zeroizing::new([0u8; 32]);
-        seed.copy_from_slice(&h.finalize());
+        h.finish(seed.as_mut());
         self.rng = ChaCha20Rng::from_seed(*seed);
     }
 }

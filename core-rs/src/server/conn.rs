@@ -4,40 +4,45 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
+use zeroize::Zeroizing;
 
 use crate::config::{Config, StrictKex};
 use crate::connection::channel::Channel;
 use crate::connection::{self as conn_proto, ChannelRequest};
 use crate::crypto::rng::EntropyPool;
 use crate::error::{Error, Result};
-use crate::event::{Event, KexSummary, LOG_DEBUG, LOG_INFO, LOG_VERBOSE};
+use crate::event::{Event, LOG_DEBUG, LOG_INFO, LOG_VERBOSE};
 use crate::keys::HostKey;
 use crate::msg::{self, DisconnectReason};
 use crate::server::CommandError;
 use crate::transport::ident;
-use crate::transport::kex::{self, Keys, Transcript};
-use crate::transport::negotiate::{self, CipherAlg, KexInit, MacAlg, Negotiated};
-use crate::transport::packet::{DirectionKeys, Opener, RxBuf, Sealer};
+use crate::transport::packet::{Opener, RxBuf, Sealer};
 use crate::wire::{Reader, Writer};
 
-/// Packets after which a key exchange is started whatever the byte count, far below the 2^32 at which
-/// sequence numbers (and AES-GCM nonces) would repeat.
-const REKEY_PACKETS: u32 = 1 << 30;
-/// Bytes a client may send ahead while the host decides on a request, beyond its channel windows.
-const MAX_BUFFERED_INPUT: usize = 4 * 1024 * 1024;
+mod key_exchange;
+mod userauth;
+
+pub use key_exchange::KEX_TIMEOUT_MS;
+use key_exchange::{ClientKexLimit, KexState};
+use userauth::{Login, PendingAuth};
+
+/// Input a connection may hold unprocessed, whatever its channel windows: a host stops reading while a
+/// decision is pending (ts/server.ts), so a well-behaved client never has more than a socket read and a
+/// partial packet waiting. Four largest packets leave room for transports that read in big pieces.
+const MAX_BUFFERED_INPUT: usize = 1024 * 1024;
 /// The same before authentication: one largest packet and change, so that unauthenticated clients cost little.
 const MAX_BUFFERED_INPUT_UNAUTHENTICATED: usize = 320 * 1024;
-/// A client may start a burst of this many key exchanges, each of which costs the server a key agreement and
-/// a signature. The allowance refills by one every `CLIENT_KEX_INTERVAL_MS` and one for every
-/// `CLIENT_KEX_BYTES` of traffic, so that a client rekeying often by volume is never cut off: OpenSSH with a
-/// small `RekeyLimit` (256K or less) rekeys before every full 32 KiB packet it sends.
-const CLIENT_KEX_BURST: u64 = 16;
-const CLIENT_KEX_INTERVAL_MS: u64 = 1000;
-const CLIENT_KEX_BYTES: u64 = 16 * 1024;
+/// One call stops processing buffered input once the connection has this much output waiting plus channel
+/// data queued in events, so that no call makes the instance hold more than that at once (the host
+/// continues with `input` and no bytes; see [`Conn::input_pending`]). `send_data` takes at most this much.
+pub const CALL_OUTPUT_BUDGET: usize = 256 * 1024;
 /// Channels whose peer takes smaller packets are refused: tiny packets would multiply the cost of every byte sent.
 const MIN_PEER_MAX_PACKET: u32 = 256;
-/// Replies held back while a key exchange the client does not finish is in progress.
+/// Replies held back while a key exchange is in progress, counted with `HELD_ENTRY_COST` each for the
+/// bookkeeping of an entry, and at most `MAX_HELD_ENTRIES` of them.
 const MAX_HELD_BYTES: usize = 256 * 1024;
+const HELD_ENTRY_COST: usize = 64;
+const MAX_HELD_ENTRIES: usize = 1024;
 /// Longest piece of client text (a service or request name) quoted in a log line or a disconnect description.
 const MAX_QUOTED_CHARS: usize = 64;
 
@@ -49,32 +54,12 @@ pub struct Ctx<'a> {
     pub events: &'a mut VecDeque<(u32, Event)>,
 }
 
-mod userauth;
-
-use userauth::{Login, PendingAuth};
-
 /// An event that waits for the host's answer. Input is not processed while one is outstanding.
 enum Pending {
     Service,
     Auth(PendingAuth),
     ChannelOpen { peer_id: u32, local_id: u32 },
     ChannelRequest { channel: u32, want_reply: bool },
-}
-
-enum KexStep {
-    /// Our KEXINIT is out; waiting for the client's.
-    KexInit,
-    /// Waiting for the client's key exchange message; `skip_guess` drops a wrongly guessed one.
-    ClientInit { skip_guess: bool },
-    /// Our NEWKEYS is out; the client's switches its direction to `keys`.
-    NewKeys { keys: Keys },
-}
-
-struct KexState {
-    ours: Vec<u8>,
-    theirs: Option<Vec<u8>>,
-    negotiated: Option<Negotiated>,
-    step: KexStep,
 }
 
 pub struct Conn {
@@ -87,16 +72,21 @@ pub struct Conn {
     opener: Opener,
     sealer: Sealer,
     kex: Option<KexState>,
-    /// Connection-layer messages held back while a key exchange is in progress.
+    /// Connection-layer messages held back while a key exchange is in progress, and what they cost.
     held: Vec<Vec<u8>>,
+    held_cost: usize,
     session_id: Option<Vec<u8>>,
     strict_kex: bool,
     ext_info: bool,
     kexes_done: u32,
-    /// Rate limit on client-started key exchanges: the time at which the client's burst allowance is back to
-    /// full (a generic cell rate algorithm).
-    client_kex_credit_at: u64,
+    client_kex_limit: ClientKexLimit,
+    /// Bytes on the wire both ways since the last exchange.
     bytes_since_kex: u64,
+    /// What the channel data received since the last exchange inflated to beyond its bytes on the wire. It
+    /// earns the client's rekey allowance as if it had come uncompressed (OpenSSH -C with a small
+    /// `RekeyLimit` rekeys after every 32 KiB of data, however well it compresses): the windows bound it,
+    /// unlike other compressed messages, which earn only by their wire size.
+    data_inflation_since_kex: u64,
     packets_since_kex: u32,
     pending: Option<Pending>,
     service_accepted: bool,
@@ -104,7 +94,13 @@ pub struct Conn {
     user: Option<String>,
     login: Login,
     channels: BTreeMap<u32, Channel>,
+    /// Where the search for the next channel id starts: ids go round rather than reuse the lowest free one.
+    next_channel_id: u32,
     no_more_sessions: bool,
+    /// Processing stopped at `CALL_OUTPUT_BUDGET` with input left in the buffer.
+    input_pending: bool,
+    /// Channel data queued in events by the processing in progress.
+    data_queued: usize,
     last_rx: u64,
     last_activity: u64,
     keepalives_unanswered: u32,
@@ -126,19 +122,24 @@ impl Conn {
             sealer: Sealer::new(),
             kex: None,
             held: Vec::new(),
+            held_cost: 0,
             session_id: None,
             strict_kex: false,
             ext_info: false,
             kexes_done: 0,
-            client_kex_credit_at: 0,
+            client_kex_limit: ClientKexLimit::default(),
             bytes_since_kex: 0,
+            data_inflation_since_kex: 0,
             packets_since_kex: 0,
             pending: None,
             service_accepted: false,
             user: None,
             login: Login::new(ctx.config),
             channels: BTreeMap::new(),
+            next_channel_id: 0,
             no_more_sessions: false,
+            input_pending: false,
+            data_queued: 0,
             last_rx: now,
             last_activity: now,
             keepalives_unanswered: 0,
@@ -148,6 +149,7 @@ impl Conn {
         c.out.extend_from_slice(ctx.config.server_version.as_bytes());
         c.out.extend_from_slice(b"\r\n");
         c.start_kex(ctx);
+        c.stamp_kex_start();
         c
     }
 
@@ -171,34 +173,56 @@ impl Conn {
 
     // ---- input -------------------------------------------------------------------------------------
 
+    /// Bytes read from the transport at time `now`; `bytes` may be empty to continue processing that
+    /// stopped at the output budget (see [`Conn::input_pending`]).
     pub fn input(&mut self, bytes: &[u8], now: u64, ctx: &mut Ctx) {
         if self.closed {
             return;
         }
-        self.now = now;
+        self.now = self.now.max(now);
         self.rx.extend(bytes);
-        // The smallest allowance first: the channel sum is only needed past it.
-        if self.rx.len() > MAX_BUFFERED_INPUT_UNAUTHENTICATED && self.rx.len() > self.input_allowance() {
-            return self.fail(ctx, Error::protocol("client sent too much without waiting for replies"));
+        match self.process(ctx) {
+            Err(e) => self.fail(ctx, e),
+            // What the budget left is the host's to continue; anything else waits for the client or a decision.
+            Ok(()) if !self.input_pending && self.rx.len() > self.input_allowance() => {
+                self.fail(ctx, Error::protocol("client sent too much without waiting for replies"));
+            }
+            Ok(()) => {}
         }
-        if let Err(e) = self.process(ctx) {
-            self.fail(ctx, e);
-        }
+        self.stamp_kex_start();
     }
 
-    /// How much unprocessed input a client may have sent ahead: beyond a fixed allowance, the channel data
-    /// its windows still permit (which the server agreed to take in any case).
+    /// Whether processing stopped at the output budget with input left: the host calls `input` with no
+    /// bytes once it has written the output and its transport takes more.
+    pub fn input_pending(&self) -> bool {
+        self.input_pending && self.pending.is_none() && !self.closed
+    }
+
+    /// Whether an event waits for the host's answer.
+    pub fn decision_pending(&self) -> bool {
+        self.pending.is_some() && !self.closed
+    }
+
+    /// How much unprocessed input a client may have sent ahead. Fixed, not grown by the channel windows:
+    /// while a decision is pending the host stops reading, and the rest waits in the client's socket.
     fn input_allowance(&self) -> usize {
         if self.user.is_none() {
-            return MAX_BUFFERED_INPUT_UNAUTHENTICATED;
+            MAX_BUFFERED_INPUT_UNAUTHENTICATED
+        } else {
+            MAX_BUFFERED_INPUT
         }
-        let windows: usize = self.channels.values().filter(|c| c.open).map(|c| c.recv_window() as usize).sum();
-        MAX_BUFFERED_INPUT.saturating_add(windows)
     }
 
-    /// Handles every complete packet in the buffer until one needs the host's answer.
+    /// Handles every complete packet in the buffer until one needs the host's answer or the output budget
+    /// is reached.
     fn process(&mut self, ctx: &mut Ctx) -> Result<()> {
+        self.input_pending = false;
+        self.data_queued = 0;
         if self.client_version.is_none() {
+            if ident::is_not_ssh(self.rx.bytes()) {
+                self.not_ssh(ctx);
+                return Ok(());
+            }
             let Some((version, used)) = ident::parse_client_version(self.rx.bytes())? else {
                 return Ok(());
             };
@@ -208,18 +232,39 @@ impl Conn {
             self.client_version = Some(version);
         }
         while self.pending.is_none() && !self.closed {
+            if self.out.len() + self.data_queued >= CALL_OUTPUT_BUDGET {
+                self.input_pending = !self.rx.is_empty();
+                break;
+            }
+            let buffered = self.rx.len();
             let Some(payload) = self.opener.open(&mut self.rx)? else {
                 break;
             };
+            // Authentication requests carry passwords and answers: no copy outlives the packet.
+            let payload = Zeroizing::new(payload);
             self.last_rx = self.now;
             self.keepalives_unanswered = 0;
             self.packets_since_kex = self.packets_since_kex.saturating_add(1);
-            self.bytes_since_kex = self.bytes_since_kex.saturating_add(payload.len() as u64);
+            let wire = buffered - self.rx.len();
+            self.bytes_since_kex = self.bytes_since_kex.saturating_add(wire as u64);
+            if matches!(payload.first(), Some(&(msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA))) {
+                self.data_inflation_since_kex += payload.len().saturating_sub(wire) as u64;
+            }
             self.dump(ctx, "in", &payload);
             self.dispatch(&payload, ctx)?;
             self.maybe_rekey(ctx);
         }
         Ok(())
+    }
+
+    /// RFC 4253 §4.2 lets only the server send lines before its version: a client whose first line is
+    /// something else (an HTTP request, a port scanner) is told so in the clear and closed, as OpenSSH does.
+    fn not_ssh(&mut self, ctx: &mut Ctx) {
+        self.out.extend_from_slice(ident::NOT_SSH_REPLY);
+        self.closed = true;
+        self.log(ctx, LOG_INFO, "disconnecting: invalid SSH identification string");
+        let reason = DisconnectReason::ProtocolError.code();
+        self.emit(ctx, Event::Disconnected { reason, description: "invalid SSH identification string".into(), by_peer: false });
     }
 
     fn dispatch(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
@@ -283,183 +328,6 @@ impl Conn {
         let mut w = Writer::message(msg::UNIMPLEMENTED);
         w.u32(self.opener.seq().wrapping_sub(1));
         self.seal_now(w.as_slice(), ctx);
-    }
-
-    // ---- key exchange ------------------------------------------------------------------------------
-
-    fn start_kex(&mut self, ctx: &mut Ctx) {
-        let mut cookie = [0u8; 16];
-        rand_core::RngCore::fill_bytes(ctx.rng, &mut cookie);
-        let mut extra = Vec::new();
-        if self.session_id.is_none() && ctx.config.strict_kex != StrictKex::Disabled {
-            extra.push(negotiate::STRICT_KEX_S);
-        }
-        let host_algs: Vec<_> = ctx.host_keys.iter().map(HostKey::algorithm).collect();
-        let ours = negotiate::encode_server_kexinit(&ctx.config.algorithms, &host_algs, cookie, &extra);
-        self.seal_now(&ours, ctx);
-        self.kex = Some(KexState { ours, theirs: None, negotiated: None, step: KexStep::KexInit });
-    }
-
-    fn maybe_rekey(&mut self, ctx: &mut Ctx) {
-        if self.kex.is_none()
-            && self.session_id.is_some()
-            && !self.closed
-            && (self.bytes_since_kex >= ctx.config.rekey_bytes || self.packets_since_kex >= REKEY_PACKETS)
-        {
-            self.log(ctx, LOG_VERBOSE, "starting key re-exchange");
-            self.start_kex(ctx);
-        }
-    }
-
-    /// Starts a key exchange at the host's request (the reference's `ExchangeKeys`).
-    pub fn rekey(&mut self, ctx: &mut Ctx) -> Result<(), CommandError> {
-        if self.session_id.is_none() || self.kex.is_some() {
-            return Err(CommandError::WrongState("a key exchange is already in progress"));
-        }
-        self.start_kex(ctx);
-        Ok(())
-    }
-
-    fn on_kexinit(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
-        if self.kex.is_none() {
-            let earned = (self.bytes_since_kex / CLIENT_KEX_BYTES).saturating_mul(CLIENT_KEX_INTERVAL_MS);
-            let credit_at = self.client_kex_credit_at.saturating_sub(earned).max(self.now) + CLIENT_KEX_INTERVAL_MS;
-            if credit_at - self.now > CLIENT_KEX_BURST * CLIENT_KEX_INTERVAL_MS {
-                return Err(Error::protocol("too many key exchanges"));
-            }
-            self.client_kex_credit_at = credit_at;
-            self.start_kex(ctx);
-        }
-        let Some(state) = self.kex.as_mut() else {
-            return Err(Error::protocol("no key exchange"));
-        };
-        if state.theirs.is_some() {
-            return Err(Error::protocol("KEXINIT during key exchange"));
-        }
-        let client = KexInit::decode(payload)?;
-        let initial = self.session_id.is_none();
-        if initial {
-            let client_strict = client.offers(negotiate::STRICT_KEX_C);
-            self.strict_kex = client_strict && ctx.config.strict_kex != StrictKex::Disabled;
-            self.ext_info = client.offers(negotiate::EXT_INFO_C);
-            if self.strict_kex && self.opener.seq() != 1 {
-                return Err(Error::protocol("strict kex: KEXINIT was not the first packet"));
-            }
-            if !client_strict && ctx.config.strict_kex == StrictKex::Required {
-                return Err(Error::kex("strict key exchange is required"));
-            }
-        }
-        // Negotiate against the lists we advertised: the client computes its choice from those.
-        let ours = KexInit::decode(&state.ours)?;
-        let negotiated = negotiate::negotiate_lists(&client, &ours)?;
-        if initial && !self.strict_kex && ctx.config.strict_kex == StrictKex::RejectAffected && terrapin_affected(&negotiated) {
-            return Err(Error::kex("the negotiated algorithms are open to the Terrapin attack without strict key exchange"));
-        }
-        let skip_guess = client.first_kex_packet_follows && !client.guess_was_right(&negotiated);
-        state.theirs = Some(payload.to_vec());
-        state.negotiated = Some(negotiated);
-        state.step = KexStep::ClientInit { skip_guess };
-        self.log(
-            ctx,
-            LOG_VERBOSE,
-            alloc::format!(
-                "negotiated {} {} {} {} {}",
-                negotiated.kex.name(),
-                negotiated.host_key.name(),
-                negotiated.cipher_c2s.name(),
-                negotiated.mac_c2s.map_or("<implicit>", MacAlg::name),
-                negotiated.compression_c2s.name()
-            ),
-        );
-        Ok(())
-    }
-
-    fn on_kex_message(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
-        let Some(state) = self.kex.as_mut() else {
-            return Err(Error::protocol("key exchange message outside key exchange"));
-        };
-        let (KexStep::ClientInit { skip_guess }, Some(negotiated), Some(theirs)) =
-            (&mut state.step, state.negotiated, state.theirs.as_ref())
-        else {
-            return Err(Error::protocol("unexpected key exchange message"));
-        };
-        if core::mem::take(skip_guess) {
-            return Ok(());
-        }
-        if payload.first() != Some(&kex::client_init_message(negotiated.kex)) {
-            return Err(Error::protocol("unexpected key exchange message"));
-        }
-        let host_key = ctx
-            .host_keys
-            .iter()
-            .find(|k| k.algorithm() == negotiated.host_key)
-            .ok_or_else(|| Error::kex("no host key for the negotiated algorithm"))?;
-        let transcript = Transcript {
-            client_version: self.client_version.as_deref().unwrap_or_default().as_bytes(),
-            server_version: ctx.config.server_version.as_bytes(),
-            client_kexinit: theirs,
-            server_kexinit: &state.ours,
-        };
-        let result = kex::server_exchange(negotiated.kex, &transcript, payload, host_key, ctx.rng)?;
-        let session_id = self.session_id.get_or_insert_with(|| result.exchange_hash.clone()).clone();
-        let (c2s, s2c) = kex::derive_keys(negotiated.kex, &negotiated, &result.shared_secret, &result.exchange_hash, &session_id);
-        state.step = KexStep::NewKeys { keys: c2s };
-
-        self.seal_now(&result.reply, ctx);
-        self.seal_now(&[msg::NEWKEYS], ctx);
-        self.sealer.rekey(&direction(&s2c))?;
-        self.sealer.set_compression(negotiated.compression_s2c);
-        if self.strict_kex {
-            self.sealer.reset_seq();
-        }
-        if self.kexes_done == 0 && self.ext_info {
-            let mut w = Writer::message(msg::EXT_INFO);
-            let sig_algs: Vec<&str> = ctx.config.user_key_algorithms.iter().map(|a| a.name()).collect();
-            w.u32(1).string(b"server-sig-algs").string(sig_algs.join(",").as_bytes());
-            self.seal_now(w.as_slice(), ctx);
-        }
-        Ok(())
-    }
-
-    fn on_newkeys(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
-        if payload.len() != 1 {
-            return Err(Error::protocol("malformed NEWKEYS"));
-        }
-        let Some(KexState { step: KexStep::NewKeys { keys }, negotiated: Some(negotiated), .. }) = self.kex.take() else {
-            return Err(Error::protocol("unexpected NEWKEYS"));
-        };
-        self.opener.rekey(&direction(&keys))?;
-        self.opener.set_compression(negotiated.compression_c2s);
-        if self.strict_kex {
-            self.opener.reset_seq();
-        }
-        let initial = self.kexes_done == 0;
-        self.kexes_done += 1;
-        self.bytes_since_kex = 0;
-        self.packets_since_kex = 0;
-        self.emit(
-            ctx,
-            Event::KeysExchanged(KexSummary {
-                kex: negotiated.kex.name(),
-                host_key: negotiated.host_key.name(),
-                cipher_in: negotiated.cipher_c2s.name(),
-                cipher_out: negotiated.cipher_s2c.name(),
-                mac_in: negotiated.mac_c2s.map_or("", MacAlg::name),
-                mac_out: negotiated.mac_s2c.map_or("", MacAlg::name),
-                strict: self.strict_kex,
-                initial,
-            }),
-        );
-        self.log(ctx, LOG_INFO, if initial { "key exchange complete" } else { "key re-exchange complete" });
-        for payload in core::mem::take(&mut self.held) {
-            self.seal_now(&payload, ctx);
-        }
-        for (&id, channel) in self.channels.iter_mut() {
-            if channel.may_resume() {
-                ctx.events.push_back((self.id, Event::ChannelReadyToSend { channel: id }));
-            }
-        }
-        Ok(())
     }
 
     // ---- decisions -----------------------------------------------------------------------------------
@@ -527,6 +395,7 @@ impl Conn {
                 r.finish()?;
                 self.channel_mut(local_id)?.receive(data.len())?;
                 self.last_activity = self.now;
+                self.data_queued += data.len();
                 self.emit(ctx, Event::ChannelData { channel: local_id, stream, data: data.to_vec() });
             }
             msg::CHANNEL_WINDOW_ADJUST => {
@@ -578,12 +447,23 @@ impl Conn {
             self.send(&conn_proto::encode_open_failure(open.sender, reason, text), ctx);
             return Ok(());
         }
-        let local_id = (0..=u32::MAX).find(|id| !self.channels.contains_key(id)).unwrap_or(u32::MAX);
+        let local_id = self.new_channel_id();
         let channel = Channel::new(open.sender, open.window, open.max_packet, ctx.config.channel_window, ctx.config.channel_max_packet);
         self.channels.insert(local_id, channel);
         self.pending = Some(Pending::ChannelOpen { peer_id: open.sender, local_id });
         self.emit(ctx, Event::ChannelOpenRequest { channel: local_id, kind: open.kind.into(), data: open.data.to_vec() });
         Ok(())
+    }
+
+    /// The next id in a rotating counter, skipping ids still in use: a host's stale handle for a closed
+    /// channel must not reach the channel opened after it. At most `MaxChannels` ids are in use.
+    fn new_channel_id(&mut self) -> u32 {
+        let mut id = self.next_channel_id;
+        while self.channels.contains_key(&id) {
+            id = id.wrapping_add(1);
+        }
+        self.next_channel_id = id.wrapping_add(1);
+        id
     }
 
     pub fn reply_channel_open(&mut self, accept: bool, reason: u32, description: &str, ctx: &mut Ctx) -> Result<(), CommandError> {
@@ -651,8 +531,11 @@ impl Conn {
         Ok(channel)
     }
 
-    /// Sends as much of `data` as the peer's window allows; returns how much was taken.
-    pub fn send_data(&mut self, local_id: u32, stream: u32, data: &[u8], ctx: &mut Ctx) -> Result<usize, CommandError> {
+    /// Sends as much of `data` as the peer's window allows, at most `CALL_OUTPUT_BUDGET` bytes, at time
+    /// `now`; returns how much was taken. Data sent counts as activity for the idle timeout.
+    pub fn send_data(&mut self, local_id: u32, stream: u32, data: &[u8], now: u64, ctx: &mut Ctx) -> Result<usize, CommandError> {
+        self.now = self.now.max(now);
+        let data = data.get(..CALL_OUTPUT_BUDGET).unwrap_or(data);
         let in_kex = self.kex.is_some();
         let channel = self.open_channel(local_id)?;
         if channel.eof_sent || channel.close_sent {
@@ -669,6 +552,7 @@ impl Conn {
             self.seal_now(p, ctx);
         }
         self.maybe_rekey(ctx);
+        self.stamp_kex_start();
         if taken > 0 {
             self.last_activity = self.now;
         }
@@ -737,8 +621,11 @@ impl Conn {
             return;
         }
         let msg_type = payload.first().copied().unwrap_or_default();
-        let secret =
-            matches!(msg_type, msg::USERAUTH_REQUEST | msg::USERAUTH_INFO_RESPONSE | msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA);
+        // Channel requests carry environment values and commands, which may hold secrets too.
+        let secret = matches!(
+            msg_type,
+            msg::USERAUTH_REQUEST | msg::USERAUTH_INFO_RESPONSE | msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA | msg::CHANNEL_REQUEST
+        );
         let mut line = alloc::format!("packet {direction}: type={msg_type} len={} ", payload.len());
         if secret && ctx.config.mask_sensitive {
             line.push_str("(masked)");
@@ -755,13 +642,16 @@ impl Conn {
     /// Seals a payload now, whatever the key exchange state (for transport messages).
     fn seal_now(&mut self, payload: &[u8], ctx: &mut Ctx) {
         self.dump(ctx, "out", payload);
-        if let Err(e) = self.sealer.seal(payload, ctx.rng, &mut self.out) {
-            // Nothing more can be sealed on this stream, not even a DISCONNECT.
-            self.closed = true;
-            self.emit(ctx, Event::Disconnected { reason: e.reason.code(), description: e.description.into_owned(), by_peer: false });
-            return;
-        }
-        self.bytes_since_kex = self.bytes_since_kex.saturating_add(payload.len() as u64);
+        let sealed = match self.sealer.seal(payload, ctx.rng, &mut self.out) {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                // Nothing more can be sealed on this stream, not even a DISCONNECT.
+                self.closed = true;
+                self.emit(ctx, Event::Disconnected { reason: e.reason.code(), description: e.description.into_owned(), by_peer: false });
+                return;
+            }
+        };
+        self.bytes_since_kex = self.bytes_since_kex.saturating_add(sealed as u64);
         self.packets_since_kex = self.packets_since_kex.saturating_add(1);
         if payload.first() == Some(&msg::USERAUTH_SUCCESS) {
             // zlib@openssh.com starts here in both directions: the client starts when it reads this packet.
@@ -776,10 +666,11 @@ impl Conn {
             return;
         }
         if self.kex.is_some() {
-            let held: usize = self.held.iter().map(Vec::len).sum();
-            if held + payload.len() > MAX_HELD_BYTES {
+            let cost = payload.len() + HELD_ENTRY_COST;
+            if self.held.len() >= MAX_HELD_ENTRIES || self.held_cost + cost > MAX_HELD_BYTES {
                 return self.fail(ctx, Error::protocol("key exchange not completed while replies piled up"));
             }
+            self.held_cost += cost;
             self.held.push(payload.to_vec());
         } else {
             self.seal_now(payload, ctx);
@@ -820,7 +711,8 @@ impl Conn {
         if self.closed {
             return None;
         }
-        let mut deadlines = [None; 3];
+        let mut deadlines = [None; 4];
+        deadlines[3] = self.kex_deadline();
         if self.user.is_none() && config.login_grace_ms > 0 {
             deadlines[0] = Some(self.started.saturating_add(config.login_grace_ms));
         }
@@ -838,10 +730,13 @@ impl Conn {
         if self.closed {
             return;
         }
-        self.now = now;
+        self.now = self.now.max(now);
         let config = ctx.config;
         if self.user.is_none() && config.login_grace_ms > 0 && now >= self.started.saturating_add(config.login_grace_ms) {
             return self.fail(ctx, Error::new(DisconnectReason::ByApplication, "login grace time exceeded"));
+        }
+        if self.kex_timed_out() {
+            return self.fail(ctx, Error::new(DisconnectReason::ByApplication, "key exchange not completed in time"));
         }
         if self.user.is_some() && config.idle_timeout_ms > 0 && now >= self.last_activity.saturating_add(config.idle_timeout_ms) {
             return self.fail(ctx, Error::new(DisconnectReason::ByApplication, "idle timeout"));
@@ -855,6 +750,7 @@ impl Conn {
                 self.keepalives_unanswered += 1;
                 self.keepalive_sent_at = Some(now);
                 self.send(&conn_proto::encode_global_request("keepalive@openssh.com", true), ctx);
+                self.stamp_kex_start(); // the keepalive may have started one
             }
         }
     }
@@ -867,14 +763,4 @@ fn quote(text: &str, max: usize) -> String {
         out.push('…');
     }
     out
-}
-
-/// Terrapin can truncate the start of a sequence under chacha20-poly1305 and encrypt-then-MAC modes.
-fn terrapin_affected(n: &Negotiated) -> bool {
-    let etm = |m: Option<MacAlg>| matches!(m, Some(MacAlg::HmacSha256Etm | MacAlg::HmacSha512Etm));
-    [n.cipher_c2s, n.cipher_s2c].contains(&CipherAlg::Chacha20Poly1305) || etm(n.mac_c2s) || etm(n.mac_s2c)
-}
-
-fn direction(keys: &Keys) -> DirectionKeys<'_> {
-    DirectionKeys { cipher: keys.cipher, mac: keys.mac, key: &keys.key, iv: &keys.iv, mac_key: &keys.mac_key }
 }

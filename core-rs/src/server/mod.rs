@@ -14,6 +14,7 @@ use crate::event::{AuthReply, Event};
 use crate::keys::{HostKey, KeyError};
 use crate::msg::DisconnectReason;
 use conn::{Conn, Ctx};
+pub use conn::{CALL_OUTPUT_BUDGET, KEX_TIMEOUT_MS};
 
 /// A host call that could not be carried out. The connection is unaffected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,10 +144,25 @@ impl Server {
         Ok(id)
     }
 
-    /// Bytes read from the connection's transport.
+    /// Bytes read from the connection's transport at time `now` (ms). One call processes what was buffered
+    /// until a decision is pending or the connection's output and queued channel data pass
+    /// [`CALL_OUTPUT_BUDGET`]; in the latter case [`Server::input_pending`] turns true and the host calls
+    /// `input` again with no bytes once it has written the output and its transport takes more.
     pub fn input(&mut self, id: u32, bytes: &[u8], now: u64) -> Result<(), CommandError> {
         with_conn!(self, id, |conn, ctx| conn.input(bytes, now, &mut ctx));
         Ok(())
+    }
+
+    /// Whether an event waits for the host's answer (`reply_*`): the connection processes no input meanwhile,
+    /// so a host stops reading its transport until it has answered.
+    pub fn decision_pending(&self, id: u32) -> bool {
+        self.conns.get(&id).is_some_and(Conn::decision_pending)
+    }
+
+    /// Whether the last call stopped processing at the output budget with input left (see [`Server::input`]).
+    /// Replies to decisions process buffered input too, within the same budget.
+    pub fn input_pending(&self, id: u32) -> bool {
+        self.conns.get(&id).is_some_and(Conn::input_pending)
     }
 
     /// Takes the bytes to write to the connection's transport.
@@ -184,8 +200,11 @@ impl Server {
         with_conn!(self, id, |conn, ctx| conn.reply_channel_request(accept, &mut ctx))
     }
 
-    pub fn send_data(&mut self, id: u32, channel: u32, stream: u32, data: &[u8]) -> Result<usize, CommandError> {
-        with_conn!(self, id, |conn, ctx| conn.send_data(channel, stream, data, &mut ctx))
+    /// Sends what the peer's window allows of `data`, at most [`CALL_OUTPUT_BUDGET`] bytes, at time `now` (ms):
+    /// returns how much was taken. While it takes something, call again with the rest; nothing taken means the
+    /// window is full or a key exchange runs: wait for `ChannelReadyToSend`.
+    pub fn send_data(&mut self, id: u32, channel: u32, stream: u32, data: &[u8], now: u64) -> Result<usize, CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.send_data(channel, stream, data, now, &mut ctx))
     }
 
     /// How many bytes `send_data` would take now.

@@ -1,5 +1,6 @@
-//! The identification string exchange (RFC 4253 §4.2). Lines before the client's version line are
-//! tolerated but bounded, and no line may be longer than the RFC's 255 bytes.
+//! The identification string exchange (RFC 4253 §4.2). Only a server may send lines before its version
+//! line, so the client's first line must be its version, as OpenSSH's sshd requires; no line may be longer
+//! than the RFC's 255 bytes.
 
 use alloc::string::String;
 
@@ -8,46 +9,46 @@ use crate::msg::DisconnectReason;
 
 /// Longest line accepted, CR LF included (RFC 4253 §4.2).
 pub const MAX_LINE: usize = 255;
-/// How many lines may come before the version line.
-pub const MAX_PRE_LINES: usize = 20;
+/// What the server writes, in the clear, to a client whose first line is not an SSH version (OpenSSH's words).
+pub const NOT_SSH_REPLY: &[u8] = b"Invalid SSH identification string.\r\n";
 
-/// Scans `buf` (everything received so far) for the client's version line. Returns the version (without
-/// CR LF) and the number of bytes it and the lines before it took, or `None` if more bytes are needed.
+/// Whether the bytes received so far already show that the client's first line is not an SSH version:
+/// they do not begin with `SSH-`. Decided from the first byte on, so that an HTTP request or a port
+/// scanner's probe is answered at once rather than when a line end or the login grace time comes.
+pub fn is_not_ssh(buf: &[u8]) -> bool {
+    let n = buf.len().min(4);
+    buf.get(..n) != b"SSH-".get(..n)
+}
+
+/// Scans `buf` (everything received so far, which [`is_not_ssh`] has let through) for the client's version
+/// line. Returns the version (without CR LF) and the number of bytes the line took, or `None` if more
+/// bytes are needed.
 pub fn parse_client_version(buf: &[u8]) -> Result<Option<(String, usize)>> {
-    let mut start = 0;
-    let mut pre_lines = 0;
-    loop {
-        let rest = buf.get(start..).unwrap_or_default();
-        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-            if rest.len() > MAX_LINE {
-                return Err(Error::protocol("identification line too long"));
-            }
-            return Ok(None);
-        };
-        if nl + 1 > MAX_LINE {
+    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        if buf.len() > MAX_LINE {
             return Err(Error::protocol("identification line too long"));
         }
-        let line = rest.get(..nl).unwrap_or_default();
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        start += nl + 1;
-        if line.starts_with(b"SSH-") {
-            let text = core::str::from_utf8(line).map_err(|_| Error::protocol("identification string is not UTF-8"))?;
-            if !(text.starts_with("SSH-2.0-") || text.starts_with("SSH-1.99-")) {
-                return Err(Error::new(DisconnectReason::ProtocolVersionNotSupported, "protocol major versions differ"));
-            }
-            // RFC 4253 §4.2: the protocol and software versions are printable US-ASCII; the comments that may
-            // follow a space end up in logs, so they may not hold control characters either.
-            let (versions, comments) = text.split_once(' ').unwrap_or((text, ""));
-            if !versions.bytes().all(|b| b.is_ascii_graphic()) || comments.chars().any(char::is_control) {
-                return Err(Error::protocol("identification string is not printable"));
-            }
-            return Ok(Some((String::from(text), start)));
-        }
-        pre_lines += 1;
-        if pre_lines > MAX_PRE_LINES {
-            return Err(Error::new(DisconnectReason::ProtocolVersionNotSupported, "no SSH identification string"));
-        }
+        return Ok(None);
+    };
+    if nl + 1 > MAX_LINE {
+        return Err(Error::protocol("identification line too long"));
     }
+    let line = buf.get(..nl).unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if !line.starts_with(b"SSH-") {
+        return Err(Error::protocol("invalid SSH identification string"));
+    }
+    let text = core::str::from_utf8(line).map_err(|_| Error::protocol("identification string is not UTF-8"))?;
+    if !(text.starts_with("SSH-2.0-") || text.starts_with("SSH-1.99-")) {
+        return Err(Error::new(DisconnectReason::ProtocolVersionNotSupported, "protocol major versions differ"));
+    }
+    // RFC 4253 §4.2: the protocol and software versions are printable US-ASCII; the comments that may
+    // follow a space end up in logs, so they may not hold control characters either.
+    let (versions, comments) = text.split_once(' ').unwrap_or((text, ""));
+    if !versions.bytes().all(|b| b.is_ascii_graphic()) || comments.chars().any(char::is_control) {
+        return Err(Error::protocol("identification string is not printable"));
+    }
+    Ok(Some((String::from(text), nl + 1)))
 }
 
 #[cfg(test)]
@@ -55,20 +56,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_crlf_lf_and_preceding_lines() {
-        let (v, used) = parse_client_version(b"hello\r\nSSH-2.0-OpenSSH_9.2\r\nrest").unwrap().unwrap();
-        assert_eq!((v.as_str(), used), ("SSH-2.0-OpenSSH_9.2", 28));
+    fn accepts_crlf_and_lf() {
+        let (v, used) = parse_client_version(b"SSH-2.0-OpenSSH_9.2\r\nrest").unwrap().unwrap();
+        assert_eq!((v.as_str(), used), ("SSH-2.0-OpenSSH_9.2", 21));
         let (v, _) = parse_client_version(b"SSH-1.99-x\n").unwrap().unwrap();
         assert_eq!(v, "SSH-1.99-x");
         assert_eq!(parse_client_version(b"SSH-2.0-partial").unwrap(), None);
     }
 
     #[test]
-    fn rejects_other_versions_long_lines_and_endless_banners() {
+    fn rejects_other_versions_and_long_lines() {
         let e = parse_client_version(b"SSH-1.5-old\r\n").unwrap_err();
         assert_eq!(e.reason, DisconnectReason::ProtocolVersionNotSupported);
-        assert!(parse_client_version(&[b'a'; 300]).is_err());
-        let banner = b"x\n".repeat(MAX_PRE_LINES + 1);
-        assert!(parse_client_version(&banner).is_err());
+        assert!(parse_client_version(&[b'S'; 300]).is_err());
+    }
+
+    #[test]
+    fn anything_but_ssh_first_is_not_ssh_from_its_first_byte() {
+        for not_ssh in [&b"G"[..], b"GET / HTTP/1.1\r\n", b"\r\n", b"SSH_", b"ssh-2.0-x\r\n", b"\x16\x03\x01"] {
+            assert!(is_not_ssh(not_ssh), "{not_ssh:?}");
+        }
+        for maybe in [&b""[..], b"S", b"SSH", b"SSH-", b"SSH-2.0-x\r\n"] {
+            assert!(!is_not_ssh(maybe), "{maybe:?}");
+        }
     }
 }

@@ -3,11 +3,11 @@
 
 use alloc::vec::Vec;
 use rand_core::{CryptoRng, RngCore};
-use sha2::{Digest, Sha256};
 use x25519_dalek::{PublicKey as XPublic, StaticSecret};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::crypto::cipher::{cipher_iv_len, cipher_key_len, mac_key_len};
+use crate::crypto::hmac::SecretSha256;
 use crate::error::{Error, Result};
 use crate::keys::HostKey;
 use crate::msg;
@@ -66,17 +66,19 @@ fn curve25519(transcript: &Transcript, client_init: &[u8], host_key: &HostKey, r
     if !shared.was_contributory() {
         return Err(Error::kex("curve25519 shared secret is zero"));
     }
-    let mut k = Writer::new();
+    // Sized for the longest mpint of 32 bytes, so that it is never copied by a reallocation.
+    let mut k = Writer::with_capacity(4 + 1 + 32);
     k.mpint(shared.as_bytes());
     let shared_secret = Zeroizing::new(k.into_vec());
 
     let host_blob = host_key.public().blob();
-    let mut h = Sha256::new();
+    let mut h = SecretSha256::default();
     hash_transcript(&mut h, transcript, &host_blob);
-    h.update(string(&q_c));
-    h.update(string(q_s.as_bytes()));
+    h.update(&string(&q_c));
+    h.update(&string(q_s.as_bytes()));
     h.update(shared_secret.as_slice());
-    let exchange_hash = h.finalize().to_vec();
+    let mut exchange_hash = alloc::vec![0; 32];
+    h.finish(&mut exchange_hash);
 
     let mut reply = Writer::message(msg::KEX_ECDH_REPLY);
     reply.string(&host_blob).string(q_s.as_bytes()).string(&host_key.sign(&exchange_hash));
@@ -89,9 +91,9 @@ fn string(bytes: &[u8]) -> Vec<u8> {
     w.into_vec()
 }
 
-fn hash_transcript(h: &mut impl Digest, t: &Transcript, host_key_blob: &[u8]) {
+fn hash_transcript(h: &mut SecretSha256, t: &Transcript, host_key_blob: &[u8]) {
     for part in [t.client_version, t.server_version, t.client_kexinit, t.server_kexinit, host_key_blob] {
-        h.update(string(part));
+        h.update(&string(part));
     }
 }
 
@@ -109,20 +111,21 @@ fn derive(kex: KexAlg, k: &[u8], h: &[u8], letter: u8, session_id: &[u8], len: u
     let mut out = Zeroizing::new(Vec::with_capacity(len + 64));
     match kex {
         KexAlg::Curve25519Sha256 | KexAlg::Curve25519Sha256Libssh => {
-            let mut d = Sha256::new();
+            let mut block = Zeroizing::new([0u8; 32]);
+            let mut d = SecretSha256::default();
             d.update(k);
             d.update(h);
-            d.update([letter]);
+            d.update(&[letter]);
             d.update(session_id);
-            out.extend_from_slice(&d.finalize());
+            d.finish(block.as_mut());
+            out.extend_from_slice(block.as_ref());
             while out.len() < len {
-                let mut d = Sha256::new();
+                let mut d = SecretSha256::default();
                 d.update(k);
                 d.update(h);
                 d.update(out.as_slice());
-                let mut block = d.finalize();
-                out.extend_from_slice(&block);
-                block.zeroize();
+                d.finish(block.as_mut());
+                out.extend_from_slice(block.as_ref());
             }
         }
     }
@@ -149,6 +152,7 @@ pub fn derive_keys(kex: KexAlg, negotiated: &Negotiated, k: &[u8], h: &[u8], ses
 mod tests {
     use super::*;
     use hex_literal::hex;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn x25519_matches_rfc7748_vector() {

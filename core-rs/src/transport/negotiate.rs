@@ -167,7 +167,8 @@ impl KexInit {
                 r.bool()?
             },
         };
-        r.u32()?; // reserved
+        r.u32()?; // reserved, the last field (RFC 4253 §7.1)
+        r.finish()?;
         Ok(init)
     }
 }
@@ -321,5 +322,8 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(KexInit::decode(&bytes[..cut]).is_err());
         }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(KexInit::decode(&longer).is_err(), "a byte after the reserved field");
     }
 }

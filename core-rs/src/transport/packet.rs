@@ -5,6 +5,7 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use rand_core::RngCore;
+use zeroize::Zeroize;
 
 use crate::crypto::cipher::{AesCtr, ChaChaPoly, Gcm, PacketMac};
 use crate::error::{Error, Result};
@@ -181,18 +182,31 @@ impl Sealer {
     }
 }
 
-/// Buffered inbound bytes, consumed from the front.
+/// Buffered inbound bytes, consumed from the front. Packets are decrypted in place here, so the buffer is
+/// moved and grown by hand, wiping what it leaves behind: no copy of a decrypted packet outlives it.
 #[derive(Default)]
 pub struct RxBuf {
     buf: Vec<u8>,
     start: usize,
 }
 
+/// An empty buffer keeps at most this much capacity: what a burst needed goes back to the allocator.
+const RX_KEPT_CAPACITY: usize = 512 * 1024;
+
 impl RxBuf {
     pub fn extend(&mut self, bytes: &[u8]) {
         if self.start > 0 && self.start >= self.buf.len() / 2 {
-            self.buf.drain(..self.start);
+            let live = self.buf.len() - self.start;
+            self.buf.copy_within(self.start.., 0);
+            self.buf.get_mut(live..).unwrap_or_default().zeroize();
+            self.buf.truncate(live);
             self.start = 0;
+        }
+        if self.buf.capacity() - self.buf.len() < bytes.len() {
+            let mut grown = Vec::with_capacity((self.buf.len() + bytes.len()).max(self.buf.capacity() * 2));
+            grown.extend_from_slice(&self.buf);
+            self.buf.zeroize();
+            self.buf = grown;
         }
         self.buf.extend_from_slice(bytes);
     }
@@ -215,6 +229,21 @@ impl RxBuf {
 
     pub fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.buf.len());
+        if self.start == self.buf.len() {
+            self.start = 0;
+            if self.buf.capacity() > RX_KEPT_CAPACITY {
+                self.buf.zeroize();
+                self.buf = Vec::new();
+            } else {
+                self.buf.clear();
+            }
+        }
+    }
+}
+
+impl Drop for RxBuf {
+    fn drop(&mut self) {
+        self.buf.zeroize();
     }
 }
 
@@ -337,6 +366,8 @@ impl Opener {
             Some(inflater) => inflater.decompress(payload, MAX_INFLATED_LEN)?,
             None => payload.to_vec(),
         };
+        // The caller has its copy; the decrypted packet does not stay in the buffer.
+        packet.zeroize();
         if payload.is_empty() {
             return Err(Error::new(DisconnectReason::CompressionError, "compressed packet carries no message"));
         }

@@ -97,6 +97,8 @@ impl Pair {
     /// Moves bytes both ways until neither side has anything to say.
     pub fn pump(&mut self) {
         for _ in 0..100_000 {
+            let continued = self.server.input_pending(self.id);
+            self.continue_input();
             let s = self.server.take_output(self.id);
             if !s.is_empty() {
                 self.client.receive(&s);
@@ -104,7 +106,7 @@ impl Pair {
             let c = self.client.take_out();
             self.feed(&c);
             self.collect();
-            if s.is_empty() && c.is_empty() {
+            if s.is_empty() && c.is_empty() && !continued {
                 return;
             }
         }
@@ -123,6 +125,16 @@ impl Pair {
         self.client_stream.extend_from_slice(c);
         for piece in c.chunks(self.read_size.max(1)) {
             self.server.input(self.id, piece, self.now).unwrap();
+            self.continue_input();
+        }
+    }
+
+    /// As a host does when a call stopped at the output budget: the output goes out, then input goes on.
+    pub fn continue_input(&mut self) {
+        while self.server.input_pending(self.id) {
+            let s = self.server.take_output(self.id);
+            self.client.receive(&s);
+            self.server.input(self.id, &[], self.now).unwrap();
         }
     }
 
@@ -390,7 +402,7 @@ pub fn complete_exec_session(server: Server, seed: u64) -> Server {
         Event::ChannelData { channel, stream: 0, data } => assert_eq!((channel, data.as_slice()), (ch.remote, &b"hello server"[..])),
         other => panic!("expected ChannelData, got {other:?}"),
     }
-    assert_eq!(p.server.send_data(p.id, ch.remote, 0, b"hello client").unwrap(), 12);
+    assert_eq!(p.server.send_data(p.id, ch.remote, 0, b"hello client", p.now).unwrap(), 12);
     assert_eq!(parse_channel_data(&p.expect_msg(msg::CHANNEL_DATA)), (ch.local, b"hello client".to_vec()));
     p.server.send_exit_status(p.id, ch.remote, 0).unwrap();
     p.server.send_eof(p.id, ch.remote).unwrap();
