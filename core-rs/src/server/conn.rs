@@ -21,9 +21,6 @@ use crate::transport::negotiate::{self, CipherAlg, KexInit, MacAlg, Negotiated};
 use crate::transport::packet::{DirectionKeys, Opener, RxBuf, Sealer};
 use crate::wire::{Reader, Writer};
 
-/// Packets after which a key exchange is started whatever the byte count, far below the 2^32 at which
-/// sequence numbers (and AES-GCM nonces) would repeat.
-const REKEY_PACKETS: u32 = 1 << 30;
 /// Bytes a client may send ahead while the host decides on a request, beyond its channel windows.
 const MAX_BUFFERED_INPUT: usize = 4 * 1024 * 1024;
 /// The same before authentication: one largest packet and change, so that unauthenticated clients cost little.
@@ -319,7 +316,7 @@ impl Conn {
         if self.kex.is_none()
             && self.session_id.is_some()
             && !self.closed
-            && (self.bytes_since_kex >= ctx.config.rekey_bytes || self.packets_since_kex >= REKEY_PACKETS)
+            && (self.bytes_since_kex >= ctx.config.rekey_bytes || self.packets_since_kex >= ctx.config.rekey_packets)
         {
             self.log(ctx, LOG_VERBOSE, "starting key re-exchange");
             self.start_kex(ctx);
