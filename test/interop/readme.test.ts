@@ -14,7 +14,7 @@ import { ErrorCode, SSHServer, type SSHServerEvents, type SSHServerOptions } fro
 import ssh2 from 'ssh2';
 import { run, ssh, SSH_BASE, startDemo, type Demo } from '../helpers/demo.js';
 import { MSG, RawClient, Writer } from '../helpers/raw-client.js';
-import { connect as ssh2Connect, type Ssh2Client } from '../helpers/ssh2.js';
+import { connect as ssh2Connect, exec, type Ssh2Client } from '../helpers/ssh2.js';
 
 const USER = 'grace';
 const PASSWORD = 'readme pw';
@@ -255,6 +255,51 @@ describe('the reference mapping', () => {
     expect(order).toEqual(names.slice(0, 12));
     expect(seen).toContain('sshStatus');
     expect(seen).toContain('log');
+  });
+
+  it('fires channelReadyToSend when a client window that ran dry reopens, and sendChannelData waits for it', async () => {
+    const s = server();
+    s.on('userAuthRequest', (e) => (e.password === PASSWORD ? e.accept() : e.reject()));
+    const size = 5 * 1024 * 1024; // more than ssh2's 2 MiB window
+    let ready = 0;
+    s.on('channelReadyToSend', () => void ready++);
+    s.on('channelRequested', async (e) => {
+      if (e.request.type !== 'exec') return;
+      await s.sendChannelData(e.connectionId, e.channelId, Buffer.alloc(size, 7));
+      s.sendExitStatus(e.connectionId, e.channelId, 0);
+      await s.closeChannel(e.connectionId, e.channelId);
+    });
+    const { port } = await s.startListening();
+    const r = await exec(await login(port), 'download');
+    expect(r.stdout.length).toBe(size);
+    expect(r.stdout.every((b) => b === 7)).toBe(true);
+    expect(ready).toBeGreaterThanOrEqual(2);
+  });
+
+  it("runs a connection's async handlers one at a time, in order", async () => {
+    const s = server();
+    s.on('userAuthRequest', (e) => (e.password === PASSWORD ? e.accept() : e.reject()));
+    let running = 0;
+    let most = 0;
+    const chunks: Buffer[] = [];
+    s.on('channelDataIn', async (e) => {
+      most = Math.max(most, ++running);
+      // Each handler yields several times before it finishes; the next must not start meanwhile.
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+      chunks.push(Buffer.from(e.data));
+      running--;
+    });
+    s.on('channelEOF', async (e) => {
+      await s.sendText(e.connectionId, e.channelId, `${chunks.length}`);
+      s.sendExitStatus(e.connectionId, e.channelId, 0);
+      await s.closeChannel(e.connectionId, e.channelId);
+    });
+    const { port } = await s.startListening();
+    const input = Buffer.from(Array.from({ length: 20_000 }, (_, i) => `${i},`).join(''));
+    const r = await exec(await login(port), 'upload', input);
+    expect(Number(r.stdout.toString())).toBeGreaterThan(1);
+    expect(Buffer.concat(chunks).equals(input)).toBe(true);
+    expect(most).toBe(1);
   });
 
   it('reports the error codes it lists: 104 already listening, 126 invalid connection id, 1301 no host key', async () => {
