@@ -17,7 +17,8 @@ bash scripts/setup.sh
 broken=()
 
 printf '\n== Rust: core tests\n'
-cargo test --workspace --quiet 2>&1 | tee "$results/cargo.txt" || broken+=('cargo test')
+# --no-fail-fast: every test binary runs and is counted, whichever fails first.
+cargo test --workspace --no-fail-fast --quiet 2>&1 | tee "$results/cargo.txt" || broken+=('cargo test')
 
 printf '\n== Rust: no panicking constructs in the core (clippy, warnings are errors)\n'
 cargo clippy -p wasshd-core -p wasshd-wasm --all-targets --quiet -- -D warnings || broken+=(clippy)
@@ -32,11 +33,13 @@ npx vitest run --allowOnly=false --reporter=default --reporter=json --outputFile
 # cargo prints one line per test binary: "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; ..."
 read -r rust_passed rust_failed rust_ignored < <(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored;.*/\1 \2 \3/p' "$results/cargo.txt" |
   awk '{p += $1; f += $2; i += $3} END {print p + 0, f + 0, i + 0}')
-# vitest: a file that fails before its tests run (an import error) counts as a failure of its own.
+# vitest: a file that fails with none of its tests failing (an import error, a failing hook) counts as one
+# failure; no report at all counts as one too.
 read -r vitest_passed vitest_failed vitest_skipped < <(node -e '
-  let r = { numPassedTests: 0, numFailedTests: 0, numFailedTestSuites: 1, numPendingTests: 0, numTodoTests: 0 };
-  try { r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); } catch {}
-  console.log(r.numPassedTests, r.numFailedTests + r.numFailedTestSuites, r.numPendingTests + r.numTodoTests);' "$results/vitest.json")
+  let r;
+  try { r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); } catch { r = { testResults: [{ status: "failed", assertionResults: [] }] }; }
+  const fileErrors = r.testResults.filter((f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed")).length;
+  console.log(r.numPassedTests ?? 0, (r.numFailedTests ?? 0) + fileErrors, (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0));' "$results/vitest.json")
 
 passed=$((rust_passed + vitest_passed))
 failed=$((rust_failed + vitest_failed))
