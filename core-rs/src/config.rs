@@ -32,6 +32,10 @@ pub struct Config {
     pub strict_kex: StrictKex,
     /// Bytes in either direction after which the server starts a new key exchange (`KeyRenegotiationThreshold`).
     pub rekey_bytes: u64,
+    /// Packets in either direction after which the server starts a new key exchange, whatever the byte
+    /// count: 2^30, far below the 2^32 at which sequence numbers (and AES-GCM nonces) would repeat. Not a
+    /// setting (the reference has none); tests lower it to reach the threshold quickly.
+    pub rekey_packets: u32,
     /// Failed authentication attempts before the connection is closed (`MaxAuthAttempts`).
     pub max_auth_attempts: u32,
     /// Methods offered and listed in USERAUTH_FAILURE (`DefaultAuthMethods`).
@@ -73,6 +77,7 @@ impl Default for Config {
             server_version: alloc::format!("SSH-2.0-wasshd_{}", env!("CARGO_PKG_VERSION")),
             strict_kex: StrictKex::Enabled,
             rekey_bytes: 1 << 30,
+            rekey_packets: 1 << 30,
             max_auth_attempts: 6,
             auth_methods: Method::OFFERABLE.to_vec(),
             auth_chains: None,

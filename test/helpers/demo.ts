@@ -2,15 +2,42 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
+
+/** What installs every program the tests run. */
+export const SETUP_COMMAND = 'bash scripts/setup.sh';
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Throws at once if a program a test runs is not installed (a name looked up on the current PATH, or a
+ * path), naming it and the setup command, instead of letting the test fail later for a reason that hides it.
+ */
+export function requirePrograms(...programs: string[]): void {
+  for (const program of programs) {
+    const found = program.includes('/')
+      ? executable(program)
+      : (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && executable(join(dir, program)));
+    if (!found) throw new Error(`${program} is not installed${program.includes('/') ? '' : ' (not on PATH)'}: run ${SETUP_COMMAND}`);
+  }
+}
 
 export interface Demo {
   port: number;
   process: ChildProcess;
+  /** Everything the server wrote to stdout so far (the listening line, a generated password). */
+  stdout(): string;
   /** Everything the server wrote to stderr so far. */
   stderr(): string;
   /**
@@ -43,6 +70,7 @@ export function startDemo(args: string[], env: Record<string, string> = {}): Pro
       resolve({
         port: Number(m[1]),
         process: child,
+        stdout: () => out,
         stderr: () => err,
         settled: () =>
           new Promise<void>((done, fail) => {
@@ -77,8 +105,16 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs a command with `input` on stdin, collecting its output. */
+/**
+ * Runs a command with `input` on stdin, collecting its output. Rejects at once if the command (or, for
+ * sshpass, the program it runs) is not installed.
+ */
 export function run(command: string, args: string[], input?: Buffer, timeoutMs = 120_000): Promise<Run> {
+  try {
+    requirePrograms(command, ...(command === 'sshpass' ? [args[args[0] === '-p' ? 2 : 0] ?? ''] : []));
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   let stderr = '';
@@ -87,7 +123,11 @@ export function run(command: string, args: string[], input?: Buffer, timeoutMs =
   child.stdin.on('error', () => {}); // the remote side may exit before reading everything
   child.stdin.end(input ?? Buffer.alloc(0));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`could not run ${command}: ${e.message}; run ${SETUP_COMMAND}`));
+    });
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout: Buffer.concat(chunks), stderr });
@@ -127,6 +167,7 @@ export function sha256hex(data: Buffer): string {
 export function makeUserKey(): { keyFile: string; authorizedKeys: string; publicLine: string } {
   const dir = mkdtempSync(join(tmpdir(), 'wasshd-key-'));
   const keyFile = join(dir, 'id_ed25519');
+  requirePrograms('ssh-keygen');
   const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'test', '-f', keyFile]);
   if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
   const publicLine = readFileSync(`${keyFile}.pub`, 'utf8').trim();

@@ -5,7 +5,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeUserKey, sha256hex, ssh, startDemo, SSH_BASE, testData, type Demo } from '../helpers/demo.js';
+import { makeUserKey, requirePrograms, sha256hex, ssh, startDemo, SSH_BASE, testData, type Demo } from '../helpers/demo.js';
 
 const USER = 'alice';
 const PASSWORD = 'correct horse';
@@ -155,8 +155,9 @@ describe('rekey', () => {
 describe('interactive shell under a terminal', () => {
   const tmux = (...args: string[]) => spawnSync('tmux', ['-L', `wasshd-test-${process.pid}`, ...args], { encoding: 'utf8' });
   const screen = () => tmux('capture-pane', '-p', '-t', 'shell').stdout;
+  // tmux reports no event for what the screen shows: poll it, with a deadline a loaded machine will not reach.
   async function waitFor(pattern: RegExp, what: string): Promise<string> {
-    for (let i = 0; i < 200; i++) {
+    for (const deadline = performance.now() + 60_000; performance.now() < deadline; ) {
       const s = screen();
       if (pattern.test(s)) return s;
       await new Promise((r) => setTimeout(r, 50));
@@ -167,6 +168,7 @@ describe('interactive shell under a terminal', () => {
   afterAll(() => tmux('kill-server'));
 
   it('gets a pty, follows window changes and exits with the status given', async () => {
+    requirePrograms('tmux', 'ssh');
     const command = ['ssh', ...SSH_BASE, '-i', key.keyFile, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-tt', '-p', String(demo.port), `${USER}@127.0.0.1`];
     const shellLine = `${command.map((a) => `'${a}'`).join(' ')}; echo "ssh exited $?"; sleep 30`;
     expect(tmux('new-session', '-d', '-s', 'shell', '-x', '80', '-y', '24', shellLine).status).toBe(0);

@@ -62,16 +62,18 @@ describe('a trapped wasm instance', () => {
     const hostKeys = server.hostPublicKeys;
     expect(ids).toHaveLength(2);
     const bothClosed = Promise.all([closed(victim), closed(bystander)]);
+    const bothReported = new Promise<void>((resolve) => server.on('disconnected', () => void (disconnects.length === 2 && resolve())));
+    const restarted = new Promise<void>((resolve) => server.on('log', (e) => void (/fresh wasm instance started/.test(e.message) && resolve())));
 
     trapOnNextCall();
     victim.exec('anything', () => {});
     await bothClosed;
 
-    await expect.poll(() => disconnects.length).toBe(2);
+    await bothReported;
     for (const d of disconnects) expect(d.description).toMatch(/connection closed: wasm core failed/);
     expect(disconnects.map((d) => d.connectionId).sort()).toEqual(ids.sort());
     expect(errors.filter((e) => e.errorCode === ErrorCode.WasmTrapped).map((e) => e.connectionId).sort()).toEqual([0, ...ids].sort());
-    await expect.poll(() => serverLog.join('\n')).toMatch(/fresh wasm instance started/);
+    await restarted;
     expect(serverLog.join('\n')).toMatch(/wasm core failed: .*closing 2 connection\(s\)/);
     expect(server.connections.size).toBe(0);
 

@@ -3,10 +3,12 @@
  * time after it reached the host (publickey queries included); accepts and the first `none` at once; a connection that
  * closes meanwhile leaves no timer. The server runs on a fake clock (Runtime.clock) with a real client over
  * TCP, and its transport records the fake time of every write, so nothing here depends on wall-clock time.
+ * The tests wait for the events themselves (a timer armed, a write, a request reaching the handler), never for
+ * a fixed time: the client's requests cross a real socket, which a loaded machine may be slow to deliver.
  */
 
 import { createHmac, generateKeyPairSync } from 'node:crypto';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { AuthFailureDelay, parseAuthFailureDelay, remainingDelay } from '../../ts/auth-delay.js';
 import { nodeRuntime } from '../../ts/node/index.js';
 import { nodeTcp } from '../../ts/node/tcp.js';
@@ -61,9 +63,11 @@ class FakeClock implements Clock {
   now(): number {
     return this.t;
   }
+  private armedWaiters: (() => void)[] = [];
   setTimeout(callback: () => void, ms: number): unknown {
     const id = ++this.next;
     this.timers.set(id, { due: this.t + ms, callback });
+    if (ms < 1000) for (const wake of this.armedWaiters.splice(0)) wake();
     return id;
   }
   clearTimeout(handle: unknown): void {
@@ -84,13 +88,44 @@ class FakeClock implements Clock {
   short(): { due: number }[] {
     return [...this.timers.values()].filter((x) => x.due - this.t < 1000);
   }
+  /** Resolves once a timer due within a second is pending (the server armed an auth-failure delay). */
+  shortTimerArmed(): Promise<void> {
+    if (this.short().length > 0) return Promise.resolve();
+    return new Promise((resolve) => this.armedWaiters.push(resolve));
+  }
 }
+
+/** Things recorded as they happen; `reach(n)` resolves once there are `n` of them. */
+class Recorder<T> {
+  readonly items: T[] = [];
+  private waiters: { n: number; wake: () => void }[] = [];
+  push(item: T): void {
+    this.items.push(item);
+    this.waiters = this.waiters.filter((w) => (this.items.length >= w.n ? (w.wake(), false) : true));
+  }
+  get length(): number {
+    return this.items.length;
+  }
+  at(i: number): T | undefined {
+    return this.items.at(i);
+  }
+  reach(n: number): Promise<void> {
+    return this.items.length >= n ? Promise.resolve() : new Promise((wake) => this.waiters.push({ n, wake }));
+  }
+}
+
+/**
+ * One turn of the event loop. Once the fake clock has moved, whatever a fired timer sets off up to the
+ * socket write is promise continuations, all run by then: with the refusal's timer still pending, a write
+ * count unchanged after this means nothing was written.
+ */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 let clock: FakeClock;
 let server: SSHServer | undefined;
 const clients: RawClient[] = [];
 /** Fake times at which the server wrote to any client. */
-let writes: number[];
+let writes: Recorder<number>;
 /** What the handler for user `slow` waits on, one per request. */
 const holds: Promise<void>[] = [];
 
@@ -132,11 +167,11 @@ function recorded(t: Transport): Transport {
  */
 async function serve(options: SSHServerOptions = {}) {
   clock = new FakeClock();
-  writes = [];
+  writes = new Recorder();
   const listen = { listen: (o: Parameters<typeof nodeTcp.listen>[0], accept: (t: Transport) => void) => nodeTcp.listen(o, (t) => accept(recorded(t))) };
   server = new SSHServer({ ...nodeRuntime, listen, clock }, { localPort: 0, ...options });
   server.generateHostKey();
-  const requests: UserAuthRequestEvent[] = [];
+  const requests = new Recorder<UserAuthRequestEvent>();
   const errors: string[] = [];
   server.on('error', (e) => void errors.push(e.description));
   server.on('userAuthRequest', async (e) => {
@@ -165,6 +200,9 @@ function userauth(c: RawClient, user: string, method: string, ...fields: ((w: Wr
 
 const password = (c: RawClient, user: string, pw: string) => userauth(c, user, 'password', (w) => w.bool(false).string(pw));
 
+/** Waits until the server has forgotten every connection: it does so after the socket's close, with no event. */
+const forgotten = (s: SSHServer) => expect.poll(() => s.connections.size, { timeout: 30_000, interval: 5 }).toBe(0);
+
 describe('the server', () => {
   it('writes a refused password no sooner than the user\'s minimum after the request arrived', async () => {
     const { c, s } = await serve();
@@ -173,10 +211,12 @@ describe('the server', () => {
     const arrived = clock.now();
     const before = writes.length;
     const answer = password(c, 'mallory', 'wrong');
-    await vi.waitFor(() => expect(clock.short()).toHaveLength(1));
+    await clock.shortTimerArmed();
+    expect(clock.short()).toHaveLength(1);
     expect(clock.short()[0]!.due).toBe(arrived + minimum);
     clock.advance(minimum - 0.01);
-    await new Promise((resolve) => setTimeout(resolve, 20)); // let anything due run (nothing is)
+    expect(clock.short()).toHaveLength(1); // not fired
+    await settle();
     expect(writes.length).toBe(before);
     clock.advance(0.01);
     expect(await answer).toBe(MSG.USERAUTH_FAILURE);
@@ -186,13 +226,14 @@ describe('the server', () => {
     // The same user waits the same again; and a right password still logs in, at once.
     const again = clock.now();
     const second = password(c, 'mallory', 'wrong');
-    await vi.waitFor(() => expect(clock.short()).toHaveLength(1));
+    await clock.shortTimerArmed();
+    expect(clock.short()).toHaveLength(1);
     expect(clock.short()[0]!.due - again).toBe(minimum);
     clock.advance(minimum);
     expect(await second).toBe(MSG.USERAUTH_FAILURE);
     const at = clock.now();
     const accepted = password(c, 'mallory', 'pw');
-    await vi.waitFor(() => expect(writes.length).toBe(before + 3), { timeout: 2000 });
+    await writes.reach(before + 3);
     expect(writes.at(-1)).toBe(at);
     expect(await accepted).toBe(MSG.USERAUTH_SUCCESS);
   });
@@ -204,13 +245,15 @@ describe('the server', () => {
     const arrived = clock.now();
     const before = writes.length;
     const answer = password(c, 'slow', 'wrong');
-    await vi.waitFor(() => expect(requests).toHaveLength(1));
+    await requests.reach(1);
     clock.advance(3); // the handler takes 3 ms
     release();
-    await vi.waitFor(() => expect(clock.short()).toHaveLength(1));
+    await clock.shortTimerArmed();
+    expect(clock.short()).toHaveLength(1);
     expect(clock.short()[0]!.due).toBeCloseTo(arrived + minimum, 9);
     clock.advance(minimum - 3 - 0.01);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(clock.short()).toHaveLength(1); // not fired
+    await settle();
     expect(writes.length).toBe(before);
     clock.advance(0.01);
     expect(await answer).toBe(MSG.USERAUTH_FAILURE);
@@ -220,10 +263,11 @@ describe('the server', () => {
     release = hold();
     const start = clock.now();
     const again = password(c, 'slow', 'wrong');
-    await vi.waitFor(() => expect(requests).toHaveLength(2));
+    await requests.reach(2);
     clock.advance(minimum * 1.5);
     release();
-    await vi.waitFor(() => expect(clock.short()).toHaveLength(1));
+    await clock.shortTimerArmed();
+    expect(clock.short()).toHaveLength(1);
     expect(clock.short()[0]!.due).toBeCloseTo(start + 2 * minimum, 9);
     clock.advance(minimum / 2);
     expect(await again).toBe(MSG.USERAUTH_FAILURE);
@@ -234,7 +278,7 @@ describe('the server', () => {
     const { c } = await serve();
     const before = writes.length;
     const first = userauth(c, 'alice', 'none');
-    await vi.waitFor(() => expect(writes.length).toBe(before + 1), { timeout: 2000 });
+    await writes.reach(before + 1);
     expect(await first).toBe(MSG.USERAUTH_FAILURE);
     expect(clock.short()).toHaveLength(0);
     const x = Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!, 'base64url');
@@ -242,7 +286,8 @@ describe('the server', () => {
     for (const probe of [() => userauth(c, 'alice', 'publickey', (w) => w.bool(false).string('ssh-ed25519').string(blob)), () => userauth(c, 'alice', 'none')]) {
       const before = writes.length;
       const answer = probe();
-      await vi.waitFor(() => expect(clock.short()).toHaveLength(1));
+      await clock.shortTimerArmed();
+      expect(clock.short()).toHaveLength(1);
       expect(writes.length).toBe(before);
       clock.advance(10);
       expect(await answer).toBe(MSG.USERAUTH_FAILURE);
@@ -259,7 +304,7 @@ describe('the server', () => {
     for (const [send, type] of steps) {
       const before = writes.length;
       const answer = send();
-      await vi.waitFor(() => expect(writes.length).toBe(before + 1), { timeout: 2000 });
+      await writes.reach(before + 1);
       expect(await answer).toBe(type);
       expect(clock.short()).toHaveLength(0);
     }
@@ -282,15 +327,15 @@ describe('the server', () => {
 
   it('drops a delayed refusal when the client goes away, leaving no timer', async () => {
     const { c, s, errors } = await serve();
-    let disconnected = false;
-    s.on('disconnected', () => void (disconnected = true));
+    const disconnected = new Promise<void>((resolve) => s.on('disconnected', () => resolve()));
     const before = writes.length;
     void password(c, 'mallory', 'wrong').catch(() => {});
-    await vi.waitFor(() => expect(clock.short()).toHaveLength(1));
+    await clock.shortTimerArmed();
+    expect(clock.short()).toHaveLength(1);
     c.destroy();
     // The refusal no longer holds up the connection's queue: its end is reported without the clock moving.
-    await vi.waitFor(() => expect(disconnected).toBe(true));
-    await vi.waitFor(() => expect(s.connections.size).toBe(0));
+    await disconnected;
+    await forgotten(s);
     expect(clock.timers.size).toBe(0);
     clock.advance(60_000);
     expect(writes.length).toBe(before);
@@ -300,14 +345,15 @@ describe('the server', () => {
   it('drops a delayed refusal when the host disconnects the client meanwhile', async () => {
     const { c, s, errors } = await serve();
     void password(c, 'mallory', 'wrong').catch(() => {});
-    await vi.waitFor(() => expect(clock.short()).toHaveLength(1));
+    await clock.shortTimerArmed();
+    expect(clock.short()).toHaveLength(1);
     const [id] = [...s.connections.keys()];
     s.disconnect(id!);
     const d = await c.readDisconnect();
     expect(d.skipped).not.toContain(MSG.USERAUTH_FAILURE);
     expect(clock.short()).toHaveLength(0); // the delay is gone; only the close grace remains until the socket closes
     c.destroy();
-    await vi.waitFor(() => expect(s.connections.size).toBe(0));
+    await forgotten(s);
     expect(clock.timers.size).toBe(0);
     expect(errors).toEqual([]);
   });
@@ -320,7 +366,7 @@ describe('the server', () => {
     expect(s.config('AuthFailureDelay=0')).toBe('0');
     const before = writes.length;
     const answer = password(c, 'mallory', 'wrong');
-    await vi.waitFor(() => expect(writes.length).toBe(before + 1), { timeout: 2000 });
+    await writes.reach(before + 1);
     expect(await answer).toBe(MSG.USERAUTH_FAILURE);
     expect(clock.short()).toHaveLength(0);
     expect(new SSHServer({ ...nodeRuntime, clock }).config('AuthFailureDelay')).toBe('5');

@@ -17,9 +17,17 @@ class FakeIO implements ShellIO {
     this.exited = new Promise((resolve) => (this.reportExit = resolve));
   }
 
+  private writeWaiters: (() => void)[] = [];
+
   write(data: Uint8Array | string): Promise<void> {
     this.stdoutChunks.push(bytes(data));
+    for (const wake of this.writeWaiters.splice(0)) wake();
     return this.pace();
+  }
+
+  /** Resolves once stdout satisfies `done`, looked at after every write. */
+  async stdoutUntil(done: (stdout: string) => boolean): Promise<void> {
+    while (!done(this.stdout)) await new Promise<void>((resolve) => this.writeWaiters.push(resolve));
   }
 
   async writeStderr(data: Uint8Array | string): Promise<void> {
@@ -539,7 +547,7 @@ describe('interactive shell with a pty', () => {
     const { io, type } = shell({ pty: XTERM });
     await type('sleep 200\recho later\r');
     // The typed-ahead line is echoed at once and runs when sleep ends; wait for that instead of guessing a delay.
-    for (let waited = 0; !io.stdout.endsWith(`later\r\n${PROMPT}`) && waited < 5000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    await io.stdoutUntil((out) => out.endsWith(`${PROMPT}later\r\n${PROMPT}`));
     expect(io.stdout).toBe(`${PROMPT}sleep 200\r\necho later\r\n${PROMPT}later\r\n${PROMPT}`);
   });
 

@@ -37,14 +37,16 @@ async function loggedIn(port: number): Promise<RawClient> {
 
 it('closes a connection that does not authenticate within the login grace time', async () => {
   const { port, disconnected } = await serve({ DefaultTimeout: 1 });
+  // The grace time runs from the server's accept, which follows this moment: measured from here, however long the
+  // handshake takes on a loaded machine, the time to the DISCONNECT is the whole grace time or more.
+  const connecting = performance.now();
   const c = await RawClient.connect(port);
   clients.push(c);
   await c.handshake();
-  const started = performance.now();
   const d = await c.readDisconnect();
   expect(d.reason).toBe(DisconnectReason.ByApplication);
   expect(d.description).toBe('login grace time exceeded');
-  expect(performance.now() - started).toBeGreaterThan(500);
+  expect(performance.now() - connecting).toBeGreaterThan(990); // 1 s, less the clocks' millisecond rounding
   expect((await disconnected).description).toBe('login grace time exceeded');
 });
 

@@ -207,13 +207,14 @@ if (options.verbose) {
   server.on('log', (e) => void (e.logLevel > 1 && console.error(`[${e.connectionId}] (${e.logLevel}) ${e.message}`)));
 }
 
-const { host, port } = await server.startListening();
-console.log(`listening on ${host}:${port}`);
-console.log(`connect with: ssh -p ${port} ${[...options.users.keys()][0]}@${host}`);
-
+// Before listening: a signal that arrives as soon as the port is printed still shuts the server down.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void server.shutdown().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   });
 }
+
+const { host, port } = await server.startListening();
+console.log(`listening on ${host}:${port}`);
+console.log(`connect with: ssh -p ${port} ${[...options.users.keys()][0]}@${host}`);

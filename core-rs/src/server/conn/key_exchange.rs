@@ -16,9 +16,6 @@ use crate::transport::negotiate::{self, CipherAlg, KexInit, MacAlg, Negotiated};
 use crate::transport::packet::DirectionKeys;
 use crate::wire::Writer;
 
-/// Packets after which a key exchange is started whatever the byte count, far below the 2^32 at which
-/// sequence numbers (and AES-GCM nonces) would repeat.
-const REKEY_PACKETS: u32 = 1 << 30;
 /// A client may start a burst of this many key exchanges, each of which costs the server a key agreement and
 /// a signature. The allowance refills by one every `CLIENT_KEX_INTERVAL_MS` and one for every
 /// `CLIENT_KEX_BYTES` of traffic, counted on the wire (compressed channel data by what it inflated to), so
@@ -116,7 +113,7 @@ impl Conn {
         if self.kex.is_none()
             && self.session_id.is_some()
             && !self.closed
-            && (self.bytes_since_kex >= ctx.config.rekey_bytes || self.packets_since_kex >= REKEY_PACKETS)
+            && (self.bytes_since_kex >= ctx.config.rekey_bytes || self.packets_since_kex >= ctx.config.rekey_packets)
         {
             self.log(ctx, LOG_VERBOSE, "starting key re-exchange");
             self.start_kex(ctx);
