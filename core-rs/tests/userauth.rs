@@ -493,6 +493,13 @@ fn a_host_asking_for_more_than_the_chains_is_obeyed() {
     assert_eq!(expect_auth_request(&mut p).passed, [Method::Password]);
     p.server.reply_auth(p.id, AuthReply::Accept).unwrap();
     p.expect_msg(msg::USERAUTH_SUCCESS);
+
+    // Without naming the methods: any offered one may follow a satisfied chain.
+    let mut p = pair_with(&[("AuthenticationMethods", "password")]);
+    p.send(&userauth_password("bob", "pw"));
+    expect_auth_request(&mut p);
+    p.server.reply_auth(p.id, AuthReply::PartialSuccess { methods: None }).unwrap();
+    assert_eq!(parse_failure(&p.expect_msg(msg::USERAUTH_FAILURE)), ("password,publickey,keyboard-interactive".into(), true));
 }
 
 #[test]

@@ -286,11 +286,12 @@ impl Conn {
             self.last_activity = self.now;
             return Ok(());
         }
-        // What may follow: the host's choice, within the chains while they are unsatisfied.
+        // What may follow: the host's choice, within the chains while they are unsatisfied; once they are
+        // (or with none configured), any offered method.
         self.login.next = None;
-        let allowed = self.login.allowed(&ctx.config.auth_methods);
+        let allowed =
+            if self.login.chains_satisfied() { ctx.config.auth_methods.clone() } else { self.login.allowed(&ctx.config.auth_methods) };
         let next = match more.flatten() {
-            Some(host) if self.login.chains_satisfied() => host.into_iter().filter(|m| ctx.config.auth_methods.contains(m)).collect(),
             Some(host) => host.into_iter().filter(|m| allowed.contains(m)).collect(),
             None => allowed,
         };
