@@ -8,13 +8,14 @@
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SSHError, SSHServer, ErrorCode, type SSHServerEvents } from '../../ts/node/index.js';
 import { makeUserKey, run, ssh, SSH_BASE, startDemo, type Demo } from '../helpers/demo.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { MSG, RawClient, Writer } from '../helpers/raw-client.js';
 import { connect as ssh2Connect, exec, type Ssh2Client } from '../helpers/ssh2.js';
 
@@ -24,19 +25,7 @@ const PASSWORD = 'claims pw';
  * 60 s, under `min`; two owe nearly 120 s, over it, unless 30 s pass between them. */
 const PENALTIES = 'crash:60s authfail:60s noauth:60s grace-exceeded:60s protocol:60s max:600s min:90s';
 
-const servers: SSHServer[] = [];
-const demos: Demo[] = [];
-const clients: Ssh2Client[] = [];
-const rawClients: RawClient[] = [];
-const sockets: Socket[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.end();
-  for (const c of rawClients.splice(0)) c.destroy();
-  for (const s of sockets.splice(0)) s.destroy();
-  await Promise.all(servers.splice(0).map((s) => s.shutdown(500)));
-  await Promise.all(demos.splice(0).map((d) => d.stop()));
-});
+const { servers, demos, clients, rawClients, sockets } = closeAfterEach();
 
 /**
  * An in-process server with a password login for USER; `exec echo ARGS` prints ARGS. Tests add their own

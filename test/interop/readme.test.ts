@@ -9,27 +9,18 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, SSHServer, type SSHServerEvents, type SSHServerOptions } from '../../ts/node/index.js';
 import ssh2 from 'ssh2';
 import { run, ssh, SSH_BASE, startDemo, type Demo } from '../helpers/demo.js';
+import { closeAfterEach } from '../helpers/cleanup.js';
 import { MSG, RawClient, Writer } from '../helpers/raw-client.js';
 import { connect as ssh2Connect, exec, type Ssh2Client } from '../helpers/ssh2.js';
 
 const USER = 'grace';
 const PASSWORD = 'readme pw';
 
-const servers: SSHServer[] = [];
-const demos: Demo[] = [];
-const clients: Ssh2Client[] = [];
-const rawClients: RawClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.end();
-  for (const c of rawClients.splice(0)) c.destroy();
-  await Promise.all(servers.splice(0).map((s) => s.shutdown(500)));
-  await Promise.all(demos.splice(0).map((d) => d.stop()));
-});
+const { servers, demos, clients, rawClients } = closeAfterEach();
 
 async function demo(args: string[], env: Record<string, string> = {}): Promise<Demo> {
   const d = await startDemo(args, env);
