@@ -9,6 +9,6 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit'
 run(process.execPath, ['scripts/build-wasm.mjs']);
 rmSync(`${root}dist`, { recursive: true, force: true });
 run(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json']);
-for (const file of ['wasshd_wasm.js', 'wasshd_wasm.d.ts', 'wasshd_wasm_bg.wasm']) {
+for (const file of ['wasshd_wasm.js', 'wasshd_wasm.d.ts', 'wasshd_glue.js', 'wasshd_glue.d.ts', 'wasshd_wasm_bg.wasm']) {
   cpSync(`${root}wasm/pkg/${file}`, `${root}dist/wasm/pkg/${file}`);
 }

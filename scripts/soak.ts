@@ -377,7 +377,6 @@ interface Snapshot {
 async function serverMain(): Promise<void> {
   const opts = options();
   const { SSHServer } = await import('../ts/node/index.js');
-  const { initSync } = await import('../wasm/pkg/wasshd_wasm.js');
   const password = randomBytes(12).toString('base64url');
 
   const server = new SSHServer({
@@ -455,8 +454,6 @@ async function serverMain(): Promise<void> {
   server.on('channelClosed', (e) => void byChannel.delete(`${e.connectionId}/${e.channelId}`));
 
   const { port } = await server.startListening();
-  // The glue hands back the live instance's exports once the server has initialised it; its memory is the core's.
-  const wasmMemory = initSync(undefined as never).memory;
   // The core is private to the server; its own count of live connections is the one a leak in Rust would show.
   const coreConnections = () => server['core'].connection_count();
 
@@ -559,7 +556,7 @@ async function serverMain(): Promise<void> {
       heapMiB: m.heapUsed / MiB,
       heapTotalMiB: m.heapTotal / MiB,
       externalMiB: m.external / MiB,
-      wasmMiB: wasmMemory.buffer.byteLength / MiB,
+      wasmMiB: server.wasmMemoryBytes / MiB,
       timers: process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length,
     };
   }

@@ -7,6 +7,7 @@
  */
 
 import type { Core } from '../wasm/pkg/wasshd_wasm.js';
+import { coreMemory } from './core/instance.js';
 import { decodeEvents, type AuthMethodName, type ChannelRequestInfo, type CoreEvent } from './core/events.js';
 
 export type { AuthMethodName, ChannelRequestInfo } from './core/events.js';
@@ -36,13 +37,21 @@ export const systemClock: Clock = {
 
 /** What a runtime entry point provides. */
 export interface Runtime {
-  /** The first core, synchronously, so that a server can be configured as soon as it is constructed. */
+  /**
+   * A core in a wasm instance of its own, sharing nothing with earlier ones (`instantiateCore`): the first,
+   * synchronously, so that a server can be configured as soon as it is constructed, and a fresh one after a trap.
+   */
   createCore(seed: Uint8Array): Core;
-  /** A core in a new wasm instance, sharing nothing with earlier ones: the way back from a trap. */
-  freshCore(seed: Uint8Array): Promise<Core>;
   listen: ListenAdapter;
   /** Default `systemClock`. */
   clock?: Clock;
+  /** Uniform in [0, 1), for MaxStartups' random early drop. Default: the platform's CSPRNG. */
+  random?: () => number;
+}
+
+/** `crypto.getRandomValues`, which every runtime the host targets has, as a number in [0, 1). */
+function cryptoRandom(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
 }
 
 export interface KeyboardInteractivePrompt {
@@ -300,6 +309,16 @@ class ConnectionState implements SSHConnection {
   /** A `none` request has reached the host: later ones are delayed when refused. */
   noneSeen = false;
   writable = true;
+  /** The host takes input now: the client reads what it is sent and no decision waits for a handler. */
+  reading = true;
+  /**
+   * Input received while not reading, or beyond one piece: a transport that cannot stop its peer (a
+   * WebSocket) still delivers, and the core is fed only what it may take.
+   */
+  readonly inbox: Uint8Array[] = [];
+  inboxBytes = 0;
+  /** The inbox is being fed to the core (guards against feeding it again from inside a core call). */
+  feeding = false;
   /** The protocol has ended (core reported Disconnected). */
   ended = false;
   /** The transport has closed. */
@@ -335,6 +354,19 @@ class ConnectionState implements SSHConnection {
     return this.transport.bufferedAmount;
   }
 }
+
+/**
+ * Input handed to the core in one call: large reads (a WebSocket message) are fed in pieces, so that a
+ * decision reached partway stops the rest from entering the shared wasm memory.
+ */
+const INPUT_PIECE = 64 * 1024;
+/**
+ * Input a connection may have waiting in the host while it is not read: a TCP socket stops at once when
+ * paused; a WebSocket peer may go on sending, after authentication up to its channel windows, before it only
+ * what a pipelining client would (the core's own pre-authentication bound). Beyond this it is cut off.
+ */
+const MAX_INBOX_BYTES = 8 * 1024 * 1024;
+const MAX_INBOX_BYTES_UNAUTHENTICATED = 320 * 1024;
 
 /** How long a closed connection's peer has to close its side of the socket. */
 const CLOSE_GRACE_MS = 5000;
@@ -392,6 +424,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   /** How long refused authentication attempts wait (AuthFailureDelay), with this instance's secret. */
   readonly authFailureDelay = new AuthFailureDelay();
   private readonly clock: Clock;
+  private readonly random: () => number;
   private keyboardInteractiveMessage: string;
   private readonly keyboardInteractivePrompts: KeyboardInteractivePrompt[];
   private readonly perConnectionPrompts = new Map<number, KeyboardInteractivePrompt[]>();
@@ -405,6 +438,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   ) {
     super();
     this.clock = runtime.clock ?? systemClock;
+    this.random = runtime.random ?? cryptoRandom;
     this.core = runtime.createCore(randomBytes(64));
     this.localHost = options.localHost ?? '127.0.0.1';
     this.localPort = options.localPort ?? 22;
@@ -512,6 +546,11 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     return this.listener !== undefined;
   }
 
+  /** Bytes of linear memory of the wasm instance that serves every connection (it grows, never shrinks). */
+  get wasmMemoryBytes(): number {
+    return coreMemory(this.core)?.buffer.byteLength ?? 0;
+  }
+
   get connections(): ReadonlyMap<number, SSHConnection> {
     return this.conns;
   }
@@ -583,7 +622,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     transport.attach({
       data: (bytes) => {
         conn.bytesReceived += bytes.length;
-        this.withConn(conn, (core) => core.input(id, bytes, this.now()));
+        this.receive(conn, bytes);
       },
       drain: () => {
         conn.writable = true;
@@ -784,8 +823,41 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     if (conn.closed || conn.dead || conn.ended) return;
     const deciding = this.enter(conn, (core) => core.decision_pending(conn.connectionId));
     if (!deciding.ok) return;
-    if (conn.writable && !deciding.value) conn.transport.resume();
-    else conn.transport.pause();
+    conn.reading = conn.writable && !deciding.value;
+    if (!conn.reading) return conn.transport.pause();
+    conn.transport.resume();
+    if (conn.inbox.length > 0) this.receive(conn);
+  }
+
+  /**
+   * Queues what the transport delivered and feeds the core from the queue, a piece at a time, while the
+   * connection is being read. A client that piles up more than the inbox bound is cut off.
+   */
+  private receive(conn: ConnectionState, bytes?: Uint8Array): void {
+    if (conn.ended || conn.dead) return;
+    if (bytes && bytes.length > 0) {
+      conn.inbox.push(bytes);
+      conn.inboxBytes += bytes.length;
+      if (conn.inboxBytes > (conn.user === undefined ? MAX_INBOX_BYTES_UNAUTHENTICATED : MAX_INBOX_BYTES)) {
+        conn.inbox.length = 0;
+        conn.inboxBytes = 0;
+        return this.withConn(conn, (core) => core.disconnect(conn.connectionId, DisconnectReason.ProtocolError, 'client sent too much without waiting for replies'));
+      }
+    }
+    if (conn.feeding) return;
+    conn.feeding = true;
+    try {
+      while (conn.inbox.length > 0 && conn.reading && !conn.ended && !conn.dead) {
+        const head = conn.inbox[0]!;
+        const piece = head.subarray(0, INPUT_PIECE);
+        if (piece.length === head.length) conn.inbox.shift();
+        else conn.inbox[0] = head.subarray(piece.length);
+        conn.inboxBytes -= piece.length;
+        this.withConn(conn, (core) => core.input(conn.connectionId, piece, this.now()));
+      }
+    } finally {
+      conn.feeding = false;
+    }
   }
 
   private flush(conn: ConnectionState): void {
@@ -797,6 +869,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     if (!conn.transport.write(out)) {
       // The client is not reading: stop reading it too, so that what it sends cannot pile up replies.
       conn.writable = false;
+      conn.reading = false;
       conn.transport.pause();
     }
   }
@@ -1112,7 +1185,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     if (this.conns.size + this.admitting >= this.maxConnections) return `MaxConnections (${this.maxConnections}) reached`;
     if (this.penalties.refuses(address, this.now())) return 'source penalised (PerSourcePenalties)';
     if ((this.startupsBySource.get(sourceOf(address)) ?? 0) >= this.perSourceMaxStartups) return `PerSourceMaxStartups (${this.perSourceMaxStartups}) reached`;
-    if (this.maxStartups.drops(this.startups, Math.random)) return `MaxStartups ${this.maxStartups} with ${this.startups} unauthenticated`;
+    if (this.maxStartups.drops(this.startups, this.random)) return `MaxStartups ${this.maxStartups} with ${this.startups} unauthenticated`;
     return undefined;
   }
 
@@ -1196,7 +1269,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 
   private async restartCore(): Promise<void> {
     try {
-      const core = await this.runtime.freshCore(randomBytes(64));
+      const core = this.runtime.createCore(randomBytes(64));
       core.continue_ids_after(this.lastConnectionId);
       for (const key of this.hostKeyFiles) core.add_host_key(key);
       for (const [name, value] of this.coreSettings) core.set_config(name, value);

@@ -15,7 +15,10 @@ export interface Transport {
   end(): void;
   /** Closes at once. */
   destroy(): void;
-  /** Stops delivering data until `resume`: the server's backpressure on a client that does not read. */
+  /**
+   * Stops delivering data until `resume` where the runtime can (TCP: the peer's sends wait in its socket).
+   * A transport that cannot (a WebSocket) may go on delivering: the server queues what arrives, within bounds.
+   */
   pause(): void;
   resume(): void;
   /** Installs the callbacks; called once, before any data is delivered. */
@@ -23,6 +26,7 @@ export interface Transport {
 }
 
 export interface TransportHandlers {
+  /** Bytes from the peer, in pieces of any size (a whole WebSocket message, say). */
   data(bytes: Uint8Array): void;
   /** The write buffer emptied after `write` returned false. */
   drain(): void;

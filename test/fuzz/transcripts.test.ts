@@ -155,7 +155,13 @@ describe('handshake fuzz inputs through the built wasm module, call for call', (
     const totals: Totals = { calls: 0, errors: 0, outputBytes: 0, eventBytes: 0 };
     let closed = 0;
     // One instance for all, as a host has; after a trap (which poisons it) a fresh one.
-    let make = (seed: Uint8Array): Core => nodeRuntime.createCore(seed);
+    let Shared: (new (seed: Uint8Array) => Core) | undefined;
+    const make = (seed: Uint8Array): Core => {
+      if (Shared) return new Shared(seed);
+      const core = nodeRuntime.createCore(seed);
+      Shared = core.constructor as new (seed: Uint8Array) => Core;
+      return core;
+    };
     for (const file of files) {
       const name = relative(out, file).replace(/\.jsonl$/, '');
       const [first, ...calls] = readFileSync(file, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as Call);
@@ -169,10 +175,7 @@ describe('handshake fuzz inputs through the built wasm module, call for call', (
         if (!(e instanceof Divergence)) throw e;
         failures.push(`${name}: ${e.message}`);
         if (e.trapped) {
-          const fresh = await nodeRuntime.freshCore(new Uint8Array(32));
-          const Fresh = fresh.constructor as new (seed: Uint8Array) => Core;
-          fresh.free();
-          make = (seed) => new Fresh(seed);
+          Shared = undefined;
           continue;
         }
       }

@@ -9,7 +9,6 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSHServer } from '../../ts/node/index.js';
-import { initSync } from '../../wasm/pkg/wasshd_wasm.js';
 import { MSG, RawClient, Writer, type Session } from '../helpers/raw-client.js';
 import { connect, exec } from '../helpers/ssh2.js';
 
@@ -24,8 +23,6 @@ const MEMORY_BOUND = 16 * 1024 * 1024;
 
 const server = new SSHServer({ localPort: 0 });
 server.generateHostKey();
-// `initSync` returns the instance the server's glue already holds (it only instantiates the first time).
-const memory = (initSync({ module: new Uint8Array(0) }) as { memory: WebAssembly.Memory }).memory;
 
 let release!: () => void;
 const released = new Promise<void>((resolve) => (release = resolve));
@@ -112,7 +109,7 @@ function stream(c: RawClient, sessions: Session[]): { sent: number; stopped: 'bl
 
 describe('32 authenticated clients streaming while the handlers stall', () => {
   it('keep the wasm memory bounded, leave other users served, and lose no byte', async () => {
-    const baseline = memory.buffer.byteLength;
+    const baseline = server.wasmMemoryBytes;
     const clients = await Promise.all(Array.from({ length: CLIENTS }, () => login()));
     const sessions = await Promise.all(
       clients.map(async (c) => {
@@ -148,7 +145,7 @@ describe('32 authenticated clients streaming while the handlers stall', () => {
     expect(result.stdout.toString()).toBe('ran hello\n');
     bystander.disconnect();
 
-    const peak = memory.buffer.byteLength;
+    const peak = server.wasmMemoryBytes;
     console.log(
       `wasm memory: ${(baseline / 2 ** 20).toFixed(1)} MiB before, ${(peak / 2 ** 20).toFixed(1)} MiB with ${CLIENTS} stalled clients ` +
         `that sent ${(sent.reduce((a, b) => a + b, 0) / 2 ** 20).toFixed(0)} MiB (${stops.filter((s) => s === 'blocked').length} stopped by TCP backpressure, ` +

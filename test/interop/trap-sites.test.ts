@@ -169,7 +169,6 @@ it.each(ROWS.map((row, i) => ({ ...row, source: `127.0.0.${20 + i}` })))('a trap
   const runtime: Runtime = {
     ...nodeRuntime,
     createCore: (seed) => injector.wrap(nodeRuntime.createCore(seed)),
-    freshCore: async (seed) => injector.wrap(await nodeRuntime.freshCore(seed)),
   };
   const server = new SSHServer(runtime, { localPort: 0, config: { PerSourcePenaltyExemptList: '127.0.0.1', ...row.config } });
   const hostKey = server.generateHostKey();

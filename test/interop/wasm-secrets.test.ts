@@ -8,18 +8,29 @@
 
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SSHServer } from '../../ts/node/index.js';
-import { initSync } from '../../wasm/pkg/wasshd_wasm.js';
+import { coreMemory } from '../../ts/core/instance.js';
+import { nodeRuntime, SSHServer } from '../../ts/node/index.js';
+import { SSHServer as ServerOn } from '../../ts/server.js';
 import { connect, exec, type Ssh2Client } from '../helpers/ssh2.js';
 
 const USER = 'user-3e9a51';
 const PASSWORD = 'password-7c41d9e2b8';
 const ANSWER = 'kbd-answer-f03a6c19';
 
-const server = new SSHServer({ localPort: 0 });
+// The server's one core, remembered on its way in, so that its instance's memory can be scanned.
+let memory!: WebAssembly.Memory;
+const server = new ServerOn(
+  {
+    ...nodeRuntime,
+    createCore: (seed) => {
+      const core = nodeRuntime.createCore(seed);
+      memory = coreMemory(core)!;
+      return core;
+    },
+  },
+  { localPort: 0 },
+);
 server.generateHostKey();
-// `initSync` returns the instance the server's glue already holds (it only instantiates the first time).
-const memory = (initSync({ module: new Uint8Array(0) }) as { memory: WebAssembly.Memory }).memory;
 
 server.on('userAuthRequest', (e) => {
   if (e.authMethod === 'password' && e.password === PASSWORD) return e.accept();
@@ -80,7 +91,7 @@ describe('the wasm instance after the host has read a secret', () => {
   it('holds no host key file it generated or was given, only the keys themselves', () => {
     const generated = server.generateHostKey('generated');
     expect(bodyLines(generated).filter(inMemory), 'lines of the generated key file').toEqual([]);
-    // Another server in the same instance makes the file this one is given.
+    // Another server (in an instance of its own) makes the file this one is given.
     const given = new SSHServer({}).generateHostKey('given');
     server.addHostKey(given);
     expect(bodyLines(given).filter(inMemory), 'lines of the key file given').toEqual([]);
