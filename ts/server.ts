@@ -15,7 +15,7 @@ import { Emitter } from './emitter.js';
 import { AuthFailureDelay, parseAuthFailureDelay, remainingDelay } from './auth-delay.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from './errors.js';
 import { SourcePenalties, StartupLimit, sourceOf, type PenaltyCause } from './limits.js';
-import type { ListenAdapter, Listener, Transport } from './transport.js';
+import type { ListenAdapter, Listener, Transport, WebSocketListenAdapter } from './transport.js';
 
 /**
  * The host's time and timers: milliseconds from any origin, never going back. Every wait of the host (the
@@ -35,6 +35,23 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
+/** `startWebSocket`'s options. */
+export interface WebSocketEndpoint {
+  /** Default: `localHost`. */
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Default `/ssh`. */
+  path?: string;
+  /** `Origin` headers allowed to connect; default any (and none). */
+  allowedOrigins?: string[];
+  /** Largest message accepted, in bytes; default 1 MiB. */
+  maxMessageBytes?: number;
+}
+
+/** A message larger than any SSH packet and a socket read's worth of them. */
+const DEFAULT_MAX_WEBSOCKET_MESSAGE = 1024 * 1024;
+
 /** What a runtime entry point provides. */
 export interface Runtime {
   /**
@@ -43,6 +60,8 @@ export interface Runtime {
    */
   createCore(seed: Uint8Array): Core;
   listen: ListenAdapter;
+  /** The runtime's WebSocket server, where it has one (`startWebSocket`). */
+  webSocket?: WebSocketListenAdapter;
   /** Default `systemClock`. */
   clock?: Clock;
   /** Uniform in [0, 1), for MaxStartups' random early drop. Default: the platform's CSPRNG. */
@@ -402,6 +421,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private core: Core;
   private readonly conns = new Map<number, ConnectionState>();
   private listener: Listener | undefined;
+  private webSocketListener: Listener | undefined;
   /** The wasm instance trapped and a fresh one is being started; new connections wait for it. */
   private recovering: Promise<void> | undefined;
   /** What was given to the core, replayed into a fresh instance after a trap. */
@@ -568,11 +588,36 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     return { host: this.listener.host, port: this.listener.port };
   }
 
-  /** Stops accepting new connections; existing ones go on. */
+  /**
+   * Also accepts SSH over WebSocket: binary messages carry the SSH byte stream (browsers, edge runtimes, and
+   * OpenSSH through the `wasshd-ws-proxy` bridge). Resolves with the bound address. The connections are
+   * the same as over TCP, with the same limits; behind a proxy, see PerSourcePenaltyExemptList.
+   */
+  async startWebSocket(options: WebSocketEndpoint): Promise<{ host: string; port: number }> {
+    if (!this.runtime.webSocket) throw new SSHError(ErrorCode.InvalidArgument, 'this runtime has no WebSocket server');
+    if (this.webSocketListener) throw new SSHError(ErrorCode.AlreadyListening, 'the WebSocket endpoint is already listening');
+    if (this.hostPublicKeys.length === 0) throw new SSHError(ErrorCode.NoHostKey, 'no host key: pass hostKeys or call addHostKey/generateHostKey first');
+    const listener = await this.runtime.webSocket.listen(
+      {
+        host: options.host ?? this.localHost,
+        port: options.port,
+        path: options.path ?? '/ssh',
+        maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_WEBSOCKET_MESSAGE,
+        ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+      },
+      (t) => void this.accept(t),
+    );
+    this.webSocketListener = listener;
+    return { host: listener.host, port: listener.port };
+  }
+
+  /** Stops accepting new connections (TCP and WebSocket); existing ones go on. */
   async stopListening(): Promise<void> {
     const l = this.listener;
+    const ws = this.webSocketListener;
     this.listener = undefined;
-    await l?.close();
+    this.webSocketListener = undefined;
+    await Promise.all([l?.close(), ws?.close()]);
   }
 
   /** Stops listening, disconnects every client and resolves once their sockets are closed. */

@@ -51,3 +51,24 @@ export interface Listener {
 export interface ListenAdapter {
   listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener>;
 }
+
+/** Where and how a WebSocket endpoint carrying SSH listens. */
+export interface WebSocketListenOptions extends ListenOptions {
+  /** The endpoint's path, e.g. `/ssh`; other paths are answered 404. */
+  path: string;
+  /**
+   * `Origin` headers allowed to connect (browsers send one; other clients usually none). Absent: any
+   * origin, and none. A request from an origin not listed is refused (403) before it is upgraded.
+   */
+  allowedOrigins?: readonly string[];
+  /** Largest message accepted; a larger one closes the connection (1009). */
+  maxMessageBytes: number;
+}
+
+/**
+ * A runtime's WebSocket server for SSH: each connection's binary messages are the raw SSH byte stream in
+ * each direction, with no other framing. Text messages are a protocol error (the connection is closed).
+ */
+export interface WebSocketListenAdapter {
+  listen(options: WebSocketListenOptions, accept: (transport: Transport) => void): Promise<Listener>;
+}

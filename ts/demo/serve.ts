@@ -1,0 +1,128 @@
+/**
+ * The demo server's behaviour on any runtime: who may log in (the users' passwords, for password and
+ * keyboard-interactive, and authorized keys for any of them), and the demo shell on session channels
+ * (shell.ts). No file, process or socket access here: the runtime's entry point supplies what it read.
+ */
+
+import type { SSHServer } from '../server.js';
+import { DemoSession, type PtyInfo } from './shell.js';
+
+export interface DemoUsers {
+  /** User name to password. */
+  users: Map<string, string>;
+  /** `type base64` of the keys that may log in as any of the users. */
+  authorizedKeys: Set<string>;
+  /** Status lines on `log` (connections, key exchanges, ends) besides errors. */
+  verbose: boolean;
+  /** Where diagnostics go (stderr on a command line). */
+  log(line: string): void;
+}
+
+/** Compares secrets in time independent of where they differ: their digests, byte for byte, every byte. */
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const digest = async (s: string) => new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)));
+  const [x, y] = await Promise.all([digest(a), digest(b)]);
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
+  return diff === 0;
+}
+
+interface ChannelSession {
+  user: string;
+  env: Map<string, string>;
+  pty?: PtyInfo;
+  session?: DemoSession;
+}
+
+export function serveDemo(server: SSHServer, { users, authorizedKeys, verbose, log }: DemoUsers): void {
+  const sessions = new Map<string, ChannelSession>();
+  const key = (c: number, ch: number) => `${c}/${ch}`;
+
+  server.on('userAuthRequest', async (e) => {
+    const password = users.get(e.user);
+    if (password === undefined) return e.reject();
+    if (e.authMethod === 'password' && e.password !== undefined && (await sameSecret(e.password, password))) return e.accept();
+    if (e.authMethod === 'publickey' && e.publicKey && authorizedKeys.has(e.publicKey.openssh)) return e.accept();
+    if (e.authMethod === 'keyboard-interactive') {
+      const responses = e.keyboardInteractive?.responses;
+      if (responses === undefined) return e.prompt([{ prompt: 'Password: ', echo: false }]);
+      if (responses.length === 1 && (await sameSecret(responses[0]!, password))) return e.accept();
+    }
+    e.reject();
+  });
+
+  server.on('channelOpened', (e) => {
+    sessions.set(key(e.connectionId, e.channelId), { user: server.connections.get(e.connectionId)?.user ?? '', env: new Map() });
+  });
+
+  server.on('channelRequest', (e) => {
+    const s = sessions.get(key(e.connectionId, e.channelId));
+    const r = e.request;
+    const starts = r.type === 'shell' || r.type === 'exec' || r.type === 'subsystem';
+    if (!s || (starts && s.session) || (r.type === 'subsystem' && r.name !== 'echo')) e.accept = false;
+  });
+
+  server.on('channelRequested', (e) => {
+    const s = sessions.get(key(e.connectionId, e.channelId));
+    if (!s) return;
+    const r = e.request;
+    const { connectionId: c, channelId: ch } = e;
+    const start = (): DemoSession => {
+      s.session = new DemoSession(
+        {
+          write: (data) => server.sendChannelData(c, ch, data),
+          writeStderr: (data) => server.sendChannelData(c, ch, data, 1),
+          exit: async (status) => {
+            await server.sendEOF(c, ch);
+            server.sendExitStatus(c, ch, status);
+            await server.closeChannel(c, ch);
+          },
+        },
+        s,
+      );
+      return s.session;
+    };
+    switch (r.type) {
+      case 'pty-req':
+        s.pty = { term: r.term, cols: r.cols, rows: r.rows };
+        break;
+      case 'env':
+        s.env.set(r.name, r.value);
+        break;
+      case 'window-change':
+        s.session?.onWindowChange(r.cols, r.rows);
+        if (s.pty) Object.assign(s.pty, { cols: r.cols, rows: r.rows });
+        break;
+      case 'signal':
+        s.session?.onSignal(r.name);
+        break;
+      case 'shell':
+        start().shell();
+        break;
+      case 'exec':
+        start().exec(r.command);
+        break;
+      case 'subsystem':
+        start().subsystem(r.name);
+        break;
+    }
+  });
+
+  server.on('channelDataIn', (e) => {
+    if (e.stream !== 0) return;
+    return sessions.get(key(e.connectionId, e.channelId))?.session?.onData(e.data);
+  });
+  server.on('channelEOF', (e) => sessions.get(key(e.connectionId, e.channelId))?.session?.onEof());
+  server.on('channelClosed', (e) => void sessions.delete(key(e.connectionId, e.channelId)));
+  server.on('disconnected', (e) => {
+    for (const k of sessions.keys()) if (k.startsWith(`${e.connectionId}/`)) sessions.delete(k);
+    if (verbose) log(`[${e.connectionId}] disconnected: ${e.statusCode} ${e.description}`);
+  });
+  server.on('error', (e) => log(`[${e.connectionId}] error ${e.errorCode}: ${e.description}`));
+  if (verbose) {
+    server.on('connected', (e) => log(`[${e.connectionId}] connected from ${server.connections.get(e.connectionId)?.remoteHost}`));
+    server.on('sshStatus', (e) => log(`[${e.connectionId}] ${e.message}`));
+    // Level 1 lines are the status lines above; LogLevel=2 or 3 adds these.
+    server.on('log', (e) => void (e.logLevel > 1 && log(`[${e.connectionId}] (${e.logLevel}) ${e.message}`)));
+  }
+}
