@@ -35,6 +35,8 @@ export function requirePrograms(...programs: string[]): void {
 
 export interface Demo {
   port: number;
+  /** The WebSocket endpoint's port, when `--ws-port` was given. */
+  wsPort: number | undefined;
   process: ChildProcess;
   /** Everything the server wrote to stdout so far (the listening line, a generated password). */
   stdout(): string;
@@ -48,11 +50,19 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
-/** Starts `ts/demo/main.ts --port 0 ARGS` and resolves once it prints `listening on ADDR:PORT`. */
-export function startDemo(args: string[], env: Record<string, string> = {}): Promise<Demo> {
+/** The Node demo as `npm start` runs it; other runtimes' demos are started by their own command. */
+export const NODE_DEMO = [process.execPath, '--import', 'tsx', join(root, 'ts/demo/main.ts')];
+
+/**
+ * Starts a demo (`command`, default the Node demo) with `--port 0 ARGS` and resolves once it prints
+ * `listening on ADDR:PORT`, and `websocket on ADDR:PORT` too when ARGS ask for a WebSocket endpoint.
+ */
+export function startDemo(args: string[], env: Record<string, string> = {}, command: string[] = NODE_DEMO): Promise<Demo> {
   // Tests misbehave from 127.0.0.1 on purpose, one after another; penalties are tested from other loopback addresses.
   const exempt = ['--config', 'PerSourcePenaltyExemptList=127.0.0.1'];
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'ts/demo/main.ts'), '--port', '0', ...exempt, ...args], {
+  const [program, ...before] = command as [string, ...string[]];
+  const wantsWebSocket = args.includes('--ws-port');
+  const child = spawn(program, [...before, '--port', '0', ...exempt, ...args], {
     cwd: root,
     env: { ...process.env, WASSHD_STATE_DIR: mkdtempSync(join(tmpdir(), 'wasshd-state-')), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -65,10 +75,12 @@ export function startDemo(args: string[], env: Record<string, string> = {}): Pro
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening on [^ ]*:(\d+)/.exec(out);
-      if (!m) return;
+      const ws = /websocket on [^ ]*:(\d+)/.exec(out);
+      if (!m || (wantsWebSocket && !ws)) return;
       child.removeAllListeners('exit');
       resolve({
         port: Number(m[1]),
+        wsPort: ws ? Number(ws[1]) : undefined,
         process: child,
         stdout: () => out,
         stderr: () => err,
