@@ -65,3 +65,6 @@ fi
 
 step "wasm module"
 node scripts/build-wasm.mjs
+
+step "wasm component"
+node scripts/build-component.mjs

@@ -21,7 +21,7 @@ printf '\n== Rust: core tests\n'
 cargo test --workspace --no-fail-fast --quiet 2>&1 | tee "$results/cargo.txt" || broken+=('cargo test')
 
 printf '\n== Rust: no panicking constructs in the core (clippy, warnings are errors)\n'
-cargo clippy -p wasshd-core -p wasshd-wasm --all-targets --quiet -- -D warnings || broken+=(clippy)
+cargo clippy -p wasshd-core -p wasshd-wasm -p wasshd-boundary -p wasshd-component --all-targets --quiet -- -D warnings || broken+=(clippy)
 
 printf '\n== TypeScript: type check\n'
 npx tsc --noEmit || broken+=(tsc)

@@ -1,0 +1,286 @@
+//! What every boundary over `wasshd-core` shares, so that the wasm-bindgen module (`wasm/src/lib.rs`) and the
+//! WIT component (`wasm/component/`) take the same arguments, fail with the same codes and messages, and
+//! hand over the same event records. Each boundary only converts its own types; nothing here knows one.
+//!
+//! Errors carry the reference component's numeric code and a message (`Error`); the wasm-bindgen module
+//! puts the code in brackets at the start of its message, the component returns both in a WIT record.
+//!
+//! The event records (`drain_events`, `encode_event`) are the one format every host decodes
+//! (`ts/core/events.ts`, `python/wasshd_core.py`): a tag byte, the connection id (u32), then the fields in
+//! SSH wire types (RFC 4251 §5: `uint32` big-endian, `string` with a u32 length, `boolean` one byte).
+
+#![no_std]
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use wasshd_core::auth::Method;
+use wasshd_core::connection::ChannelRequest;
+use wasshd_core::event::AuthRequest;
+use wasshd_core::wire::Writer;
+use wasshd_core::{AuthMethod, AuthReply, CommandError, Event, Server};
+use zeroize::{Zeroize, Zeroizing};
+
+/// Record tags of the event stream; `ts/core/events.ts` and `python/wasshd_core.py` mirror them.
+pub mod tag {
+    pub const LOG: u8 = 1;
+    pub const CLIENT_VERSION: u8 = 2;
+    pub const KEYS_EXCHANGED: u8 = 3;
+    pub const SERVICE_REQUEST: u8 = 4;
+    pub const AUTH_REQUEST: u8 = 5;
+    pub const AUTHENTICATED: u8 = 6;
+    pub const CHANNEL_OPEN_REQUEST: u8 = 7;
+    pub const CHANNEL_REQUEST: u8 = 8;
+    pub const CHANNEL_DATA: u8 = 9;
+    pub const CHANNEL_EOF: u8 = 10;
+    pub const CHANNEL_CLOSED: u8 = 11;
+    pub const CHANNEL_READY_TO_SEND: u8 = 12;
+    pub const DISCONNECTED: u8 = 13;
+}
+
+/// The reference's error codes this boundary uses itself (the core's own come from `CommandError::code`).
+pub mod code {
+    pub const INVALID_ARGUMENT: u32 = 129;
+    pub const NO_HOST_KEY: u32 = 1301;
+}
+
+/// A command that failed: the reference's code and a message a person can act on.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Error {
+    pub code: u32,
+    pub message: String,
+}
+
+impl From<CommandError> for Error {
+    fn from(e: CommandError) -> Self {
+        Error { code: e.code(), message: format!("{e}") }
+    }
+}
+
+fn invalid(message: String) -> Error {
+    Error { code: code::INVALID_ARGUMENT, message }
+}
+
+/// A server seeded with `seed`: at least 32 bytes from the host's CSPRNG.
+pub fn server(seed: &[u8]) -> Result<Server, Error> {
+    if seed.len() < 32 {
+        return Err(invalid("the seed must be at least 32 random bytes".into()));
+    }
+    Ok(Server::new(seed))
+}
+
+/// The host's clock in milliseconds (a float in every host language) as the core's.
+pub fn millis(now: f64) -> u64 {
+    now as u64
+}
+
+/// Applies a setting the core owns; false for a name it does not know.
+pub fn set_config(server: &mut Server, name: &str, value: &str) -> Result<bool, Error> {
+    server.config_mut().set(name, value).map_err(|why| invalid(format!("{name}: {why}")))
+}
+
+/// Installs an OpenSSH private key file; returns its public line.
+pub fn add_host_key(server: &mut Server, text: &str) -> Result<String, Error> {
+    server.add_host_key_openssh(text).map_err(|e| Error { code: code::NO_HOST_KEY, message: format!("host key: {e:?}") })
+}
+
+/// A refusal, or with `partial_success` a passed step that asks for more. `methods`: comma-separated
+/// methods that may follow (narrowing what the core allows), or empty for the core's own list.
+pub fn auth_reject(partial_success: bool, methods: &str) -> Result<AuthReply, Error> {
+    let methods = if methods.is_empty() {
+        None
+    } else {
+        let parsed: Option<Vec<Method>> = methods.split(',').map(Method::from_name).collect();
+        Some(parsed.ok_or_else(|| invalid(format!("unknown authentication method in {methods}")))?)
+    };
+    Ok(if partial_success { AuthReply::PartialSuccess { methods } } else { AuthReply::Reject { methods } })
+}
+
+/// Keyboard-interactive prompts, each with whether the client echoes the answer; `retry`: the previous
+/// answers were wrong.
+pub fn auth_prompt(name: &str, instruction: &str, prompts: Vec<(String, bool)>, retry: bool) -> AuthReply {
+    AuthReply::Prompt { name: name.into(), instruction: instruction.into(), prompts, retry }
+}
+
+/// Every pending event of every connection, as one record stream. Each record is written apart and
+/// appended to a buffer that grows by hand, so that no reallocation leaves a password behind; the caller
+/// hands the bytes over and lets the buffer wipe itself.
+pub fn drain_events(server: &mut Server) -> Zeroizing<Vec<u8>> {
+    let mut records = Zeroizing::new(Vec::new());
+    let mut record = Zeroizing::new(Writer::new());
+    while let Some((conn, event)) = server.poll_event() {
+        encode_event(&mut record, conn, &event);
+        append_wiping(&mut records, record.as_slice());
+        record.zeroize();
+    }
+    records
+}
+
+/// Appends `bytes`, growing `buf` by hand: the old allocation is zeroized before it is freed.
+fn append_wiping(buf: &mut Vec<u8>, bytes: &[u8]) {
+    if buf.capacity() - buf.len() < bytes.len() {
+        let mut grown = Vec::with_capacity((buf.len() + bytes.len()).max(buf.capacity() * 2));
+        grown.extend_from_slice(buf);
+        buf.zeroize();
+        *buf = grown;
+    }
+    buf.extend_from_slice(bytes);
+}
+
+/// Room for an authentication request's record, so that writing its secret never reallocates.
+fn auth_record_len(req: &AuthRequest) -> usize {
+    let fields = match &req.method {
+        AuthMethod::None => 0,
+        AuthMethod::Password { password } => 4 + password.len(),
+        AuthMethod::PublicKey { algorithm, key, .. } => 4 + algorithm.len() + 4 + key.len() + 1,
+        AuthMethod::KeyboardInteractive { submethods, responses } => {
+            4 + submethods.len() + 4 + responses.iter().flatten().map(|r| 4 + r.len()).sum::<usize>()
+        }
+    };
+    1 + 4 + 4 + req.user.len() + 4 + req.service.len() + 4 + req.method.name().len() + fields
+}
+
+/// One event as the record `drain_events` returns and the hosts decode. Public so that the fuzz
+/// transcripts (core-rs/fuzz) record native events in exactly this form.
+pub fn encode_event(w: &mut Writer, conn: u32, event: &Event) {
+    let head = |w: &mut Writer, tag: u8| {
+        w.u8(tag).u32(conn);
+    };
+    match event {
+        Event::Log { level, message } => {
+            head(w, tag::LOG);
+            w.u8(*level).string(message.as_bytes());
+        }
+        Event::ClientVersion { version } => {
+            head(w, tag::CLIENT_VERSION);
+            w.string(version.as_bytes());
+        }
+        Event::KeysExchanged(k) => {
+            head(w, tag::KEYS_EXCHANGED);
+            for s in [k.kex, k.host_key, k.cipher_in, k.cipher_out, k.mac_in, k.mac_out] {
+                w.string(s.as_bytes());
+            }
+            w.bool(k.strict).bool(k.initial);
+        }
+        Event::ServiceRequest { service } => {
+            head(w, tag::SERVICE_REQUEST);
+            w.string(service.as_bytes());
+        }
+        Event::AuthRequest(req) => {
+            w.reserve(auth_record_len(req));
+            head(w, tag::AUTH_REQUEST);
+            w.string(req.user.as_bytes()).string(req.service.as_bytes()).string(req.method.name().as_bytes());
+            w.name_list(&req.passed.iter().map(|m| m.name()).collect::<Vec<_>>());
+            match &req.method {
+                AuthMethod::None => {}
+                AuthMethod::Password { password } => {
+                    w.string(password.as_bytes());
+                }
+                AuthMethod::PublicKey { algorithm, key, signed } => {
+                    w.string(algorithm.as_bytes()).string(key).bool(*signed);
+                }
+                AuthMethod::KeyboardInteractive { submethods, responses } => {
+                    w.string(submethods.as_bytes());
+                    match responses {
+                        None => {
+                            w.u32(u32::MAX);
+                        }
+                        Some(list) => {
+                            w.u32(list.len() as u32);
+                            for r in list {
+                                w.string(r.as_bytes());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Event::Authenticated { user, method } => {
+            head(w, tag::AUTHENTICATED);
+            w.string(user.as_bytes()).string(method.as_bytes());
+        }
+        Event::ChannelOpenRequest { channel, kind, data } => {
+            head(w, tag::CHANNEL_OPEN_REQUEST);
+            w.u32(*channel).string(kind.as_bytes()).string(data);
+        }
+        Event::ChannelRequest { channel, request, want_reply } => {
+            head(w, tag::CHANNEL_REQUEST);
+            w.u32(*channel).bool(*want_reply).string(request.name().as_bytes());
+            // Undecoded data gets a length here, so that the record can be read without knowing the request.
+            match request {
+                ChannelRequest::Other { data, .. } => {
+                    w.string(data);
+                }
+                decoded => decoded.encode_fields(w),
+            }
+        }
+        Event::ChannelData { channel, stream, data } => {
+            head(w, tag::CHANNEL_DATA);
+            w.u32(*channel).u32(*stream).string(data);
+        }
+        Event::ChannelEof { channel } => {
+            head(w, tag::CHANNEL_EOF);
+            w.u32(*channel);
+        }
+        Event::ChannelClosed { channel } => {
+            head(w, tag::CHANNEL_CLOSED);
+            w.u32(*channel);
+        }
+        Event::ChannelReadyToSend { channel } => {
+            head(w, tag::CHANNEL_READY_TO_SEND);
+            w.u32(*channel);
+        }
+        Event::Disconnected { reason, description, by_peer } => {
+            head(w, tag::DISCONNECTED);
+            w.u32(*reason).string(description.as_bytes()).bool(*by_peer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing)]
+    use super::*;
+    use alloc::vec;
+
+    fn record(conn: u32, event: Event) -> Vec<u8> {
+        let mut w = Writer::new();
+        encode_event(&mut w, conn, &event);
+        w.into_vec()
+    }
+
+    // The hosts decode these layouts: a change here must change them too.
+    #[test]
+    fn channel_data_record_layout() {
+        let bytes = record(7, Event::ChannelData { channel: 2, stream: 1, data: b"hi".to_vec() });
+        assert_eq!(bytes, [tag::CHANNEL_DATA, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, b'h', b'i']);
+    }
+
+    #[test]
+    fn disconnected_record_layout() {
+        let bytes = record(1, Event::Disconnected { reason: 5, description: "mac".into(), by_peer: false });
+        assert_eq!(bytes, [tag::DISCONNECTED, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 3, b'm', b'a', b'c', 0]);
+    }
+
+    #[test]
+    fn keyboard_interactive_start_marks_responses_absent() {
+        let method = AuthMethod::KeyboardInteractive { submethods: String::new(), responses: None };
+        let passed = vec![Method::PublicKey];
+        let bytes = record(3, Event::AuthRequest(AuthRequest { user: "u".into(), service: "s".into(), method, passed }));
+        // tag, conn, "u", "s", "keyboard-interactive", "publickey" (methods passed), "" (submethods), then
+        // u32::MAX for "no responses yet".
+        assert_eq!(bytes[0], tag::AUTH_REQUEST);
+        assert_eq!(&bytes[39..52], b"\0\0\0\x09publickey");
+        assert_eq!(&bytes[bytes.len() - 8..], &[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    }
+
+    #[test]
+    fn errors_keep_the_reference_codes() {
+        assert_eq!(server(&[0; 31]).err().map(|e| e.code), Some(129));
+        assert_eq!(Error::from(CommandError::NoSuchConnection), Error { code: 126, message: "invalid connection id".into() });
+        let unknown = auth_reject(false, "password,telepathy").err();
+        assert_eq!(unknown, Some(Error { code: 129, message: "unknown authentication method in password,telepathy".into() }));
+        assert!(matches!(auth_reject(true, "publickey"), Ok(AuthReply::PartialSuccess { methods: Some(m) }) if m == [Method::PublicKey]));
+    }
+}
