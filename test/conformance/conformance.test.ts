@@ -5,7 +5,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeUserKey, NODE_DEMO, run, sha256hex, SSH_BASE, ssh, startDemo, testData, type Demo } from '../helpers/demo.js';
+import { COMPONENT_DEMO, makeUserKey, NODE_DEMO, run, sha256hex, SSH_BASE, ssh, startDemo, testData, type Demo } from '../helpers/demo.js';
 
 interface RuntimeUnderTest {
   name: string;
@@ -13,7 +13,10 @@ interface RuntimeUnderTest {
   command: string[];
 }
 
-const RUNTIMES: RuntimeUnderTest[] = [{ name: 'node', command: NODE_DEMO }];
+const RUNTIMES: RuntimeUnderTest[] = [
+  { name: 'node', command: NODE_DEMO },
+  { name: 'component', command: COMPONENT_DEMO },
+];
 
 const USER = 'conform';
 const PASSWORD = 'conformance pw';

@@ -5,7 +5,8 @@
  * here a wasm `Core` with the same seed takes the same calls. The server is deterministic given its seed
  * and the times it is given, so each call must return the same value or error code, and leave the same
  * output and events, byte for byte, without trapping; at the end the connection is closed and neither
- * side may hold it any more. (`channel`, the other structured target, drives the `Channel` window
+ * side may hold it any more. Both boundaries take the same calls: the wasm-bindgen module and the WIT
+ * component (through the adapter that gives it the module's methods). (`channel`, the other structured target, drives the `Channel` window
  * bookkeeping alone, with no `Server`: nothing of it crosses the module's boundary.)
  *
  * Building the transcripts needs cargo (stable); the first build of the fuzz crate takes a minute or two.
@@ -18,6 +19,8 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvents } from '../../ts/core/events.js';
 import { ErrorCode, fromCoreError } from '../../ts/errors.js';
+import { instantiateComponent } from '../../ts/component/core.js';
+import { componentModules } from '../../ts/component/node.js';
 import { nodeRuntime } from '../../ts/node/index.js';
 import type { Core } from '../../wasm/pkg/wasshd_wasm.js';
 import { FUZZ, fuzzInputDirs } from '../helpers/fuzz.js';
@@ -146,8 +149,25 @@ function replay(core: Core, calls: Call[], totals: Totals): void {
   }
 }
 
-describe('handshake fuzz inputs through the built wasm module, call for call', () => {
-  it('every seed and corpus file: the same results, output and events as the native core', async () => {
+/** Per boundary: a fresh instance, and a function that makes cores in it. */
+const BOUNDARIES: { boundary: string; instance(): (seed: Uint8Array) => Core }[] = [
+  {
+    boundary: 'wasm-bindgen',
+    instance() {
+      let Shared: (new (seed: Uint8Array) => Core) | undefined;
+      return (seed) => {
+        if (Shared) return new Shared(seed);
+        const core = nodeRuntime.createCore(seed);
+        Shared = core.constructor as new (seed: Uint8Array) => Core;
+        return core;
+      };
+    },
+  },
+  { boundary: 'component', instance: () => instantiateComponent(componentModules) },
+];
+
+describe('handshake fuzz inputs through the built wasm module and component, call for call', () => {
+  it.each(BOUNDARIES)('$boundary: every seed and corpus file, the same results, output and events as the native core', async ({ boundary, instance }) => {
     const started = performance.now();
     const files = transcripts(out);
     expect(files.length, `no transcripts: is core-rs/fuzz/seeds/handshake empty?\n${runnerErrors}`).toBeGreaterThan(0);
@@ -155,17 +175,12 @@ describe('handshake fuzz inputs through the built wasm module, call for call', (
     const totals: Totals = { calls: 0, errors: 0, outputBytes: 0, eventBytes: 0 };
     let closed = 0;
     // One instance for all, as a host has; after a trap (which poisons it) a fresh one.
-    let Shared: (new (seed: Uint8Array) => Core) | undefined;
-    const make = (seed: Uint8Array): Core => {
-      if (Shared) return new Shared(seed);
-      const core = nodeRuntime.createCore(seed);
-      Shared = core.constructor as new (seed: Uint8Array) => Core;
-      return core;
-    };
+    let make: ((seed: Uint8Array) => Core) | undefined;
     for (const file of files) {
       const name = relative(out, file).replace(/\.jsonl$/, '');
       const [first, ...calls] = readFileSync(file, 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as Call);
       expect(first?.op, `${name}: a transcript starts with the seed`).toBe('new');
+      make ??= instance();
       const core = make(arg(first!.args[0]) as Uint8Array);
       try {
         replay(core, calls, totals);
@@ -175,7 +190,7 @@ describe('handshake fuzz inputs through the built wasm module, call for call', (
         if (!(e instanceof Divergence)) throw e;
         failures.push(`${name}: ${e.message}`);
         if (e.trapped) {
-          Shared = undefined;
+          make = undefined;
           continue;
         }
       }
@@ -183,7 +198,7 @@ describe('handshake fuzz inputs through the built wasm module, call for call', (
     }
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(
-      `handshake: ${files.length} transcripts (${dirs.map((d) => relative(FUZZ, d)).join(', ')}), ${totals.calls} calls (${totals.errors} refused alike), ` +
+      `handshake through ${boundary}: ${files.length} transcripts (${dirs.map((d) => relative(FUZZ, d)).join(', ')}), ${totals.calls} calls (${totals.errors} refused alike), ` +
         `${totals.outputBytes} bytes of output and ${totals.eventBytes} bytes of events identical, ${closed} ended with no connection, in ${seconds} s`,
     );
     expect(failures, `${failures.length} inputs diverged or failed:\n${failures.slice(0, 20).join('\n')}`).toEqual([]);

@@ -53,6 +53,9 @@ export interface Demo {
 /** The Node demo as `npm start` runs it; other runtimes' demos are started by their own command. */
 export const NODE_DEMO = [process.execPath, '--import', 'tsx', join(root, 'ts/demo/main.ts')];
 
+/** The Node demo with the core as a WIT component, as `npm run demo:component` runs it. */
+export const COMPONENT_DEMO = [process.execPath, '--import', 'tsx', join(root, 'ts/demo/component.ts')];
+
 /**
  * Starts a demo (`command`, default the Node demo) with `--port 0 ARGS` and resolves once it prints
  * `listening on ADDR:PORT`, and `websocket on ADDR:PORT` too when ARGS ask for a WebSocket endpoint.

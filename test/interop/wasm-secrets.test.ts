@@ -3,99 +3,106 @@
  * with a password and with keyboard-interactive answers (real ssh2 clients, through the built module), and
  * after a host key file was generated and another installed, a scan of the whole memory finds none of them.
  * What the server must keep (the user name of a live connection, the host public key) is found, so the
- * scan looks at the right memory.
+ * scan looks at the right memory. Both boundaries: the wasm-bindgen module wipes its buffers itself, the
+ * WIT component's allocator wipes what its post-return functions free.
  */
 
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { componentRuntime } from '../../ts/component/node.js';
 import { coreMemory } from '../../ts/core/instance.js';
 import { nodeRuntime, SSHServer } from '../../ts/node/index.js';
-import { SSHServer as ServerOn } from '../../ts/server.js';
+import { SSHServer as ServerOn, type Runtime } from '../../ts/server.js';
 import { connect, exec, type Ssh2Client } from '../helpers/ssh2.js';
 
 const USER = 'user-3e9a51';
 const PASSWORD = 'password-7c41d9e2b8';
 const ANSWER = 'kbd-answer-f03a6c19';
 
-// The server's one core, remembered on its way in, so that its instance's memory can be scanned.
-let memory!: WebAssembly.Memory;
-const server = new ServerOn(
-  {
-    ...nodeRuntime,
-    createCore: (seed) => {
-      const core = nodeRuntime.createCore(seed);
-      memory = coreMemory(core)!;
-      return core;
+describe.each([
+  { boundary: 'wasm-bindgen', runtime: nodeRuntime },
+  { boundary: 'component', runtime: componentRuntime },
+])('$boundary', ({ runtime }: { runtime: Runtime }) => {
+  // The server's one core, remembered on its way in, so that its instance's memory can be scanned.
+  let memory!: WebAssembly.Memory;
+  const server = new ServerOn(
+    {
+      ...runtime,
+      createCore: (seed) => {
+        const core = runtime.createCore(seed);
+        memory = coreMemory(core)!;
+        return core;
+      },
     },
-  },
-  { localPort: 0 },
-);
-server.generateHostKey();
+    { localPort: 0 },
+  );
+  server.generateHostKey();
 
-server.on('userAuthRequest', (e) => {
-  if (e.authMethod === 'password' && e.password === PASSWORD) return e.accept();
-  if (e.authMethod === 'keyboard-interactive' && !e.keyboardInteractive?.responses) return e.prompt([{ prompt: 'Answer: ', echo: false }]);
-  if (e.authMethod === 'keyboard-interactive' && e.keyboardInteractive?.responses?.[0] === ANSWER) return e.accept();
-  e.reject();
-});
-server.on('channelRequested', async (e) => {
-  if (e.request.type !== 'exec') return;
-  await server.sendText(e.connectionId, e.channelId, 'ok\n');
-  server.sendExitStatus(e.connectionId, e.channelId, 0);
-  await server.closeChannel(e.connectionId, e.channelId);
-});
-
-let port = 0;
-beforeAll(async () => {
-  port = (await server.startListening()).port;
-});
-afterAll(() => server.shutdown(500));
-
-/** Whether `needle` occurs anywhere in the instance's memory. */
-function inMemory(needle: Uint8Array | string): boolean {
-  const bytes = typeof needle === 'string' ? Buffer.from(needle) : Buffer.from(needle);
-  return Buffer.from(memory.buffer).includes(bytes);
-}
-
-/** The base64 lines of an OpenSSH private key file: only a copy of the file's text could hold them. */
-function bodyLines(pem: string): string[] {
-  return pem.trim().split('\n').slice(1, -1);
-}
-
-function keyboardInteractive(): Promise<Ssh2Client> {
-  return new Promise((resolve, reject) => {
-    const c = new ssh2.Client();
-    c.on('keyboard-interactive', (_name, _instructions, _lang, _prompts, finish) => finish([ANSWER]));
-    c.on('ready', () => resolve(c));
-    c.on('error', reject);
-    c.connect({ host: '127.0.0.1', port, username: USER, tryKeyboard: true, readyTimeout: 20_000 });
+  server.on('userAuthRequest', (e) => {
+    if (e.authMethod === 'password' && e.password === PASSWORD) return e.accept();
+    if (e.authMethod === 'keyboard-interactive' && !e.keyboardInteractive?.responses) return e.prompt([{ prompt: 'Answer: ', echo: false }]);
+    if (e.authMethod === 'keyboard-interactive' && e.keyboardInteractive?.responses?.[0] === ANSWER) return e.accept();
+    e.reject();
   });
-}
-
-describe('the wasm instance after the host has read a secret', () => {
-  it('holds no password and no keyboard-interactive answer, only what it must keep', async () => {
-    const byPassword = await connect(port, { username: USER, password: PASSWORD });
-    const byAnswer = await keyboardInteractive();
-    try {
-      expect((await exec(byPassword, 'a')).stdout.toString()).toBe('ok\n');
-      expect((await exec(byAnswer, 'b')).stdout.toString()).toBe('ok\n');
-      expect(inMemory(USER), 'the live connections keep their user').toBe(true);
-      expect(inMemory(PASSWORD), 'the password').toBe(false);
-      expect(inMemory(ANSWER), 'the keyboard-interactive answer').toBe(false);
-    } finally {
-      byPassword.end();
-      byAnswer.end();
-    }
+  server.on('channelRequested', async (e) => {
+    if (e.request.type !== 'exec') return;
+    await server.sendText(e.connectionId, e.channelId, 'ok\n');
+    server.sendExitStatus(e.connectionId, e.channelId, 0);
+    await server.closeChannel(e.connectionId, e.channelId);
   });
 
-  it('holds no host key file it generated or was given, only the keys themselves', () => {
-    const generated = server.generateHostKey('generated');
-    expect(bodyLines(generated).filter(inMemory), 'lines of the generated key file').toEqual([]);
-    // Another server (in an instance of its own) makes the file this one is given.
-    const given = new SSHServer({}).generateHostKey('given');
-    server.addHostKey(given);
-    expect(bodyLines(given).filter(inMemory), 'lines of the key file given').toEqual([]);
-    const publicBlob = Buffer.from(server.hostPublicKeys[0]!.split(' ')[1]!, 'base64');
-    expect(inMemory(publicBlob.subarray(-32)), 'the public key').toBe(true);
+  let port = 0;
+  beforeAll(async () => {
+    port = (await server.startListening()).port;
+  });
+  afterAll(() => server.shutdown(500));
+
+  /** Whether `needle` occurs anywhere in the instance's memory. */
+  function inMemory(needle: Uint8Array | string): boolean {
+    const bytes = typeof needle === 'string' ? Buffer.from(needle) : Buffer.from(needle);
+    return Buffer.from(memory.buffer).includes(bytes);
+  }
+
+  /** The base64 lines of an OpenSSH private key file: only a copy of the file's text could hold them. */
+  function bodyLines(pem: string): string[] {
+    return pem.trim().split('\n').slice(1, -1);
+  }
+
+  function keyboardInteractive(): Promise<Ssh2Client> {
+    return new Promise((resolve, reject) => {
+      const c = new ssh2.Client();
+      c.on('keyboard-interactive', (_name, _instructions, _lang, _prompts, finish) => finish([ANSWER]));
+      c.on('ready', () => resolve(c));
+      c.on('error', reject);
+      c.connect({ host: '127.0.0.1', port, username: USER, tryKeyboard: true, readyTimeout: 20_000 });
+    });
+  }
+
+  describe('the wasm instance after the host has read a secret', () => {
+    it('holds no password and no keyboard-interactive answer, only what it must keep', async () => {
+      const byPassword = await connect(port, { username: USER, password: PASSWORD });
+      const byAnswer = await keyboardInteractive();
+      try {
+        expect((await exec(byPassword, 'a')).stdout.toString()).toBe('ok\n');
+        expect((await exec(byAnswer, 'b')).stdout.toString()).toBe('ok\n');
+        expect(inMemory(USER), 'the live connections keep their user').toBe(true);
+        expect(inMemory(PASSWORD), 'the password').toBe(false);
+        expect(inMemory(ANSWER), 'the keyboard-interactive answer').toBe(false);
+      } finally {
+        byPassword.end();
+        byAnswer.end();
+      }
+    });
+
+    it('holds no host key file it generated or was given, only the keys themselves', () => {
+      const generated = server.generateHostKey('generated');
+      expect(bodyLines(generated).filter(inMemory), 'lines of the generated key file').toEqual([]);
+      // Another server (in an instance of its own) makes the file this one is given.
+      const given = new SSHServer({}).generateHostKey('given');
+      server.addHostKey(given);
+      expect(bodyLines(given).filter(inMemory), 'lines of the key file given').toEqual([]);
+      const publicBlob = Buffer.from(server.hostPublicKeys[0]!.split(' ')[1]!, 'base64');
+      expect(inMemory(publicBlob.subarray(-32)), 'the public key').toBe(true);
+    });
   });
 });

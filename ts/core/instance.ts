@@ -18,6 +18,11 @@ export function instantiateCore(module: WebAssembly.Module, seed: Uint8Array): C
   return core;
 }
 
+/** Records the linear memory of a core made another way (the WIT component: `ts/component/core.ts`). */
+export function setCoreMemory(core: Core, memory: WebAssembly.Memory): void {
+  memories.set(core, memory);
+}
+
 /** The linear memory of the instance a core lives in (diagnostics, and tests that look inside it). */
 export function coreMemory(core: Core): WebAssembly.Memory | undefined {
   return memories.get(core);
