@@ -58,6 +58,20 @@ if [ "$(ssh_audit_installed)" != "$SSH_AUDIT_VERSION" ]; then
 fi
 # ---- end of ssh-audit --------------------------------------------------------------------------------------
 
+# ---- wasmtime, for the Python host on the component (python/, npm run demo:wasmtime) ------------------------
+WASMTIME_PY_VERSION=50.0.1
+WASMTIME_VENV=.tools/wasmtime
+step "wasmtime $WASMTIME_PY_VERSION (PyPI) in $WASMTIME_VENV"
+wasmtime_installed() {
+  "$WASMTIME_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("wasmtime"))' 2>/dev/null
+}
+if [ "$(wasmtime_installed)" != "$WASMTIME_PY_VERSION" ]; then
+  # python3-venv is there by now: the ssh-audit step above installs it when it is missing.
+  python3 -m venv --clear "$WASMTIME_VENV"
+  "$WASMTIME_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "wasmtime==$WASMTIME_PY_VERSION"
+fi
+# ---- end of wasmtime ---------------------------------------------------------------------------------------
+
 step "npm packages"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
