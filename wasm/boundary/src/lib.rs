@@ -6,7 +6,7 @@
 //! puts the code in brackets at the start of its message, the component returns both in a WIT record.
 //!
 //! The event records (`drain_events`, `encode_event`) are the one format every host decodes
-//! (`ts/core/events.ts`, `python/wasshd_core.py`): a tag byte, the connection id (u32), then the fields in
+//! (`ts/core/events.ts`, `python/wasshd_wasmtime.py`): a tag byte, the connection id (u32), then the fields in
 //! SSH wire types (RFC 4251 §5: `uint32` big-endian, `string` with a u32 length, `boolean` one byte).
 
 #![no_std]
@@ -22,7 +22,7 @@ use wasshd_core::wire::Writer;
 use wasshd_core::{AuthMethod, AuthReply, CommandError, Event, Server};
 use zeroize::{Zeroize, Zeroizing};
 
-/// Record tags of the event stream; `ts/core/events.ts` and `python/wasshd_core.py` mirror them.
+/// Record tags of the event stream; `ts/core/events.ts` and `python/wasshd_wasmtime.py` mirror them.
 pub mod tag {
     pub const LOG: u8 = 1;
     pub const CLIENT_VERSION: u8 = 2;
