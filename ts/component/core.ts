@@ -42,7 +42,8 @@ class ComponentCoreAdapter implements Core {
   constructor(private readonly core: ComponentCore) {}
 
   free(): void {
-    (this.core as Partial<Disposable>)[Symbol.dispose]?.();
+    // jco drops a resource through `Symbol.dispose`.
+    (this.core as unknown as Disposable)[Symbol.dispose]();
   }
   add_entropy(entropy: Uint8Array): void {
     this.core.addEntropy(entropy);

@@ -1,0 +1,57 @@
+/**
+ * The two boundaries over the core, the wasm-bindgen module and the WIT component (through the adapter that
+ * gives it the module's methods), fail alike: the same reference codes and messages for the same mistakes,
+ * the same answers where there is nothing to report, and a freed core takes no more calls.
+ */
+
+import { describe, expect, it } from 'vitest';
+import { componentRuntime } from '../../ts/component/node.js';
+import { nodeRuntime } from '../../ts/node/index.js';
+import type { Runtime } from '../../ts/server.js';
+
+const seed = () => crypto.getRandomValues(new Uint8Array(64));
+
+/** What a call threw, as the host reads it. */
+function thrown(call: () => unknown): string {
+  try {
+    call();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return 'nothing thrown';
+}
+
+describe.each([
+  { boundary: 'wasm-bindgen', runtime: nodeRuntime },
+  { boundary: 'component', runtime: componentRuntime },
+])('$boundary', ({ runtime }: { runtime: Runtime }) => {
+  it('reports mistakes with the reference codes', () => {
+    expect(thrown(() => runtime.createCore(new Uint8Array(31)))).toBe('[129] the seed must be at least 32 random bytes');
+    const core = runtime.createCore(seed());
+    expect(thrown(() => core.set_config('MaxAuthAttempts', 'many'))).toBe('[129] MaxAuthAttempts: not a number: many');
+    expect(thrown(() => core.add_host_key('not a key'))).toMatch(/^\[1301\] host key: /);
+    expect(thrown(() => core.open(0))).toBe('[1301] no host key: add one before accepting connections');
+    expect(thrown(() => core.reply_auth_reject(1, false, 'password,telepathy'))).toBe('[129] unknown authentication method in password,telepathy');
+    expect(thrown(() => core.send_data(7, 0, 0, new Uint8Array(1), 0))).toBe('[126] invalid connection id');
+  });
+
+  it('answers plainly where there is nothing to report', () => {
+    const core = runtime.createCore(seed());
+    expect(core.get_config('NoSuchSetting')).toBeUndefined();
+    expect(core.set_config('NoSuchSetting', '1')).toBe(false);
+    expect(core.next_deadline(7)).toBe(-1);
+    expect(core.take_output(7)).toEqual(new Uint8Array(0));
+    expect(core.drain_events()).toEqual(new Uint8Array(0));
+    expect(core.host_public_keys()).toEqual([]);
+    core.generate_host_key('k');
+    expect(core.host_public_keys()).toHaveLength(1);
+    expect(core.open(0)).toBe(1);
+    expect(core.next_deadline(1)).toBe(120_000);
+  });
+
+  it('takes no call on a freed core', () => {
+    const core = runtime.createCore(seed());
+    core.free();
+    expect(() => core.connection_count()).toThrow();
+  });
+});
