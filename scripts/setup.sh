@@ -66,8 +66,12 @@ wasmtime_installed() {
   "$WASMTIME_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("wasmtime"))' 2>/dev/null
 }
 if [ "$(wasmtime_installed)" != "$WASMTIME_PY_VERSION" ]; then
-  # python3-venv is there by now: the ssh-audit step above installs it when it is missing.
-  python3 -m venv --clear "$WASMTIME_VENV"
+  if ! python3 -m venv --clear "$WASMTIME_VENV"; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv
+    python3 -m venv --clear "$WASMTIME_VENV"
+  fi
   "$WASMTIME_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "wasmtime==$WASMTIME_PY_VERSION"
 fi
 # ---- end of wasmtime ---------------------------------------------------------------------------------------
