@@ -149,7 +149,7 @@ describe('uWebSockets.js must be native', () => {
 });
 
 describe('the endpoint on the library', () => {
-  it('gives the client address as Node sockets do', async () => {
+  it('gives the client address as Node sockets do, and port 0', async () => {
     expect(addressText(Uint8Array.of(127, 0, 0, 1))).toBe('127.0.0.1');
     const v6 = (text: string) => Uint8Array.from(text.split(':').flatMap((w) => [parseInt(w, 16) >> 8, parseInt(w, 16) & 0xff]));
     expect(addressText(v6('0:0:0:0:0:0:0:1'))).toBe('::1');
@@ -166,7 +166,12 @@ describe('the endpoint on the library', () => {
       server.sendExitStatus(e.connectionId, e.channelId, 0);
       await server.closeChannel(e.connectionId, e.channelId);
     });
-    server.on('connected', (e) => void seen.push(server.connections.get(e.connectionId)!.remoteHost));
+    server.on('connected', (e) => {
+      const c = server.connections.get(e.connectionId)!;
+      seen.push(c.remoteHost);
+      // uWebSockets.js does not tell the peer's port.
+      expect(c.remotePort).toBe(0);
+    });
     for (const [host, client] of [['::1', '[::1]'], ['::', '127.0.0.1'], ['127.0.0.1', '127.0.0.1']] as const) {
       const { port } = await server.startWebSocket({ host, port: 0 });
       const r = await ssh(port, { user: 'u', keyFile: key.keyFile, command: 'x', options: ['-o', `ProxyCommand=${WS_PROXY.join(' ')} ws://${client}:${port}/ssh`] });
