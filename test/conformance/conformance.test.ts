@@ -5,24 +5,31 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeUserKey, NODE_DEMO, run, sha256hex, SSH_BASE, ssh, startDemo, testData, type Demo } from '../helpers/demo.js';
+import { BUN, BUN_DEMO, DENO, DENO_DEMO, makeUserKey, NODE_DEMO, requirePrograms, run, sha256hex, SSH_BASE, ssh, startDemo, testData, type Demo } from '../helpers/demo.js';
 
 interface RuntimeUnderTest {
   name: string;
   /** The program and arguments that start its demo, before the demo's own flags. */
   command: string[];
+  /** Programs it needs besides Node. */
+  requires: string[];
 }
 
-const RUNTIMES: RuntimeUnderTest[] = [{ name: 'node', command: NODE_DEMO }];
+const RUNTIMES: RuntimeUnderTest[] = [
+  { name: 'node', command: NODE_DEMO, requires: [] },
+  { name: 'deno', command: DENO_DEMO, requires: [DENO] },
+  { name: 'bun', command: BUN_DEMO, requires: [BUN] },
+];
 
 const USER = 'conform';
 const PASSWORD = 'conformance pw';
 const MiB = 1024 * 1024;
 const key = makeUserKey();
 
-describe.each(RUNTIMES)('$name', ({ command }) => {
+describe.each(RUNTIMES)('$name', ({ command, requires }) => {
   let demo: Demo;
   beforeAll(async () => {
+    requirePrograms(...requires);
     demo = await startDemo(['--user', `${USER}:${PASSWORD}`, '--authorized-keys', key.authorizedKeys, '--verbose'], {}, command);
   });
   afterAll(() => demo?.stop());

@@ -53,6 +53,14 @@ export interface Demo {
 /** The Node demo as `npm start` runs it; other runtimes' demos are started by their own command. */
 export const NODE_DEMO = [process.execPath, '--import', 'tsx', join(root, 'ts/demo/main.ts')];
 
+/** The Deno and Bun demos through their npm scripts, as users start them: `npm run demo:deno -- FLAGS`. */
+export const DENO_DEMO = ['npm', 'run', '--silent', 'demo:deno', '--'];
+export const BUN_DEMO = ['npm', 'run', '--silent', 'demo:bun', '--'];
+
+/** The runtimes' binaries, from the npm packages `deno` and `bun` (see scripts/setup.sh). */
+export const DENO = join(root, 'node_modules/.bin/deno');
+export const BUN = join(root, 'node_modules/.bin/bun');
+
 /**
  * Starts a demo (`command`, default the Node demo) with `--port 0 ARGS` and resolves once it prints
  * `listening on ADDR:PORT`, and `websocket on ADDR:PORT` too when ARGS ask for a WebSocket endpoint.
