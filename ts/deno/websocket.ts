@@ -128,13 +128,15 @@ export const denoWebSocket: WebSocketListenAdapter = {
           (request, info) => {
             const refusal = upgradeRefusal(request, options);
             if (refusal) return refusal;
+            // Read before upgrading: the request is gone afterwards.
+            const { hostname, port } = info.remoteAddr;
             let upgrade: { socket: WebSocket; response: Response };
             try {
               upgrade = Deno.upgradeWebSocket(request);
             } catch {
               return new Response('bad WebSocket upgrade\n', { status: 400 });
             }
-            const transport = new DenoWebSocketTransport(upgrade.socket, info.remoteAddr.hostname, info.remoteAddr.port, options.maxMessageBytes);
+            const transport = new DenoWebSocketTransport(upgrade.socket, hostname, port, options.maxMessageBytes);
             upgrade.socket.addEventListener('open', () => accept(transport), { once: true });
             return upgrade.response;
           },
