@@ -4,7 +4,9 @@
  * for what the endpoint does not take.
  */
 
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { closeAfterEach } from '../helpers/cleanup.js';
 import { BUN, BUN_DEMO, DENO, DENO_DEMO, requirePrograms, sha256hex, startDemo, testData, type Demo } from '../helpers/demo.js';
 import { exec } from '../helpers/ssh2.js';
@@ -44,6 +46,20 @@ describe.each(RUNTIMES)('$name WebSocket endpoint', ({ command, requires }) => {
     const down = await exec(client, `source ${16 * MiB}`);
     expect(down.stdout.length).toBe(16 * MiB);
     expect(sha256hex(down.stdout)).toBe(sha256hex(Buffer.from(Uint8Array.from({ length: 16 * MiB }, (_, i) => i % 251))));
+  });
+
+  it('flushes what it sent before closing: a bad identification line is answered, then the connection closed', async () => {
+    // Listening from the start: the server's first message can come in the same read as the upgrade.
+    const ws = new WebSocket(url());
+    const received: Buffer[] = [];
+    ws.on('message', (m: Buffer) => received.push(m));
+    const closed = closeOf(ws);
+    await once(ws, 'open');
+    ws.send(Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    expect((await closed).code).toBe(1000);
+    const text = Buffer.concat(received).toString('latin1');
+    expect(text.startsWith('SSH-2.0-')).toBe(true);
+    expect(text.endsWith('Invalid SSH identification string.\r\n')).toBe(true);
   });
 
   it('lets in a listed origin and refuses another with 403 before upgrading', async () => {

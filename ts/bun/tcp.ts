@@ -122,6 +122,7 @@ class BunTcpTransport implements Transport {
 }
 
 export const bunTcp: ListenAdapter = {
+  // Bun.listen takes no backlog: ConnectionBacklog does not reach the kernel here.
   async listen(options, accept): Promise<Listener> {
     const listener = Bun.listen<BunTcpTransport>({
       hostname: options.host,
