@@ -5,19 +5,18 @@
  * server is test/fixtures/watched-server.ts, which reports how much its transports held after each write.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WatchedStats } from '../fixtures/watched-server.js';
-import { BUN, DENO, requirePrograms, sha256hex, testData } from '../helpers/demo.js';
+import { startWatched, WATCHED, type Watched } from '../helpers/watched.js';
+import { requirePrograms, sha256hex, testData } from '../helpers/demo.js';
 import { type Ssh2Client } from '../helpers/ssh2.js';
 import { sshOverWebSocket } from '../helpers/websocket.js';
 import ssh2 from 'ssh2';
 
-const root = new URL('../..', import.meta.url).pathname;
 const RUNTIMES = [
-  { name: 'deno', command: [DENO, 'run', '--sloppy-imports', '--allow-net', '--allow-read', 'test/fixtures/watched-deno.ts'] },
-  { name: 'bun', command: [BUN, 'test/fixtures/watched-bun.ts'] },
+  { name: 'deno', command: WATCHED.deno },
+  { name: 'bun', command: WATCHED.bun },
 ];
 
 const MiB = 1024 * 1024;
@@ -29,57 +28,6 @@ const SSH2_WINDOW = 2 * MiB;
 /** Channels echoing at once: their windows let the server send far more than the kernel's socket buffers hold. */
 const CHANNELS = 16;
 const EACH = 4 * MiB;
-
-interface Watched {
-  process: ChildProcess;
-  tcpPort: number;
-  wsPort: number;
-  stats(): Promise<WatchedStats>;
-  stop(): Promise<void>;
-}
-
-function startWatched(command: string[]): Promise<Watched> {
-  const [program, ...args] = command as [string, ...string[]];
-  const child = spawn(program, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, DENO_NO_UPDATE_CHECK: '1' } });
-  let out = '';
-  let err = '';
-  let waiting: ((line: string) => void) | undefined;
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`watched server exited with ${code}:\n${err}`)));
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      for (let nl = out.indexOf('\n'); nl >= 0 && waiting; nl = out.indexOf('\n')) {
-        const line = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        if (line.startsWith('{')) waiting(line);
-      }
-      const tcp = /listening on [^ ]*:(\d+)/.exec(out);
-      const ws = /websocket on [^ ]*:(\d+)\n/.exec(out);
-      if (!tcp || !ws || waiting) return;
-      out = out.slice(ws.index + ws[0].length);
-      child.removeAllListeners('exit');
-      const queue: ((line: string) => void)[] = [];
-      waiting = (line) => queue.shift()?.(line);
-      resolve({
-        process: child,
-        tcpPort: Number(tcp[1]),
-        wsPort: Number(ws[1]),
-        stats: () =>
-          new Promise((answer) => {
-            queue.push((line) => answer(JSON.parse(line) as WatchedStats));
-            child.stdin!.write('stats\n');
-          }),
-        stop: () =>
-          new Promise<void>((done) => {
-            if (child.exitCode !== null) return done();
-            child.once('exit', () => done());
-            child.stdin!.end();
-          }),
-      });
-    });
-  });
-}
 
 /** ssh2 over a TCP socket or a WebSocket, with a way to stop and restart reading at the socket. */
 async function connectClient(kind: 'tcp' | 'websocket', server: Watched): Promise<{ client: Ssh2Client; pause(): void; resume(): void; received(): number }> {
@@ -115,15 +63,14 @@ function echo(client: Ssh2Client, data: Buffer): Promise<{ send(): void; output:
   );
 }
 
-/** Resolves once the server's writes of `kind` have started and then stopped: unchanged over several looks in a row. */
-async function stalled(server: Watched, kind: 'tcp' | 'websocket'): Promise<WatchedStats> {
-  const start = (await server.stats())[kind].written;
-  let last = start;
+/** Resolves once the server's writes of `kind` have gone past `before` and then stopped: unchanged over several looks in a row. */
+async function stalled(server: Watched, kind: 'tcp' | 'websocket', before: number): Promise<WatchedStats> {
+  let last = before;
   let still = 0;
   for (;;) {
     await new Promise((r) => setTimeout(r, 100));
     const stats = await server.stats();
-    if (stats[kind].written > start && stats[kind].written === last) {
+    if (stats[kind].written > before && stats[kind].written === last) {
       if (++still === 5) return stats;
     } else still = 0;
     last = stats[kind].written;
@@ -143,9 +90,10 @@ describe.each(RUNTIMES)('$name', ({ command }) => {
     try {
       const inputs = Array.from({ length: CHANNELS }, (_, i) => testData(EACH, i + 1));
       const running = await Promise.all(inputs.map((data) => echo(client, data)));
+      const before = (await server.stats())[kind].written;
       pause();
       for (const r of running) r.send();
-      const atStall = await stalled(server, kind);
+      const atStall = await stalled(server, kind, before);
       // What the server wrote and the client has not read sits in the kernels' socket buffers and the transport.
       const inFlight = atStall[kind].written - received();
       expect(atStall[kind].maxBuffered, 'the most the transport held').toBeLessThanOrEqual(BOUND);

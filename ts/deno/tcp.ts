@@ -175,7 +175,7 @@ export const denoTcp: ListenAdapter = {
   async listen(options, accept): Promise<Listener> {
     const listener = Deno.listen({ hostname: options.host, port: options.port, ...(options.backlog ? { tcpBacklog: options.backlog } : {}) });
     let open = true;
-    void (async () => {
+    const accepting = (async () => {
       while (open) {
         try {
           accept(new DenoTcpTransport(await listener.accept()));
@@ -187,9 +187,12 @@ export const denoTcp: ListenAdapter = {
     return {
       host: options.host,
       port: listener.addr.port,
+      // Resolves once the pending accept has ended: only then has Deno closed the socket, and a client
+      // connecting meanwhile could be taken by the kernel and reset rather than refused.
       close: async () => {
         open = false;
         listener.close();
+        await accepting;
       },
     };
   },

@@ -31,6 +31,8 @@ class DenoWebSocketTransport implements Transport {
     readonly remoteAddress: string,
     readonly remotePort: number,
     private readonly maxMessageBytes: number,
+    /** Called once the connection has ended. */
+    private readonly ended: () => void,
   ) {
     socket.binaryType = 'arraybuffer';
     socket.addEventListener('message', (e) => this.message(e.data));
@@ -107,6 +109,7 @@ class DenoWebSocketTransport implements Transport {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ended();
     const handlers = this.handlers;
     if (handlers && !this.early) queueMicrotask(() => handlers.close(this.closeError));
   }
@@ -116,7 +119,17 @@ export const denoWebSocket: WebSocketListenAdapter = {
   listen(options, accept): Promise<Listener> {
     return new Promise((resolve, reject) => {
       let server: HttpServer | undefined;
-      const close = async () => void server?.shutdown();
+      // Deno's shutdown closes the upgraded WebSockets too (1001): once closed, the listener refuses new
+      // upgrades (503) and shuts the server down only when the last open connection has ended.
+      const open = new Set<DenoWebSocketTransport>();
+      let closing = false;
+      const shutdownWhenIdle = () => {
+        if (closing && open.size === 0) void server?.shutdown();
+      };
+      const close = async () => {
+        closing = true;
+        shutdownWhenIdle();
+      };
       try {
         server = Deno.serve(
           {
@@ -126,6 +139,7 @@ export const denoWebSocket: WebSocketListenAdapter = {
             onListen: (addr) => resolve({ host: options.host, port: addr.port, close }),
           },
           (request, info) => {
+            if (closing) return new Response('not accepting connections\n', { status: 503 });
             const refusal = upgradeRefusal(request, options);
             if (refusal) return refusal;
             // Read before upgrading: the request is gone afterwards.
@@ -136,8 +150,18 @@ export const denoWebSocket: WebSocketListenAdapter = {
             } catch {
               return new Response('bad WebSocket upgrade\n', { status: 400 });
             }
-            const transport = new DenoWebSocketTransport(upgrade.socket, hostname, port, options.maxMessageBytes);
-            upgrade.socket.addEventListener('open', () => accept(transport), { once: true });
+            const transport = new DenoWebSocketTransport(upgrade.socket, hostname, port, options.maxMessageBytes, () => {
+              open.delete(transport);
+              shutdownWhenIdle();
+            });
+            upgrade.socket.addEventListener(
+              'open',
+              () => {
+                open.add(transport);
+                accept(transport);
+              },
+              { once: true },
+            );
             return upgrade.response;
           },
         );
