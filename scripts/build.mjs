@@ -1,19 +1,23 @@
 // Builds what plain JavaScript runtimes import: the wasm module and the component, then the TypeScript host
-// compiled to dist/, with wasm/pkg and wasm/component/pkg beside it at the same relative place the sources expect.
+// compiled to dist/, with wasm/pkg and wasm/component/pkg beside it at the same relative place the sources
+// expect. `--out DIR` builds into DIR instead of dist/ (tests build a package of their own there, apart from dist/).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 
 const root = new URL('..', import.meta.url).pathname;
+const out = resolve(root, parseArgs({ options: { out: { type: 'string', default: 'dist' } } }).values.out);
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 
 run(process.execPath, ['scripts/build-wasm.mjs']);
 run(process.execPath, ['scripts/build-component.mjs']);
-rmSync(`${root}dist`, { recursive: true, force: true });
-run(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json']);
+rmSync(out, { recursive: true, force: true });
+run(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json', '--outDir', out]);
 for (const file of ['wasshd_wasm.js', 'wasshd_wasm.d.ts', 'wasshd_glue.js', 'wasshd_glue.d.ts', 'wasshd_wasm_bg.wasm']) {
-  cpSync(`${root}wasm/pkg/${file}`, `${root}dist/wasm/pkg/${file}`);
+  cpSync(`${root}wasm/pkg/${file}`, `${out}/wasm/pkg/${file}`);
 }
 // Its JavaScript bindings and core modules; the component file itself is for hosts in other languages.
-cpSync(`${root}wasm/component/pkg`, `${root}dist/wasm/component/pkg`, { recursive: true, filter: (src) => !src.endsWith('.component.wasm') });
+cpSync(`${root}wasm/component/pkg`, `${out}/wasm/component/pkg`, { recursive: true, filter: (src) => !src.endsWith('.component.wasm') });
 // The ProxyCommand bridge (package.json `bin`) runs as a program.
-chmodSync(`${root}dist/ts/node/ws-proxy.js`, 0o755);
+chmodSync(`${out}/ts/node/ws-proxy.js`, 0o755);

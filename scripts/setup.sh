@@ -92,6 +92,14 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 fi
 
+# The npm packages deno and bun put their native binary behind node_modules/.bin in a postinstall script
+# (without it, deno runs through a slower Node shim and bun's placeholder only prints an error). package.json's
+# allowScripts lets npm run those two; an install with scripts off did not, so run them here.
+step "deno and bun"
+[ -x node_modules/deno/deno ] || (cd node_modules/deno && node install.cjs)
+node_modules/.bin/bun --version >/dev/null 2>&1 || (cd node_modules/bun && node install.js)
+echo "$(node_modules/.bin/deno --version | head -n 1), bun $(node_modules/.bin/bun --version)"
+
 step "wasm module"
 node scripts/build-wasm.mjs
 

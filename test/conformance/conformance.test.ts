@@ -7,23 +7,29 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMPONENT_DEMO, makeUserKey, NODE_DEMO, nodeDemoOn, requirePrograms, run, sha256hex, SSH_BASE, ssh, startDemo, testData, viaWebSocket, type Demo } from '../helpers/demo.js';
+import { BUN, BUN_DEMO, COMPONENT_DEMO, DENO, DENO_DEMO, makeUserKey, NODE_DEMO, nodeDemoOn, requirePrograms, run, sha256hex, SSH_BASE, ssh, startDemo, testData, viaWebSocket, type Demo } from '../helpers/demo.js';
 
 interface RuntimeUnderTest {
   name: string;
   /** The program and arguments that start its demo, before the demo's own flags. */
   command: string[];
+  /** Programs it needs besides Node. */
+  requires: string[];
   /** How OpenSSH reaches the demo: its TCP port (default), or its WebSocket endpoint through the bridge. */
   over?: 'websocket';
 }
 
 const RUNTIMES: RuntimeUnderTest[] = [
-  { name: 'node', command: NODE_DEMO },
-  { name: 'component', command: COMPONENT_DEMO },
-  { name: 'node22', command: nodeDemoOn(22) },
-  { name: 'node24', command: nodeDemoOn(24) },
+  { name: 'node', command: NODE_DEMO, requires: [] },
+  { name: 'component', command: COMPONENT_DEMO, requires: [] },
+  { name: 'node22', command: nodeDemoOn(22), requires: [nodeDemoOn(22)[0]!] },
+  { name: 'node24', command: nodeDemoOn(24), requires: [nodeDemoOn(24)[0]!] },
+  { name: 'deno', command: DENO_DEMO, requires: [DENO] },
+  { name: 'bun', command: BUN_DEMO, requires: [BUN] },
   // uWebSockets.js has a native build for Node 20 only on Debian 12's glibc (see the README).
-  { name: 'node over WebSocket', command: NODE_DEMO, over: 'websocket' },
+  { name: 'node over WebSocket', command: NODE_DEMO, requires: [], over: 'websocket' },
+  { name: 'deno over WebSocket', command: DENO_DEMO, requires: [DENO], over: 'websocket' },
+  { name: 'bun over WebSocket', command: BUN_DEMO, requires: [BUN], over: 'websocket' },
 ];
 
 const USER = 'conform';
@@ -31,13 +37,13 @@ const PASSWORD = 'conformance pw';
 const MiB = 1024 * 1024;
 const key = makeUserKey();
 
-describe.each(RUNTIMES)('$name', ({ command, over }) => {
+describe.each(RUNTIMES)('$name', ({ command, requires, over }) => {
   let demo: Demo;
   /** The port ssh is given, and the options that reach the endpoint under test through it. */
   let port: number;
   let reach: string[];
   beforeAll(async () => {
-    requirePrograms(command[0]!);
+    requirePrograms(...requires);
     const args = ['--user', `${USER}:${PASSWORD}`, '--authorized-keys', key.authorizedKeys, '--verbose'];
     demo = await startDemo(over === 'websocket' ? [...args, '--ws-port', '0'] : args, {}, command);
     port = over === 'websocket' ? demo.wsPort! : demo.port;

@@ -76,6 +76,14 @@ export function viaWebSocket(port: number, { path = '/ssh', origin }: { path?: s
   return ['-o', `ProxyCommand=${command.map(shellQuote).join(' ').replaceAll('%', '%%')}`];
 }
 
+/** The Deno and Bun demos through their npm scripts, as users start them: `npm run demo:deno -- FLAGS`. */
+export const DENO_DEMO = ['npm', 'run', '--silent', 'demo:deno', '--'];
+export const BUN_DEMO = ['npm', 'run', '--silent', 'demo:bun', '--'];
+
+/** The runtimes' binaries, from the npm packages `deno` and `bun` (see scripts/setup.sh). */
+export const DENO = join(root, 'node_modules/.bin/deno');
+export const BUN = join(root, 'node_modules/.bin/bun');
+
 /**
  * Starts a demo (`command`, default the Node demo) with `--port 0 ARGS` and resolves once it prints
  * `listening on ADDR:PORT`, and `websocket on ADDR:PORT` too when ARGS ask for a WebSocket endpoint.

@@ -1,0 +1,51 @@
+/**
+ * The part of Deno's API the Deno adapter uses, typed here because Deno's own declarations (`deno types`)
+ * cannot be loaded beside @types/node in one TypeScript project. Each file that uses Deno declares
+ * `declare const Deno: DenoApi`, so the runtime-neutral host cannot reach it by accident.
+ */
+
+export interface NetAddr {
+  transport: 'tcp' | 'udp';
+  hostname: string;
+  port: number;
+}
+
+export interface TcpConn {
+  readonly remoteAddr: NetAddr;
+  /** Resolves with the bytes read, or null at end of stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Resolves with the bytes written, which may be fewer than given. */
+  write(p: Uint8Array): Promise<number>;
+  /** shutdown(2) of the write side. */
+  closeWrite(): Promise<void>;
+  close(): void;
+  setNoDelay(noDelay?: boolean): void;
+}
+
+export interface TcpListener {
+  readonly addr: NetAddr;
+  accept(): Promise<TcpConn>;
+  close(): void;
+}
+
+export interface ServeHandlerInfo {
+  remoteAddr: NetAddr;
+}
+
+export interface HttpServer {
+  readonly addr: NetAddr;
+  /** Stops accepting; resolves once the requests in progress are done. */
+  shutdown(): Promise<void>;
+}
+
+export interface DenoApi {
+  readonly args: string[];
+  readFile(path: string | URL): Promise<Uint8Array<ArrayBuffer>>;
+  listen(options: { hostname: string; port: number; tcpBacklog?: number; transport?: 'tcp' }): TcpListener;
+  serve(
+    options: { hostname: string; port: number; tcpBacklog?: number; onListen?: (addr: NetAddr) => void; onError?: (error: unknown) => Response },
+    handler: (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>,
+  ): HttpServer;
+  /** A WHATWG WebSocket for the request and the 101 response that completes the upgrade. */
+  upgradeWebSocket(request: Request, options?: { idleTimeout?: number }): { socket: WebSocket; response: Response };
+}

@@ -1,0 +1,199 @@
+/** Deno's TCP sockets (`Deno.listen`) behind the transport contract. */
+
+import type { ListenAdapter, Listener, Transport, TransportHandlers } from '../transport.js';
+import type { DenoApi, TcpConn } from './api.js';
+
+declare const Deno: DenoApi;
+
+/** Bytes queued for the socket before `write` reports backpressure, as on Node. */
+const HIGH_WATER_MARK = 1024 * 1024;
+/** One read's buffer. A read that fills less than a quarter of it is copied out and the buffer kept. */
+const READ_BUFFER = 64 * 1024;
+/** Small writes queued meanwhile go out together, in one call up to this size. */
+const WRITE_BATCH = 256 * 1024;
+/** After a failed accept (out of file descriptors, say), the listener tries again this much later. */
+const ACCEPT_RETRY_MS = 100;
+
+class DenoTcpTransport implements Transport {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  private handlers: TransportHandlers | undefined;
+  private readonly queue: Uint8Array[] = [];
+  private queued = 0;
+  private writing = false;
+  /** `write` returned false: `drain` is owed once the queue has gone out. */
+  private needDrain = false;
+  private paused = false;
+  /** Wakes the read loop waiting out a pause. */
+  private wake: (() => void) | undefined;
+  /** `end` was called, or the peer ended its side: flush, shut our side, read to the peer's end. */
+  private ending = false;
+  private readDone = false;
+  private writeDone = false;
+  private closed = false;
+
+  constructor(private readonly conn: TcpConn) {
+    this.remoteAddress = conn.remoteAddr.hostname;
+    this.remotePort = conn.remoteAddr.port;
+    conn.setNoDelay(true);
+  }
+
+  get bufferedAmount(): number {
+    return this.queued;
+  }
+
+  write(data: Uint8Array): boolean {
+    if (this.closed || this.ending) return true;
+    this.queue.push(data);
+    this.queued += data.length;
+    if (!this.writing) void this.pumpWrites();
+    if (this.queued < HIGH_WATER_MARK) return true;
+    this.needDrain = true;
+    return false;
+  }
+
+  end(): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    // The peer's remaining bytes are read and dropped, paused or not, so that its end of stream is seen.
+    this.wake?.();
+    if (!this.writing) void this.shutdownWrite();
+  }
+
+  destroy(): void {
+    this.finish();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wake?.();
+  }
+
+  attach(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+    void this.readLoop();
+  }
+
+  private async readLoop(): Promise<void> {
+    let buffer = new Uint8Array(READ_BUFFER);
+    try {
+      for (;;) {
+        while (this.paused && !this.ending && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        if (this.closed) return;
+        const n = await this.conn.read(buffer);
+        if (this.closed) return;
+        if (n === null) break;
+        if (n === 0 || this.ending) continue;
+        let chunk: Uint8Array;
+        if (n < READ_BUFFER / 4) chunk = buffer.slice(0, n);
+        else {
+          chunk = buffer.subarray(0, n);
+          buffer = new Uint8Array(READ_BUFFER);
+        }
+        this.handlers!.data(chunk);
+      }
+    } catch (e) {
+      return this.finish(e as Error);
+    }
+    this.readDone = true;
+    // A peer's half-close ends the SSH connection: there is nothing more it can say.
+    if (!this.ending) this.end();
+    else if (this.writeDone) this.finish();
+  }
+
+  private async pumpWrites(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        const chunk = this.nextBatch();
+        for (let at = 0; at < chunk.length; ) at += await this.conn.write(chunk.subarray(at));
+        this.queued -= chunk.length;
+      }
+    } catch (e) {
+      this.writing = false;
+      return this.finish(e as Error);
+    }
+    this.writing = false;
+    if (this.closed) return;
+    if (this.ending) return this.shutdownWrite();
+    if (this.needDrain) {
+      this.needDrain = false;
+      this.handlers?.drain();
+    }
+  }
+
+  /** The queue's head, merged with the small writes behind it. */
+  private nextBatch(): Uint8Array {
+    const head = this.queue.shift()!;
+    if (head.length >= WRITE_BATCH || this.queue.length === 0) return head;
+    let size = head.length;
+    let count = 0;
+    while (count < this.queue.length && size + this.queue[count]!.length <= WRITE_BATCH) size += this.queue[count++]!.length;
+    if (count === 0) return head;
+    const batch = new Uint8Array(size);
+    batch.set(head);
+    let at = head.length;
+    for (const part of this.queue.splice(0, count)) {
+      batch.set(part, at);
+      at += part.length;
+    }
+    return batch;
+  }
+
+  private async shutdownWrite(): Promise<void> {
+    try {
+      await this.conn.closeWrite();
+    } catch {
+      // The peer is gone already: the read side reports how.
+    }
+    this.writeDone = true;
+    if (this.readDone) this.finish();
+  }
+
+  /** Closes the socket (once) and reports it. */
+  private finish(error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // Closed by the runtime already (a reset).
+    }
+    this.wake?.();
+    const handlers = this.handlers;
+    // Reported after the caller's own work, as Node's sockets do.
+    if (handlers) queueMicrotask(() => handlers.close(error));
+  }
+}
+
+export const denoTcp: ListenAdapter = {
+  async listen(options, accept): Promise<Listener> {
+    const listener = Deno.listen({ hostname: options.host, port: options.port, ...(options.backlog ? { tcpBacklog: options.backlog } : {}) });
+    let open = true;
+    const accepting = (async () => {
+      while (open) {
+        try {
+          accept(new DenoTcpTransport(await listener.accept()));
+        } catch {
+          if (open) await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        }
+      }
+    })();
+    return {
+      host: options.host,
+      port: listener.addr.port,
+      // Resolves once the pending accept has ended: only then has Deno closed the socket, and a client
+      // connecting meanwhile could be taken by the kernel and reset rather than refused.
+      close: async () => {
+        open = false;
+        listener.close();
+        await accepting;
+      },
+    };
+  },
+};

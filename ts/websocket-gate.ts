@@ -1,0 +1,33 @@
+/**
+ * What a WebSocket endpoint answers before upgrading a request, for runtimes whose servers hand it a
+ * standard `Request` (Deno, Bun, workerd): the contract's path and Origin checks (ts/transport.ts).
+ */
+
+import type { WebSocketListenOptions } from './transport.js';
+
+/**
+ * The response refusing `request`, or undefined if it may be upgraded: 404 on another path, 403 from an
+ * origin the allow-list does not name, 426 for a plain HTTP request. A request without an `Origin` header
+ * does not come from a browser page (whose requests always carry one), so the list does not apply to it:
+ * such a client can claim any origin anyway, and the SSH layer authenticates it like any other.
+ */
+export function upgradeRefusal(request: Request, options: Pick<WebSocketListenOptions, 'path' | 'allowedOrigins'>): Response | undefined {
+  if (new URL(request.url).pathname !== options.path) return new Response('not found\n', { status: 404 });
+  const origin = request.headers.get('origin');
+  if (origin !== null && options.allowedOrigins && !options.allowedOrigins.includes(origin)) {
+    return new Response('origin not allowed\n', { status: 403 });
+  }
+  if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+    return new Response('this endpoint speaks SSH over WebSocket only\n', { status: 426, headers: { upgrade: 'websocket' } });
+  }
+  return undefined;
+}
+
+/** Close codes (RFC 6455 §7.4.1) the endpoints send. */
+export const CloseCode = {
+  Normal: 1000,
+  /** A text message: the stream is binary only. */
+  UnsupportedData: 1003,
+  /** A message over the endpoint's maximum. */
+  MessageTooBig: 1009,
+} as const;
