@@ -12,6 +12,8 @@ const worker :Workerd.Worker = (
     (name = "wasshd_wasm_bg.wasm", wasm = embed "dist/wasshd_wasm_bg.wasm"),
   ],
   compatibilityDate = "2026-11-01",
+  # SSH's bytes are encrypted: permessage-deflate would only cost CPU.
+  compatibilityFlags = ["no_web_socket_compression"],
   bindings = [
     (name = "HOST_KEY", fromEnvironment = "HOST_KEY"),
     (name = "AUTHORIZED_KEYS", fromEnvironment = "AUTHORIZED_KEYS"),

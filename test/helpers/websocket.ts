@@ -6,10 +6,14 @@ import type { Ssh2Client } from './ssh2.js';
 
 const { Client } = ssh2;
 
-/** Opens a WebSocket; rejects with the HTTP status if the server answers the upgrade with anything else. */
-export function openWebSocket(url: string, options: ClientOptions = {}): Promise<WebSocket> {
+/**
+ * Opens a WebSocket; rejects with the HTTP status if the server answers the upgrade with anything else.
+ * `listen` runs before the socket opens, for a test that reads what the server sends at once.
+ */
+export function openWebSocket(url: string, options: ClientOptions = {}, listen?: (ws: WebSocket) => void): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, options);
+    listen?.(ws);
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => {
       reject(new Error(`HTTP ${res.statusCode}`));
@@ -25,12 +29,17 @@ export function closedWith(ws: WebSocket): Promise<{ code: number; reason: strin
 }
 
 /** Logs in with ssh2 over a WebSocket to `url` (binary messages carry the SSH byte stream). */
-export async function connectOverWebSocket(url: string, config: Partial<ConnectConfig>, options: ClientOptions = {}): Promise<Ssh2Client> {
-  const ws = await openWebSocket(url, options);
+export function connectOverWebSocket(url: string, config: Partial<ConnectConfig>, options: ClientOptions = {}): Promise<Ssh2Client> {
+  const ws = new WebSocket(url, options);
+  // The stream listens from the start: the server's version line may arrive with its answer to the upgrade.
   const sock = createWebSocketStream(ws);
   // The stream only ends its readable side when the server closes; the client hears of the close from this.
   ws.once('close', () => sock.destroy());
   return new Promise((resolve, reject) => {
+    ws.once('unexpected-response', (_req, res) => {
+      reject(new Error(`HTTP ${res.statusCode}`));
+      ws.terminate();
+    });
     const c = new Client();
     c.on('ready', () => resolve(c));
     c.on('error', reject);

@@ -4,9 +4,9 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256hex, startDemo, testData, WORKERD_DEMO, type Demo } from '../helpers/demo.js';
 import { exec } from '../helpers/ssh2.js';
@@ -80,6 +80,12 @@ describe('the workerd demo over WebSocket', () => {
     for (const ws of [await openWebSocket(url, { origin: ORIGIN }), await openWebSocket(url)]) ws.close();
   });
 
+  it('declines permessage-deflate, which encrypted bytes would only make slower', async () => {
+    const ws = await openWebSocket(url, { perMessageDeflate: true });
+    expect(ws.extensions).toBe('');
+    ws.close();
+  });
+
   it('answers 404 beside the endpoint and 426 to a request that is not an upgrade', async () => {
     await expect(openWebSocket(`ws://127.0.0.1:${demo.wsPort}/other`)).rejects.toThrow('HTTP 404');
     const plain = await fetch(`http://127.0.0.1:${demo.wsPort}/ssh`);
@@ -98,6 +104,14 @@ describe('the workerd demo over WebSocket', () => {
     expect((await bigClosed).code).toBe(1009);
   });
 });
+
+/** The folder the demo built its Worker in: its workerd child's config is there. */
+function buildFolder(d: Demo): string {
+  const pid = d.process.pid!;
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ');
+  const workerd = children.map((child) => readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0')).find((argv) => argv[1] === 'serve');
+  return dirname(workerd![2]!);
+}
 
 describe('the workerd demo command line', () => {
   const run = (args: string[]) =>
@@ -123,10 +137,60 @@ describe('the workerd demo command line', () => {
     expect(r.stdout).not.toMatch(/websocket on/);
   });
 
-  it('exits 0 on SIGTERM', async () => {
+  it('without --user, prints a generated password that logs in; keeps its host key in the state directory; binds --listen', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'wasshd-state-'));
+    const hostKeys: string[] = [];
+    for (const listen of ['127.0.0.1', '127.0.0.2']) {
+      const d = await startDemo(['--ws-port', '0', '--listen', listen], { WASSHD_STATE_DIR: state }, WORKERD_DEMO, { tcp: false });
+      try {
+        expect(d.stdout()).toContain(`state directory: ${state}\n`);
+        expect(d.stdout()).toMatch(new RegExp(`^websocket on ${listen.replace(/\./g, '\\.')}:${d.wsPort}$`, 'm'));
+        const password = /^user demo, password (\S+)$/m.exec(d.stdout())?.[1];
+        expect(password).toMatch(/^[\w-]{12}$/);
+        const c = await connectOverWebSocket(`ws://${listen}:${d.wsPort}/ssh`, {
+          username: 'demo',
+          password: password!,
+          hostVerifier: (key: Buffer) => {
+            hostKeys.push(key.toString('base64'));
+            return true;
+          },
+        });
+        expect((await exec(c, 'whoami')).stdout.toString()).toBe('demo\n');
+        c.end();
+      } finally {
+        await d.stop();
+      }
+    }
+    expect(hostKeys[1]).toBe(hostKeys[0]);
+  });
+
+  it('writes no password or private key to disk: they reach the Worker through its environment', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'wasshd-state-'));
+    const d = await startDemo(['--ws-port', '0', '--user', 'u:a secret password'], { WASSHD_STATE_DIR: state }, WORKERD_DEMO, { tcp: false });
+    // A line of the host key's base64 body.
+    const keyLine = readFileSync(join(state, 'ssh_host_ed25519_key'), 'utf8').split('\n')[2]!;
+    expect(keyLine).toMatch(/^[A-Za-z0-9+/=]{60,}$/);
+    try {
+      const folder = buildFolder(d);
+      const files = readdirSync(folder);
+      expect(files.sort()).toEqual(['config.capnp', 'wasshd_wasm_bg.wasm', 'worker.js']);
+      for (const file of files) {
+        const text = readFileSync(join(folder, file), 'latin1');
+        expect(text).not.toContain('a secret password');
+        expect(text).not.toContain(keyLine);
+      }
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('exits 0 on SIGTERM, with workerd stopped and its build folder removed', async () => {
     const d = await startDemo(['--ws-port', '0', '--user', 'u:p'], {}, WORKERD_DEMO, { tcp: false });
+    const folder = buildFolder(d);
     const exited = new Promise<number | null>((resolve) => d.process.once('exit', (code) => resolve(code)));
     await d.stop();
     expect(await exited).toBe(0);
+    expect(existsSync(folder)).toBe(false);
+    await expect(fetch(`http://127.0.0.1:${d.wsPort}/ssh`)).rejects.toThrow();
   });
 });

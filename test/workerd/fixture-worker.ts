@@ -1,12 +1,16 @@
 /**
  * A Worker for the workerd tests, bundled and run by workerd.test.ts: an SSH endpoint whose `trap` command
- * makes the wasm instance trap, and a raw endpoint that floods a client through the transport to show its
- * backpressure. `/stats` reports what the tests cannot see from outside.
+ * makes the wasm instance trap, one whose admission waits for a request to `/admit` (`/undecided`), and a raw endpoint that
+ * floods a client through the transport to show its backpressure. `/stats` reports what the tests cannot see
+ * from outside.
  */
 
 import { acceptWebSocket, SSHServer, WorkerWebSocketTransport, type WorkerWebSocket } from '../../ts/workerd/index.js';
 
 let server: SSHServer | undefined;
+let undecided: SSHServer | undefined;
+/** Admissions of `/undecided` waiting for `/admit`. */
+const waiting: (() => void)[] = [];
 const stats = { errors: [] as number[], flood: { written: 0, maxBuffered: 0, blocked: false, drains: 0 } };
 
 function start(hostKey: string): SSHServer {
@@ -63,6 +67,17 @@ export default {
     const path = new URL(request.url).pathname;
     if (path === '/stats') return Response.json(stats);
     if (path === '/flood') return flood();
+    if (path === '/admit') {
+      for (const admit of waiting.splice(0)) admit();
+      return new Response('admitted\n');
+    }
+    if (path === '/undecided') {
+      if (!undecided) {
+        undecided = new SSHServer({ hostKeys: [env.HOST_KEY] });
+        undecided.on('connectionRequest', () => new Promise<void>((resolve) => waiting.push(resolve)));
+      }
+      return acceptWebSocket(request, undecided, { path });
+    }
     server ??= start(env.HOST_KEY);
     return acceptWebSocket(request, server);
   },

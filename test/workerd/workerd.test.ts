@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSHServer as NodeServer, ErrorCode } from '../../ts/node/index.js';
 import { bundleWorker, startWorkerd, workerdConfig, type Workerd } from '../../ts/demo/workerd-build.js';
 import { exec, type Ssh2Client } from '../helpers/ssh2.js';
-import { connectOverWebSocket, openWebSocket } from '../helpers/websocket.js';
+import { closedWith, connectOverWebSocket, openWebSocket } from '../helpers/websocket.js';
 
 let workerd: Workerd;
 let base: string;
@@ -65,13 +65,32 @@ describe('the workerd entry point', () => {
     }
   });
 
+  it('keeps up to 320 KiB a client sends before the server has admitted its connection, and closes at more (1008)', async () => {
+    const url = `ws://${base}/undecided`;
+    // 320 KiB of zeros, then admission: the server reads them as a bad version line and ends the connection itself.
+    const within = await openWebSocket(url);
+    const withinClosed = closedWith(within);
+    for (let i = 0; i < 5; i++) within.send(Buffer.alloc(64 * 1024));
+    await fetch(`http://${base}/admit`);
+    expect((await withinClosed).code).toBe(1000);
+
+    const beyond = await openWebSocket(url);
+    const beyondClosed = closedWith(beyond);
+    for (let i = 0; i < 5; i++) beyond.send(Buffer.alloc(64 * 1024));
+    beyond.send(Buffer.alloc(1));
+    expect(await beyondClosed).toEqual({ code: 1008, reason: 'too much sent before the connection was admitted' });
+    await fetch(`http://${base}/admit`);
+  });
+
   it('stops writing to a client that does not read, past 1 MiB queued in workerd, and goes on when it reads', async () => {
-    const ws = await openWebSocket(`ws://${base}/flood`);
+    let received = 0;
+    let done!: Promise<void>;
+    const ws = await openWebSocket(`ws://${base}/flood`, {}, (socket) => {
+      socket.on('message', (data: Buffer) => (received += data.length));
+      done = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    });
     // The client stops reading its socket: what workerd cannot send stays queued there (bufferedAmount).
     ws.pause();
-    let received = 0;
-    ws.on('message', (data: Buffer) => (received += data.length));
-    const done = new Promise<void>((resolve) => ws.once('close', () => resolve()));
     const blocked = await until((s) => s.flood.blocked);
     expect(blocked.flood.written).toBeLessThan(32 * 1024 * 1024);
     expect(blocked.flood.maxBuffered).toBeLessThanOrEqual(1024 * 1024 + 256 * 1024);

@@ -76,6 +76,8 @@ const worker :Workerd.Worker = (
     (name = "${WASM}", wasm = embed "${WASM}"),
   ],
   compatibilityDate = "${COMPATIBILITY_DATE}",
+  # SSH's bytes are encrypted: permessage-deflate would only cost CPU.
+  compatibilityFlags = ["no_web_socket_compression"],
   bindings = [${bindings.join(', ')}],
 );
 `;

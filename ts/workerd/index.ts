@@ -27,7 +27,7 @@ export class SSHServer extends BaseServer {
   }
 }
 
-export { acceptWebSocket, WorkerWebSocketTransport } from './websocket.js';
+export { acceptWebSocket, defaultClientAddress, WorkerWebSocketTransport } from './websocket.js';
 export type { ClientAddress, TransportAcceptor, WebSocketEndpointOptions, WorkerWebSocket } from './websocket.js';
 export * from '../server.js';
 export * from '../errors.js';

@@ -229,8 +229,11 @@ const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** The pair workerd creates for a server-side WebSocket; the DOM library does not declare it. */
 const { WebSocketPair } = globalThis as unknown as { WebSocketPair: new () => { 0: WorkerWebSocket; 1: WorkerWebSocket } };
 
-/** `request.cf.clientIp` is `ADDRESS:PORT` (IPv6 addresses in brackets or bare). */
-function defaultClientAddress(request: Request): ClientAddress {
+/**
+ * The default `clientAddress`: `request.cf.clientIp` (`ADDRESS:PORT`, IPv6 addresses in brackets or bare),
+ * else `CF-Connecting-IP`, else none.
+ */
+export function defaultClientAddress(request: Request): ClientAddress {
   const seen = (request as { cf?: { clientIp?: unknown } }).cf?.clientIp;
   if (typeof seen === 'string') {
     const m = /^\[?(.*?)\]?:(\d+)$/.exec(seen);
