@@ -7,7 +7,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUN, BUN_DEMO, COMPONENT_DEMO, DENO, DENO_DEMO, makeUserKey, NODE_DEMO, nodeDemoOn, requirePrograms, run, sha256hex, SSH_BASE, ssh, startDemo, testData, viaWebSocket, type Demo } from '../helpers/demo.js';
+import { BUN, BUN_DEMO, COMPONENT_DEMO, DENO, DENO_DEMO, WORKERD, WORKERD_DEMO, makeUserKey, NODE_DEMO, nodeDemoOn, requirePrograms, run, sha256hex, SSH_BASE, ssh, startDemo, testData, viaWebSocket, type Demo } from '../helpers/demo.js';
 
 interface RuntimeUnderTest {
   name: string;
@@ -17,6 +17,8 @@ interface RuntimeUnderTest {
   requires: string[];
   /** How OpenSSH reaches the demo: its TCP port (default), or its WebSocket endpoint through the bridge. */
   over?: 'websocket';
+  /** The demo serves WebSocket only (a Worker has no TCP listener). */
+  webSocketOnly?: true;
 }
 
 const RUNTIMES: RuntimeUnderTest[] = [
@@ -30,6 +32,7 @@ const RUNTIMES: RuntimeUnderTest[] = [
   { name: 'node over WebSocket', command: NODE_DEMO, requires: [], over: 'websocket' },
   { name: 'deno over WebSocket', command: DENO_DEMO, requires: [DENO], over: 'websocket' },
   { name: 'bun over WebSocket', command: BUN_DEMO, requires: [BUN], over: 'websocket' },
+  { name: 'workerd over WebSocket', command: WORKERD_DEMO, requires: [WORKERD], over: 'websocket', webSocketOnly: true },
 ];
 
 const USER = 'conform';
@@ -37,7 +40,7 @@ const PASSWORD = 'conformance pw';
 const MiB = 1024 * 1024;
 const key = makeUserKey();
 
-describe.each(RUNTIMES)('$name', ({ command, requires, over }) => {
+describe.each(RUNTIMES)('$name', ({ command, requires, over, webSocketOnly }) => {
   let demo: Demo;
   /** The port ssh is given, and the options that reach the endpoint under test through it. */
   let port: number;
@@ -45,7 +48,7 @@ describe.each(RUNTIMES)('$name', ({ command, requires, over }) => {
   beforeAll(async () => {
     requirePrograms(...requires);
     const args = ['--user', `${USER}:${PASSWORD}`, '--authorized-keys', key.authorizedKeys, '--verbose'];
-    demo = await startDemo(over === 'websocket' ? [...args, '--ws-port', '0'] : args, {}, command);
+    demo = await startDemo(over === 'websocket' ? [...args, '--ws-port', '0'] : args, {}, command, { tcp: !webSocketOnly });
     port = over === 'websocket' ? demo.wsPort! : demo.port;
     reach = over === 'websocket' ? viaWebSocket(port) : [];
   });

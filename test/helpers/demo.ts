@@ -34,6 +34,7 @@ export function requirePrograms(...programs: string[]): void {
 }
 
 export interface Demo {
+  /** The TCP port; 0 for a demo that serves SSH over WebSocket only (workerd). */
   port: number;
   /** The WebSocket endpoint's port, when `--ws-port` was given. */
   wsPort: number | undefined;
@@ -84,16 +85,27 @@ export const BUN_DEMO = ['npm', 'run', '--silent', 'demo:bun', '--'];
 export const DENO = join(root, 'node_modules/.bin/deno');
 export const BUN = join(root, 'node_modules/.bin/bun');
 
+/** The workerd demo as `npm run demo:workerd` runs it: WebSocket only (start it with `{ tcp: false }`). */
+export const WORKERD_DEMO = [process.execPath, '--import', 'tsx', join(root, 'ts/demo/workerd.ts')];
+/** The workerd binary, from the npm package `workerd`. */
+export const WORKERD = join(root, 'node_modules/.bin/workerd');
+
+export interface StartOptions {
+  /** The demo listens on TCP (`--port 0`, `listening on`); false for one that serves WebSocket only. Default true. */
+  tcp?: boolean;
+}
+
 /**
  * Starts a demo (`command`, default the Node demo) with `--port 0 ARGS` and resolves once it prints
- * `listening on ADDR:PORT`, and `websocket on ADDR:PORT` too when ARGS ask for a WebSocket endpoint.
+ * `listening on ADDR:PORT`, and `websocket on ADDR:PORT` too when ARGS ask for a WebSocket endpoint. A demo
+ * without TCP (`tcp: false`) gets ARGS alone and only its `websocket on` line is awaited.
  */
-export function startDemo(args: string[], env: Record<string, string> = {}, command: string[] = NODE_DEMO): Promise<Demo> {
+export function startDemo(args: string[], env: Record<string, string> = {}, command: string[] = NODE_DEMO, { tcp = true }: StartOptions = {}): Promise<Demo> {
   // Tests misbehave from 127.0.0.1 on purpose, one after another; penalties are tested from other loopback addresses.
   const exempt = ['--config', 'PerSourcePenaltyExemptList=127.0.0.1'];
   const [program, ...before] = command as [string, ...string[]];
   const wantsWebSocket = args.includes('--ws-port');
-  const child = spawn(program, [...before, '--port', '0', ...exempt, ...args], {
+  const child = spawn(program, [...before, ...(tcp ? ['--port', '0'] : []), ...exempt, ...args], {
     cwd: root,
     env: { ...process.env, WASSHD_STATE_DIR: mkdtempSync(join(tmpdir(), 'wasshd-state-')), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -103,14 +115,18 @@ export function startDemo(args: string[], env: Record<string, string> = {}, comm
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`demo server exited with ${code} before listening:\n${err}`)));
+    let ready = false;
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
+      // Later output is only collected: the exit listeners added since are the caller's.
+      if (ready) return;
       const m = /listening on [^ ]*:(\d+)/.exec(out);
       const ws = /websocket on [^ ]*:(\d+)/.exec(out);
-      if (!m || (wantsWebSocket && !ws)) return;
+      if ((tcp && !m) || (wantsWebSocket && !ws)) return;
+      ready = true;
       child.removeAllListeners('exit');
       resolve({
-        port: Number(m[1]),
+        port: m ? Number(m[1]) : 0,
         wsPort: ws ? Number(ws[1]) : undefined,
         process: child,
         stdout: () => out,

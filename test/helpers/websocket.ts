@@ -4,13 +4,18 @@ import ssh2, { type ConnectConfig } from 'ssh2';
 import WebSocket, { createWebSocketStream, type ClientOptions } from 'ws';
 import type { Ssh2Client } from './ssh2.js';
 
-/** Resolves once the WebSocket is open; rejects with the status of a refused upgrade. */
-export function openWebSocket(url: string, options: ClientOptions = {}): Promise<WebSocket> {
+/**
+ * Resolves once the WebSocket is open; rejects with `HTTP STATUS` (and `status`) if the server answers the
+ * upgrade with anything else. `listen` runs before the socket opens, for a test that reads what the server
+ * sends at once (it may come in the same read as the answer to the upgrade).
+ */
+export function openWebSocket(url: string, options: ClientOptions = {}, listen?: (ws: WebSocket) => void): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, options);
+    listen?.(ws);
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_request, response) => {
-      reject(Object.assign(new Error(`upgrade refused: ${response.statusCode}`), { status: response.statusCode }));
+      reject(Object.assign(new Error(`HTTP ${response.statusCode}`), { status: response.statusCode }));
       ws.terminate();
     });
     ws.once('error', reject);
@@ -42,9 +47,17 @@ export function closeOf(ws: WebSocket): Promise<{ code: number; reason: string }
 export function sshOverWebSocket(url: string, config: Partial<ConnectConfig>, options: ClientOptions = {}): Promise<{ client: Ssh2Client; ws: WebSocket }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, options);
+    const sock = createWebSocketStream(ws);
+    // The stream ends its readable side only when the server closes; the client hears of the close from this.
+    ws.once('close', () => sock.destroy());
+    ws.once('unexpected-response', (_request, response) => {
+      reject(Object.assign(new Error(`HTTP ${response.statusCode}`), { status: response.statusCode }));
+      ws.terminate();
+    });
     const c = new ssh2.Client();
     c.on('ready', () => resolve({ client: c, ws }));
     c.on('error', reject);
-    c.connect({ sock: createWebSocketStream(ws), readyTimeout: 20_000, ...config });
+    c.on('close', () => ws.terminate());
+    c.connect({ sock, readyTimeout: 20_000, ...config });
   });
 }
