@@ -328,7 +328,12 @@ class ConnectionState implements SSHConnection {
   /** A `none` request has reached the host: later ones are delayed when refused. */
   noneSeen = false;
   writable = true;
-  /** The host takes input now: the client reads what it is sent and no decision waits for a handler. */
+  /** Bytes written to the transport since it reported a full buffer (reset by `drain`). */
+  writtenWhileFull = 0;
+  /**
+   * The core takes input now: no decision waits for a handler, and the client reads what it is sent or has
+   * not been sent much since it stopped (see `feedable`).
+   */
   reading = true;
   /**
    * Input received while not reading, or beyond one piece: a transport that cannot stop its peer (a
@@ -386,6 +391,13 @@ const INPUT_PIECE = 64 * 1024;
  */
 const MAX_INBOX_BYTES = 8 * 1024 * 1024;
 const MAX_INBOX_BYTES_UNAUTHENTICATED = 320 * 1024;
+
+/**
+ * What the host writes to a client that stopped reading before it stops feeding the core that client's
+ * input. Channel data within the windows needs no reply and must be taken from a peer that cannot be paused
+ * (a WebSocket); requests whose replies pile up must not be.
+ */
+const MAX_WRITTEN_WHILE_FULL = 64 * 1024;
 
 /** How long a closed connection's peer has to close its side of the socket. */
 const CLOSE_GRACE_MS = 5000;
@@ -671,6 +683,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       },
       drain: () => {
         conn.writable = true;
+        conn.writtenWhileFull = 0;
         this.updateReading(conn);
         this.continueInput(conn);
         for (const ch of conn.channels.values()) this.pumpChannel(conn, ch);
@@ -861,17 +874,19 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   }
 
   /**
-   * Reads from the socket only while no decision waits for the host's answer and the client takes what it
-   * is sent: a client cannot pile up input while the host decides, nor replies while it does not read.
+   * Reads from the transport only while no decision waits for the host's answer and the client takes what
+   * it is sent: a client cannot pile up input while the host decides, nor replies while it does not read.
+   * What a transport that cannot pause delivers meanwhile is fed to the core only while no decision waits
+   * and the client has not been sent much since it stopped reading; the rest waits in the inbox.
    */
   private updateReading(conn: ConnectionState): void {
     if (conn.closed || conn.dead || conn.ended) return;
     const deciding = this.enter(conn, (core) => core.decision_pending(conn.connectionId));
     if (!deciding.ok) return;
-    conn.reading = conn.writable && !deciding.value;
-    if (!conn.reading) return conn.transport.pause();
-    conn.transport.resume();
-    if (conn.inbox.length > 0) this.receive(conn);
+    if (conn.writable && !deciding.value) conn.transport.resume();
+    else conn.transport.pause();
+    conn.reading = !deciding.value && (conn.writable || conn.writtenWhileFull < MAX_WRITTEN_WHILE_FULL);
+    if (conn.reading && conn.inbox.length > 0) this.receive(conn);
   }
 
   /**
@@ -883,12 +898,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     if (bytes && bytes.length > 0) {
       conn.inbox.push(bytes);
       conn.inboxBytes += bytes.length;
-      if (conn.inboxBytes > (conn.user === undefined ? MAX_INBOX_BYTES_UNAUTHENTICATED : MAX_INBOX_BYTES)) {
-        conn.inbox.length = 0;
-        conn.inboxBytes = 0;
-        return this.withConn(conn, (core) => core.disconnect(conn.connectionId, DisconnectReason.ProtocolError, 'client sent too much without waiting for replies'));
-      }
     }
+    // Called again from inside a core call (through updateReading): the loop below goes on.
     if (conn.feeding) return;
     conn.feeding = true;
     try {
@@ -903,6 +914,12 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     } finally {
       conn.feeding = false;
     }
+    // What is left waits for a decision or for a client that does not read: within bounds.
+    if (!conn.ended && conn.inboxBytes > (conn.user === undefined ? MAX_INBOX_BYTES_UNAUTHENTICATED : MAX_INBOX_BYTES)) {
+      conn.inbox.length = 0;
+      conn.inboxBytes = 0;
+      this.withConn(conn, (core) => core.disconnect(conn.connectionId, DisconnectReason.ProtocolError, 'client sent too much without waiting for replies'));
+    }
   }
 
   private flush(conn: ConnectionState): void {
@@ -911,12 +928,13 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     if (!taken.ok) return;
     const out = taken.value;
     if (out.length === 0) return;
+    if (!conn.writable) conn.writtenWhileFull += out.length;
     if (!conn.transport.write(out)) {
       // The client is not reading: stop reading it too, so that what it sends cannot pile up replies.
       conn.writable = false;
-      conn.reading = false;
       conn.transport.pause();
     }
+    if (!conn.writable && conn.writtenWhileFull >= MAX_WRITTEN_WHILE_FULL) conn.reading = false;
   }
 
   private rearm(conn: ConnectionState): void {

@@ -17,6 +17,13 @@ import { MSG, RawClient, Writer, type Session } from '../helpers/raw-client.js';
 const GATHER_MS = 20;
 let largestMessage = 0;
 let pauses = 0;
+/** While set, every write reports a full buffer, as to a client that does not read. */
+let writesBlocked = false;
+const drains = new Set<() => void>();
+function unblockWrites(): void {
+  writesBlocked = false;
+  for (const drain of drains) drain();
+}
 
 function unpausable(t: Transport): Transport {
   return {
@@ -29,7 +36,7 @@ function unpausable(t: Transport): Transport {
     get bufferedAmount() {
       return t.bufferedAmount;
     },
-    write: (data) => t.write(data),
+    write: (data) => t.write(data) && !writesBlocked,
     end: () => t.end(),
     destroy: () => t.destroy(),
     pause: () => void pauses++,
@@ -44,6 +51,7 @@ function unpausable(t: Transport): Transport {
         largestMessage = Math.max(largestMessage, message.length);
         h.data(message);
       };
+      drains.add(() => h.drain());
       t.attach({
         data: (bytes) => {
           gathered.push(bytes);
@@ -107,14 +115,14 @@ describe('a transport that cannot pause its peer', () => {
     const before = server.wasmMemoryBytes;
     const c = await RawClient.connect(port);
     await c.handshake();
-    const id = connectionOf(c);
     // The service request's handler does not answer: junk piles up behind it.
     c.send(new Writer(MSG.SERVICE_REQUEST).string('ssh-userauth').done());
     c.sendRaw(new Uint8Array(4 * 1024 * 1024).fill(0x5a));
+    // The connection's events wait behind the stalled handler; the client is told at once.
+    const d = await c.readDisconnect();
+    expect(d.reason).toBe(2);
+    expect(d.description).toContain('too much');
     await c.closed;
-    await expect.poll(() => ended.get(id)).toBeDefined();
-    expect(ended.get(id)!.statusCode).toBe(2);
-    expect(ended.get(id)!.description).toContain('too much');
     expect(server.wasmMemoryBytes - before, 'growth of the wasm memory').toBeLessThan(1024 * 1024);
   });
 
@@ -156,4 +164,50 @@ describe('a transport that cannot pause its peer', () => {
     expect(server.connections.has(id)).toBe(true);
     c.disconnect();
   });
+
+  it('takes what a client that does not read sends within its windows, and cuts off one whose requests pile up replies', async () => {
+    // Uploads within the windows need no reply: a client may send them while it reads nothing.
+    const uploader = await RawClient.connect(port);
+    await uploader.handshake();
+    await uploader.serviceRequest();
+    expect(await uploader.password('user', 'pw')).toBe(true);
+    const sessions: Session[] = [];
+    for (let n = 0; n < 8; n++) sessions.push(await uploader.openSession());
+    const id = connectionOf(uploader);
+    writesBlocked = true;
+    // A reply that finds the buffer full: from now on the server deals with a client that does not read.
+    uploader.send(new Writer(MSG.GLOBAL_REQUEST).string('keepalive@openssh.com').bool(true).done());
+    await uploader.expect(MSG.REQUEST_FAILURE);
+    const packet = new Uint8Array(32 * 1024).fill(0x62);
+    let sent = 0;
+    for (const s of sessions) {
+      while (s.window >= packet.length) {
+        uploader.send(new Writer(MSG.CHANNEL_DATA).u32(s.remote).string(packet).done());
+        s.window -= packet.length;
+        sent += packet.length;
+      }
+    }
+    await expect.poll(() => received.get(id) ?? 0, { timeout: 30_000 }).toBe(sent);
+    expect(sent, 'more than the inbox holds').toBeGreaterThan(8 * 1024 * 1024);
+    expect(ended.has(id)).toBe(false);
+    unblockWrites();
+    uploader.destroy();
+
+    // Requests that each want a reply, from a client that reads none: the replies stop, the requests pile up.
+    const flooder = await RawClient.connect(port);
+    await flooder.handshake();
+    await flooder.serviceRequest();
+    expect(await flooder.password('user', 'pw')).toBe(true);
+    const flooderId = connectionOf(flooder);
+    writesBlocked = true;
+    const request = new Writer(MSG.GLOBAL_REQUEST).string('keepalive@openssh.com').bool(true).done();
+    for (let n = 0; n < 2_000_000 && !ended.has(flooderId); n++) {
+      flooder.send(request);
+      if (n % 10_000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await expect.poll(() => ended.get(flooderId)?.description, { timeout: 30_000 }).toContain('too much');
+    unblockWrites();
+    flooder.destroy();
+  });
 });
+
