@@ -1,6 +1,7 @@
 /**
- * What a WebSocket endpoint answers before upgrading a request, for runtimes whose servers hand it a
- * standard `Request` (Deno, Bun, workerd): the contract's path and Origin checks (ts/transport.ts).
+ * What the WebSocket endpoints share: what one answers before upgrading a request, for runtimes whose servers
+ * hand it a standard `Request` (Deno, Bun, workerd): the contract's path and Origin checks (ts/transport.ts);
+ * and the close codes and early-input bound of every endpoint.
  */
 
 import type { WebSocketListenOptions } from './transport.js';
@@ -28,6 +29,16 @@ export const CloseCode = {
   Normal: 1000,
   /** A text message: the stream is binary only. */
   UnsupportedData: 1003,
+  /** Too much sent before the server took the connection. */
+  PolicyViolation: 1008,
   /** A message over the endpoint's maximum. */
   MessageTooBig: 1009,
+  /** The server could not carry the stream on (a dropped send). */
+  InternalError: 1011,
 } as const;
+
+/**
+ * Bytes a client may send before the server has taken its connection (its `connectionRequest` handlers may
+ * take a while): what the server itself lets an unauthenticated client have queued.
+ */
+export const MAX_EARLY_BYTES = 320 * 1024;

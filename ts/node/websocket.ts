@@ -5,6 +5,7 @@
 
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { ErrorCode, SSHError } from '../errors.js';
+import { CloseCode, MAX_EARLY_BYTES } from '../websocket-gate.js';
 import type { Listener, Transport, TransportHandlers, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';
 
 type Uws = typeof import('uWebSockets.js');
@@ -18,19 +19,6 @@ const LOW_WATER_MARK = HIGH_WATER_MARK / 2;
  * host stops at the high-water mark and adds at most one call's output after it, so this is never reached.
  */
 const MAX_BACKPRESSURE = 16 * 1024 * 1024;
-
-/** Input held for a connection the server has not yet attached: the server's own pre-authentication bound. */
-const MAX_EARLY_BYTES = 320 * 1024;
-
-/** Close codes (RFC 6455 §7.4.1). */
-const CLOSE_NORMAL = 1000;
-/** A text message: the stream is binary only. */
-const CLOSE_UNSUPPORTED_DATA = 1003;
-/** Too much sent before the server took the connection. */
-const CLOSE_POLICY_VIOLATION = 1008;
-const CLOSE_MESSAGE_TOO_BIG = 1009;
-/** A send was dropped: the byte stream cannot go on. */
-const CLOSE_INTERNAL_ERROR = 1011;
 
 /** What a connection carries from its upgrade request. */
 interface Peer {
@@ -108,7 +96,7 @@ class UwsTransport implements Transport {
   write(data: Uint8Array): boolean {
     if (this.closed) return false;
     if (this.ws.send(data, true) === 2) {
-      this.ws.end(CLOSE_INTERNAL_ERROR, 'send buffer overflow');
+      this.ws.end(CloseCode.InternalError, 'send buffer overflow');
       return false;
     }
     if (this.ws.getBufferedAmount() < HIGH_WATER_MARK) return true;
@@ -122,7 +110,7 @@ class UwsTransport implements Transport {
 
   end(): void {
     // The close frame goes after what is buffered.
-    if (!this.closed) this.ws.end(CLOSE_NORMAL);
+    if (!this.closed) this.ws.end(CloseCode.Normal);
   }
 
   destroy(): void {
@@ -149,7 +137,7 @@ class UwsTransport implements Transport {
     this.early.push(bytes);
     this.earlyBytes += bytes.length;
     // What a pipelining client sends before the server answers is far less.
-    if (this.earlyBytes > MAX_EARLY_BYTES) this.ws.end(CLOSE_POLICY_VIOLATION, 'too much data before the server answered');
+    if (this.earlyBytes > MAX_EARLY_BYTES) this.ws.end(CloseCode.PolicyViolation, 'too much data before the server answered');
   }
 
   drained(): void {
@@ -221,14 +209,14 @@ export const uwsWebSocket: WebSocketListenAdapter = {
         accept(transport);
       },
       message: (ws, message, isBinary) => {
-        if (!isBinary) return ws.end(CLOSE_UNSUPPORTED_DATA, 'binary messages only');
-        if (message.byteLength > options.maxMessageBytes) return ws.end(CLOSE_MESSAGE_TOO_BIG, 'message too big');
+        if (!isBinary) return ws.end(CloseCode.UnsupportedData, 'binary messages only');
+        if (message.byteLength > options.maxMessageBytes) return ws.end(CloseCode.MessageTooBig, 'message too big');
         // The ArrayBuffer is only valid during this call.
         ws.getUserData().transport?.received(new Uint8Array(message.slice(0)));
       },
       drain: (ws) => ws.getUserData().transport?.drained(),
       close: (ws, code, message) => {
-        const abnormal = code !== CLOSE_NORMAL && code !== 1005;
+        const abnormal = code !== CloseCode.Normal && code !== 1005;
         const reason = new TextDecoder().decode(message);
         ws.getUserData().transport?.gone(abnormal ? new Error(`WebSocket closed: ${code}${reason ? ` ${reason}` : ''}`) : undefined);
       },

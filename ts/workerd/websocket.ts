@@ -11,6 +11,7 @@
  */
 
 import type { Transport, TransportHandlers } from '../transport.js';
+import { CloseCode, MAX_EARLY_BYTES } from '../websocket-gate.js';
 
 /** The part of workerd's WebSocket the transport uses (workerd's own type is not in the DOM library). */
 export interface WorkerWebSocket {
@@ -33,19 +34,6 @@ export interface WorkerWebSocket {
 const HIGH_WATER_MARK = 1024 * 1024;
 const LOW_WATER_MARK = 256 * 1024;
 const DRAIN_POLL_MS = 2;
-
-/**
- * Bytes a client may send before the server has admitted its connection (its `connectionRequest` handlers may
- * take a while): what the server itself lets an unauthenticated client have queued.
- */
-const MAX_EARLY_BYTES = 320 * 1024;
-
-/** RFC 6455 §7.4.1 close codes. */
-const CLOSE_NORMAL = 1000;
-const CLOSE_UNSUPPORTED_DATA = 1003;
-const CLOSE_POLICY = 1008;
-const CLOSE_TOO_BIG = 1009;
-const CLOSE_INTERNAL_ERROR = 1011;
 
 export class WorkerWebSocketTransport implements Transport {
   private handlers: TransportHandlers | undefined;
@@ -73,13 +61,13 @@ export class WorkerWebSocketTransport implements Transport {
     this.armErrands();
     ws.addEventListener('message', (event) => {
       if (this.closing) return;
-      if (typeof event.data === 'string') return this.fail(CLOSE_UNSUPPORTED_DATA, 'binary messages only');
-      if (event.data.byteLength > this.maxMessageBytes) return this.fail(CLOSE_TOO_BIG, `message over ${this.maxMessageBytes} bytes`);
+      if (typeof event.data === 'string') return this.fail(CloseCode.UnsupportedData, 'binary messages only');
+      if (event.data.byteLength > this.maxMessageBytes) return this.fail(CloseCode.MessageTooBig, `message over ${this.maxMessageBytes} bytes`);
       const bytes = new Uint8Array(event.data);
       if (this.handlers) return this.handlers.data(bytes);
       this.early.push(bytes);
       this.earlyBytes += bytes.length;
-      if (this.earlyBytes > MAX_EARLY_BYTES) this.fail(CLOSE_POLICY, 'too much sent before the connection was admitted');
+      if (this.earlyBytes > MAX_EARLY_BYTES) this.fail(CloseCode.PolicyViolation, 'too much sent before the connection was admitted');
     });
     ws.addEventListener('close', () => this.finish());
     ws.addEventListener('error', (event) => this.finish(new Error(event.message ?? 'WebSocket error')));
@@ -103,11 +91,11 @@ export class WorkerWebSocketTransport implements Transport {
   }
 
   end(): void {
-    this.closeWith(CLOSE_NORMAL, '');
+    this.closeWith(CloseCode.Normal, '');
   }
 
   destroy(): void {
-    this.closeWith(CLOSE_INTERNAL_ERROR, 'closed by the server');
+    this.closeWith(CloseCode.InternalError, 'closed by the server');
     // The peer may never answer the close frame: the server is done with the connection now, and hears of the
     // close after this call returns, as from a socket.
     void Promise.resolve().then(() => this.finish());
