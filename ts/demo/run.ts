@@ -5,13 +5,10 @@
  * rely on. Each runtime's entry point passes its server and WebSocket endpoint.
  */
 
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { SSHServer, SSHServerOptions } from '../server.js';
-import { AuthorizedKeysError, readAuthorizedKeys } from './authorized-keys.js';
 import { CommandLine } from './cli.js';
 import { serveDemo } from './serve.js';
+import { authorizedKeysOf, installHostKeys, parseDemoFlags, stop, withDemoUser } from './setup.js';
 
 /** What a runtime's entry point gives the demo. */
 export interface DemoRuntime {
@@ -23,112 +20,16 @@ export interface DemoRuntime {
 const usage = (command: string) => `usage: ${command} [--listen ADDR] [--port N] [--host-key FILE]... [--user NAME:PASSWORD]...
        [--authorized-keys FILE] [--config NAME=VALUE]... [--ws-port N [--ws-origin ORIGIN]...] [--verbose]`;
 
-let cli: CommandLine;
-
-interface Options {
-  listen: string;
-  port: number;
-  /** The WebSocket endpoint's port, if any, and the origins it allows. */
-  wsPort: number | undefined;
-  wsOrigins: string[];
-  hostKeys: string[];
-  users: Map<string, string>;
-  authorizedKeys: string | undefined;
-  config: string[];
-  verbose: boolean;
-}
-
-function parseArgs(argv: string[]): Options {
-  const values = cli.parse(argv, {
-    listen: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'string', default: '2222' },
-    'ws-port': { type: 'string' },
-    'ws-origin': { type: 'string', multiple: true, default: [] },
-    'host-key': { type: 'string', multiple: true, default: [] },
-    user: { type: 'string', multiple: true, default: [] },
-    'authorized-keys': { type: 'string' },
-    config: { type: 'string', multiple: true, default: [] },
-    verbose: { type: 'boolean', default: false },
-  });
-  const portOf = (text: string) => {
-    if (!/^\d+$/.test(text) || Number(text) > 65535) cli.fail(`bad port: ${text}`);
-    return Number(text);
-  };
-  const port = portOf(values.port);
-  const wsPort = values['ws-port'] === undefined ? undefined : portOf(values['ws-port']);
-  if (wsPort === undefined && values['ws-origin'].length > 0) cli.fail('--ws-origin needs --ws-port');
-  const users = new Map<string, string>();
-  for (const u of values.user) {
-    const colon = u.indexOf(':');
-    if (colon < 1) cli.fail(`--user wants NAME:PASSWORD, got ${u}`);
-    users.set(u.slice(0, colon), u.slice(colon + 1));
-  }
-  return {
-    listen: values.listen,
-    port,
-    wsPort,
-    wsOrigins: values['ws-origin'],
-    hostKeys: values['host-key'],
-    users,
-    authorizedKeys: values['authorized-keys'],
-    config: values.config,
-    verbose: values.verbose,
-  };
-}
-
-/**
- * `type base64` of every key in the authorized_keys file. A line whose options the demo would not enforce
- * stops it here, before it listens: taking the key without its restriction would let in what the line forbids.
- */
-function authorizedKeysOf(path: string): Set<string> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    return stop(`cannot read --authorized-keys ${path}: ${(e as Error).message}`);
-  }
-  try {
-    return new Set(readAuthorizedKeys(text, path).map((k) => k.openssh));
-  } catch (e) {
-    if (e instanceof AuthorizedKeysError) return stop(e.message);
-    throw e;
-  }
-}
-
-/** A problem with what the command line points to (not the command line itself): say so and exit 1. */
-function stop(message: string): never {
-  console.error(`wasshd demo: ${message}`);
-  process.exit(1);
-}
-
 /** Runs the demo until SIGINT or SIGTERM; `argv` is the arguments after the script. */
 export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<void> {
-  cli = new CommandLine('wasshd demo', usage(runtime.command));
-  const options = parseArgs(argv);
-  const authorizedKeys = options.authorizedKeys ? authorizedKeysOf(options.authorizedKeys) : new Set<string>();
-  const stateDir = resolve(process.env.WASSHD_STATE_DIR ?? '.wasshd');
-  const server = runtime.createServer({ localHost: options.listen, localPort: options.port });
+  const options = parseDemoFlags(new CommandLine('wasshd demo', usage(runtime.command)), argv);
+  const authorizedKeys = authorizedKeysOf(options.authorizedKeysFile);
+  const server = runtime.createServer({ localHost: options.listen, localPort: options.port ?? 2222 });
   for (const setting of options.config) server.config(setting);
+  installHostKeys(options.hostKeyFiles, { install: (key) => server.addHostKey(key), generate: () => server.generateHostKey('wasshd demo host key') });
+  const users = withDemoUser(options.users);
 
-  if (options.hostKeys.length > 0) {
-    for (const file of options.hostKeys) server.addHostKey(readFileSync(file, 'utf8'));
-  } else {
-    const keyFile = join(stateDir, 'ssh_host_ed25519_key');
-    if (existsSync(keyFile)) server.addHostKey(readFileSync(keyFile, 'utf8'));
-    else {
-      mkdirSync(stateDir, { recursive: true });
-      writeFileSync(keyFile, server.generateHostKey('wasshd demo host key'), { mode: 0o600 });
-    }
-    console.log(`state directory: ${stateDir}`);
-  }
-
-  if (options.users.size === 0) {
-    const password = randomBytes(9).toString('base64url');
-    options.users.set('demo', password);
-    console.log(`user demo, password ${password}`);
-  }
-
-  serveDemo(server, { users: options.users, authorizedKeys, verbose: options.verbose, log: (line) => console.error(line) });
+  serveDemo(server, { users, authorizedKeys, verbose: options.verbose, log: (line) => console.error(line) });
 
   // Before listening: a signal that arrives as soon as the port is printed still shuts the server down.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -140,7 +41,7 @@ export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<voi
 
   const { host, port } = await server.startListening();
   console.log(`listening on ${host}:${port}`);
-  console.log(`connect with: ssh -p ${port} ${[...options.users.keys()][0]}@${host}`);
+  console.log(`connect with: ssh -p ${port} ${[...users.keys()][0]}@${host}`);
   if (options.wsPort !== undefined) {
     const endpoint = { port: options.wsPort, ...(options.wsOrigins.length > 0 ? { allowedOrigins: options.wsOrigins } : {}) };
     const ws = await server.startWebSocket(endpoint).catch((e: Error) => stop(e.message));

@@ -7,13 +7,12 @@
  * start (and every isolate) serves the same key.
  */
 
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { SSHServer as NodeServer } from '../node/index.js';
-import { AuthorizedKeysError, readAuthorizedKeys } from './authorized-keys.js';
 import { CommandLine } from './cli.js';
+import { authorizedKeysOf, installHostKeys, parseDemoFlags, stop, withDemoUser } from './setup.js';
 import { bundleWorker, socketAddress, startWorkerd, workerdConfig } from './workerd-build.js';
 import type { DemoSettings } from './workerd-worker.js';
 
@@ -27,82 +26,30 @@ const cli: CommandLine = new CommandLine(
 /** Where workerd's environment carries the settings (see DemoSettings). */
 const SETTINGS_VARIABLE = 'WASSHD_DEMO';
 
-/** A problem with what the command line points to: say so and exit 1. */
-function stop(message: string): never {
-  console.error(`wasshd demo: ${message}`);
-  process.exit(1);
-}
-
-const values = cli.parse(process.argv.slice(2), {
-  listen: { type: 'string', default: '127.0.0.1' },
-  port: { type: 'string' },
-  'ws-port': { type: 'string' },
-  'ws-origin': { type: 'string', multiple: true, default: [] },
-  'host-key': { type: 'string', multiple: true, default: [] },
-  user: { type: 'string', multiple: true, default: [] },
-  'authorized-keys': { type: 'string' },
-  config: { type: 'string', multiple: true, default: [] },
-  verbose: { type: 'boolean', default: false },
-});
-if (values.port !== undefined) cli.fail('a Worker accepts no TCP connections: use --ws-port (SSH over WebSocket)');
-const wsPortText = values['ws-port'];
-if (wsPortText === undefined) cli.fail('--ws-port is required: a Worker serves SSH over WebSocket only');
-if (!/^\d+$/.test(wsPortText) || Number(wsPortText) > 65535) cli.fail(`bad port: ${wsPortText}`);
-
-const users = new Map<string, string>();
-for (const u of values.user) {
-  const colon = u.indexOf(':');
-  if (colon < 1) cli.fail(`--user wants NAME:PASSWORD, got ${u}`);
-  users.set(u.slice(0, colon), u.slice(colon + 1));
-}
-
-function read(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    return stop(`cannot read ${what} ${file}: ${(e as Error).message}`);
-  }
-}
-
-let authorizedKeys: string[] = [];
-const keysFile = values['authorized-keys'];
-if (keysFile !== undefined) {
-  try {
-    authorizedKeys = readAuthorizedKeys(read(keysFile, '--authorized-keys'), keysFile).map((k) => k.openssh);
-  } catch (e) {
-    if (e instanceof AuthorizedKeysError) stop(e.message);
-    throw e;
-  }
-}
-
-const hostKeys = values['host-key'].map((file) => read(file, '--host-key'));
-if (hostKeys.length === 0) {
-  const stateDir = resolve(process.env.WASSHD_STATE_DIR ?? '.wasshd');
-  const keyFile = join(stateDir, 'ssh_host_ed25519_key');
-  if (existsSync(keyFile)) hostKeys.push(read(keyFile, 'the host key'));
-  else {
-    // The core generates it, here on Node: a Worker has no disk to keep it on.
+const options = parseDemoFlags(cli, process.argv.slice(2));
+if (options.port !== undefined) cli.fail('a Worker accepts no TCP connections: use --ws-port (SSH over WebSocket)');
+const wsPort = options.wsPort;
+if (wsPort === undefined) cli.fail('--ws-port is required: a Worker serves SSH over WebSocket only');
+const authorizedKeys = [...authorizedKeysOf(options.authorizedKeysFile)];
+const hostKeys: string[] = [];
+installHostKeys(options.hostKeyFiles, {
+  install: (key) => void hostKeys.push(key),
+  generate: () => {
+    // The core generates it here, on Node: a Worker has no disk to keep it on.
     const key = new NodeServer().generateHostKey('wasshd demo host key');
-    mkdirSync(stateDir, { recursive: true });
-    writeFileSync(keyFile, key, { mode: 0o600 });
     hostKeys.push(key);
-  }
-  console.log(`state directory: ${stateDir}`);
-}
-
-if (users.size === 0) {
-  const password = randomBytes(9).toString('base64url');
-  users.set('demo', password);
-  console.log(`user demo, password ${password}`);
-}
+    return key;
+  },
+});
+const users = withDemoUser(options.users);
 
 const settings: DemoSettings = {
   hostKeys,
   users: [...users],
   authorizedKeys,
-  config: values.config,
-  ...(values['ws-origin'].length > 0 ? { allowedOrigins: values['ws-origin'] } : {}),
-  verbose: values.verbose,
+  config: options.config,
+  ...(options.wsOrigins.length > 0 ? { allowedOrigins: options.wsOrigins } : {}),
+  verbose: options.verbose,
 };
 
 const buildDir = mkdtempSync(join(tmpdir(), 'wasshd-workerd-'));
@@ -111,8 +58,8 @@ await bundleWorker(new URL('./workerd-worker.ts', import.meta.url).pathname, bui
 const configFile = join(buildDir, 'config.capnp');
 writeFileSync(configFile, workerdConfig({ fromEnvironment: { [SETTINGS_VARIABLE]: SETTINGS_VARIABLE } }));
 
-const host = values.listen;
-const { child, port } = await startWorkerd(configFile, host, Number(wsPortText), { ...process.env, [SETTINGS_VARIABLE]: JSON.stringify(settings) }, 'inherit').catch(
+const host = options.listen;
+const { child, port } = await startWorkerd(configFile, host, wsPort, { ...process.env, [SETTINGS_VARIABLE]: JSON.stringify(settings) }, 'inherit').catch(
   (e: Error) => {
     cleanUp();
     return stop(e.message);

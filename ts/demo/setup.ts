@@ -1,0 +1,120 @@
+/**
+ * What the demos' command lines share (`npm start`, the Deno and Bun demos through run.ts, the workerd
+ * launcher): the flags, the users, the authorized keys and the host keys kept in the state directory, with
+ * the output lines the tests and the README rely on.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AuthorizedKeysError, readAuthorizedKeys } from './authorized-keys.js';
+import type { CommandLine } from './cli.js';
+
+export interface DemoFlags {
+  listen: string;
+  /** `--port`, if given. */
+  port: number | undefined;
+  /** The WebSocket endpoint's port, if any, and the origins it allows. */
+  wsPort: number | undefined;
+  wsOrigins: string[];
+  hostKeyFiles: string[];
+  /** User name to password. */
+  users: Map<string, string>;
+  authorizedKeysFile: string | undefined;
+  config: string[];
+  verbose: boolean;
+}
+
+/** Parses and checks the flags every demo takes; a bad command line exits 2 through `cli`. */
+export function parseDemoFlags(cli: CommandLine, argv: string[]): DemoFlags {
+  const values = cli.parse(argv, {
+    listen: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string' },
+    'ws-port': { type: 'string' },
+    'ws-origin': { type: 'string', multiple: true, default: [] },
+    'host-key': { type: 'string', multiple: true, default: [] },
+    user: { type: 'string', multiple: true, default: [] },
+    'authorized-keys': { type: 'string' },
+    config: { type: 'string', multiple: true, default: [] },
+    verbose: { type: 'boolean', default: false },
+  });
+  const portOf = (text: string | undefined) => {
+    if (text === undefined) return undefined;
+    if (!/^\d+$/.test(text) || Number(text) > 65535) cli.fail(`bad port: ${text}`);
+    return Number(text);
+  };
+  const wsPort = portOf(values['ws-port']);
+  if (wsPort === undefined && values['ws-origin'].length > 0) cli.fail('--ws-origin needs --ws-port');
+  const users = new Map<string, string>();
+  for (const u of values.user) {
+    const colon = u.indexOf(':');
+    if (colon < 1) cli.fail(`--user wants NAME:PASSWORD, got ${u}`);
+    users.set(u.slice(0, colon), u.slice(colon + 1));
+  }
+  return {
+    listen: values.listen,
+    port: portOf(values.port),
+    wsPort,
+    wsOrigins: values['ws-origin'],
+    hostKeyFiles: values['host-key'],
+    users,
+    authorizedKeysFile: values['authorized-keys'],
+    config: values.config,
+    verbose: values.verbose,
+  };
+}
+
+/** A problem with what the command line points to (not the command line itself): say so and exit 1. */
+export function stop(message: string): never {
+  console.error(`wasshd demo: ${message}`);
+  process.exit(1);
+}
+
+function read(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    return stop(`cannot read ${what} ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * `type base64` of every key in the authorized_keys file. A line whose options the demo would not enforce
+ * stops it here, before it listens: taking the key without its restriction would let in what the line forbids.
+ */
+export function authorizedKeysOf(path: string | undefined): Set<string> {
+  if (path === undefined) return new Set();
+  try {
+    return new Set(readAuthorizedKeys(read(path, '--authorized-keys'), path).map((k) => k.openssh));
+  } catch (e) {
+    if (e instanceof AuthorizedKeysError) return stop(e.message);
+    throw e;
+  }
+}
+
+/**
+ * Installs the host keys to serve: the files given, else the one kept in the state directory
+ * (`$WASSHD_STATE_DIR`, default `./.wasshd`), which `generate` makes (and installs) the first time; the
+ * directory is printed.
+ */
+export function installHostKeys(files: string[], keys: { install(key: string): void; generate(): string }): void {
+  if (files.length > 0) return files.forEach((file) => keys.install(read(file, '--host-key')));
+  const stateDir = resolve(process.env.WASSHD_STATE_DIR ?? '.wasshd');
+  const keyFile = join(stateDir, 'ssh_host_ed25519_key');
+  if (existsSync(keyFile)) keys.install(read(keyFile, 'the host key'));
+  else {
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(keyFile, keys.generate(), { mode: 0o600 });
+  }
+  console.log(`state directory: ${stateDir}`);
+}
+
+/** Without `--user`, user `demo` with a random password, printed. */
+export function withDemoUser(users: Map<string, string>): Map<string, string> {
+  if (users.size === 0) {
+    const password = randomBytes(9).toString('base64url');
+    users.set('demo', password);
+    console.log(`user demo, password ${password}`);
+  }
+  return users;
+}
