@@ -1,6 +1,6 @@
 // Builds the core as a WIT component (wasm/wit, wasm/component) into wasm/component/pkg, unless that is newer
 // than every Rust source, WIT file and manifest:
-//   wasshd.component.wasm  the component, for any component host (python/ runs it on wasmtime)
+//   wasshd.component.wasm  the component, for any component host (examples/wasmtime/ runs it on wasmtime)
 //   wasshd.js, *.d.ts, wasshd.core*.wasm   its JavaScript bindings from `jco transpile`, as a function that
 //     instantiates it from compiled core modules (`--instantiation sync`): every call is a fresh instance, as
 //     the host needs after a trap, and the runtime decides how to get the modules (compiled from files, or

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run demo:wasmtime -- [flags]: the Python host on wasmtime (python/wasshd_wasmtime.py), with the component
+# npm run demo:wasmtime -- [flags]: the Python host on wasmtime (examples/wasmtime/wasshd_wasmtime.py), with the component
 # built first when its sources changed. wasmtime lives in a venv under .tools/, which scripts/setup.sh makes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,4 +9,4 @@ if ! "$PYTHON" -c 'import wasmtime.component' 2>/dev/null; then
   exit 1
 fi
 node scripts/build-component.mjs
-exec "$PYTHON" python/wasshd_wasmtime.py "$@"
+exec "$PYTHON" examples/wasmtime/wasshd_wasmtime.py "$@"

@@ -58,7 +58,7 @@ if [ "$(ssh_audit_installed)" != "$SSH_AUDIT_VERSION" ]; then
 fi
 # ---- end of ssh-audit --------------------------------------------------------------------------------------
 
-# ---- wasmtime, for the Python host on the component (python/, npm run demo:wasmtime) ------------------------
+# ---- wasmtime, for the Python host on the component (examples/wasmtime/, npm run demo:wasmtime) ------------------------
 WASMTIME_PY_VERSION=50.0.1
 WASMTIME_VENV=.tools/wasmtime
 step "wasmtime $WASMTIME_PY_VERSION (PyPI) in $WASMTIME_VENV"

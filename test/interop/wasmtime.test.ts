@@ -1,5 +1,5 @@
 /**
- * A host in another language: the Python program (python/wasshd_wasmtime.py) that embeds the component with
+ * A host in another language: the Python program (examples/wasmtime/wasshd_wasmtime.py) that embeds the component with
  * wasmtime, started as users start it (`npm run demo:wasmtime -- --port 0 --user NAME:PASSWORD`), with
  * Debian's OpenSSH client: exec of `echo` and of `cat` (1 MiB back byte-exact), exit statuses, a refused
  * password, and the core's timers driven by the host (a login grace time that ends a silent client).
