@@ -21,7 +21,7 @@ import sys
 from wasmtime import Engine, Store, Trap, WasmtimeError
 from wasmtime.component import Component, Linker, Record
 
-COMPONENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "wasm", "component", "pkg", "wasshd.component.wasm")
+COMPONENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "wasm", "component", "pkg", "wasshd.component.wasm")
 INTERFACE = "wasshd:ssh/server@0.1.0"
 # What one `input` call gets at most, as the TypeScript host feeds it.
 INPUT_PIECE = 64 * 1024
