@@ -455,7 +455,7 @@ async function serverMain(): Promise<void> {
 
   const { port } = await server.startListening();
   // The core is private to the server; its own count of live connections is the one a leak in Rust would show.
-  const coreConnections = () => server['core'].connection_count();
+  const coreConnections = () => server['binding'].core.connection_count();
 
   const child: ChildProcess = fork(SCRIPT, ['--client'], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: 'inherit' });
   const exchange = <K extends ToParent['kind']>(m: ToClient, kind: K) =>

@@ -117,8 +117,8 @@ describe('fuzz inputs through the built wasm module', () => {
       }
       // The last connections' ends are queued behind their handlers' work: not bounded by vitest's 1 s default.
       await expect.poll(() => server.connections.size, { timeout: 60_000 }).toBe(0);
-      expect((server as unknown as { core: { connection_count(): number } }).core.connection_count()).toBe(0);
-      expect((server as unknown as { startups: number }).startups, 'connections still counted as logging in').toBe(0);
+      expect(server['binding'].core.connection_count()).toBe(0);
+      expect(server['admission']['startups'], 'connections still counted as logging in').toBe(0);
       console.log(`${target}: ${files.length} inputs replayed`);
     }, 600_000);
   }

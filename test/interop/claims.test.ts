@@ -403,7 +403,7 @@ describe('PerSourcePenalties, cause by cause', () => {
       // Served by the current instance; the next call into it, for this connection's input, traps.
       await new Promise<void>((resolve) => s.once('data', () => resolve()));
       ended = next(server, 'disconnected').then(() => {});
-      (server as unknown as { core: { __wbg_ptr: number } }).core.__wbg_ptr = 0xfffffff0;
+      (server['binding'].core as unknown as { __wbg_ptr: number }).__wbg_ptr = 0xfffffff0;
       s.write('SSH-2.0-crasher\r\n');
       await closed;
     }, () => ended);

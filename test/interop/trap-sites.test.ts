@@ -72,7 +72,7 @@ class TrapInjector {
 type Trigger = 'connect' | 'login' | 'version' | 'garbage' | 'silence' | 'drop' | 'exec' | 'server';
 
 interface Row {
-  /** Where in ts/server.ts the call is made. */
+  /** The host function that makes the call (in ts/server.ts or a part it composes: core/binding.ts, routing.ts, decisions.ts). */
   site: string;
   method: string;
   after?: string;

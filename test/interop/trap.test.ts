@@ -18,7 +18,7 @@ const { Client } = ssh2;
 type Ssh2Client = InstanceType<typeof Client>;
 
 /** The server's current core, as the host holds it. */
-const coreOf = (server: SSHServer) => (server as unknown as { core: unknown }).core;
+const coreOf = (server: SSHServer) => server['binding'].core;
 
 const BOUNDARIES: { boundary: string; runtime: Runtime; trapOnNextCall(server: SSHServer): void }[] = [
   {
@@ -27,7 +27,7 @@ const BOUNDARIES: { boundary: string; runtime: Runtime; trapOnNextCall(server: S
     /** Makes the next call into the current instance trap, as a bug or an out-of-memory would. */
     trapOnNextCall(server) {
       // The binding passes this pointer into linear memory; far past its end, the access traps.
-      (coreOf(server) as { __wbg_ptr: number }).__wbg_ptr = 0xfffffff0;
+      (coreOf(server) as unknown as { __wbg_ptr: number }).__wbg_ptr = 0xfffffff0;
     },
   },
   {
@@ -37,7 +37,7 @@ const BOUNDARIES: { boundary: string; runtime: Runtime; trapOnNextCall(server: S
       // The component's handle is an index into the bindings' own table, out of reach: instead every byte of
       // linear memory becomes 0xff, so every pointer the next call follows (the allocator's, the core's)
       // leads past the end of memory, or a check fails and the core aborts.
-      new Uint8Array(coreMemory(coreOf(server) as Parameters<typeof coreMemory>[0])!.buffer).fill(0xff);
+      new Uint8Array(coreMemory(coreOf(server))!.buffer).fill(0xff);
     },
   },
 ];

@@ -20,7 +20,7 @@ function start(hostKey: string): SSHServer {
     if (e.request.type !== 'exec') return;
     if (e.request.command === 'trap') {
       // The binding passes this pointer into linear memory; far past its end, the next call traps.
-      (s as unknown as { core: { __wbg_ptr: number } }).core.__wbg_ptr = 0xfffffff0;
+      (s['binding'].core as unknown as { __wbg_ptr: number }).__wbg_ptr = 0xfffffff0;
     }
     await s.sendText(e.connectionId, e.channelId, `ran ${e.request.command}\n`);
     s.sendExitStatus(e.connectionId, e.channelId, 0);

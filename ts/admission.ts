@@ -1,0 +1,68 @@
+/**
+ * Whether a new connection is taken, before anything of it reaches the core or a handler: MaxConnections,
+ * PerSourcePenalties, PerSourceMaxStartups and MaxStartups, in that order, over the connections still
+ * logging in, counted here in all and by source. The limits' own rules are in limits.ts.
+ */
+
+import type { ConnectionState } from './connection.js';
+import { StartupLimit, sourceOf, type SourcePenalties } from './limits.js';
+
+export class Admission {
+  maxConnections = 1000;
+  maxStartups = new StartupLimit();
+  perSourceMaxStartups = Infinity;
+  /**
+   * Connections still logging in, those still being admitted included (MaxStartups), in all and by source
+   * (PerSourceMaxStartups).
+   */
+  private startups = 0;
+  private readonly startupsBySource = new Map<string, number>();
+  /** Connections past admission whose `connectionRequest` handler or core open is pending: they hold a slot. */
+  private admitting = 0;
+
+  constructor(
+    private readonly penalties: SourcePenalties,
+    /** Uniform in [0, 1), for MaxStartups' random early drop. */
+    private readonly random: () => number,
+  ) {}
+
+  /** Why a new connection from `address` is refused while `served` connections are open, if it is. */
+  refusal(address: string, served: number, now: number): string | undefined {
+    if (served + this.admitting >= this.maxConnections) return `MaxConnections (${this.maxConnections}) reached`;
+    if (this.penalties.refuses(address, now)) return 'source penalised (PerSourcePenalties)';
+    if ((this.startupsBySource.get(sourceOf(address)) ?? 0) >= this.perSourceMaxStartups) return `PerSourceMaxStartups (${this.perSourceMaxStartups}) reached`;
+    if (this.maxStartups.drops(this.startups, this.random)) return `MaxStartups ${this.maxStartups} with ${this.startups} unauthenticated`;
+    return undefined;
+  }
+
+  /** A connection from `address` passed: it holds a slot, and counts as logging in, while it is admitted. */
+  begin(address: string): void {
+    this.admitting++;
+    this.countStartup(address, 1);
+  }
+
+  /** Its `connectionRequest` handler and core open are over: the connection holds the slot now, or nobody. */
+  settled(): void {
+    this.admitting--;
+  }
+
+  /** A connection from `address` that was refused no longer counts as logging in. */
+  release(address: string): void {
+    this.countStartup(address, -1);
+  }
+
+  /** The connection authenticated or ended: it no longer counts toward MaxStartups. */
+  loggedIn(conn: ConnectionState): void {
+    if (!conn.loggingIn) return;
+    conn.loggingIn = false;
+    this.release(conn.remoteHost);
+  }
+
+  private countStartup(address: string, delta: 1 | -1): void {
+    const source = sourceOf(address);
+    const n = (this.startupsBySource.get(source) ?? 0) + delta;
+    if (n > 0) this.startupsBySource.set(source, n);
+    else this.startupsBySource.delete(source);
+    this.startups += delta;
+  }
+}

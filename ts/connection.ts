@@ -1,0 +1,105 @@
+/**
+ * What the host keeps for each connection and channel: the state the core does not hold (its transport,
+ * timers, authentication bookkeeping, the application's queued sends) and the inbox and backpressure state
+ * that decide when the core is fed (`core/binding.ts` moves the data).
+ */
+
+import type { SSHChannel, SSHConnection } from './events.js';
+import type { Transport } from './transport.js';
+
+interface PendingSend {
+  data: Uint8Array;
+  stream: number;
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+export class ChannelState implements SSHChannel {
+  readonly queue: PendingSend[] = [];
+  private idleWaiters: (() => void)[] = [];
+  closed = false;
+  constructor(
+    readonly connectionId: number,
+    readonly channelId: number,
+    readonly service: string,
+  ) {}
+
+  /** Resolves once everything queued has been handed to the core. */
+  idle(): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  notifyIdle(): void {
+    if (this.queue.length > 0) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  fail(error: Error): void {
+    this.closed = true;
+    for (const p of this.queue.splice(0)) p.reject(error);
+    this.notifyIdle();
+  }
+}
+
+export class ConnectionState implements SSHConnection {
+  chain: Promise<void> = Promise.resolve();
+  timer: unknown;
+  deadline = -1;
+  /** Runs once the protocol has ended, in case the peer never closes the socket. */
+  closeTimer: unknown;
+  /** Drops the refusal waiting out the auth-failure delay, if one is: the connection has ended. */
+  cancelDelayedReply: (() => void) | undefined;
+  /** A `none` request has reached the host: later ones are delayed when refused. */
+  noneSeen = false;
+  writable = true;
+  /** Bytes written to the transport since it reported a full buffer (reset by `drain`). */
+  writtenWhileFull = 0;
+  /**
+   * The core takes input now: no decision waits for a handler, and the client reads what it is sent or has
+   * not been sent much since it stopped (see `feedable`).
+   */
+  reading = true;
+  /**
+   * Input received while not reading, or beyond one piece: a transport that cannot stop its peer (a
+   * WebSocket) still delivers, and the core is fed only what it may take.
+   */
+  readonly inbox: Uint8Array[] = [];
+  inboxBytes = 0;
+  /** The inbox is being fed to the core (guards against feeding it again from inside a core call). */
+  feeding = false;
+  /** The protocol has ended (core reported Disconnected). */
+  ended = false;
+  /** The transport has closed. */
+  closed = false;
+  /** Its wasm instance trapped: nothing more may be asked of it for this connection. */
+  dead = false;
+  /** Ended by the host's own call (disconnect, shutdown), which no penalty follows. */
+  endedByHost = false;
+  authAttempts = 0;
+  bytesReceived = 0;
+  /** Counted among the connections still logging in. */
+  loggingIn = true;
+  clientVersion: string | undefined;
+  user: string | undefined;
+  strictKex = false;
+  readonly channels = new Map<number, ChannelState>();
+  /** Resolves when the transport has closed and the connection is forgotten. */
+  readonly gone: Promise<void>;
+  markGone!: () => void;
+  constructor(
+    readonly connectionId: number,
+    readonly transport: Transport,
+  ) {
+    this.gone = new Promise((resolve) => (this.markGone = resolve));
+  }
+  get remoteHost(): string {
+    return this.transport.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.transport.remotePort;
+  }
+  get bufferedAmount(): number {
+    return this.transport.bufferedAmount;
+  }
+}

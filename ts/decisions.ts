@@ -1,0 +1,180 @@
+/**
+ * The requests the application decides: a service, an authentication step, a channel, a channel request.
+ * Each gets its event with the default answer, runs the handlers in order (one that throws refuses) and
+ * sends the answer to the core. An authentication refusal first waits out the auth-failure delay, and a
+ * keyboard-interactive start no handler answered gets the configured prompts.
+ */
+
+import { remainingDelay, type AuthFailureDelay } from './auth-delay.js';
+import { ChannelState, type ConnectionState } from './connection.js';
+import type { CoreBinding } from './core/binding.js';
+import type { CoreEvent } from './core/events.js';
+import type { Dispatcher } from './dispatcher.js';
+import type { ChannelOpenRequestEvent, ChannelRequestEvent, KeyboardInteractivePrompt, ServiceRequestEvent, UserAuthRequestEvent } from './events.js';
+import type { Clock } from './runtime.js';
+import type { SSHServerOptions } from './settings.js';
+
+const STANDARD_SESSION_REQUESTS = new Set(['pty-req', 'env', 'shell', 'exec', 'subsystem', 'window-change', 'signal']);
+
+function base64(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+/**
+ * Whether refusing this request waits out the auth-failure delay: every attempt (a password, a
+ * keyboard-interactive start or answers, a publickey request with or without a signature) and every `none`
+ * after the first. Publickey queries are included, as in OpenSSH's sshd: a host that looks up the user's
+ * keys before refusing would otherwise tell by its timing whether the user exists (a client offering several
+ * keys waits the minimum once per refused key). Not the first `none`: it is the probe every client opens
+ * with to learn the methods, and delaying it would slow down every login; OpenSSH delays no `none` at all,
+ * but a repeated `none` serves only probing, so it waits here, the line the core also draws when it counts
+ * refusals toward MaxAuthAttempts. Accepts never wait (the answer itself says what a delay would hide).
+ * Refusals the core makes on its own (a bad signature, a method not offered) depend neither on the user nor
+ * on the host's data and go out at once.
+ */
+export function refusalIsDelayed(event: CoreEvent & { type: 'authRequest' }, noneSeen: boolean): boolean {
+  return event.method !== 'none' || noneSeen;
+}
+
+export class Decisions {
+  /** The instruction sent with keyboard-interactive prompts no handler worded (KeyboardInteractiveMessage). */
+  keyboardInteractiveMessage: string;
+  /** Sent when a client starts keyboard-interactive and neither a handler nor the connection chose others. */
+  private readonly keyboardInteractivePrompts: KeyboardInteractivePrompt[];
+  /** Prompts set for one connection (`KeyboardInteractivePrompts[id]`), until it authenticates or ends. */
+  readonly connectionPrompts = new Map<number, KeyboardInteractivePrompt[]>();
+
+  constructor(
+    private readonly events: Dispatcher,
+    private readonly binding: CoreBinding,
+    private readonly clock: Clock,
+    /** How long refused authentication attempts wait (AuthFailureDelay). */
+    private readonly authFailureDelay: AuthFailureDelay,
+    options: Pick<SSHServerOptions, 'keyboardInteractiveMessage' | 'keyboardInteractivePrompts'>,
+  ) {
+    this.keyboardInteractiveMessage = options.keyboardInteractiveMessage ?? '';
+    this.keyboardInteractivePrompts = options.keyboardInteractivePrompts ?? [];
+  }
+
+  /** The keyboard-interactive prompts a connection gets when no handler chooses. */
+  prompts(connectionId: number): KeyboardInteractivePrompt[] {
+    return this.connectionPrompts.get(connectionId) ?? this.keyboardInteractivePrompts;
+  }
+
+  async service(conn: ConnectionState, event: CoreEvent & { type: 'serviceRequest' }): Promise<void> {
+    const id = conn.connectionId;
+    const e: ServiceRequestEvent = { connectionId: id, service: event.service, accept: true };
+    await this.events.decide('serviceRequest', e, () => (e.accept = false));
+    this.binding.withConn(conn, (core) => core.reply_service(id, e.accept));
+  }
+
+  /** `arrived`: when the request reached the host, if a refusal of it waits out the auth-failure delay. */
+  async auth(conn: ConnectionState, event: CoreEvent & { type: 'authRequest' }, arrived: number | undefined): Promise<void> {
+    const id = conn.connectionId;
+    type Decision =
+      | { kind: 'accept' }
+      | { kind: 'reject'; partialSuccess: boolean; methods?: string[] }
+      | { kind: 'prompt'; prompts: KeyboardInteractivePrompt[]; name: string; instruction: string; retry: boolean };
+    let decision: Decision | undefined;
+    const e: UserAuthRequestEvent = {
+      connectionId: id,
+      user: event.user,
+      service: event.service,
+      authMethod: event.method,
+      methodsPassed: event.passed,
+      accept: () => (decision = { kind: 'accept' }),
+      reject: (o = {}) => (decision = { kind: 'reject', partialSuccess: false, ...(o.methods ? { methods: o.methods } : {}) }),
+      partialSuccess: (methods) => (decision = { kind: 'reject', partialSuccess: true, ...(methods ? { methods } : {}) }),
+      prompt: (prompts, o = {}) =>
+        (decision = { kind: 'prompt', prompts, name: o.name ?? '', instruction: o.instruction ?? this.keyboardInteractiveMessage, retry: o.retry ?? false }),
+    };
+    if (event.password !== undefined) e.password = event.password;
+    if (event.publicKey) e.publicKey = { ...event.publicKey, openssh: `${event.publicKey.algorithm} ${base64(event.publicKey.blob)}` };
+    if (event.method === 'keyboard-interactive') e.keyboardInteractive = { submethods: event.submethods ?? '', ...(event.responses ? { responses: event.responses } : {}) };
+    await this.events.decide('userAuthRequest', e, () => (decision = { kind: 'reject', partialSuccess: false }));
+    if (!decision && event.method === 'keyboard-interactive' && !event.responses) {
+      const prompts = this.prompts(id);
+      if (prompts.length > 0) decision = { kind: 'prompt', prompts, name: '', instruction: this.keyboardInteractiveMessage, retry: false };
+    }
+    const d: Decision = decision ?? { kind: 'reject', partialSuccess: false };
+    // Accepts, first prompts and partial successes go out at once: a refusal, or prompts again after wrong
+    // answers, waits.
+    const failed = (d.kind === 'reject' && !d.partialSuccess) || (d.kind === 'prompt' && d.retry);
+    if (failed && arrived !== undefined && !(await this.waitOutAuthFailureDelay(conn, event.user, arrived))) return;
+    this.binding.withConn(conn, (core) => {
+      if (d.kind === 'accept') core.reply_auth_accept(id);
+      else if (d.kind === 'reject') core.reply_auth_reject(id, d.partialSuccess, (d.methods ?? []).join(','));
+      else core.reply_auth_prompt(id, d.name, d.instruction, d.prompts.map((p) => p.prompt), Uint8Array.from(d.prompts, (p) => (p.echo ? 1 : 0)), d.retry);
+    });
+  }
+
+  /**
+   * Waits until the user's minimum time since `arrived` has passed (see auth-delay.ts). Resolves false if the
+   * connection ended meanwhile: the refusal is dropped and the timer cleared.
+   */
+  private async waitOutAuthFailureDelay(conn: ConnectionState, user: string, arrived: number): Promise<boolean> {
+    const minimum = await this.authFailureDelay.minimum(user);
+    if (conn.ended || conn.closed || conn.dead) return false;
+    const wait = remainingDelay(minimum, this.clock.now() - arrived);
+    if (wait <= 0) return true;
+    const due = this.clock.now() + wait;
+    return new Promise<boolean>((resolve) => {
+      const settle = (send: boolean) => {
+        conn.cancelDelayedReply = undefined;
+        resolve(send);
+      };
+      const arm = (ms: number) => {
+        const timer = this.clock.setTimeout(() => {
+          // A runtime's timers may fire a little early (millisecond granularity): wait out the rest.
+          const left = due - this.clock.now();
+          if (left > 0) arm(left);
+          else settle(true);
+        }, ms);
+        conn.cancelDelayedReply = () => {
+          this.clock.clearTimeout(timer);
+          settle(false);
+        };
+      };
+      arm(wait);
+    });
+  }
+
+  async channelOpen(conn: ConnectionState, event: CoreEvent & { type: 'channelOpenRequest' }): Promise<void> {
+    const id = conn.connectionId;
+    let reason = 1;
+    let description = 'channel refused';
+    const e: ChannelOpenRequestEvent = {
+      connectionId: id,
+      channelId: event.channel,
+      service: event.kind,
+      parameters: event.data,
+      accept: event.kind === 'session',
+      reject(r = 1, d = 'channel refused') {
+        this.accept = false;
+        reason = r;
+        description = d;
+      },
+    };
+    await this.events.decide('channelOpenRequest', e, () => (e.accept = false));
+    if (e.accept) conn.channels.set(event.channel, new ChannelState(id, event.channel, event.kind));
+    this.binding.withConn(conn, (core) => core.reply_channel_open(id, e.accept, reason, description));
+    if (e.accept) await this.events.dispatch('channelOpened', { connectionId: id, channelId: event.channel });
+  }
+
+  async channelRequest(conn: ConnectionState, event: CoreEvent & { type: 'channelRequest' }): Promise<void> {
+    const id = conn.connectionId;
+    const e: ChannelRequestEvent = {
+      connectionId: id,
+      channelId: event.channel,
+      requestType: event.request.type === 'other' ? event.request.name : event.request.type,
+      request: event.request,
+      wantReply: event.wantReply,
+      accept: STANDARD_SESSION_REQUESTS.has(event.request.type),
+    };
+    await this.events.decide('channelRequest', e, () => (e.accept = false));
+    this.binding.withConn(conn, (core) => core.reply_channel_request(id, e.accept));
+    if (e.accept) await this.events.dispatch('channelRequested', { connectionId: id, channelId: event.channel, requestType: e.requestType, request: e.request });
+  }
+}

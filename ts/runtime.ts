@@ -1,0 +1,73 @@
+/**
+ * The contract each runtime entry point fills (ts/node, ts/deno, ts/bun, ts/workerd, ts/component): how to
+ * make a core, the runtime's listeners, and the host's clock and randomness.
+ */
+
+import type { Core } from '../wasm/pkg/wasshd_wasm.js';
+import type { ListenAdapter, WebSocketListenAdapter } from './transport.js';
+
+/**
+ * The host's time and timers: milliseconds from any origin, never going back. Every wait of the host (the
+ * core's deadline, the close grace, the auth-failure delay) goes through one, so that a runtime without the
+ * usual globals can supply its own and a test can run the server on a fake clock.
+ */
+export interface Clock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** `performance.now` and the global timers, which every runtime the host targets has. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** The clock in whole milliseconds, as the core and the penalties take it. */
+export function wholeMs(clock: Clock): number {
+  return Math.floor(clock.now());
+}
+
+/** `startWebSocket`'s options. */
+export interface WebSocketEndpoint {
+  /** Default: `localHost`. */
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Default `/ssh`. */
+  path?: string;
+  /** `Origin` headers allowed to connect; default any (and none). */
+  allowedOrigins?: string[];
+  /** Largest message accepted, in bytes; default 1 MiB. */
+  maxMessageBytes?: number;
+}
+
+/** A message larger than any SSH packet and a socket read's worth of them. */
+export const DEFAULT_MAX_WEBSOCKET_MESSAGE = 1024 * 1024;
+
+/** What a runtime entry point provides. */
+export interface Runtime {
+  /**
+   * A core in a wasm instance of its own, sharing nothing with earlier ones (`instantiateCore`): the first,
+   * synchronously, so that a server can be configured as soon as it is constructed, and a fresh one after a trap.
+   */
+  createCore(seed: Uint8Array): Core;
+  listen: ListenAdapter;
+  /** The runtime's WebSocket server, where it has one (`startWebSocket`). */
+  webSocket?: WebSocketListenAdapter;
+  /** Default `systemClock`. */
+  clock?: Clock;
+  /** Uniform in [0, 1), for MaxStartups' random early drop. Default: the platform's CSPRNG. */
+  random?: () => number;
+}
+
+/** `n` bytes from `crypto.getRandomValues`, the platform's CSPRNG, which every runtime the host targets has. */
+export function randomBytes(n: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(n));
+}
+
+/** The same CSPRNG as a number in [0, 1): `Runtime.random`'s default. */
+export function cryptoRandom(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
+}

@@ -1,0 +1,109 @@
+/**
+ * Settings: the constructor's options, and `config("Name=Value")` by the reference's names: how a setting
+ * string reads, which names the host holds (every other goes to the core), and the checks host values pass.
+ */
+
+import { ErrorCode, SSHError } from './errors.js';
+import type { AuthMethodName, KeyboardInteractivePrompt } from './events.js';
+
+export interface SSHServerOptions {
+  /** OpenSSH private key files (text) to serve as host keys (the reference's SSHCert). */
+  hostKeys?: string[];
+  /** Address to listen on (LocalHost); default 127.0.0.1. */
+  localHost?: string;
+  /** Port to listen on (LocalPort); 0 picks a free port. Default 22. */
+  localPort?: number;
+  /** Pending-connection queue length (ConnectionBacklog). */
+  connectionBacklog?: number;
+  /** Methods offered to clients (DefaultAuthMethods). Default password, publickey, keyboard-interactive. */
+  authMethods?: AuthMethodName[];
+  /**
+   * OpenSSH's AuthenticationMethods: lists of methods that must all pass, in order, for a login to succeed
+   * (passing any one list is enough), e.g. `[['publickey', 'password'], ['publickey', 'keyboard-interactive']]`.
+   * Default `'any'`: one method the handler accepts. The core enforces the order; the handler decides each step.
+   */
+  authenticationMethods?: AuthMethodName[][] | 'any';
+  /** Seconds without channel traffic before a client is disconnected; 0 = never (DefaultIdleTimeout). */
+  defaultIdleTimeout?: number;
+  /** Seconds a client has to authenticate (DefaultTimeout, OpenSSH's LoginGraceTime). Default 120. */
+  defaultTimeout?: number;
+  /** Instruction text for keyboard-interactive (KeyboardInteractiveMessage). */
+  keyboardInteractiveMessage?: string;
+  /** Prompts sent when a client starts keyboard-interactive and no handler chose others. */
+  keyboardInteractivePrompts?: KeyboardInteractivePrompt[];
+  /** Allowed ciphers, most preferred first (SSHEncryptionAlgorithms). */
+  encryptionAlgorithms?: string[];
+  /** Allowed compression algorithms (SSHCompressionAlgorithms). */
+  compressionAlgorithms?: string[];
+  /**
+   * Least time in milliseconds from a refused authentication attempt to its answer, plus up to as much again
+   * by user name (AuthFailureDelay); 0 turns it off. Default 5, as OpenSSH.
+   */
+  authFailureDelay?: number;
+  /** Further settings by the reference's names, as `config()` takes them. */
+  config?: Record<string, string | number | boolean>;
+}
+
+/** The options that are settings, as `config()` takes them, in the order they are applied. */
+export function optionSettings(options: SSHServerOptions): string[] {
+  const settings: string[] = [];
+  if (options.authMethods) settings.push(`DefaultAuthMethods=${options.authMethods.join(',')}`);
+  if (options.authenticationMethods) {
+    const chains = options.authenticationMethods;
+    settings.push(`AuthenticationMethods=${chains === 'any' ? 'any' : chains.map((c) => c.join(',')).join(' ')}`);
+  }
+  if (options.defaultIdleTimeout !== undefined) settings.push(`DefaultIdleTimeout=${options.defaultIdleTimeout}`);
+  if (options.defaultTimeout !== undefined) settings.push(`DefaultTimeout=${options.defaultTimeout}`);
+  if (options.encryptionAlgorithms) settings.push(`SSHEncryptionAlgorithms=${options.encryptionAlgorithms.join(',')}`);
+  if (options.compressionAlgorithms) settings.push(`SSHCompressionAlgorithms=${options.compressionAlgorithms.join(',')}`);
+  if (options.authFailureDelay !== undefined) settings.push(`AuthFailureDelay=${options.authFailureDelay}`);
+  for (const [name, value] of Object.entries(options.config ?? {})) settings.push(`${name}=${value}`);
+  return settings;
+}
+
+/** Settings held by the host rather than the core. */
+export const HOST_SETTINGS = [
+  'MaxConnections',
+  'AuthFailureDelay',
+  'KeyboardInteractiveMessage',
+  'ConnectionBacklog',
+  'MaxStartups',
+  'PerSourceMaxStartups',
+  'PerSourcePenalties',
+  'PerSourcePenaltyExemptList',
+] as const;
+
+/**
+ * Reads `"Name=Value"` (sets) or `"Name"` (reads); a per-connection name carries the connection id in
+ * brackets, e.g. `NegotiatedStrictKex[3]`.
+ */
+export function parseSetting(setting: string): { name: string; value: string | undefined; connectionId: number | undefined } {
+  const eq = setting.indexOf('=');
+  const name = (eq < 0 ? setting : setting.slice(0, eq)).trim();
+  const value = eq < 0 ? undefined : setting.slice(eq + 1);
+  const indexed = /^(\w+)\[(\d+)\]$/.exec(name);
+  if (indexed) return { name: indexed[1]!, value, connectionId: Number(indexed[2]) };
+  return { name, value, connectionId: undefined };
+}
+
+export function positiveInt(name: string, value: string, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new SSHError(ErrorCode.InvalidArgument, `${name} must be an integer from 1 to ${max}`);
+  return n;
+}
+
+/** Parses the reference's prompt list: `First prompt,echo=false;Second prompt,echo=true`. */
+export function parsePrompts(value: string): KeyboardInteractivePrompt[] {
+  return value
+    .split(';')
+    .filter((p) => p.length > 0)
+    .map((p) => {
+      const m = /^(.*),echo=(true|false)$/i.exec(p);
+      return m ? { prompt: m[1]!, echo: m[2]!.toLowerCase() === 'true' } : { prompt: p, echo: false };
+    });
+}
+
+/** The reference's prompt list, as `parsePrompts` reads it. */
+export function formatPrompts(prompts: KeyboardInteractivePrompt[]): string {
+  return prompts.map((p) => `${p.prompt},echo=${p.echo}`).join(';');
+}
