@@ -35,7 +35,6 @@ export class Router {
 
   /** Serves a connection the core has opened: its transport's callbacks, then `connected`. */
   open(id: number, transport: Transport): void {
-    this.binding.serving(id);
     const conn = new ConnectionState(id, transport);
     this.conns.set(id, conn);
     transport.attach({

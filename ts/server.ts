@@ -259,22 +259,23 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     }
     // The slot is held from here, while the handler decides: connections arriving meanwhile count it.
     this.admission.begin(address);
-    let id: number | undefined;
+    let served = false;
     try {
-      id = await this.admit(transport);
+      served = await this.admit(transport);
     } finally {
       this.admission.settled();
     }
-    if (id === undefined) {
+    if (!served) {
       this.admission.release(address);
       transport.destroy();
-      return;
     }
-    this.router.open(id, transport);
   }
 
-  /** Asks the `connectionRequest` handlers, then opens the connection in the core; its id, unless refused. */
-  private async admit(transport: Transport): Promise<number | undefined> {
+  /**
+   * Asks the `connectionRequest` handlers, then opens the connection in the core and serves it at once (a
+   * trap between the two would leave it on a dead instance); false if refused.
+   */
+  private async admit(transport: Transport): Promise<boolean> {
     const request: ConnectionRequestEvent = {
       address: transport.remoteAddress,
       port: transport.remotePort,
@@ -289,14 +290,17 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       this.events.handlerFailed(0, e);
       request.accept = false;
     }
-    if (!request.accept) return undefined;
+    if (!request.accept) return false;
     // A trap while the handler ran: this connection belongs to the fresh instance.
     const recovering = this.binding.recovering;
     if (recovering) await recovering;
     const opened = this.binding.open();
-    if (opened.ok) return opened.value;
-    if (opened.error.code !== ErrorCode.WasmTrapped) this.events.error(0, opened.error.code, opened.error.message);
-    return undefined;
+    if (!opened.ok) {
+      if (opened.error.code !== ErrorCode.WasmTrapped) this.events.error(0, opened.error.code, opened.error.message);
+      return false;
+    }
+    this.router.open(opened.value, transport);
+    return true;
   }
 
   // ---- commands ---------------------------------------------------------------------------------------

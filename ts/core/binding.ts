@@ -51,6 +51,8 @@ export class CoreBinding {
   private instance: Core;
   /** The wasm instance trapped and a fresh one is being started; new connections wait for it. */
   private restarting: Promise<void> | undefined;
+  /** No fresh instance could be started after a trap: nothing can be served any more. */
+  private broken: SSHError | undefined;
   /** What was given to the core, replayed into a fresh instance after a trap. */
   private readonly settings = new Map<string, string>();
   private readonly hostKeyFiles: string[] = [];
@@ -87,6 +89,7 @@ export class CoreBinding {
    * reaching the dead one. A refusal comes back for the caller to report or pass on.
    */
   enter<T>(conn: ConnectionState | undefined, call: (core: Core) => T): CoreResult<T> {
+    if (this.broken) return { ok: false, error: this.broken };
     if (this.restarting) return { ok: false, error: new SSHError(ErrorCode.WasmTrapped, 'the wasm instance trapped and a fresh one is starting') };
     if (conn?.dead) return { ok: false, error: new SSHError(ErrorCode.WasmTrapped, `connection ${conn.connectionId} was lost to a wasm trap`) };
     try {
@@ -141,17 +144,18 @@ export class CoreBinding {
     return known;
   }
 
-  /** A new connection in the core, with fresh platform entropy; its id. */
+  /**
+   * A new connection in the core, with fresh platform entropy; its id, which a fresh instance will not hand
+   * out again. The caller serves it before anything else can run (a trap in between would leave it on a
+   * dead instance).
+   */
   open(): CoreResult<number> {
-    return this.enter(undefined, (core) => {
+    const opened = this.enter(undefined, (core) => {
       core.add_entropy(randomBytes(32));
       return core.open(wholeMs(this.clock));
     });
-  }
-
-  /** Connection `id` is served from now: a fresh instance must not hand its id out again. */
-  serving(id: number): void {
-    this.lastConnectionId = Math.max(this.lastConnectionId, id);
+    if (opened.ok) this.lastConnectionId = Math.max(this.lastConnectionId, opened.value);
+    return opened;
   }
 
   // ---- around every call for a connection ------------------------------------------------------------
@@ -311,10 +315,21 @@ export class CoreBinding {
    */
   private trapped(error: SSHError, conn: ConnectionState | undefined): void {
     if (this.restarting) return;
-    this.host.lost(error, conn);
-    this.restarting = this.restart().finally(() => (this.restarting = undefined));
+    // Marked before the host loses its connections: an error or log handler that calls the server meanwhile
+    // must not reach the dead instance (and trap it again).
+    let restarted!: () => void;
+    this.restarting = new Promise<void>((resolve) => (restarted = resolve));
+    try {
+      this.host.lost(error, conn);
+    } finally {
+      void this.restart().finally(() => {
+        this.restarting = undefined;
+        restarted();
+      });
+    }
   }
 
+  /** Never rejects: connections waiting for it go on (and find the binding broken if no instance started). */
   private async restart(): Promise<void> {
     try {
       const core = this.runtime.createCore(randomBytes(64));
@@ -326,8 +341,11 @@ export class CoreBinding {
     } catch (e) {
       // Without a core nothing can be served: stop taking connections rather than accept and drop them.
       const err = fromCoreError(e);
-      this.events.error(0, ErrorCode.WasmTrapped, `could not start a fresh wasm instance: ${err.message}`);
-      await this.host.stopListening();
+      this.broken = new SSHError(ErrorCode.WasmTrapped, `could not start a fresh wasm instance: ${err.message}`);
+      this.events.error(0, ErrorCode.WasmTrapped, this.broken.message);
+      await this.host.stopListening().catch((stop: unknown) =>
+        this.events.error(0, ErrorCode.WasmTrapped, `could not stop listening: ${stop instanceof Error ? stop.message : String(stop)}`),
+      );
     }
   }
 }
