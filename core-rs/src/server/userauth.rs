@@ -272,8 +272,12 @@ impl UserAuth {
     }
 
     pub(super) fn reply_auth(&mut self, reply: AuthReply, session: &mut Session, ctx: &mut Ctx) -> Result<(), CommandError> {
-        let Some(Decision::Auth(pending)) = self.pending.take() else {
-            return Err(CommandError::NothingPending);
+        let pending = match self.pending.take() {
+            Some(Decision::Auth(pending)) => pending,
+            other => {
+                self.pending = other;
+                return Err(CommandError::NothingPending);
+            }
         };
         if let AuthReply::Prompt { prompts, .. } = &reply {
             let error = if pending.method != Method::KeyboardInteractive {
