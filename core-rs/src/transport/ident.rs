@@ -28,15 +28,9 @@ pub fn is_not_ssh(buf: &[u8]) -> bool {
 /// line. Returns the version (without CR LF) and the number of bytes the line took, or `None` if more
 /// bytes are needed.
 pub fn parse_client_version(buf: &[u8]) -> Result<Option<(String, usize)>> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-        if buf.len() > MAX_LINE {
-            return Err(Error::protocol("identification line too long"));
-        }
+    let Some(nl) = line_end(buf, MAX_LINE, "identification line too long")? else {
         return Ok(None);
     };
-    if nl + 1 > MAX_LINE {
-        return Err(Error::protocol("identification line too long"));
-    }
     let line = buf.get(..nl).unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if !line.starts_with(b"SSH-") {
@@ -65,18 +59,22 @@ pub fn parse_server_version(buf: &[u8]) -> Result<Option<(String, usize)>> {
         if may_be_version {
             return Ok(parse_client_version(rest)?.map(|(version, used)| (version, start + used)));
         }
-        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-            if rest.len() > MAX_PRE_VERSION_LINE {
-                return Err(Error::protocol("line before the identification string too long"));
-            }
+        let Some(nl) = line_end(rest, MAX_PRE_VERSION_LINE, "line before the identification string too long")? else {
             return Ok(None);
         };
-        if nl + 1 > MAX_PRE_VERSION_LINE {
-            return Err(Error::protocol("line before the identification string too long"));
-        }
         start += nl + 1;
     }
     Err(Error::protocol("no SSH identification string"))
+}
+
+/// Where the first line of `buf` ends (its LF), or `None` while it may still come; a line of more than
+/// `max` bytes, LF included, is an error.
+fn line_end(buf: &[u8], max: usize, too_long: &'static str) -> Result<Option<usize>> {
+    match buf.iter().position(|&b| b == b'\n') {
+        Some(nl) if nl < max => Ok(Some(nl)),
+        None if buf.len() <= max => Ok(None),
+        _ => Err(Error::protocol(too_long)),
+    }
 }
 
 #[cfg(test)]
