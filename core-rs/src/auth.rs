@@ -1,12 +1,12 @@
 //! The user authentication protocol (RFC 4252, RFC 4256): message decoding and encoding. The
-//! decisions and the attempt counting live in the connection state machine.
+//! decisions and the attempt counting live in the server's authentication layer (`server/userauth.rs`).
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::keys::PublicKey;
+use crate::keys::{PublicKey, SigAlg};
 use crate::msg;
 use crate::wire::{Reader, Writer};
 
@@ -124,10 +124,9 @@ pub fn signed_data(session_id: &[u8], user: &str, service: &str, algorithm: &str
     w.into_vec()
 }
 
-/// Checks that `algorithm` names a signature scheme for the key in `blob`, and parses the key.
-pub fn parse_offered_key(algorithm: &str, blob: &[u8]) -> Option<PublicKey> {
-    let key = PublicKey::from_blob(blob).ok()?;
-    (key.algorithm_name() == algorithm).then_some(key)
+/// Parses the key in `blob` if it is of the type that makes signatures of `algorithm`.
+pub fn parse_offered_key(algorithm: SigAlg, blob: &[u8]) -> Option<PublicKey> {
+    PublicKey::from_blob(blob).ok().filter(|key| key.key_type() == algorithm.key_type())
 }
 
 /// Decodes SSH_MSG_USERAUTH_INFO_RESPONSE, which must answer exactly `expected` prompts.

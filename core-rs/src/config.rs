@@ -6,7 +6,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::auth::Method;
-use crate::transport::negotiate::{parse_list, CipherAlg, CompressionAlg, HostKeyAlg, KexAlg, MacAlg, Preferences};
+use crate::keys::SigAlg;
+use crate::transport::negotiate::{parse_list, CipherAlg, CompressionAlg, KexAlg, MacAlg, Preferences};
 use crate::transport::packet::MAX_PACKET_LEN;
 
 /// How strict key exchange (the Terrapin countermeasure) is used: the reference's `UseStrictKeyExchange`.
@@ -26,7 +27,7 @@ pub enum StrictKex {
 pub struct Config {
     pub algorithms: Preferences,
     /// Signature algorithms a client may authenticate with (`SSHPubKeyAuthSigAlgorithms`).
-    pub user_key_algorithms: Vec<HostKeyAlg>,
+    pub user_key_algorithms: Vec<SigAlg>,
     /// Sent to the client, without CR LF (`ServerSSHVersionString`).
     pub server_version: String,
     pub strict_kex: StrictKex,
@@ -73,7 +74,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             algorithms: Preferences::default(),
-            user_key_algorithms: HostKeyAlg::ALL.to_vec(),
+            user_key_algorithms: SigAlg::ALL.to_vec(),
             server_version: alloc::format!("SSH-2.0-wasshd_{}", env!("CARGO_PKG_VERSION")),
             strict_kex: StrictKex::Enabled,
             rekey_bytes: 1 << 30,
@@ -159,11 +160,11 @@ impl Config {
     pub fn set(&mut self, name: &str, value: &str) -> Result<bool, String> {
         match name {
             "SSHKeyExchangeAlgorithms" => self.algorithms.kex = parse_list(value, KexAlg::from_name)?,
-            "SSHPublicKeyAlgorithms" => self.algorithms.host_key = parse_list(value, HostKeyAlg::from_name)?,
+            "SSHPublicKeyAlgorithms" => self.algorithms.host_key = parse_list(value, SigAlg::from_name)?,
             "SSHEncryptionAlgorithms" => self.algorithms.cipher = parse_list(value, CipherAlg::from_name)?,
             "SSHMacAlgorithms" => self.algorithms.mac = parse_list(value, MacAlg::from_name)?,
             "SSHCompressionAlgorithms" => self.algorithms.compression = parse_list(value, CompressionAlg::from_name)?,
-            "SSHPubKeyAuthSigAlgorithms" => self.user_key_algorithms = parse_list(value, HostKeyAlg::from_name)?,
+            "SSHPubKeyAuthSigAlgorithms" => self.user_key_algorithms = parse_list(value, SigAlg::from_name)?,
             "ServerSSHVersionString" => {
                 let v = value.trim();
                 if !v.starts_with("SSH-2.0-") || v.len() > 253 || v.bytes().any(|b| b.is_ascii_control()) {
@@ -245,11 +246,11 @@ impl Config {
         }
         Some(match name {
             "SSHKeyExchangeAlgorithms" => names(&self.algorithms.kex, KexAlg::name),
-            "SSHPublicKeyAlgorithms" => names(&self.algorithms.host_key, HostKeyAlg::name),
+            "SSHPublicKeyAlgorithms" => names(&self.algorithms.host_key, SigAlg::name),
             "SSHEncryptionAlgorithms" => names(&self.algorithms.cipher, CipherAlg::name),
             "SSHMacAlgorithms" => names(&self.algorithms.mac, MacAlg::name),
             "SSHCompressionAlgorithms" => names(&self.algorithms.compression, CompressionAlg::name),
-            "SSHPubKeyAuthSigAlgorithms" => names(&self.user_key_algorithms, HostKeyAlg::name),
+            "SSHPubKeyAuthSigAlgorithms" => names(&self.user_key_algorithms, SigAlg::name),
             "ServerSSHVersionString" => self.server_version.clone(),
             "UseStrictKeyExchange" => (self.strict_kex as u8).to_string(),
             "KeyRenegotiationThreshold" => self.rekey_bytes.to_string(),

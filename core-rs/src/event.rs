@@ -15,6 +15,15 @@ pub const LOG_INFO: u8 = 1;
 pub const LOG_VERBOSE: u8 = 2;
 pub const LOG_DEBUG: u8 = 3;
 
+/// Peer text made fit for a log line or an event: control characters replaced, at most `max` characters.
+pub fn quote(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).map(|c| if c.is_control() { '?' } else { c }).collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 #[derive(Debug)]
 pub enum Event {
     /// Progress and diagnostics; level 1 is the reference's `SSHStatus` detail.

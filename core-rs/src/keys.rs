@@ -1,5 +1,9 @@
 //! Host keys, user public keys and signatures (RFC 4253 §6.6, RFC 8709), and the OpenSSH private key
 //! file format (`openssh-key-v1`, OpenSSH PROTOCOL.key).
+//!
+//! A key's type and the signature algorithms it makes are apart: negotiation and publickey requests
+//! name a signature algorithm, and the key that can make it is found by its type (an RSA key, type
+//! `ssh-rsa`, makes `rsa-sha2-512`, `rsa-sha2-256` and `ssh-rsa` signatures).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -8,10 +12,31 @@ use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use rand_core::RngCore;
 use zeroize::Zeroizing;
 
-use crate::transport::negotiate::HostKeyAlg;
 use crate::wire::{Reader, WireError, Writer};
 
-const ED25519: &str = "ssh-ed25519";
+algorithms!(
+    /// Key types, by the name a public key blob starts with.
+    KeyType {
+        Ed25519 => "ssh-ed25519",
+    }
+);
+
+algorithms!(
+    /// Signature algorithms: what KEXINIT's host key lists, `server-sig-algs` and publickey requests name.
+    SigAlg {
+        Ed25519 => "ssh-ed25519",
+    }
+);
+
+impl SigAlg {
+    /// The type of key that makes this signature. Each algorithm belongs to one type; read backwards,
+    /// this maps a key type to the algorithms it can make.
+    pub fn key_type(self) -> KeyType {
+        match self {
+            SigAlg::Ed25519 => KeyType::Ed25519,
+        }
+    }
+}
 const PEM_BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
 const PEM_END: &str = "-----END OPENSSH PRIVATE KEY-----";
 const AUTH_MAGIC: &[u8] = b"openssh-key-v1\0";
@@ -43,10 +68,15 @@ impl HostKey {
         HostKey::Ed25519(SigningKey::from_bytes(&seed))
     }
 
-    pub fn algorithm(&self) -> HostKeyAlg {
+    pub fn key_type(&self) -> KeyType {
         match self {
-            HostKey::Ed25519(_) => HostKeyAlg::Ed25519,
+            HostKey::Ed25519(_) => KeyType::Ed25519,
         }
+    }
+
+    /// Whether this key can make signatures of `alg`.
+    pub fn signs(&self, alg: SigAlg) -> bool {
+        self.key_type() == alg.key_type()
     }
 
     pub fn public(&self) -> PublicKey {
@@ -55,15 +85,16 @@ impl HostKey {
         }
     }
 
-    /// The signature blob over `data` for `alg` (RFC 4253 §6.6: `string name, string signature`).
-    pub fn sign(&self, data: &[u8]) -> Vec<u8> {
-        match self {
-            HostKey::Ed25519(k) => {
-                let mut w = Writer::new();
-                w.string(ED25519.as_bytes()).string(&k.sign(data).to_bytes());
-                w.into_vec()
+    /// The signature blob over `data` made with `alg`, one of the algorithms this key [`signs`](Self::signs)
+    /// (RFC 4253 §6.6: `string name, string signature`).
+    pub fn sign(&self, alg: SigAlg, data: &[u8]) -> Vec<u8> {
+        let mut w = Writer::new();
+        match (self, alg) {
+            (HostKey::Ed25519(k), SigAlg::Ed25519) => {
+                w.string(alg.name().as_bytes()).string(&k.sign(data).to_bytes());
             }
         }
+        w.into_vec()
     }
 
     /// Reads an unencrypted `openssh-key-v1` private key file holding one key.
@@ -96,8 +127,8 @@ impl HostKey {
             return Err(KeyError::Malformed("check bytes differ"));
         }
         let key_type = private.utf8()?;
-        match key_type {
-            ED25519 => {
+        match KeyType::from_name(key_type) {
+            Some(KeyType::Ed25519) => {
                 let public = private.string()?;
                 let secret = private.string()?;
                 let (seed, also_public) = secret.split_at_checked(32).ok_or(KeyError::Malformed("short ed25519 key"))?;
@@ -108,7 +139,7 @@ impl HostKey {
                 }
                 Ok(HostKey::Ed25519(key))
             }
-            other => Err(KeyError::Unsupported(alloc::format!("key type {other}"))),
+            None => Err(KeyError::Unsupported(alloc::format!("key type {key_type}"))),
         }
     }
 
@@ -118,14 +149,15 @@ impl HostKey {
     pub fn to_openssh(&self, comment: &str, check: u32) -> String {
         let public = self.public().blob();
         // check bytes, key type, public key, secret key, comment and up to 7 bytes of padding.
-        let mut private = Zeroizing::new(Writer::with_capacity(8 + 4 + ED25519.len() + 36 + 68 + 4 + comment.len() + 7));
+        let key_type = self.key_type().name();
+        let mut private = Zeroizing::new(Writer::with_capacity(8 + 4 + key_type.len() + 36 + 68 + 4 + comment.len() + 7));
         private.u32(check).u32(check);
         match self {
             HostKey::Ed25519(k) => {
                 let mut secret = Zeroizing::new([0u8; 64]);
                 secret.get_mut(..32).unwrap_or_default().copy_from_slice(k.as_bytes());
                 secret.get_mut(32..).unwrap_or_default().copy_from_slice(k.verifying_key().as_bytes());
-                private.string(ED25519.as_bytes()).string(k.verifying_key().as_bytes()).string(secret.as_ref());
+                private.string(key_type.as_bytes()).string(k.verifying_key().as_bytes()).string(secret.as_ref());
             }
         }
         private.string(comment.as_bytes());
@@ -157,9 +189,9 @@ pub enum PublicKey {
 }
 
 impl PublicKey {
-    pub fn algorithm_name(&self) -> &'static str {
+    pub fn key_type(&self) -> KeyType {
         match self {
-            PublicKey::Ed25519(_) => ED25519,
+            PublicKey::Ed25519(_) => KeyType::Ed25519,
         }
     }
 
@@ -168,7 +200,7 @@ impl PublicKey {
         let mut w = Writer::new();
         match self {
             PublicKey::Ed25519(k) => {
-                w.string(ED25519.as_bytes()).string(k.as_bytes());
+                w.string(KeyType::Ed25519.name().as_bytes()).string(k.as_bytes());
             }
         }
         w.into_vec()
@@ -176,37 +208,35 @@ impl PublicKey {
 
     /// The `authorized_keys` line for this key.
     pub fn to_openssh_line(&self) -> String {
-        alloc::format!("{} {}", self.algorithm_name(), Base64::encode_string(&self.blob()))
+        alloc::format!("{} {}", self.key_type().name(), Base64::encode_string(&self.blob()))
     }
 
     pub fn from_blob(blob: &[u8]) -> Result<Self, KeyError> {
         let mut r = Reader::new(blob);
-        match r.utf8()? {
-            ED25519 => {
+        let key_type = r.utf8()?;
+        match KeyType::from_name(key_type) {
+            Some(KeyType::Ed25519) => {
                 let key: [u8; 32] = r.string()?.try_into().map_err(|_| KeyError::Malformed("ed25519 key is not 32 bytes"))?;
                 r.finish()?;
                 let key = VerifyingKey::from_bytes(&key).map_err(|_| KeyError::Malformed("ed25519 key is not a curve point"))?;
                 Ok(PublicKey::Ed25519(key))
             }
-            other => Err(KeyError::Unsupported(alloc::format!("key type {other}"))),
+            None => Err(KeyError::Unsupported(alloc::format!("key type {key_type}"))),
         }
     }
 
-    /// Checks a signature blob made with signature algorithm `alg` over `data`.
-    pub fn verify(&self, alg: &str, data: &[u8], signature_blob: &[u8]) -> bool {
+    /// Checks a signature blob over `data` that must be made with `alg`, an algorithm of this key's type.
+    pub fn verify(&self, alg: SigAlg, data: &[u8], signature_blob: &[u8]) -> bool {
         let mut r = Reader::new(signature_blob);
         let (Ok(sig_alg), Ok(sig)) = (r.utf8(), r.string()) else {
             return false;
         };
-        if sig_alg != alg || r.finish().is_err() {
+        if sig_alg != alg.name() || r.finish().is_err() {
             return false;
         }
-        match self {
-            PublicKey::Ed25519(k) => {
-                let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
-                    return false;
-                };
-                alg == ED25519 && k.verify_strict(data, &sig).is_ok()
+        match (self, alg) {
+            (PublicKey::Ed25519(k), SigAlg::Ed25519) => {
+                ed25519_dalek::Signature::from_slice(sig).is_ok_and(|sig| k.verify_strict(data, &sig).is_ok())
             }
         }
     }
@@ -241,10 +271,15 @@ Dnw1eyIX6p5Sb7+zXLn+AAAABHRlc3QB
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
         let key = HostKey::generate_ed25519(&mut rng);
         let again = HostKey::from_openssh(&key.to_openssh("x", 7)).unwrap();
-        let sig = again.sign(b"data");
-        assert!(key.public().verify("ssh-ed25519", b"data", &sig));
-        assert!(!key.public().verify("ssh-ed25519", b"datA", &sig));
-        assert!(!key.public().verify("rsa-sha2-256", b"data", &sig));
+        let sig = again.sign(SigAlg::Ed25519, b"data");
+        assert!(key.public().verify(SigAlg::Ed25519, b"data", &sig));
+        assert!(!key.public().verify(SigAlg::Ed25519, b"datA", &sig));
+        // The blob must name the algorithm it is checked for.
+        let mut r = Reader::new(&sig);
+        r.string().unwrap();
+        let mut renamed = Writer::new();
+        renamed.string(b"rsa-sha2-256").string(r.string().unwrap());
+        assert!(!key.public().verify(SigAlg::Ed25519, b"data", renamed.as_slice()));
     }
 
     #[test]

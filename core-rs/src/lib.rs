@@ -3,13 +3,37 @@
 //! events and the next deadline. It never panics on input; every malformed or hostile message ends its
 //! own connection with the RFC 4253 disconnect reason a server should send.
 //!
-//! Layout follows the RFCs: [`wire`] (RFC 4251 data types), [`transport`] (RFC 4253), [`auth`]
-//! (RFC 4252/4256), [`connection`] (RFC 4254), [`keys`], [`crypto`], and [`server`] which joins them.
+//! Layout follows the RFCs: [`wire`] (RFC 4251 data types), [`transport`] (RFC 4253: a role-neutral
+//! session over packets, negotiation and one file per key exchange method), [`auth`] (RFC 4252/4256
+//! messages), [`connection`] (RFC 4254 messages and channels), [`keys`] (key types and signature
+//! algorithms), [`crypto`], and [`server`]: the server's authentication and connection layers over a
+//! transport session.
 
 #![no_std]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
 extern crate alloc;
+
+/// Declares an algorithm enum whose variants map one-to-one to wire names (RFC 4251 §6).
+macro_rules! algorithms {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn name(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name { $($wire => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
 
 pub mod auth;
 pub mod config;

@@ -13,16 +13,18 @@ use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use hex_literal::hex;
 use poly1305::universal_hash::KeyInit as _;
 use poly1305::Poly1305;
-use rand_core::{CryptoRng, RngCore};
+use rand_core::{CryptoRng, CryptoRngCore, RngCore};
 use sha2::{Digest, Sha256};
 use wasshd_core::crypto::cipher::{cipher_iv_len, cipher_key_len, mac_key_len, AesCtr, BadTag, ChaChaPoly, Gcm, PacketMac};
 use wasshd_core::crypto::rng::EntropyPool;
-use wasshd_core::keys::{HostKey, PublicKey};
+use wasshd_core::keys::{HostKey, PublicKey, SigAlg};
 use wasshd_core::msg::{self, DisconnectReason};
-use wasshd_core::transport::kex::{self, Transcript};
-use wasshd_core::transport::negotiate::{CipherAlg, CompressionAlg, HostKeyAlg, KexAlg, MacAlg, Negotiated};
-use wasshd_core::wire::Reader;
+use wasshd_core::transport::kex::{self, KexContext, Transcript};
+use wasshd_core::transport::negotiate::{CipherAlg, CompressionAlg, KexAlg, MacAlg, Negotiated};
+use wasshd_core::transport::Role;
+use wasshd_core::wire::{Reader, Writer};
 use x25519_dalek::{PublicKey as XPublic, StaticSecret};
+use zeroize::Zeroizing;
 
 // ---- HMAC-SHA-2 (RFC 4231) ----------------------------------------------------------------------------
 
@@ -457,32 +459,34 @@ fn ed25519_matches_rfc8032_tests_1_to_3_in_ssh_blob_format() {
         want_key_blob.extend(ssh_string(&case.public));
         let public = key.public();
         assert_eq!(public.blob(), want_key_blob, "test {}", i + 1);
-        assert_eq!(public.algorithm_name(), "ssh-ed25519");
+        assert_eq!(public.key_type().name(), "ssh-ed25519");
 
         let mut want_sig_blob = ssh_string(b"ssh-ed25519");
         want_sig_blob.extend(ssh_string(&case.signature));
-        assert_eq!(key.sign(&case.message), want_sig_blob, "test {}", i + 1);
+        assert_eq!(key.sign(SigAlg::Ed25519, &case.message), want_sig_blob, "test {}", i + 1);
 
         let parsed = PublicKey::from_blob(&want_key_blob).unwrap();
         assert_eq!(parsed, public);
-        assert!(parsed.verify("ssh-ed25519", &case.message, &want_sig_blob));
+        assert!(parsed.verify(SigAlg::Ed25519, &case.message, &want_sig_blob));
         let mut other = case.message.clone();
         other.push(0);
-        assert!(!parsed.verify("ssh-ed25519", &other, &want_sig_blob));
-        assert!(!parsed.verify("rsa-sha2-256", &case.message, &want_sig_blob), "the blob names ssh-ed25519");
+        assert!(!parsed.verify(SigAlg::Ed25519, &other, &want_sig_blob));
+        let mut renamed = Writer::new();
+        renamed.string(b"rsa-sha2-256").string(&case.signature);
+        assert!(!parsed.verify(SigAlg::Ed25519, &case.message, renamed.as_slice()), "the blob must name ssh-ed25519");
         let mut trailing = want_sig_blob.clone();
         trailing.push(0);
-        assert!(!parsed.verify("ssh-ed25519", &case.message, &trailing));
+        assert!(!parsed.verify(SigAlg::Ed25519, &case.message, &trailing));
         let mut bad = want_sig_blob.clone();
         let n = bad.len();
         bad[n - 40] ^= 0x04;
-        assert!(!parsed.verify("ssh-ed25519", &case.message, &bad));
+        assert!(!parsed.verify(SigAlg::Ed25519, &case.message, &bad));
         // Non-canonical S (S + L) must be refused.
         let mut s_plus_l = case.signature;
         add_group_order(&mut s_plus_l[32..]);
         let mut malleable = ssh_string(b"ssh-ed25519");
         malleable.extend(ssh_string(&s_plus_l));
-        assert!(!parsed.verify("ssh-ed25519", &case.message, &malleable));
+        assert!(!parsed.verify(SigAlg::Ed25519, &case.message, &malleable));
     }
 }
 
@@ -540,6 +544,20 @@ const TRANSCRIPT: Transcript<'static> = Transcript {
     server_kexinit: b"\x14server kexinit stand-in",
 };
 
+/// The server's side of one exchange, run through the key exchange trait as the session runs it.
+struct Exchanged {
+    reply: Vec<u8>,
+    exchange_hash: Vec<u8>,
+    shared_secret: Zeroizing<Vec<u8>>,
+}
+
+fn server_exchange(alg: KexAlg, client_init: &[u8], host: &HostKey, rng: &mut dyn CryptoRngCore) -> Result<Exchanged, wasshd_core::Error> {
+    let mut cx = KexContext { transcript: TRANSCRIPT, sig_alg: SigAlg::Ed25519, host_keys: std::slice::from_ref(host), rng };
+    let step = kex::exchange(alg, Role::Server).step(client_init, &mut cx)?;
+    let done = step.done.expect("one message finishes curve25519");
+    Ok(Exchanged { reply: step.send.expect("the server replies"), exchange_hash: done.exchange_hash, shared_secret: done.shared_secret })
+}
+
 struct DecodedReply {
     k_s: Vec<u8>,
     q_s: [u8; 32],
@@ -586,7 +604,7 @@ fn x25519_matches_rfc7748_vectors_through_server_exchange() {
     ];
     for (scalar, u, out) in cases {
         let mut rng = FixedRng(scalar.to_vec());
-        let result = kex::server_exchange(KexAlg::Curve25519Sha256, &TRANSCRIPT, &ecdh_init(&u), &host, &mut rng).unwrap();
+        let result = server_exchange(KexAlg::Curve25519Sha256, &ecdh_init(&u), &host, &mut rng).unwrap();
         assert_eq!(*result.shared_secret, mpint(&out));
     }
     // §6.1 public keys: the reply carries the scalar's public key.
@@ -601,7 +619,7 @@ fn x25519_matches_rfc7748_vectors_through_server_exchange() {
         ),
     ] {
         let mut rng = FixedRng(secret.to_vec());
-        let result = kex::server_exchange(KexAlg::Curve25519Sha256Libssh, &TRANSCRIPT, &ecdh_init(&[9; 32]), &host, &mut rng).unwrap();
+        let result = server_exchange(KexAlg::Curve25519Sha256Libssh, &ecdh_init(&[9; 32]), &host, &mut rng).unwrap();
         assert_eq!(decode_reply(&result.reply).q_s, public);
     }
 }
@@ -620,9 +638,7 @@ fn curve25519_sha256_reply_and_exchange_hash_match_independent_computation() {
     // The shared secret's top bit is clear: no sign byte. (4a...)
     assert_eq!(k.len(), 4 + 32);
 
-    let result =
-        kex::server_exchange(KexAlg::Curve25519Sha256, &TRANSCRIPT, &ecdh_init(q_c.as_bytes()), &host, &mut FixedRng(bob_secret.to_vec()))
-            .unwrap();
+    let result = server_exchange(KexAlg::Curve25519Sha256, &ecdh_init(q_c.as_bytes()), &host, &mut FixedRng(bob_secret.to_vec())).unwrap();
 
     let mut k_s = ssh_string(b"ssh-ed25519");
     k_s.extend(ssh_string(&hex!("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")));
@@ -673,7 +689,7 @@ fn client_recomputes_shared_secret_and_exchange_hash_from_a_seeded_server_reply(
         let client_secret = StaticSecret::from(<[u8; 32]>::from(Sha256::digest(seed)));
         let q_c = XPublic::from(&client_secret);
         let mut rng = EntropyPool::new(seed);
-        let result = kex::server_exchange(KexAlg::Curve25519Sha256, &TRANSCRIPT, &ecdh_init(q_c.as_bytes()), &host, &mut rng).unwrap();
+        let result = server_exchange(KexAlg::Curve25519Sha256, &ecdh_init(q_c.as_bytes()), &host, &mut rng).unwrap();
         let reply = decode_reply(&result.reply);
         assert_eq!(reply.k_s, host.public().blob());
         let k = mpint(client_secret.diffie_hellman(&XPublic::from(reply.q_s)).as_bytes());
@@ -689,11 +705,9 @@ fn client_recomputes_shared_secret_and_exchange_hash_from_a_seeded_server_reply(
             &k,
         );
         assert_eq!(result.exchange_hash, h);
-        assert!(PublicKey::from_blob(&reply.k_s).unwrap().verify("ssh-ed25519", &h, &reply.signature));
+        assert!(PublicKey::from_blob(&reply.k_s).unwrap().verify(SigAlg::Ed25519, &h, &reply.signature));
         // The same seed gives the same exchange: the pool is deterministic.
-        let again =
-            kex::server_exchange(KexAlg::Curve25519Sha256, &TRANSCRIPT, &ecdh_init(q_c.as_bytes()), &host, &mut EntropyPool::new(seed))
-                .unwrap();
+        let again = server_exchange(KexAlg::Curve25519Sha256, &ecdh_init(q_c.as_bytes()), &host, &mut EntropyPool::new(seed)).unwrap();
         assert_eq!(again.reply, result.reply);
     }
 }
@@ -701,9 +715,7 @@ fn client_recomputes_shared_secret_and_exchange_hash_from_a_seeded_server_reply(
 #[test]
 fn server_exchange_refuses_bad_client_shares() {
     let host = HostKey::Ed25519(SigningKey::from_bytes(&[9; 32]));
-    let run = |init: &[u8]| {
-        kex::server_exchange(KexAlg::Curve25519Sha256, &TRANSCRIPT, init, &host, &mut EntropyPool::new(b"x")).err().map(|e| e.reason)
-    };
+    let run = |init: &[u8]| server_exchange(KexAlg::Curve25519Sha256, init, &host, &mut EntropyPool::new(b"x")).err().map(|e| e.reason);
     assert_eq!(run(&ecdh_init(&[9; 31])), Some(DisconnectReason::KeyExchangeFailed));
     assert_eq!(run(&ecdh_init(&[9; 33])), Some(DisconnectReason::KeyExchangeFailed));
     let mut trailing = ecdh_init(&[9; 32]);
@@ -715,7 +727,9 @@ fn server_exchange_refuses_bad_client_shares() {
     let mut one = [0u8; 32];
     one[0] = 1;
     assert_eq!(run(&ecdh_init(&one)), Some(DisconnectReason::KeyExchangeFailed));
-    assert_eq!(kex::client_init_message(KexAlg::Curve25519Sha256), msg::KEX_ECDH_INIT);
+    let mut other_message = ecdh_init(&[9; 32]);
+    other_message[0] = msg::KEX_ECDH_REPLY;
+    assert_eq!(run(&other_message), Some(DisconnectReason::ProtocolError));
 }
 
 // ---- key derivation (RFC 4253 §7.2) -----------------------------------------------------------------------
@@ -748,7 +762,7 @@ fn derive_keys_matches_rfc4253_section_7_2() {
         let (s2c_cipher, s2c_mac) = (CipherAlg::Aes128Ctr, Some(MacAlg::HmacSha512));
         let negotiated = Negotiated {
             kex: KexAlg::Curve25519Sha256,
-            host_key: HostKeyAlg::Ed25519,
+            host_key: SigAlg::Ed25519,
             cipher_c2s: c2s_cipher,
             cipher_s2c: s2c_cipher,
             mac_c2s: c2s_mac,
@@ -756,7 +770,7 @@ fn derive_keys_matches_rfc4253_section_7_2() {
             compression_c2s: CompressionAlg::None,
             compression_s2c: CompressionAlg::None,
         };
-        let (c2s, s2c) = kex::derive_keys(KexAlg::Curve25519Sha256, &negotiated, &k, &h, &session_id);
+        let (c2s, s2c) = kex::derive_keys(&negotiated, &k, &h, &session_id);
         assert_eq!((c2s.cipher, c2s.mac, s2c.cipher, s2c.mac), (c2s_cipher, c2s_mac, s2c_cipher, s2c_mac));
         let mac_len = |m: Option<MacAlg>| m.map_or(0, mac_key_len);
         assert_eq!(*c2s.iv, derive_reference(&k, &h, b'A', &session_id, cipher_iv_len(c2s_cipher)), "{c2s_cipher:?}");

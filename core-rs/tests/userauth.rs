@@ -564,3 +564,34 @@ fn keyboard_interactive_retry_after_wrong_answers_counts_as_a_failure() {
     p.server.reply_auth(p.id, prompt("Password: ", true)).unwrap();
     p.expect_disconnect(REASON_NO_MORE_AUTH_METHODS);
 }
+
+/// A reply of the wrong kind is refused and leaves the decision that is pending in place: the host can
+/// still give the right one, and the connection goes on.
+#[test]
+fn a_reply_of_the_wrong_kind_leaves_the_pending_decision_alone() {
+    let mut p = Pair::new(ClientOptions::default());
+    p.handshake();
+    let mut w = Writer::message(msg::SERVICE_REQUEST);
+    w.string(b"ssh-userauth");
+    p.send(w.as_slice());
+    assert!(matches!(p.expect_event(), Event::ServiceRequest { .. }));
+    assert_eq!(p.server.reply_auth(p.id, AuthReply::Accept), Err(CommandError::NothingPending));
+    assert_eq!(p.server.reply_channel_open(p.id, true, 0, ""), Err(CommandError::NothingPending));
+    assert!(p.server.decision_pending(p.id));
+    p.server.reply_service(p.id, true).unwrap();
+    p.expect_msg(msg::SERVICE_ACCEPT);
+
+    p.send(&userauth_password("alice", "correct horse"));
+    expect_auth_request(&mut p);
+    p.server.reply_auth(p.id, AuthReply::Accept).unwrap();
+    p.expect_msg(msg::USERAUTH_SUCCESS);
+    p.send(&channel_open("session", 5, 1 << 20, 1 << 15));
+    assert!(matches!(p.expect_event(), Event::Authenticated { .. }));
+    assert!(matches!(p.expect_event(), Event::ChannelOpenRequest { .. }));
+    // This one used to take the channel's decision with it.
+    assert_eq!(p.server.reply_auth(p.id, AuthReply::Accept), Err(CommandError::NothingPending));
+    assert_eq!(p.server.reply_service(p.id, true), Err(CommandError::NothingPending));
+    assert!(p.server.decision_pending(p.id));
+    p.server.reply_channel_open(p.id, true, 0, "").unwrap();
+    p.expect_msg(msg::CHANNEL_OPEN_CONFIRMATION);
+}

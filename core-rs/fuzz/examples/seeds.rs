@@ -14,7 +14,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use wasshd_core::auth::signed_data;
 use wasshd_core::config::StrictKex;
-use wasshd_core::keys::HostKey;
+use wasshd_core::keys::{HostKey, SigAlg};
 use wasshd_core::msg;
 use wasshd_core::transport::compress::{Deflater, ZlibStream};
 use wasshd_core::transport::packet::Sealer;
@@ -100,7 +100,7 @@ fn publickey(session_id: Option<&[u8]>) -> Vec<u8> {
     auth("publickey", |w| {
         w.bool(session_id.is_some()).string(b"ssh-ed25519").string(&blob);
         if let Some(id) = session_id {
-            w.string(&user_key().sign(&signed_data(id, USER, "ssh-connection", "ssh-ed25519", &blob)));
+            w.string(&user_key().sign(SigAlg::Ed25519, &signed_data(id, USER, "ssh-connection", "ssh-ed25519", &blob)));
         }
     })
 }
@@ -537,7 +537,7 @@ fn keys(out: &mut Out) {
     out.write("keys", "public-blob", &[&[2][..], &key.public().blob()[..]].concat());
     let signer = HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[9; 32]));
     let signed = b"exchange hash";
-    let signature = signer.sign(signed);
+    let signature = signer.sign(SigAlg::Ed25519, signed);
     out.write("keys", "signature", &[&[3, 0, signed.len() as u8][..], signed, &signature].concat());
 }
 

@@ -8,13 +8,12 @@ use wasshd_core::auth::{self, MethodRequest};
 use wasshd_core::config::Config;
 use wasshd_core::connection::{decode_channel_open, decode_channel_request, encode_channel_request};
 use wasshd_core::crypto::rng::EntropyPool;
-use wasshd_core::keys::HostKey;
+use wasshd_core::keys::{HostKey, SigAlg};
 use wasshd_core::msg;
-use wasshd_core::transport::ident::{parse_client_version, MAX_LINE};
-use wasshd_core::transport::kex::{server_exchange, Transcript};
-use wasshd_core::transport::negotiate::{
-    encode_server_kexinit, negotiate, negotiate_lists, HostKeyAlg, KexAlg, KexInit, Preferences, STRICT_KEX_S,
-};
+use wasshd_core::transport::ident::{parse_client_version, parse_server_version, MAX_LINE};
+use wasshd_core::transport::kex::{exchange, KexContext, Transcript};
+use wasshd_core::transport::negotiate::{encode_kexinit, negotiate, KexAlg, KexInit, Preferences, STRICT_KEX_S};
+use wasshd_core::transport::Role;
 use wasshd_core::wire::{list_contains, Reader, Writer};
 
 fuzz_target!(|data: &[u8]| {
@@ -40,31 +39,36 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn kexinit(bytes: &[u8]) {
-    let Ok(client) = KexInit::decode(bytes) else { return };
-    client.offers(STRICT_KEX_S);
-    let prefs = Preferences::default();
-    let direct = negotiate(&client, &prefs, HostKeyAlg::ALL);
-    // The server negotiates against its KEXINIT as sent: that must agree with its preferences.
-    let ours = encode_server_kexinit(&prefs, HostKeyAlg::ALL, [0; 16], &[STRICT_KEX_S]);
-    let via_lists = negotiate_lists(&client, &KexInit::decode(&ours).expect("our own KEXINIT decodes"));
-    assert_eq!(direct.as_ref().ok(), via_lists.as_ref().ok(), "negotiation differs between preferences and our KEXINIT");
-    let Ok(n) = direct else { return };
-    client.guess_was_right(&n);
-    for (list, name) in [
-        (&client.kex, n.kex.name()),
-        (&client.host_key, n.host_key.name()),
-        (&client.cipher_c2s, n.cipher_c2s.name()),
-        (&client.cipher_s2c, n.cipher_s2c.name()),
-        (&client.compression_c2s, n.compression_c2s.name()),
-    ] {
-        assert!(list_contains(list, name), "chose {name}, which the client did not offer in {list:?}");
+    let Ok(peer) = KexInit::decode(bytes) else { return };
+    peer.offers(STRICT_KEX_S);
+    let ours = encode_kexinit(&Preferences::default(), SigAlg::ALL, [0; 16], &[STRICT_KEX_S]);
+    let ours = KexInit::decode(&ours).expect("our own KEXINIT decodes");
+    // The fuzzed KEXINIT as the client's, and as the server's: each choice is on both sides' lists.
+    for (client, server) in [(&peer, &ours), (&ours, &peer)] {
+        let Ok(n) = negotiate(client, server) else { continue };
+        client.guess_was_right(&n);
+        for (lists, name) in [
+            ([&client.kex, &server.kex], n.kex.name()),
+            ([&client.host_key, &server.host_key], n.host_key.name()),
+            ([&client.cipher_c2s, &server.cipher_c2s], n.cipher_c2s.name()),
+            ([&client.cipher_s2c, &server.cipher_s2c], n.cipher_s2c.name()),
+            ([&client.compression_c2s, &server.compression_c2s], n.compression_c2s.name()),
+            ([&client.compression_s2c, &server.compression_s2c], n.compression_s2c.name()),
+        ] {
+            for list in lists {
+                assert!(list_contains(list, name), "chose {name}, which is not in {list:?}");
+            }
+        }
+        assert_eq!(n.mac_c2s.is_none(), n.cipher_c2s.is_aead());
+        assert_eq!(n.mac_s2c.is_none(), n.cipher_s2c.is_aead());
     }
-    assert_eq!(n.mac_c2s.is_none(), n.cipher_c2s.is_aead());
-    assert_eq!(n.mac_s2c.is_none(), n.cipher_s2c.is_aead());
 }
 
 fn ident(bytes: &[u8]) {
+    let server_read = parse_server_version(bytes);
     let Ok(Some((version, used))) = parse_client_version(bytes) else { return };
+    // A version first is read alike by both ends.
+    assert_eq!(server_read.ok().flatten(), Some((version.clone(), used)));
     assert!(used <= bytes.len() && bytes[..used].ends_with(b"\n"));
     assert!(version.starts_with("SSH-2.0-") || version.starts_with("SSH-1.99-"));
     assert!(version.len() < MAX_LINE && !version.bytes().any(|b| b.is_ascii_control()));
@@ -80,7 +84,7 @@ fn userauth_request(bytes: &[u8]) {
     match request.method {
         MethodRequest::Password { password, .. } => assert!(password.len() <= auth::MAX_SECRET_LEN),
         MethodRequest::PublicKey { algorithm, blob, .. } => {
-            if let Some(key) = auth::parse_offered_key(algorithm, blob) {
+            if let Some(key) = SigAlg::from_name(algorithm).and_then(|alg| auth::parse_offered_key(alg, blob)) {
                 assert_eq!(key.blob(), blob);
             }
             auth::signed_data(b"session", request.user, request.service, algorithm, blob);
@@ -174,16 +178,20 @@ fn mpint(magnitude: &[u8]) {
 }
 
 fn kex_ecdh_init(bytes: &[u8]) {
-    let host = HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[7; 32]));
-    let t = Transcript { client_version: b"SSH-2.0-c", server_version: b"SSH-2.0-s", client_kexinit: b"ic", server_kexinit: b"is" };
+    let host = [HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[7; 32]))];
+    let transcript =
+        Transcript { client_version: b"SSH-2.0-c", server_version: b"SSH-2.0-s", client_kexinit: b"ic", server_kexinit: b"is" };
     let mut rng = EntropyPool::new(b"fuzz");
-    let Ok(result) = server_exchange(KexAlg::Curve25519Sha256, &t, bytes, &host, &mut rng) else { return };
-    let mut r = Reader::new(&result.reply);
+    let mut cx = KexContext { transcript, sig_alg: SigAlg::Ed25519, host_keys: &host, rng: &mut rng };
+    let Ok(step) = exchange(KexAlg::Curve25519Sha256, Role::Server).step(bytes, &mut cx) else { return };
+    let (Some(reply), Some(done)) = (step.send, step.done) else { panic!("curve25519 ends with the server's reply") };
+    let host = &host[0];
+    let mut r = Reader::new(&reply);
     assert_eq!(r.u8(), Ok(msg::KEX_ECDH_REPLY));
     assert_eq!(r.string().ok(), Some(&host.public().blob()[..]));
     assert_eq!(r.string().map(<[u8]>::len), Ok(32));
     let signature = r.string().expect("a signature");
-    assert!(r.finish().is_ok() && host.public().verify("ssh-ed25519", &result.exchange_hash, signature));
+    assert!(r.finish().is_ok() && host.public().verify(SigAlg::Ed25519, &done.exchange_hash, signature));
 }
 
 /// `NAME=VALUE`: a setting the core takes must read back in a form it takes again, unchanged.

@@ -1,7 +1,11 @@
 //! The server: every connection of a process in one table, the host keys, the settings and the random
 //! generator they share. This is the whole API a host (the wasm binding, a test, a WIT component) drives.
+//! Each connection ([`conn`]) is a transport session with the server's user authentication
+//! ([`userauth`]) and connection ([`connection`]) layers over it.
 
 mod conn;
+mod connection;
+mod userauth;
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
@@ -13,8 +17,13 @@ use crate::error::Error;
 use crate::event::{AuthReply, Event};
 use crate::keys::{HostKey, KeyError};
 use crate::msg::DisconnectReason;
-use conn::{Conn, Ctx};
-pub use conn::{CALL_OUTPUT_BUDGET, KEX_TIMEOUT_MS};
+use crate::transport::session::Ctx;
+pub use crate::transport::session::KEX_TIMEOUT_MS;
+use conn::Conn;
+pub use conn::CALL_OUTPUT_BUDGET;
+
+/// Longest piece of client text (a service or request name) quoted in a log line or a disconnect description.
+const MAX_QUOTED_CHARS: usize = 64;
 
 /// A host call that could not be carried out. The connection is unaffected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +76,7 @@ pub struct Server {
 macro_rules! with_conn {
     ($self:ident, $id:expr, |$conn:ident, $ctx:ident| $body:expr) => {{
         let $conn = $self.conns.get_mut(&$id).ok_or(CommandError::NoSuchConnection)?;
-        let mut $ctx = Ctx { config: &$self.config, host_keys: &$self.host_keys, rng: &mut $self.rng, events: &mut $self.events };
+        let mut $ctx = Ctx { id: $id, config: &$self.config, host_keys: &$self.host_keys, rng: &mut $self.rng, events: &mut $self.events };
         $body
     }};
 }
@@ -98,11 +107,11 @@ impl Server {
         &mut self.config
     }
 
-    /// Adds a host key from an OpenSSH private key file; replaces a key of the same algorithm.
+    /// Adds a host key from an OpenSSH private key file; replaces a key of the same type.
     pub fn add_host_key_openssh(&mut self, text: &str) -> Result<String, KeyError> {
         let key = HostKey::from_openssh(text)?;
         let line = key.public().to_openssh_line();
-        self.host_keys.retain(|k| k.algorithm() != key.algorithm());
+        self.host_keys.retain(|k| k.key_type() != key.key_type());
         self.host_keys.push(key);
         Ok(line)
     }
@@ -112,7 +121,7 @@ impl Server {
         let key = HostKey::generate_ed25519(&mut self.rng);
         let check = rand_core::RngCore::next_u32(&mut self.rng);
         let text = key.to_openssh(comment, check);
-        self.host_keys.retain(|k| k.algorithm() != key.algorithm());
+        self.host_keys.retain(|k| k.key_type() != key.key_type());
         self.host_keys.push(key);
         text
     }
@@ -138,8 +147,8 @@ impl Server {
             id = id.checked_add(1).unwrap_or(1);
         }
         self.next_id = id.checked_add(1).unwrap_or(1);
-        let mut ctx = Ctx { config: &self.config, host_keys: &self.host_keys, rng: &mut self.rng, events: &mut self.events };
-        let conn = Conn::new(id, now, &mut ctx);
+        let mut ctx = Ctx { id, config: &self.config, host_keys: &self.host_keys, rng: &mut self.rng, events: &mut self.events };
+        let conn = Conn::new(now, &mut ctx);
         self.conns.insert(id, conn);
         Ok(id)
     }
@@ -213,7 +222,8 @@ impl Server {
     }
 
     pub fn consume_channel_data(&mut self, id: u32, channel: u32, n: u32) -> Result<(), CommandError> {
-        with_conn!(self, id, |conn, ctx| conn.consume(channel, n, &mut ctx))
+        with_conn!(self, id, |conn, ctx| conn.consume(channel, n, &mut ctx));
+        Ok(())
     }
 
     pub fn send_eof(&mut self, id: u32, channel: u32) -> Result<(), CommandError> {

@@ -1,6 +1,6 @@
 //! The identification string exchange (RFC 4253 §4.2). Only a server may send lines before its version
-//! line, so the client's first line must be its version, as OpenSSH's sshd requires; no line may be longer
-//! than the RFC's 255 bytes.
+//! line, so the client's first line must be its version, as OpenSSH's sshd requires; no version line may
+//! be longer than the RFC's 255 bytes.
 
 use alloc::string::String;
 
@@ -11,6 +11,10 @@ use crate::msg::DisconnectReason;
 pub const MAX_LINE: usize = 255;
 /// What the server writes, in the clear, to a client whose first line is not an SSH version (OpenSSH's words).
 pub const NOT_SSH_REPLY: &[u8] = b"Invalid SSH identification string.\r\n";
+/// Lines a server may send before its version, and the longest of them, as OpenSSH's client allows
+/// (`SSH_MAX_PRE_BANNER_LINES`, `SSH_MAX_BANNER_LEN`).
+pub const MAX_PRE_VERSION_LINES: usize = 1024;
+const MAX_PRE_VERSION_LINE: usize = 8192;
 
 /// Whether the bytes received so far already show that the client's first line is not an SSH version:
 /// they do not begin with `SSH-`. Decided from the first byte on, so that an HTTP request or a port
@@ -24,15 +28,9 @@ pub fn is_not_ssh(buf: &[u8]) -> bool {
 /// line. Returns the version (without CR LF) and the number of bytes the line took, or `None` if more
 /// bytes are needed.
 pub fn parse_client_version(buf: &[u8]) -> Result<Option<(String, usize)>> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-        if buf.len() > MAX_LINE {
-            return Err(Error::protocol("identification line too long"));
-        }
+    let Some(nl) = line_end(buf, MAX_LINE, "identification line too long")? else {
         return Ok(None);
     };
-    if nl + 1 > MAX_LINE {
-        return Err(Error::protocol("identification line too long"));
-    }
     let line = buf.get(..nl).unwrap_or_default();
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if !line.starts_with(b"SSH-") {
@@ -49,6 +47,34 @@ pub fn parse_client_version(buf: &[u8]) -> Result<Option<(String, usize)>> {
         return Err(Error::protocol("identification string is not printable"));
     }
     Ok(Some((String::from(text), nl + 1)))
+}
+
+/// A client's reading of the server's version line: the lines the server may send before it are skipped.
+/// Returns the version and the bytes up to the end of its line, or `None` if more bytes are needed.
+pub fn parse_server_version(buf: &[u8]) -> Result<Option<(String, usize)>> {
+    let mut start = 0;
+    for _ in 0..=MAX_PRE_VERSION_LINES {
+        let rest = buf.get(start..).unwrap_or_default();
+        let may_be_version = rest.get(..4).map_or(b"SSH-".starts_with(rest), |head| head == b"SSH-");
+        if may_be_version {
+            return Ok(parse_client_version(rest)?.map(|(version, used)| (version, start + used)));
+        }
+        let Some(nl) = line_end(rest, MAX_PRE_VERSION_LINE, "line before the identification string too long")? else {
+            return Ok(None);
+        };
+        start += nl + 1;
+    }
+    Err(Error::protocol("no SSH identification string"))
+}
+
+/// Where the first line of `buf` ends (its LF), or `None` while it may still come; a line of more than
+/// `max` bytes, LF included, is an error.
+fn line_end(buf: &[u8], max: usize, too_long: &'static str) -> Result<Option<usize>> {
+    match buf.iter().position(|&b| b == b'\n') {
+        Some(nl) if nl < max => Ok(Some(nl)),
+        None if buf.len() <= max => Ok(None),
+        _ => Err(Error::protocol(too_long)),
+    }
 }
 
 #[cfg(test)]
@@ -69,6 +95,19 @@ mod tests {
         let e = parse_client_version(b"SSH-1.5-old\r\n").unwrap_err();
         assert_eq!(e.reason, DisconnectReason::ProtocolVersionNotSupported);
         assert!(parse_client_version(&[b'S'; 300]).is_err());
+    }
+
+    #[test]
+    fn a_client_skips_the_lines_a_server_sends_before_its_version() {
+        let (v, used) = parse_server_version(b"hello\r\nSSH is here\nSSH-2.0-srv\r\nrest").unwrap().unwrap();
+        assert_eq!((v.as_str(), used), ("SSH-2.0-srv", 32));
+        for partial in [&b""[..], b"hello", b"hello\r\nSS", b"hello\r\nSSH-2.0-s"] {
+            assert_eq!(parse_server_version(partial).unwrap(), None, "{partial:?}");
+        }
+        let many = b"x\n".repeat(MAX_PRE_VERSION_LINES + 1);
+        assert!(parse_server_version(&many).is_err());
+        assert!(parse_server_version(&[b'x'; MAX_PRE_VERSION_LINE + 1]).is_err());
+        assert!(parse_server_version(b"SSH-1.5-old\r\n").is_err());
     }
 
     #[test]

@@ -1,46 +1,20 @@
 //! Algorithm names and KEXINIT negotiation (RFC 4253 §7.1): the first algorithm on the client's list
-//! that the server also offers wins.
+//! that the server also offers wins, whichever side we are. Host key lists name signature algorithms
+//! ([`SigAlg`]); the key that makes the chosen one is found by its type.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
+use crate::keys::SigAlg;
 use crate::msg;
 use crate::wire::{list_contains, Reader, Writer};
-
-/// Declares an algorithm enum whose variants map one-to-one to wire names.
-macro_rules! algorithms {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $wire:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn name(self) -> &'static str {
-                match self { $($name::$variant => $wire),+ }
-            }
-
-            pub fn from_name(name: &str) -> Option<Self> {
-                match name { $($wire => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
 
 algorithms!(
     /// Key exchange methods.
     KexAlg {
         Curve25519Sha256 => "curve25519-sha256",
         Curve25519Sha256Libssh => "curve25519-sha256@libssh.org",
-    }
-);
-
-algorithms!(
-    /// Host key (signature) algorithms.
-    HostKeyAlg {
-        Ed25519 => "ssh-ed25519",
     }
 );
 
@@ -92,11 +66,11 @@ pub const EXT_INFO_S: &str = "ext-info-s";
 pub const STRICT_KEX_C: &str = "kex-strict-c-v00@openssh.com";
 pub const STRICT_KEX_S: &str = "kex-strict-s-v00@openssh.com";
 
-/// The server's algorithm lists, most preferred first.
+/// One side's algorithm lists, most preferred first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preferences {
     pub kex: Vec<KexAlg>,
-    pub host_key: Vec<HostKeyAlg>,
+    pub host_key: Vec<SigAlg>,
     pub cipher: Vec<CipherAlg>,
     pub mac: Vec<MacAlg>,
     pub compression: Vec<CompressionAlg>,
@@ -106,7 +80,7 @@ impl Default for Preferences {
     fn default() -> Self {
         Preferences {
             kex: KexAlg::ALL.to_vec(),
-            host_key: HostKeyAlg::ALL.to_vec(),
+            host_key: SigAlg::ALL.to_vec(),
             cipher: CipherAlg::ALL.to_vec(),
             mac: MacAlg::ALL.to_vec(),
             compression: CompressionAlg::DEFAULT.to_vec(),
@@ -173,15 +147,16 @@ impl KexInit {
     }
 }
 
-/// Encodes the server's KEXINIT. `extra_kex` carries the extension pseudo-algorithms (strict kex, ext-info).
-pub fn encode_server_kexinit(prefs: &Preferences, host_keys: &[HostKeyAlg], cookie: [u8; 16], extra_kex: &[&str]) -> Vec<u8> {
+/// Encodes a KEXINIT offering `host_key` (a server lists only what its keys make) and the rest of
+/// `prefs` both ways. `extra_kex` carries the extension pseudo-algorithms (strict kex, ext-info).
+pub fn encode_kexinit(prefs: &Preferences, host_key: &[SigAlg], cookie: [u8; 16], extra_kex: &[&str]) -> Vec<u8> {
     let mut w = Writer::message(msg::KEXINIT);
     w.raw(&cookie);
     let mut kex: Vec<&str> = prefs.kex.iter().map(|k| k.name()).collect();
     kex.extend_from_slice(extra_kex);
     w.name_list(&kex);
-    let offered: Vec<&str> = prefs.host_key.iter().filter(|a| host_keys.contains(a)).map(|a| a.name()).collect();
-    w.name_list(&offered);
+    let host_key: Vec<&str> = host_key.iter().map(|a| a.name()).collect();
+    w.name_list(&host_key);
     let ciphers: Vec<&str> = prefs.cipher.iter().map(|c| c.name()).collect();
     let macs: Vec<&str> = prefs.mac.iter().map(|m| m.name()).collect();
     let comp: Vec<&str> = prefs.compression.iter().map(|c| c.name()).collect();
@@ -197,7 +172,8 @@ pub fn encode_server_kexinit(prefs: &Preferences, host_keys: &[HostKeyAlg], cook
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Negotiated {
     pub kex: KexAlg,
-    pub host_key: HostKeyAlg,
+    /// The signature algorithm of the server's host key.
+    pub host_key: SigAlg,
     pub cipher_c2s: CipherAlg,
     pub cipher_s2c: CipherAlg,
     /// `None` when the cipher is an AEAD.
@@ -207,50 +183,37 @@ pub struct Negotiated {
     pub compression_s2c: CompressionAlg,
 }
 
-fn choose<T: Copy + PartialEq>(client_list: &str, ours: &[T], from_name: fn(&str) -> Option<T>, what: &'static str) -> Result<T> {
-    client_list
+/// The first algorithm on the client's list that is on the server's list too.
+fn choose<T: Copy>(client: &str, server: &str, from_name: fn(&str) -> Option<T>, what: &'static str) -> Result<T> {
+    client
         .split(',')
-        .filter_map(from_name)
-        .find(|alg| ours.contains(alg))
+        .filter(|name| list_contains(server, name))
+        .find_map(from_name)
         .ok_or_else(|| Error::kex(alloc::format!("no matching {what} algorithm")))
 }
 
-/// Negotiates between the client's KEXINIT and the server's own, as sent.
-pub fn negotiate_lists(client: &KexInit, server: &KexInit) -> Result<Negotiated> {
-    fn parse<T>(list: &str, from_name: fn(&str) -> Option<T>) -> Vec<T> {
-        list.split(',').filter_map(from_name).collect()
-    }
-    let prefs = Preferences {
-        kex: parse(&server.kex, KexAlg::from_name),
-        host_key: parse(&server.host_key, HostKeyAlg::from_name),
-        cipher: parse(&server.cipher_s2c, CipherAlg::from_name),
-        mac: parse(&server.mac_s2c, MacAlg::from_name),
-        compression: parse(&server.compression_s2c, CompressionAlg::from_name),
-    };
-    let host_keys = prefs.host_key.clone();
-    negotiate(client, &prefs, &host_keys)
-}
-
-pub fn negotiate(client: &KexInit, prefs: &Preferences, host_keys: &[HostKeyAlg]) -> Result<Negotiated> {
-    let offered: Vec<HostKeyAlg> = prefs.host_key.iter().copied().filter(|a| host_keys.contains(a)).collect();
-    let cipher_c2s = choose(&client.cipher_c2s, &prefs.cipher, CipherAlg::from_name, "cipher")?;
-    let cipher_s2c = choose(&client.cipher_s2c, &prefs.cipher, CipherAlg::from_name, "cipher")?;
-    let mac = |cipher: CipherAlg, list: &str| -> Result<Option<MacAlg>> {
+/// Negotiates between the client's KEXINIT and the server's, whichever of them is ours (RFC 4253 §7.1):
+/// each direction's cipher, MAC and compression come from that direction's lists.
+pub fn negotiate(client: &KexInit, server: &KexInit) -> Result<Negotiated> {
+    let cipher_c2s = choose(&client.cipher_c2s, &server.cipher_c2s, CipherAlg::from_name, "cipher")?;
+    let cipher_s2c = choose(&client.cipher_s2c, &server.cipher_s2c, CipherAlg::from_name, "cipher")?;
+    let mac = |cipher: CipherAlg, client: &str, server: &str| -> Result<Option<MacAlg>> {
         if cipher.is_aead() {
             Ok(None)
         } else {
-            choose(list, &prefs.mac, MacAlg::from_name, "MAC").map(Some)
+            choose(client, server, MacAlg::from_name, "MAC").map(Some)
         }
     };
+    let compression = |client: &str, server: &str| choose(client, server, CompressionAlg::from_name, "compression");
     Ok(Negotiated {
-        kex: choose(&client.kex, &prefs.kex, KexAlg::from_name, "key exchange")?,
-        host_key: choose(&client.host_key, &offered, HostKeyAlg::from_name, "host key")?,
+        kex: choose(&client.kex, &server.kex, KexAlg::from_name, "key exchange")?,
+        host_key: choose(&client.host_key, &server.host_key, SigAlg::from_name, "host key")?,
         cipher_c2s,
         cipher_s2c,
-        mac_c2s: mac(cipher_c2s, &client.mac_c2s)?,
-        mac_s2c: mac(cipher_s2c, &client.mac_s2c)?,
-        compression_c2s: choose(&client.compression_c2s, &prefs.compression, CompressionAlg::from_name, "compression")?,
-        compression_s2c: choose(&client.compression_s2c, &prefs.compression, CompressionAlg::from_name, "compression")?,
+        mac_c2s: mac(cipher_c2s, &client.mac_c2s, &server.mac_c2s)?,
+        mac_s2c: mac(cipher_s2c, &client.mac_s2c, &server.mac_s2c)?,
+        compression_c2s: compression(&client.compression_c2s, &server.compression_c2s)?,
+        compression_s2c: compression(&client.compression_s2c, &server.compression_s2c)?,
     })
 }
 
@@ -284,38 +247,78 @@ mod tests {
         }
     }
 
+    /// The KEXINIT a server with the default preferences and an ed25519 key sends.
+    fn default_server() -> KexInit {
+        KexInit::decode(&encode_kexinit(&Preferences::default(), SigAlg::ALL, [0; 16], &[])).unwrap()
+    }
+
     #[test]
     fn client_preference_wins() {
-        let prefs = Preferences::default();
         let n = negotiate(
             &client(
                 "foo,curve25519-sha256@libssh.org,curve25519-sha256",
                 "aes256-ctr,chacha20-poly1305@openssh.com",
                 "hmac-sha2-512,hmac-sha2-256",
             ),
-            &prefs,
-            &[HostKeyAlg::Ed25519],
+            &default_server(),
         )
         .unwrap();
         assert_eq!(n.kex, KexAlg::Curve25519Sha256Libssh);
-        assert_eq!(n.host_key, HostKeyAlg::Ed25519);
+        assert_eq!(n.host_key, SigAlg::Ed25519);
         assert_eq!(n.cipher_c2s, CipherAlg::Aes256Ctr);
         assert_eq!(n.mac_c2s, Some(MacAlg::HmacSha512));
     }
 
+    /// Each direction is chosen from its own two lists, the client's order first. Lists that differ
+    /// between directions, on either side, tell a choice from the wrong lists apart (the server used to
+    /// read its server-to-client lists for both directions).
+    #[test]
+    fn each_direction_is_chosen_from_its_own_lists() {
+        let client = KexInit {
+            kex: "curve25519-sha256".into(),
+            host_key: "ssh-ed25519".into(),
+            cipher_c2s: "aes256-ctr,aes128-ctr".into(),
+            cipher_s2c: "aes128-ctr,aes256-ctr".into(),
+            mac_c2s: "hmac-sha2-512,hmac-sha2-256".into(),
+            mac_s2c: "hmac-sha2-512,hmac-sha2-256".into(),
+            compression_c2s: "none,zlib@openssh.com".into(),
+            compression_s2c: "none,zlib@openssh.com".into(),
+            first_kex_packet_follows: false,
+        };
+        let server = KexInit {
+            cipher_c2s: "aes128-ctr".into(),
+            cipher_s2c: "aes256-ctr".into(),
+            mac_c2s: "hmac-sha2-256".into(),
+            mac_s2c: "hmac-sha2-512".into(),
+            compression_c2s: "zlib@openssh.com".into(),
+            compression_s2c: "none".into(),
+            ..client.clone()
+        };
+        let n = negotiate(&client, &server).unwrap();
+        assert_eq!((n.cipher_c2s, n.cipher_s2c), (CipherAlg::Aes128Ctr, CipherAlg::Aes256Ctr));
+        assert_eq!((n.mac_c2s, n.mac_s2c), (Some(MacAlg::HmacSha256), Some(MacAlg::HmacSha512)));
+        assert_eq!((n.compression_c2s, n.compression_s2c), (CompressionAlg::ZlibOpenssh, CompressionAlg::None));
+        // The client's order decides where both sides offer several.
+        let both = KexInit { cipher_c2s: "aes128-ctr,aes256-ctr".into(), cipher_s2c: "aes256-ctr,aes128-ctr".into(), ..server };
+        let n = negotiate(&client, &both).unwrap();
+        assert_eq!((n.cipher_c2s, n.cipher_s2c), (CipherAlg::Aes256Ctr, CipherAlg::Aes128Ctr));
+        // A direction with nothing in common fails, even if the other direction's list would match.
+        let one_way = KexInit { cipher_s2c: "aes192-ctr".into(), ..both };
+        assert!(negotiate(&client, &one_way).is_err());
+    }
+
     #[test]
     fn aead_needs_no_mac_and_missing_common_alg_is_kex_failure() {
-        let prefs = Preferences::default();
-        let n = negotiate(&client("curve25519-sha256", "aes128-gcm@openssh.com", "hmac-md5"), &prefs, &[HostKeyAlg::Ed25519]).unwrap();
+        let server = default_server();
+        let n = negotiate(&client("curve25519-sha256", "aes128-gcm@openssh.com", "hmac-md5"), &server).unwrap();
         assert_eq!(n.mac_c2s, None);
-        let err =
-            negotiate(&client("diffie-hellman-group1-sha1", "aes128-ctr", "hmac-sha2-256"), &prefs, &[HostKeyAlg::Ed25519]).unwrap_err();
+        let err = negotiate(&client("diffie-hellman-group1-sha1", "aes128-ctr", "hmac-sha2-256"), &server).unwrap_err();
         assert_eq!(err.reason, crate::msg::DisconnectReason::KeyExchangeFailed);
     }
 
     #[test]
     fn kexinit_round_trips_through_decoder() {
-        let bytes = encode_server_kexinit(&Preferences::default(), &[HostKeyAlg::Ed25519], [7; 16], &[STRICT_KEX_S]);
+        let bytes = encode_kexinit(&Preferences::default(), &[SigAlg::Ed25519], [7; 16], &[STRICT_KEX_S]);
         let init = KexInit::decode(&bytes).unwrap();
         assert!(init.offers(STRICT_KEX_S));
         assert_eq!(init.host_key, "ssh-ed25519");

@@ -8,10 +8,10 @@ use std::collections::VecDeque;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
-use wasshd_core::keys::PublicKey;
+use wasshd_core::keys::{PublicKey, SigAlg};
 use wasshd_core::msg;
 use wasshd_core::transport::kex::{derive_keys, Keys};
-use wasshd_core::transport::negotiate::{CipherAlg, CompressionAlg, HostKeyAlg, KexAlg, KexInit, MacAlg, Negotiated};
+use wasshd_core::transport::negotiate::{CipherAlg, CompressionAlg, KexAlg, KexInit, MacAlg, Negotiated};
 use wasshd_core::transport::packet::{DirectionKeys, Opener, RxBuf, Sealer};
 use wasshd_core::wire::{Reader, Writer};
 use x25519_dalek::{PublicKey as XPublic, StaticSecret};
@@ -357,7 +357,7 @@ impl Client {
         };
         let negotiated = Negotiated {
             kex: KexAlg::from_name(&pick(&self.opts.kex, &server.kex).ok_or("no kex")?).ok_or("kex")?,
-            host_key: HostKeyAlg::from_name(&pick("ssh-ed25519", &server.host_key).ok_or("no host key")?).ok_or("hk")?,
+            host_key: SigAlg::from_name(&pick("ssh-ed25519", &server.host_key).ok_or("no host key")?).ok_or("hk")?,
             cipher_c2s,
             cipher_s2c,
             mac_c2s: mac(cipher_c2s, &server.mac_c2s)?,
@@ -404,7 +404,7 @@ impl Client {
             &k,
         );
         let host = PublicKey::from_blob(k_s).map_err(|e| format!("host key: {e:?}"))?;
-        if !host.verify("ssh-ed25519", &h, sig) {
+        if !host.verify(SigAlg::Ed25519, &h, sig) {
             return Err("host signature over the exchange hash does not verify".into());
         }
         if let Some(known) = &self.host_key {
@@ -414,7 +414,7 @@ impl Client {
         }
         self.host_key = Some(host);
         let session_id = self.session_id.get_or_insert_with(|| h.clone()).clone();
-        let (c2s, s2c) = derive_keys(negotiated.kex, &negotiated, &k, &h, &session_id);
+        let (c2s, s2c) = derive_keys(&negotiated, &k, &h, &session_id);
         kex.s2c = Some(s2c);
         kex.newkeys_sent = true;
         self.negotiated = Some(negotiated);

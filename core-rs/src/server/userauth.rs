@@ -1,5 +1,5 @@
-//! The server's side of user authentication (RFC 4252, RFC 4256): the service request, and a login's
-//! chain of steps. The core keeps the chain, so a host that decides each step cannot get it wrong: the
+//! The server's user authentication layer (RFC 4252, RFC 4256) over a transport session: the service
+//! request, and a login's chain of steps. The core keeps the chain, so a host that decides each step cannot get it wrong: the
 //! user and service are fixed by the first request, a publickey query is answered only with PK_OK or a
 //! refusal, a method outside what the last partial success allowed is refused, and a step that passes
 //! ends the login only once OpenSSH's `AuthenticationMethods` is satisfied.
@@ -7,20 +7,28 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::{quote, Conn, Ctx, Pending, MAX_QUOTED_CHARS};
+use super::MAX_QUOTED_CHARS;
 use crate::auth::{self, Method, MethodRequest};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::event::{AuthMethod, AuthReply, AuthRequest, Event, LOG_INFO};
+use crate::event::{quote, AuthMethod, AuthReply, AuthRequest, Event, LOG_INFO};
+use crate::keys::SigAlg;
 use crate::msg::{self, DisconnectReason};
 use crate::server::CommandError;
+use crate::transport::session::{Ctx, Session};
 use crate::wire::{Reader, Writer};
 
 /// The one service a login may be for (RFC 4254).
 const CONNECTION_SERVICE: &str = "ssh-connection";
 
+/// A decision of this layer the host owes; the connection processes no input meanwhile.
+enum Decision {
+    Service,
+    Auth(PendingAuth),
+}
+
 /// An authentication request waiting for the host's answer.
-pub(super) struct PendingAuth {
+struct PendingAuth {
     method: Method,
     /// For a publickey query: what PK_OK must echo.
     pk_query: Option<(String, Vec<u8>)>,
@@ -29,7 +37,7 @@ pub(super) struct PendingAuth {
 }
 
 /// What a login has established so far, kept between USERAUTH_REQUESTs.
-pub(super) struct Login {
+struct Login {
     /// User and service, fixed by the first request: OpenSSH disconnects a client that changes either,
     /// since a step passed as one user must not count for another.
     identity: Option<(String, String)>,
@@ -52,7 +60,7 @@ pub(super) struct Login {
 }
 
 impl Login {
-    pub(super) fn new(config: &Config) -> Self {
+    fn new(config: &Config) -> Self {
         Login {
             identity: None,
             passed: Vec::new(),
@@ -116,8 +124,44 @@ fn heads(chains: &[Vec<Method>]) -> Vec<Method> {
     out
 }
 
-impl Conn {
-    pub(super) fn on_service_request(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
+/// The layer's state: the service, the login in progress, the decision the host owes, and the user once
+/// authenticated.
+pub(super) struct UserAuth {
+    service_accepted: bool,
+    login: Login,
+    pending: Option<Decision>,
+    /// The authenticated user, once authentication succeeded.
+    user: Option<String>,
+}
+
+impl UserAuth {
+    pub(super) fn new(config: &Config) -> Self {
+        UserAuth { service_accepted: false, login: Login::new(config), pending: None, user: None }
+    }
+
+    pub(super) fn is_authenticated(&self) -> bool {
+        self.user.is_some()
+    }
+
+    pub(super) fn decision_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Drops the decision the host owes: the connection ended.
+    pub(super) fn forget_decision(&mut self) {
+        self.pending = None;
+    }
+
+    /// SERVICE_REQUEST, USERAUTH_REQUEST and USERAUTH_INFO_RESPONSE.
+    pub(super) fn on_message(&mut self, payload: &[u8], session: &mut Session, ctx: &mut Ctx) -> Result<()> {
+        match payload.first().copied() {
+            Some(msg::SERVICE_REQUEST) => self.on_service_request(payload, ctx),
+            Some(msg::USERAUTH_REQUEST) => self.on_userauth_request(payload, session, ctx),
+            _ => self.on_info_response(payload, ctx),
+        }
+    }
+
+    fn on_service_request(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
         let mut r = Reader::new(payload);
         r.u8()?;
         let service = r.utf8()?;
@@ -126,16 +170,13 @@ impl Conn {
             let service = quote(service, MAX_QUOTED_CHARS);
             return Err(Error::new(DisconnectReason::ServiceNotAvailable, alloc::format!("service not available: {service}")));
         }
-        self.pending = Some(Pending::Service);
-        self.emit(ctx, Event::ServiceRequest { service: service.into() });
+        self.pending = Some(Decision::Service);
+        ctx.emit(Event::ServiceRequest { service: service.into() });
         Ok(())
     }
 
-    pub fn reply_service(&mut self, accept: bool, ctx: &mut Ctx) -> Result<(), CommandError> {
-        if self.reply_is_moot() {
-            return Ok(());
-        }
-        let Some(Pending::Service) = self.pending else {
+    pub(super) fn reply_service(&mut self, accept: bool, session: &mut Session, ctx: &mut Ctx) -> Result<(), CommandError> {
+        let Some(Decision::Service) = self.pending else {
             return Err(CommandError::NothingPending);
         };
         self.pending = None;
@@ -143,15 +184,14 @@ impl Conn {
             self.service_accepted = true;
             let mut w = Writer::message(msg::SERVICE_ACCEPT);
             w.string(b"ssh-userauth");
-            self.send(w.as_slice(), ctx);
+            session.send(w.as_slice(), ctx);
         } else {
-            self.fail(ctx, Error::new(DisconnectReason::ServiceNotAvailable, "service refused"));
+            session.fail(ctx, Error::new(DisconnectReason::ServiceNotAvailable, "service refused"));
         }
-        self.resume(ctx);
         Ok(())
     }
 
-    pub(super) fn on_userauth_request(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
+    fn on_userauth_request(&mut self, payload: &[u8], session: &mut Session, ctx: &mut Ctx) -> Result<()> {
         if !self.service_accepted {
             return Err(Error::protocol("authentication request before the ssh-userauth service"));
         }
@@ -172,31 +212,32 @@ impl Conn {
         if !self.login.banner_sent {
             self.login.banner_sent = true;
             if let Some(banner) = &ctx.config.banner {
-                self.send(&auth::encode_banner(banner), ctx);
+                session.send(&auth::encode_banner(banner), ctx);
             }
         }
         let requested = request.method.method();
         let permitted = requested.is_some_and(|m| self.login.permits(m, &ctx.config.auth_methods));
         let (Some(method), true, CONNECTION_SERVICE) = (requested, permitted, request.service) else {
-            return self.refuse(ctx, requested, None);
+            return self.refuse(session, ctx, requested, None);
         };
         let mut pending = PendingAuth { method, pk_query: None, signed_key: None };
         let method = match request.method {
             MethodRequest::None => AuthMethod::None,
-            MethodRequest::Password { change: true, .. } => return self.refuse(ctx, Some(method), None),
+            MethodRequest::Password { change: true, .. } => return self.refuse(session, ctx, Some(method), None),
             MethodRequest::Password { password, .. } => AuthMethod::Password { password },
             MethodRequest::PublicKey { algorithm, blob, signature } => {
-                let allowed = ctx.config.user_key_algorithms.iter().any(|a| a.name() == algorithm);
-                let key = auth::parse_offered_key(algorithm, blob).filter(|_| allowed);
-                let Some(key) = key.filter(|_| !self.login.used_keys.iter().any(|k| k == blob)) else {
-                    return self.refuse(ctx, Some(method), None);
+                // The request names a signature algorithm; the key must be of the type that makes it.
+                let sig_alg = SigAlg::from_name(algorithm).filter(|a| ctx.config.user_key_algorithms.contains(a));
+                let key = sig_alg.and_then(|a| auth::parse_offered_key(a, blob).map(|key| (a, key)));
+                let Some((sig_alg, key)) = key.filter(|_| !self.login.used_keys.iter().any(|k| k == blob)) else {
+                    return self.refuse(session, ctx, Some(method), None);
                 };
                 if let Some(signature) = signature {
-                    let session_id = self.session_id.as_deref().unwrap_or_default();
+                    let session_id = session.session_id().unwrap_or_default();
                     let data = auth::signed_data(session_id, request.user, request.service, algorithm, blob);
-                    if !key.verify(algorithm, &data, signature) {
-                        self.log(ctx, LOG_INFO, alloc::format!("publickey signature for {} did not verify", request.user));
-                        return self.refuse(ctx, Some(method), None);
+                    if !key.verify(sig_alg, &data, signature) {
+                        ctx.log(LOG_INFO, alloc::format!("publickey signature for {} did not verify", request.user));
+                        return self.refuse(session, ctx, Some(method), None);
                     }
                     pending.signed_key = Some(blob.to_vec());
                 } else {
@@ -207,13 +248,13 @@ impl Conn {
             MethodRequest::KeyboardInteractive { submethods } => {
                 AuthMethod::KeyboardInteractive { submethods: submethods.into(), responses: None }
             }
-            MethodRequest::Other(_) => return self.refuse(ctx, Some(method), None),
+            MethodRequest::Other(_) => return self.refuse(session, ctx, Some(method), None),
         };
         self.ask_host(pending, method, ctx);
         Ok(())
     }
 
-    pub(super) fn on_info_response(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
+    fn on_info_response(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
         let Some(expected) = self.login.kbd_expected.take() else {
             return Err(Error::protocol("keyboard-interactive response without a request"));
         };
@@ -225,17 +266,18 @@ impl Conn {
 
     fn ask_host(&mut self, pending: PendingAuth, method: AuthMethod, ctx: &mut Ctx) {
         let (user, service) = self.login.identity.clone().unwrap_or_default();
-        self.pending = Some(Pending::Auth(pending));
+        self.pending = Some(Decision::Auth(pending));
         let passed = self.login.passed.clone();
-        self.emit(ctx, Event::AuthRequest(AuthRequest { user, service, method, passed }));
+        ctx.emit(Event::AuthRequest(AuthRequest { user, service, method, passed }));
     }
 
-    pub fn reply_auth(&mut self, reply: AuthReply, ctx: &mut Ctx) -> Result<(), CommandError> {
-        if self.reply_is_moot() {
-            return Ok(());
-        }
-        let Some(Pending::Auth(pending)) = self.pending.take() else {
-            return Err(CommandError::NothingPending);
+    pub(super) fn reply_auth(&mut self, reply: AuthReply, session: &mut Session, ctx: &mut Ctx) -> Result<(), CommandError> {
+        let pending = match self.pending.take() {
+            Some(Decision::Auth(pending)) => pending,
+            other => {
+                self.pending = other;
+                return Err(CommandError::NothingPending);
+            }
         };
         if let AuthReply::Prompt { prompts, .. } = &reply {
             let error = if pending.method != Method::KeyboardInteractive {
@@ -246,7 +288,7 @@ impl Conn {
                 None
             };
             if let Some(error) = error {
-                self.pending = Some(Pending::Auth(pending));
+                self.pending = Some(Decision::Auth(pending));
                 return Err(error);
             }
         }
@@ -254,24 +296,23 @@ impl Conn {
             // A query only asks whether a key would do: whatever the host meant, the answer is PK_OK, and
             // the step is decided when the signed request comes.
             (AuthReply::Accept | AuthReply::PartialSuccess { .. }, Some((algorithm, blob))) => {
-                self.send(&auth::encode_pk_ok(algorithm, blob), ctx);
+                session.send(&auth::encode_pk_ok(algorithm, blob), ctx);
                 Ok(())
             }
-            (AuthReply::Accept, None) => self.step_passed(ctx, pending, None),
-            (AuthReply::PartialSuccess { methods }, None) => self.step_passed(ctx, pending, Some(methods)),
-            (AuthReply::Reject { methods }, _) => self.refuse(ctx, Some(pending.method), methods),
-            (AuthReply::Prompt { name, instruction, prompts, retry }, _) => self.prompt(ctx, &name, &instruction, &prompts, retry),
+            (AuthReply::Accept, None) => self.step_passed(session, ctx, pending, None),
+            (AuthReply::PartialSuccess { methods }, None) => self.step_passed(session, ctx, pending, Some(methods)),
+            (AuthReply::Reject { methods }, _) => self.refuse(session, ctx, Some(pending.method), methods),
+            (AuthReply::Prompt { name, instruction, prompts, retry }, _) => self.prompt(session, ctx, &name, &instruction, &prompts, retry),
         };
         if let Err(e) = result {
-            self.fail(ctx, e);
+            session.fail(ctx, e);
         }
-        self.resume(ctx);
         Ok(())
     }
 
     /// The host passed a step. `more`: the host asked for a further step (with the methods it names, or
     /// what the chains allow), even if the configured chains are satisfied.
-    fn step_passed(&mut self, ctx: &mut Ctx, pending: PendingAuth, more: Option<Option<Vec<Method>>>) -> Result<()> {
+    fn step_passed(&mut self, session: &mut Session, ctx: &mut Ctx, pending: PendingAuth, more: Option<Option<Vec<Method>>>) -> Result<()> {
         self.login.kbd_rounds = 0;
         self.login.used_keys.extend(pending.signed_key);
         let complete = self.login.step_passed(pending.method);
@@ -279,11 +320,11 @@ impl Conn {
             let (user, _) = self.login.identity.clone().unwrap_or_default();
             let methods: Vec<&str> = self.login.passed.iter().map(|m| m.name()).collect();
             let methods = methods.join(",");
-            self.send(&[msg::USERAUTH_SUCCESS], ctx);
-            self.log(ctx, LOG_INFO, alloc::format!("user {user} authenticated with {methods}"));
-            self.emit(ctx, Event::Authenticated { user: user.clone(), method: pending.method.name().into() });
+            session.send(&[msg::USERAUTH_SUCCESS], ctx);
+            session.start_delayed_compression();
+            ctx.log(LOG_INFO, alloc::format!("user {user} authenticated with {methods}"));
+            ctx.emit(Event::Authenticated { user: user.clone(), method: pending.method.name().into() });
             self.user = Some(user);
-            self.last_activity = self.now;
             return Ok(());
         }
         // What may follow: the host's choice, within the chains while they are unsatisfied; once they are
@@ -295,7 +336,7 @@ impl Conn {
             Some(host) => host.into_iter().filter(|m| allowed.contains(m)).collect(),
             None => allowed,
         };
-        self.send(&auth::encode_failure(&next, true), ctx);
+        session.send(&auth::encode_failure(&next, true), ctx);
         self.login.next = Some(next);
         Ok(())
     }
@@ -303,7 +344,7 @@ impl Conn {
     /// Refuses an attempt at `method` (`None` for one the server does not know) with USERAUTH_FAILURE,
     /// listing what may still be tried (narrowed by `methods`), or ends the connection once the client has
     /// used up its attempts.
-    fn refuse(&mut self, ctx: &mut Ctx, method: Option<Method>, methods: Option<Vec<Method>>) -> Result<()> {
+    fn refuse(&mut self, session: &mut Session, ctx: &mut Ctx, method: Option<Method>, methods: Option<Vec<Method>>) -> Result<()> {
         self.login.kbd_rounds = 0;
         // Every refusal counts, publickey queries included (as in OpenSSH), except a first "none".
         let none = method == Some(Method::None);
@@ -316,7 +357,7 @@ impl Conn {
         if let Some(narrower) = methods {
             list.retain(|m| narrower.contains(m));
         }
-        self.send(&auth::encode_failure(&list, false), ctx);
+        session.send(&auth::encode_failure(&list, false), ctx);
         Ok(())
     }
 
@@ -329,17 +370,25 @@ impl Conn {
     }
 
     /// Sends a round of keyboard-interactive prompts, within `MaxKeyboardInteractiveRounds` per attempt.
-    fn prompt(&mut self, ctx: &mut Ctx, name: &str, instruction: &str, prompts: &[(String, bool)], retry: bool) -> Result<()> {
+    fn prompt(
+        &mut self,
+        session: &mut Session,
+        ctx: &mut Ctx,
+        name: &str,
+        instruction: &str,
+        prompts: &[(String, bool)],
+        retry: bool,
+    ) -> Result<()> {
         if self.login.kbd_rounds >= ctx.config.max_kbd_rounds {
-            self.log(ctx, LOG_INFO, alloc::format!("keyboard-interactive: more than {} rounds, refused", ctx.config.max_kbd_rounds));
-            return self.refuse(ctx, Some(Method::KeyboardInteractive), None);
+            ctx.log(LOG_INFO, alloc::format!("keyboard-interactive: more than {} rounds, refused", ctx.config.max_kbd_rounds));
+            return self.refuse(session, ctx, Some(Method::KeyboardInteractive), None);
         }
         if retry {
             self.count_failure(ctx)?;
         }
         self.login.kbd_rounds += 1;
         self.login.kbd_expected = Some(prompts.len());
-        self.send(&auth::encode_info_request(name, instruction, prompts), ctx);
+        session.send(&auth::encode_info_request(name, instruction, prompts), ctx);
         Ok(())
     }
 }
