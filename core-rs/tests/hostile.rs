@@ -1526,7 +1526,7 @@ fn thousands_of_channel_opens_get_max_channels_and_the_rest_resource_shortage() 
 /// keepalives, OPEN_FAILURE) and keeps no bound on the output it has not handed over: a client that sends
 /// them and never reads makes the output grow with its input. What holds is the ratio: at most one small
 /// reply per request, so the host bounds the total by reading no more input while its socket refuses
-/// output (ts/server.ts `flush` pauses the transport).
+/// output (ts/core/binding.ts `flush` pauses the transport).
 #[test]
 fn requests_the_core_answers_itself_cost_at_most_one_reply_per_request_and_twice_their_size() {
     let mut server = test_server();
@@ -1774,7 +1774,7 @@ fn replies_to_a_client_that_never_finishes_a_re_exchange_are_not_held_without_bo
 
 /// Input read ahead of a pending decision is bounded by a fixed amount: 320 KiB before authentication and
 /// 1 MiB after, however much the channel windows allow. A host stops reading while it decides
-/// (ts/server.ts), so a well-behaved client's further bytes wait in its socket and it never gets near.
+/// (ts/core/binding.ts), so a well-behaved client's further bytes wait in its socket and it never gets near.
 /// RFC 4253 §7.1: KEXINIT ends with the reserved uint32; a byte after it makes the message malformed.
 #[test]
 fn a_kexinit_with_bytes_after_its_reserved_field_is_refused() {

@@ -16,7 +16,7 @@ use crate::transport::session::{Ctx, Incoming, Session};
 use crate::transport::Role;
 
 /// Input a connection may hold unprocessed, whatever its channel windows: a host stops reading while a
-/// decision is pending (ts/server.ts), so a well-behaved client never has more than a socket read and a
+/// decision is pending (ts/core/binding.ts), so a well-behaved client never has more than a socket read and a
 /// partial packet waiting. Four largest packets leave room for transports that read in big pieces.
 const MAX_BUFFERED_INPUT: usize = 1024 * 1024;
 /// The same before authentication: one largest packet and change, so that unauthenticated clients cost little.
