@@ -3,7 +3,7 @@
 // a one-time password; `cat` copies its input back and any other command is echoed.
 //
 //   npx wasshd-ws-relay --origin http://localhost:8000 --ssh-port 2222 --ws-port 8022
-//   (serve the project folder, e.g. npx http-server -p 8000, and open http://localhost:8000/examples/browser/)
+//   python3 -m http.server 8000      # in the project folder, then open http://localhost:8000/examples/browser/
 //   ssh -p 2222 support@localhost hello world          # prints: hello world
 import { SSHServer, serveRelay } from 'wasshd';
 
