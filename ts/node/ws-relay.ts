@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { pairingNotice } from '../relay-protocol.js';
 import { CloseCode, DEFAULT_MAX_MESSAGE_BYTES } from '../websocket-gate.js';
+import { sendReads, writeMessages } from './ws-streams.js';
 
 const USAGE = `usage: wasshd-ws-relay --origin ORIGIN [--origin ORIGIN...] [options]
   Pairs SSH clients (TCP) with WebSockets a browser tab running a wasshd server opens (serveRelay).
@@ -34,9 +35,6 @@ const USAGE = `usage: wasshd-ws-relay --origin ORIGIN [--origin ORIGIN...] [opti
   --max-waiting N       WebSockets waiting for a client at once (default 8)
   --max-clients N       SSH clients served or waiting at once (default 64)
   --wait SECONDS        how long a client waits for a WebSocket (default 10)`;
-
-/** Bytes sent to a WebSocket and not yet handed to its socket before the SSH client is no longer read. */
-const HIGH_WATER_MARK = 1024 * 1024;
 
 function fail(message: string): never {
   process.stderr.write(`wasshd-ws-relay: ${message}\n${USAGE}\n`);
@@ -132,33 +130,15 @@ function clientArrived(socket: Socket): void {
 function pair(socket: Socket, ws: WebSocket): void {
   ws.send(pairingNotice({ address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 }));
 
-  let writing = true;
-  ws.on('message', (data: Buffer, isBinary) => {
-    if (!isBinary) {
-      ws.close(CloseCode.UnsupportedData, 'binary messages only');
-      return void socket.destroy();
-    }
-    if (socket.write(data) || !writing) return;
-    // The client is not reading: stop reading the tab, whose sends then wait in the browser.
-    writing = false;
-    ws.pause();
-    socket.once('drain', () => {
-      writing = true;
-      ws.resume();
-    });
+  // While the client does not read, neither does the relay read the tab, whose sends then wait in the browser.
+  writeMessages(ws, socket, () => {
+    ws.close(CloseCode.UnsupportedData, 'binary messages only');
+    socket.destroy();
   });
   ws.on('close', () => socket.end());
   ws.on('error', () => socket.destroy());
 
-  let unsent = 0;
-  socket.on('data', (chunk: Buffer) => {
-    unsent += chunk.length;
-    ws.send(chunk, { binary: true }, () => {
-      unsent -= chunk.length;
-      if (unsent < HIGH_WATER_MARK / 2 && socket.isPaused()) socket.resume();
-    });
-    if (unsent >= HIGH_WATER_MARK) socket.pause();
-  });
+  sendReads(socket, ws);
   // The close frame follows what is queued.
   socket.on('end', () => ws.close(CloseCode.Normal));
   socket.on('close', () => ws.close(CloseCode.Normal));
