@@ -2,9 +2,10 @@
  * The server in a browser tab: the example page (examples/browser) in Debian's Chromium, importing the built
  * package by its `browser` export condition, and Debian's OpenSSH reaching it through the built
  * `wasshd-ws-relay`: exec, 4 MiB byte-exact both ways through `cat`, two clients at once, a wrong password.
+ * Also: a page's code type-checks against the entry's types with the DOM library alone.
  */
 
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -104,6 +105,25 @@ it("resolves wasshd's browser condition to the file the page imports, and the pa
   expect(paths).toContain('/node_modules/wasshd/dist/wasm/pkg/wasshd_wasm_bg.wasm');
   // No other runtime's entry came along with the shared host.
   expect(paths.filter((p) => /\/ts\/(node|deno|bun|workerd|component|demo)\//.test(p))).toEqual([]);
+});
+
+it("type-checks a page's use of the browser entry, resolved by its condition, with the DOM library and no Node types", () => {
+  const dir = join(app, 'typed');
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, 'page.ts'),
+    `import { SSHServer, serveRelay, WebSocketTransport } from 'wasshd';
+const server = await SSHServer.create({ wasm: new URL('core.wasm', location.href), localPort: 0 });
+server.on('userAuthRequest', (e) => (e.password === 'pw' ? e.accept() : e.reject()));
+serveRelay(server, 'wss://relay.example/tab', { onError: (e: Error) => console.warn(e.message) });
+void server.accept(new WebSocketTransport(new WebSocket('wss://relay.example/other'), { remoteAddress: 'client' }));
+`,
+  );
+  const options = { strict: true, target: 'es2022', module: 'esnext', moduleResolution: 'bundler', customConditions: ['browser'], lib: ['es2022', 'dom'], types: [], noEmit: true };
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: options, files: ['page.ts'] }));
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { encoding: 'utf8' });
+  expect(tsc.stdout + tsc.stderr).toBe('');
+  expect(tsc.status).toBe(0);
 });
 
 it('runs an exec from OpenSSH through the relay, output exact', async () => {
