@@ -91,9 +91,12 @@ function ssh(command: string, { secret = password, input }: { secret?: string; i
 }
 
 it("resolves wasshd's browser condition to the file the page imports, and the page loads nothing from node:", () => {
-  const resolved = execFileSync(process.execPath, ['--conditions=browser', '--input-type=module', '-e', "console.log(import.meta.resolve('wasshd'))"], { cwd: app }).toString().trim();
+  const resolve = (specifier: string) =>
+    execFileSync(process.execPath, ['--conditions=browser', '--input-type=module', '-e', `console.log(import.meta.resolve('${specifier}'))`], { cwd: app }).toString().trim();
   const entry = join(pkg, 'dist/ts/browser/index.js');
-  expect(resolved).toBe(pathToFileURL(entry).href);
+  expect(resolve('wasshd')).toBe(pathToFileURL(entry).href);
+  // The module the entry fetches by default is the one the package exports for bundlers.
+  expect(resolve('wasshd/wasm')).toBe(pathToFileURL(join(pkg, 'dist/wasm/pkg/wasshd_wasm_bg.wasm')).href);
   // The example's import map names the same file, from the root of the project that serves it.
   const importMap = /<script type="importmap">(.*?)<\/script>/s.exec(readFileSync(join(app, 'examples/browser/index.html'), 'utf8'))?.[1];
   expect((JSON.parse(importMap!) as { imports: Record<string, string> }).imports.wasshd).toBe(`/${entry.slice(app.length + 1)}`);

@@ -25,9 +25,8 @@ export type WasmSource = URL | string | Response | Promise<Response> | WebAssemb
 const DEFAULT_WASM = new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url);
 
 /**
- * Compiles the core's wasm module. Bundlers move files: pass the URL the bundler gives the package's
- * `wasm/pkg/wasshd_wasm_bg.wasm` (Vite: `import url from 'wasshd/dist/wasm/pkg/wasshd_wasm_bg.wasm?url'`),
- * or a module compiled elsewhere.
+ * Compiles the core's wasm module. Bundlers move files: pass the URL the bundler gives the package's `wasshd/wasm`
+ * export (Vite: `import url from 'wasshd/wasm?url'`), or a module compiled elsewhere.
  */
 export async function compileCore(source: WasmSource = DEFAULT_WASM): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
