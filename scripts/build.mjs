@@ -19,5 +19,5 @@ for (const file of ['wasshd_wasm.js', 'wasshd_wasm.d.ts', 'wasshd_glue.js', 'was
 }
 // Its JavaScript bindings and core modules; the component file itself is for hosts in other languages.
 cpSync(`${root}wasm/component/pkg`, `${out}/wasm/component/pkg`, { recursive: true, filter: (src) => !src.endsWith('.component.wasm') });
-// The ProxyCommand bridge (package.json `bin`) runs as a program.
-chmodSync(`${out}/ts/node/ws-proxy.js`, 0o755);
+// The ProxyCommand bridge and the relay (package.json `bin`) run as programs.
+for (const program of ['ws-proxy', 'ws-relay']) chmodSync(`${out}/ts/node/${program}.js`, 0o755);

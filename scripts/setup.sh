@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 WASM_BINDGEN_VERSION=0.2.100   # must equal the wasm-bindgen crate pinned in wasm/Cargo.toml
 WASM_PACK_VERSION=0.15.1
 # g++: libFuzzer, which the fuzz crate builds for its transcript replay (test/fuzz/transcripts.test.ts).
-APT_PACKAGES=(openssh-client sshpass tmux g++)
+# chromium: the browser the tab tests (test/browser) drive with the npm package playwright-core, which cannot
+# download a browser of its own here.
+APT_PACKAGES=(openssh-client sshpass tmux g++ chromium)
 
 step() { printf '\n== %s\n' "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }

@@ -1,6 +1,6 @@
 /**
  * The contract between the runtime-independent server and a runtime's sockets. A runtime adapter
- * (Node TCP today; Deno, Bun, workerd, WebSocket and browsers later) implements only this.
+ * (Node, Deno and Bun TCP and WebSocket servers, workerd's and browsers' WebSockets) implements only this.
  */
 
 /** One accepted byte stream. */
@@ -23,6 +23,11 @@ export interface Transport {
   resume(): void;
   /** Installs the callbacks; called once, before any data is delivered. */
   attach(handlers: TransportHandlers): void;
+}
+
+/** What serves a transport accepted elsewhere: `SSHServer.accept`. */
+export interface TransportAcceptor {
+  accept(transport: Transport): Promise<void>;
 }
 
 export interface TransportHandlers {

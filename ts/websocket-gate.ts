@@ -1,7 +1,7 @@
 /**
  * What the WebSocket endpoints share: what one answers before upgrading a request, for runtimes whose servers
  * hand it a standard `Request` (Deno, Bun, workerd): the contract's path and Origin checks (ts/transport.ts);
- * and the close codes and early-input bound of every endpoint.
+ * and the close codes, default message size and early-input bound of every endpoint.
  */
 
 import type { WebSocketListenOptions } from './transport.js';
@@ -27,6 +27,8 @@ export function upgradeRefusal(request: Request, options: Pick<WebSocketListenOp
 /** Close codes (RFC 6455 §7.4.1) the endpoints send. */
 export const CloseCode = {
   Normal: 1000,
+  /** The peer broke the protocol spoken over the WebSocket (a relay's pairing notice). */
+  ProtocolError: 1002,
   /** A text message: the stream is binary only. */
   UnsupportedData: 1003,
   /** Too much sent before the server took the connection. */
@@ -42,3 +44,6 @@ export const CloseCode = {
  * take a while): what the server itself lets an unauthenticated client have queued.
  */
 export const MAX_EARLY_BYTES = 320 * 1024;
+
+/** The default largest message: more than any SSH packet, and a socket read's worth of them. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;

@@ -63,6 +63,8 @@ export function nodeDemoOn(major: number): string[] {
 
 /** The ProxyCommand bridge (package.json `bin` wasshd-ws-proxy), run from its source. */
 export const WS_PROXY = [process.execPath, '--import', 'tsx', join(root, 'ts/node/ws-proxy.ts')];
+/** The relay between SSH clients and a browser tab (package.json `bin` wasshd-ws-relay), run from its source. */
+export const WS_RELAY = [process.execPath, '--import', 'tsx', join(root, 'ts/node/ws-relay.ts')];
 
 const shellQuote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
 

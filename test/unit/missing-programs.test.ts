@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.js';
 import { makeUserKey, requirePrograms, run, ssh } from '../helpers/demo.js';
 
 const savedPath = process.env.PATH;
@@ -48,6 +49,11 @@ it('names ssh-keygen when making a user key without it', () => {
 it('names a program given by path, such as the ssh-audit venv', () => {
   expect(() => requirePrograms('/nonexistent/.tools/ssh-audit/bin/ssh-audit')).toThrow(/^\/nonexistent\/\.tools\/ssh-audit\/bin\/ssh-audit is not installed: run bash scripts\/setup\.sh$/);
 });
+
+it('names Chromium and playwright-core when the browser tests lack them', async () => {
+  await expect(launchChromium('/nonexistent/chromium')).rejects.toThrow(/^\/nonexistent\/chromium is not installed: run bash scripts\/setup\.sh$/);
+  await expect(launchChromium(undefined, 'playwright-core-absent')).rejects.toThrow(/^playwright-core-absent is not installed: run bash scripts\/setup\.sh$/);
+}, 5_000);
 
 it('finds the programs that are installed, on PATH or by path', () => {
   expect(() => requirePrograms('ssh', 'sshpass', 'ssh-keygen', process.execPath)).not.toThrow();

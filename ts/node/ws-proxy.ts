@@ -12,14 +12,12 @@
 
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { sendReads, writeMessages } from './ws-streams.js';
 
 const USAGE = `usage: wasshd-ws-proxy [--origin ORIGIN] ws://HOST:PORT/PATH
   Carries standard input and output over a WebSocket to a wasshd endpoint, for OpenSSH:
     ssh -o ProxyCommand='npx wasshd-ws-proxy ws://HOST:PORT/ssh' user@host
   --origin ORIGIN   send this Origin header (for endpoints with an allow-list)`;
-
-/** Bytes sent and not yet handed to the socket before standard input is paused. */
-const HIGH_WATER_MARK = 1024 * 1024;
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`wasshd-ws-proxy: ${message}\n`);
@@ -64,33 +62,15 @@ ws.on('unexpected-response', (request, response) => {
 ws.on('error', (e) => finish(1, `${url}: ${e.message}`));
 
 ws.on('open', () => {
-  let unsent = 0;
-  stdin.on('data', (chunk: Buffer) => {
-    unsent += chunk.length;
-    ws.send(chunk, { binary: true }, () => {
-      unsent -= chunk.length;
-      if (unsent < HIGH_WATER_MARK / 2 && stdin.isPaused()) stdin.resume();
-    });
-    if (unsent >= HIGH_WATER_MARK) stdin.pause();
-  });
+  sendReads(stdin, ws);
   // The client is done (ssh closes its end when the session ends): a close frame after what is queued.
   stdin.on('end', () => ws.close(1000));
 });
 
-let waitingForStdout = false;
-ws.on('message', (data: Buffer, isBinary) => {
-  if (!isBinary) {
-    ws.close(1003, 'binary messages only');
-    return finish(1, `${url}: the endpoint sent a text message; SSH over WebSocket is binary only`);
-  }
-  if (stdout.write(data) || waitingForStdout) return;
-  // The client is not reading: stop reading the endpoint, whose sends then wait in its own buffers.
-  waitingForStdout = true;
-  ws.pause();
-  stdout.once('drain', () => {
-    waitingForStdout = false;
-    ws.resume();
-  });
+// While the client does not read, neither does the bridge read the endpoint.
+writeMessages(ws, stdout, () => {
+  ws.close(1003, 'binary messages only');
+  finish(1, `${url}: the endpoint sent a text message; SSH over WebSocket is binary only`);
 });
 
 ws.on('close', (code, reason) => {

@@ -28,8 +28,8 @@ export class SSHServer extends BaseServer {
 }
 
 export { acceptWebSocket, defaultClientAddress, WorkerWebSocketTransport } from './websocket.js';
-export type { ClientAddress, TransportAcceptor, WebSocketEndpointOptions, WorkerWebSocket } from './websocket.js';
+export type { ClientAddress, WebSocketEndpointOptions, WorkerWebSocket } from './websocket.js';
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers } from '../transport.js';
+export type { Transport, TransportAcceptor, TransportHandlers } from '../transport.js';

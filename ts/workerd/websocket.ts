@@ -10,8 +10,8 @@
  * to its own request: a promise created there and resolved elsewhere runs its continuation back there.
  */
 
-import type { Transport, TransportHandlers } from '../transport.js';
-import { CloseCode, MAX_EARLY_BYTES } from '../websocket-gate.js';
+import type { Transport, TransportAcceptor, TransportHandlers } from '../transport.js';
+import { CloseCode, DEFAULT_MAX_MESSAGE_BYTES, MAX_EARLY_BYTES } from '../websocket-gate.js';
 
 /** The part of workerd's WebSocket the transport uses (workerd's own type is not in the DOM library). */
 export interface WorkerWebSocket {
@@ -206,13 +206,6 @@ export interface WebSocketEndpointOptions {
    */
   clientAddress?: (request: Request) => ClientAddress;
 }
-
-/** What accepts a transport: `SSHServer.accept`. */
-export interface TransportAcceptor {
-  accept(transport: Transport): Promise<void>;
-}
-
-const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /** The pair workerd creates for a server-side WebSocket; the DOM library does not declare it. */
 const { WebSocketPair } = globalThis as unknown as { WebSocketPair: new () => { 0: WorkerWebSocket; 1: WorkerWebSocket } };

@@ -1,0 +1,29 @@
+/**
+ * The browser entry's own parts, run on Node (which has fetch, WebAssembly and WebCrypto as a page does): the
+ * wasm module from each kind of source, and listening refused with what to do instead.
+ */
+
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { compileCore, SSHServer } from '../../ts/browser/index.js';
+
+const wasm = readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url));
+
+it('compiles the module from a response with or without the wasm media type, and takes a compiled one as it is', async () => {
+  const streamed = await compileCore(new Response(wasm, { headers: { 'content-type': 'application/wasm' } }));
+  const buffered = await compileCore(Promise.resolve(new Response(wasm, { headers: { 'content-type': 'application/octet-stream' } })));
+  for (const module of [streamed, buffered]) expect(WebAssembly.Module.exports(module).length).toBeGreaterThan(10);
+  expect(await compileCore(streamed)).toBe(streamed);
+});
+
+it('names the URL and status when the module cannot be fetched', async () => {
+  const missing = Object.defineProperty(new Response('not found', { status: 404 }), 'url', { value: 'https://app.example/x.wasm' });
+  await expect(compileCore(missing)).rejects.toThrow('could not load the wasm module from https://app.example/x.wasm: HTTP 404');
+});
+
+it('makes a working server on the module it is given, which refuses to listen and says what to do instead', async () => {
+  const server = await SSHServer.create({ wasm: new Response(wasm, { headers: { 'content-type': 'application/wasm' } }), localPort: 0 });
+  expect(server.generateHostKey()).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
+  await expect(server.startListening()).rejects.toThrow(/^a browser tab accepts no TCP connections: hand the server its connections with server\.accept\(transport\)/);
+  await expect(server.startWebSocket({ port: 0 })).rejects.toThrow('this runtime has no WebSocket server');
+});

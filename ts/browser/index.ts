@@ -1,0 +1,81 @@
+/**
+ * The browser entry point: the server in a page, with the wasm module compiled there. A tab accepts no
+ * connections, so the server serves the transports the page hands it (`server.accept`): WebSockets the page
+ * opens to a relay that pairs each with an SSH client (`serveRelay`, and the `wasshd-ws-relay` program), or any
+ * other byte stream behind the transport contract. Entropy comes from `crypto.getRandomValues`, time from
+ * `performance.now`, as on every runtime.
+ *
+ *   const server = await SSHServer.create();
+ *   server.generateHostKey();
+ *   server.on('userAuthRequest', (e) => (e.password === password ? e.accept() : e.reject()));
+ *   serveRelay(server, 'wss://relay.example/tab');
+ */
+
+import { instantiateCore } from '../core/instance.js';
+import { ErrorCode, SSHError } from '../errors.js';
+import { SSHServer as BaseServer, type Runtime, type SSHServerOptions } from '../server.js';
+
+/**
+ * Where the core's wasm module comes from: its URL (fetched and compiled as it streams in), a `fetch` response
+ * for it, or the module compiled already.
+ */
+export type WasmSource = URL | string | Response | Promise<Response> | WebAssembly.Module;
+
+/** The module beside this file in the package, where a page that serves the package as it is finds it. */
+const DEFAULT_WASM = new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url);
+
+/**
+ * Compiles the core's wasm module. Bundlers move files: pass the URL the bundler gives the package's `wasshd/wasm`
+ * export (Vite: `import url from 'wasshd/wasm?url'`), or a module compiled elsewhere.
+ */
+export async function compileCore(source: WasmSource = DEFAULT_WASM): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  const response = await (typeof source === 'string' || source instanceof URL ? fetch(source) : source);
+  if (!response.ok) throw new SSHError(ErrorCode.InvalidArgument, `could not load the wasm module from ${response.url}: HTTP ${response.status}`);
+  // Streaming compilation needs the right media type; a static server that lacks it still serves the bytes.
+  if (response.headers.get('content-type')?.split(';')[0]?.trim() === 'application/wasm') return WebAssembly.compileStreaming(response);
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+/** A runtime whose cores are instances of `module`, which listens on nothing. */
+export function browserRuntime(module: WebAssembly.Module): Runtime {
+  return {
+    createCore: (seed) => instantiateCore(module, seed),
+    listen: {
+      listen: () =>
+        Promise.reject(
+          new SSHError(
+            ErrorCode.InvalidArgument,
+            'a browser tab accepts no TCP connections: hand the server its connections with server.accept(transport), e.g. serveRelay(server, url) for WebSockets a wasshd-ws-relay pairs with SSH clients',
+          ),
+        ),
+    },
+  };
+}
+
+export interface BrowserServerOptions extends SSHServerOptions {
+  /** The core's wasm module. Default: the package's own, fetched from beside this file. */
+  wasm?: WasmSource;
+}
+
+export class SSHServer extends BaseServer {
+  /** Compiles the wasm module (`options.wasm`), then makes a server on it. */
+  static async create(options: BrowserServerOptions = {}): Promise<SSHServer> {
+    const { wasm, ...serverOptions } = options;
+    return new SSHServer(await compileCore(wasm), serverOptions);
+  }
+
+  /** A server on a module compiled already (`compileCore`); `SSHServer.create` does both. */
+  constructor(module: WebAssembly.Module, options: SSHServerOptions = {}) {
+    super(browserRuntime(module), options);
+  }
+}
+
+export { serveRelay } from './relay.js';
+export type { RelayOptions, ServedRelay } from './relay.js';
+export { WebSocketTransport } from '../websocket-transport.js';
+export type { WebSocketTransportOptions } from '../websocket-transport.js';
+export * from '../server.js';
+export * from '../errors.js';
+export { SourcePenalties, StartupLimit } from '../limits.js';
+export type { Transport, TransportAcceptor, TransportHandlers } from '../transport.js';
