@@ -36,8 +36,20 @@ function startRelay(...args: string[]): Promise<{ ssh: number; ws: number }> {
   });
 }
 
+/** Messages each tab received that no `nextMessage` has taken yet, and those waiting for one. */
+const inboxes = new WeakMap<WebSocket, { messages: [Buffer, boolean][]; takers: ((m: [Buffer, boolean]) => void)[] }>();
+
 async function tab(port: number, origin = ORIGIN): Promise<WebSocket> {
-  const ws = await openWebSocket(`ws://127.0.0.1:${port}/tab`, { origin });
+  // Listening from the start: the pairing notice can arrive with the upgrade, before `open` is awaited.
+  const ws = await openWebSocket(`ws://127.0.0.1:${port}/tab`, { origin }, (ws) => {
+    const inbox = { messages: [] as [Buffer, boolean][], takers: [] as ((m: [Buffer, boolean]) => void)[] };
+    inboxes.set(ws, inbox);
+    ws.on('message', (data: Buffer, binary: boolean) => {
+      const taker = inbox.takers.shift();
+      if (taker) taker([data, binary]);
+      else inbox.messages.push([data, binary]);
+    });
+  });
   opened.push(ws);
   return ws;
 }
@@ -49,7 +61,11 @@ async function client(port: number): Promise<Socket> {
   return socket;
 }
 
-const nextMessage = (ws: WebSocket) => once(ws, 'message') as Promise<[Buffer, boolean]>;
+function nextMessage(ws: WebSocket): Promise<[Buffer, boolean]> {
+  const inbox = inboxes.get(ws)!;
+  const queued = inbox.messages.shift();
+  return queued ? Promise.resolve(queued) : new Promise((resolve) => inbox.takers.push(resolve));
+}
 
 it('pairs a client with a waiting WebSocket: the notice names the client, then bytes go both ways and each end reaches the other', async () => {
   const relay = await startRelay();
