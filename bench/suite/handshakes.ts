@@ -60,6 +60,8 @@ function handshake(server: Server, privateKey: Buffer): Promise<void> {
       algorithms: { kex: [KEX], serverHostKey: ['ssh-ed25519'], cipher: [CIPHER] },
       readyTimeout: 30_000,
     });
+    // ssh2 leaves Nagle on: its small handshake packets would wait for delayed ACKs, and the rate would measure those.
+    c.setNoDelay(true);
   });
 }
 
