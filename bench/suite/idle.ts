@@ -8,6 +8,7 @@
  * SIGUSR2), and wasshd reports its JavaScript heap and wasm memory.
  */
 
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Section } from './main.js';
@@ -52,8 +53,8 @@ async function read(server: Server): Promise<Reading> {
 }
 
 /** Starts the client processes; resolves once all report their connections open. */
-async function openConnections(server: Server, keys: Credentials, o: IdleOptions): Promise<Array<ReturnType<typeof spawnGroup>>> {
-  const children = [];
+async function openConnections(server: Server, keys: Credentials, o: IdleOptions): Promise<ChildProcess[]> {
+  const children: ChildProcess[] = [];
   const ready: Promise<void>[] = [];
   for (let i = 0; i < o.clientProcesses; i++) {
     const count = Math.floor(o.connections / o.clientProcesses) + (i < o.connections % o.clientProcesses ? 1 : 0);

@@ -6,6 +6,7 @@
  */
 
 import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { userInfo } from 'node:os';
@@ -86,7 +87,7 @@ export function makeCredentials(): Credentials {
   keygen(userKey, 'wasshd bench user');
   const authorizedKeys = join(dir, 'authorized_keys');
   writeFileSync(authorizedKeys, readFileSync(`${userKey}.pub`));
-  return { dir, hostKey, userKey, authorizedKeys, password: execFileSync('head', ['-c', '12', '/dev/urandom']).toString('base64url') };
+  return { dir, hostKey, userKey, authorizedKeys, password: randomBytes(12).toString('base64url') };
 }
 
 export interface StartOptions {
@@ -103,25 +104,27 @@ export interface StartOptions {
 export function startServer(spec: ServerSpec, keys: Credentials, options: StartOptions): Promise<Server> {
   if (spec.kind === 'sshd') return startSshd(spec, keys, options);
   const common = ['--port', '0', '--listen', '127.0.0.1', '--user', `${BENCH_USER}:${keys.password}`, '--host-key', keys.hostKey, '--authorized-keys', keys.authorizedKeys];
-  const node = options.probe ? ['--expose-gc'] : [];
-  if (spec.kind === 'ssh2') return startNode(spec, [...node, 'bench/ssh2-peer.ts', ...common, ...(options.probe ? ['--memory-probe'] : [])], options.probe === true);
+  const probing = options.probe === true;
+  if (spec.kind === 'ssh2') return startNode(spec, 'bench/ssh2-peer.ts', [...common, ...(probing ? ['--memory-probe'] : [])], probing);
   const limits = [
     // Every connection comes from 127.0.0.1, and the handshake measure opens 16 at once.
     'PerSourcePenaltyExemptList=127.0.0.1',
     `MaxStartups=${Math.max(options.connections, 100)}`,
     `MaxConnections=${options.connections + 100}`,
   ];
-  const entry = options.probe ? 'bench/suite/wasshd-probe.ts' : 'ts/demo/main.ts';
+  const entry = probing ? 'bench/suite/wasshd-probe.ts' : 'ts/demo/main.ts';
   const workers = options.workers === undefined ? [] : ['--workers', String(options.workers)];
   const config = [...limits, ...spec.config].flatMap((c) => ['--config', c]);
-  return startNode(spec, [...node, entry, ...common, ...config, ...workers], options.probe === true);
+  return startNode(spec, entry, [...common, ...config, ...workers], probing);
 }
 
-/** `node [flags] --import tsx SCRIPT ARGS`, ready once it prints `listening on`. */
-function startNode(spec: ServerSpec, args: string[], probing: boolean): Promise<Server> {
-  const script = args.findIndex((a) => a.endsWith('.ts'));
+/**
+ * `node --import tsx SCRIPT ARGS` (with --expose-gc when `probing`, for memory probes), ready once it prints
+ * `listening on`.
+ */
+function startNode(spec: ServerSpec, script: string, args: string[], probing: boolean): Promise<Server> {
   // node itself rather than `npx tsx`: then the pid we watch is the process that serves, not a launcher.
-  const child = spawnGroup(process.execPath, [...args.slice(0, script), '--import', 'tsx', ...args.slice(script)]);
+  const child = spawnGroup(process.execPath, [...(probing ? ['--expose-gc'] : []), '--import', 'tsx', script, ...args]);
   const stderrTail = tail(child, spec.label);
   const readings: Array<{ resolve(r: ProbeReading): void; reject(e: Error): void }> = [];
   child.once('exit', (code, signal) => {
