@@ -1,19 +1,18 @@
 /**
- * Full handshakes per second with the `ssh2` npm client in this process: each connection does a
- * curve25519-sha256 key exchange (ssh-ed25519 host key), logs in with an ed25519 user key, runs `exec true`,
- * waits for its exit status and the channel's close, and disconnects; CONCURRENCY such loops run at once for
- * DURATION seconds after a warm-up. The rate counts every handshake started in that time over the time until
- * the last of them ended; the server's CPU (its process tree, per-connection processes included once ended)
- * is divided by the same count.
+ * Full handshakes per second with the `ssh2` npm client in CLIENTS child processes (bench/suite/handshake-clients.ts),
+ * CONCURRENCY connections at a time in all: each a curve25519-sha256 key exchange (ssh-ed25519 host key), a login
+ * with an ed25519 user key, `exec true` until its exit status and the channel's close, and a disconnect, for
+ * DURATION seconds after a warm-up. The rate counts every connection started in that time over the time until the
+ * last of them ended; the server's CPU (its process tree, per-connection processes included once ended) is
+ * divided by the same count.
  */
 
-import { readFileSync } from 'node:fs';
-import ssh2 from 'ssh2';
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import type { Section } from './main.js';
+import { spawnGroup, stopGroup } from './processes.js';
 import { ratio, table, type Target } from './report.js';
 import { type Credentials, type Server, type ServerSpec, startServer } from './servers.js';
-
-const { Client } = ssh2;
 
 const KEX = 'curve25519-sha256';
 const CIPHER = 'aes128-gcm@openssh.com';
@@ -23,66 +22,58 @@ export interface HandshakeOptions {
   durationS: number;
   warmupS: number;
   concurrency: number;
+  /** Client processes the connections are spread over. */
+  clients: number;
   /** wasshd is measured once per entry: 1 is the plain demo, N > 1 the demo with `--workers N`. */
   workers: number[];
 }
 
-/** One full connection; resolves once the client has closed it after `true` exited 0. */
-function handshake(server: Server, privateKey: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const c = new Client();
-    let status: number | undefined;
-    let failed: Error | undefined;
-    const fail = (e: Error) => {
-      failed ??= e;
-      c.end();
-    };
-    c.on('ready', () =>
-      c.exec(server.commands.true, (err, stream) => {
-        if (err) return fail(err);
-        stream.on('exit', (code: number) => (status = code));
-        stream.on('close', () => c.end());
-        stream.resume();
-        stream.stderr.resume();
-      }),
-    );
-    c.on('error', fail);
-    c.on('close', () => {
-      if (failed) reject(failed);
-      else if (status !== 0) reject(new Error(`${server.spec.label}: ${server.commands.true} exited with ${status}`));
-      else resolve();
-    });
-    c.connect({
-      host: '127.0.0.1',
-      port: server.port,
-      username: server.user,
-      privateKey,
-      algorithms: { kex: [KEX], serverHostKey: ['ssh-ed25519'], cipher: [CIPHER] },
-      readyTimeout: 30_000,
-    });
-    // ssh2 leaves Nagle on: its small handshake packets would wait for delayed ACKs, and the rate would measure those.
-    c.setNoDelay(true);
-  });
-}
+/** Client processes that each run their share of the connections when told, and report. */
+class Clients {
+  private readonly children: ChildProcess[] = [];
+  private readonly waiting: Array<Array<(line: string) => void>> = [];
 
-/** Runs `concurrency` handshake loops that start no new handshake after `seconds`; resolves with the count. */
-async function loops(server: Server, privateKey: Buffer, concurrency: number, seconds: number): Promise<number> {
-  const until = performance.now() + seconds * 1000;
-  let count = 0;
-  // The first failure stops every loop, so that none is left running against a server being stopped.
-  let failure: Error | undefined;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (failure === undefined && performance.now() < until) {
-        await handshake(server, privateKey).then(
-          () => void count++,
-          (e: Error) => void (failure ??= e),
-        );
-      }
-    }),
-  );
-  if (failure !== undefined) throw failure;
-  return count;
+  constructor(server: Server, keys: Credentials, o: HandshakeOptions) {
+    for (let i = 0; i < o.clients; i++) {
+      const concurrency = Math.floor(o.concurrency / o.clients) + (i < o.concurrency % o.clients ? 1 : 0);
+      const args = ['--port', String(server.port), '--user', server.user, '--key', keys.userKey, '--command', server.commands.true, '--kex', KEX, '--cipher', CIPHER, '--concurrency', String(concurrency)];
+      const child = spawnGroup(process.execPath, ['--import', 'tsx', 'bench/suite/handshake-clients.ts', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const waiting: Array<(line: string) => void> = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => waiting.shift()?.(line));
+      child.once('exit', (code) => {
+        for (const answer of waiting.splice(0)) answer(`failed exited with code ${code}`);
+      });
+      this.children.push(child);
+      this.waiting.push(waiting);
+    }
+  }
+
+  /** Runs every client for `seconds`; resolves with the connections made and the clients' CPU seconds. */
+  async run(label: string, seconds: number): Promise<{ count: number; cpuS: number }> {
+    const answers = await Promise.all(
+      this.children.map(
+        (child, i) =>
+          new Promise<string>((resolve) => {
+            this.waiting[i]!.push(resolve);
+            child.stdin!.write(`run ${seconds}\n`);
+          }),
+      ),
+    );
+    let count = 0;
+    let cpuS = 0;
+    for (const answer of answers) {
+      const done = /^done (\d+) (\d+)$/.exec(answer);
+      if (done === null) throw new Error(`${label}: client process: ${answer}`);
+      count += Number(done[1]);
+      cpuS += Number(done[2]) / 1e6;
+    }
+    return { count, cpuS };
+  }
+
+  stop(): Promise<void[]> {
+    for (const child of this.children) child.stdin!.end();
+    return Promise.all(this.children.map((child) => stopGroup(child)));
+  }
 }
 
 interface Measurement {
@@ -96,26 +87,26 @@ interface Measurement {
 }
 
 async function measure(label: string, spec: ServerSpec, workers: number, keys: Credentials, o: HandshakeOptions): Promise<Measurement> {
-  const privateKey = readFileSync(keys.userKey);
   const server = await startServer(spec, keys, {
     connections: o.concurrency,
     ...(workers > 1 ? { workers } : {}),
     sshdConfig: [`KexAlgorithms ${KEX}`, `Ciphers ${CIPHER}`],
   });
+  const clients = new Clients(server, keys, o);
   try {
-    await loops(server, privateKey, o.concurrency, o.warmupS);
+    // The warm-up also covers the client processes' start.
+    await clients.run(label, o.warmupS);
     await server.settled();
     const cpu0 = server.cpu();
-    const client0 = process.cpuUsage();
     const t0 = performance.now();
-    const count = await loops(server, privateKey, o.concurrency, o.durationS);
+    const { count, cpuS } = await clients.run(label, o.durationS);
     const wallS = (performance.now() - t0) / 1000;
-    const client = process.cpuUsage(client0);
     await server.settled();
-    const m = { label, spec, workers, count, wallS, serverCpuS: server.cpu() - cpu0, clientCpuS: (client.user + client.system) / 1e6 };
+    const m = { label, spec, workers, count, wallS, serverCpuS: server.cpu() - cpu0, clientCpuS: cpuS };
     console.log(`  ${label}: ${(count / wallS).toFixed(1)} handshakes/s`);
     return m;
   } finally {
+    await clients.stop();
     await server.stop();
   }
 }
@@ -145,11 +136,11 @@ export async function handshakes(specs: ServerSpec[], keys: Credentials, o: Hand
     });
   }
   return {
-    title: `Handshakes: ssh2 client, ${KEX}, ed25519 user key, exec true, ${o.concurrency} at once, ${o.durationS} s after ${o.warmupS} s warm-up`,
+    title: `Handshakes: ssh2 client in ${o.clients} processes, ${KEX}, ed25519 user key, exec true, ${o.concurrency} at once, ${o.durationS} s after ${o.warmupS} s warm-up`,
     table: table(['server', 'handshakes', 'per s', 'server CPU ms each', 'server busy', 'client CPU ms each'], rows),
     notes: [
-      `Cipher ${CIPHER}. The client runs in the benchmark's own process and shares the machine's cores with the server:`,
-      'with few cores it bounds every rate ("client CPU ms each"), and more workers than free cores only share them.',
+      `Cipher ${CIPHER}. The clients share the machine's cores with the server: with few cores they hold the server`,
+      'back ("client CPU ms each"), and more workers than cores only share them; CPU per handshake is the steadier figure.',
       ...(specs.some((s) => s.kind === 'sshd') ? ["sshd's CPU includes its per-connection processes and the user's shell that runs `true`."] : []),
     ],
     targets,

@@ -10,25 +10,14 @@
 import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import { CommandLine } from '../../ts/demo/cli.js';
+import { requiredFlags } from './flags.js';
 
 const { Client } = ssh2;
 type Client = InstanceType<typeof Client>;
 
 const cli: CommandLine = new CommandLine('idle clients', 'usage: tsx bench/suite/idle-clients.ts --port N --user NAME --key FILE --command COMMAND --count N --concurrency N');
-const values = cli.parse(process.argv.slice(2), {
-  port: { type: 'string' },
-  user: { type: 'string' },
-  key: { type: 'string' },
-  command: { type: 'string' },
-  count: { type: 'string' },
-  concurrency: { type: 'string' },
-});
-const { port, user, key, command, count, concurrency } = values;
-if (port === undefined || user === undefined || key === undefined || command === undefined || count === undefined || concurrency === undefined) {
-  cli.fail('every flag is required');
-}
-const privateKey = readFileSync(key);
-const waiting: string = command;
+const o = requiredFlags(cli, process.argv.slice(2), ['port', 'user', 'key', 'command', 'count', 'concurrency']);
+const privateKey = readFileSync(o.key);
 
 const clients: Client[] = [];
 let ending = false;
@@ -46,22 +35,22 @@ function open(): Promise<void> {
     // Every connection must stay open until the measure ends.
     c.on('close', () => ending || fail('a connection was closed by the server'));
     c.on('ready', () =>
-      c.exec(waiting, (err, stream) => {
+      c.exec(o.command, (err, stream) => {
         if (err) return reject(err);
         stream.resume();
         stream.stderr.resume();
         resolve();
       }),
     );
-    c.connect({ host: '127.0.0.1', port: Number(port), username: user, privateKey, readyTimeout: 60_000 });
+    c.connect({ host: '127.0.0.1', port: Number(o.port), username: o.user, privateKey, readyTimeout: 60_000 });
   });
 }
 
-const total = Number(count);
+const total = Number(o.count);
 let next = 0;
 try {
   await Promise.all(
-    Array.from({ length: Number(concurrency) }, async () => {
+    Array.from({ length: Number(o.concurrency) }, async () => {
       while (next < total) {
         next++;
         await open();

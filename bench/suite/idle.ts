@@ -65,8 +65,9 @@ async function openConnections(server: Server, keys: Credentials, o: IdleOptions
       new Promise((resolve, reject) => {
         child.once('exit', (code) => reject(new Error(`${server.spec.label}: a client process exited (code ${code}) before the measure ended`)));
         createInterface({ input: child.stdout! }).on('line', (line) => {
-          if (line === `ready ${count}`) resolve();
-          else reject(new Error(`${server.spec.label}: client process: ${line}`));
+          if (line === `ready ${count}`) return resolve();
+          console.error(`[${server.spec.label} clients] ${line}`);
+          reject(new Error(`${server.spec.label}: client process: ${line}`));
         });
       }),
     );
@@ -89,6 +90,7 @@ async function measure(spec: ServerSpec, keys: Credentials, o: IdleOptions): Pro
     const openS = (performance.now() - t0) / 1000;
     await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
     const after = await read(server);
+    if (clients.some((c) => c.exitCode !== null || c.signalCode !== null)) throw new Error(`${spec.label}: a client process ended while the connections were held`);
     console.log(`  ${spec.label}: ${kib((after.tree.rss - before.tree.rss) / o.connections)} KiB RSS per connection`);
     for (const c of clients) {
       c.removeAllListeners('exit');

@@ -6,7 +6,7 @@
  *   npm run bench -- [--measure bulk,handshakes,idle,size]... [--only wasshd,ssh2,sshd]
  *                    [--wasshd-config NAME=VALUE]... [--variant LABEL:NAME=VALUE[,NAME=VALUE]...]...
  *                    [--size MIB] [--ciphers CIPHER[+MAC],...] [--timeout SECONDS]
- *                    [--duration SECONDS] [--warmup SECONDS] [--concurrency N] [--workers N,...]
+ *                    [--duration SECONDS] [--warmup SECONDS] [--concurrency N] [--handshake-clients N] [--workers N,...]
  *                    [--connections N] [--client-processes N]
  *
  * `npm run bench:bulk`, `bench:handshakes`, `bench:idle` and `bench:size` run one measure. `--variant` adds a
@@ -38,7 +38,7 @@ const KINDS: readonly Kind[] = ['wasshd', 'ssh2', 'sshd'];
 const USAGE = `usage: npm run bench -- [--measure bulk,handshakes,idle,size]... [--only wasshd,ssh2,sshd]
          [--wasshd-config NAME=VALUE]... [--variant LABEL:NAME=VALUE[,NAME=VALUE]...]...
          [--size MIB] [--ciphers CIPHER[+MAC],...] [--timeout SECONDS]
-         [--duration SECONDS] [--warmup SECONDS] [--concurrency N] [--workers N,...]
+         [--duration SECONDS] [--warmup SECONDS] [--concurrency N] [--handshake-clients N] [--workers N,...]
          [--connections N] [--client-processes N]`;
 
 const cli: CommandLine = new CommandLine('bench', USAGE);
@@ -55,6 +55,7 @@ function parseArgs(argv: string[]) {
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '16' },
+    'handshake-clients': { type: 'string', default: '2' },
     workers: { type: 'string', default: '1,2' },
     connections: { type: 'string', default: '2000' },
     'client-processes': { type: 'string', default: '4' },
@@ -89,7 +90,13 @@ function parseArgs(argv: string[]) {
     measures: [...new Set(measures)],
     specs,
     bulk: { sizeMiB: positive('size', values.size), suites, timeoutMs: positive('timeout', values.timeout) * 1000 },
-    handshakes: { durationS: positive('duration', values.duration), warmupS: positive('warmup', values.warmup), concurrency: positive('concurrency', values.concurrency), workers },
+    handshakes: {
+      durationS: positive('duration', values.duration),
+      warmupS: positive('warmup', values.warmup),
+      concurrency: positive('concurrency', values.concurrency),
+      clients: positive('handshake-clients', values['handshake-clients']),
+      workers,
+    },
     idle: { connections: positive('connections', values.connections), clientProcesses: positive('client-processes', values['client-processes']), concurrency: 8 },
   };
 }
