@@ -139,7 +139,7 @@ function report(specs: ServerSpec[], results: Measurement[], o: BulkOptions, set
         const m = of(spec.label);
         if (m === undefined) continue;
         rows.push([
-          `${spec.label}`,
+          spec.label,
           suiteName(suite),
           direction,
           mibPerS(m).toFixed(1),
