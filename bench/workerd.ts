@@ -20,7 +20,7 @@ import ssh2, { type ConnectConfig } from 'ssh2';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { CommandLine } from '../ts/demo/cli.js';
 import { bundleWorker, startWorkerd, workerdConfig } from '../ts/demo/workerd-build.js';
-import type { DemoSettings } from '../ts/demo/workerd-worker.js';
+import type { DemoSettings } from '../ts/demo/serve.js';
 import { SSHServer as NodeServer } from '../ts/node/index.js';
 
 const { Client } = ssh2;

@@ -40,6 +40,28 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
+# ---- Debian's sshd, a peer of the benchmark (npm run bench) -------------------------------------------------
+# Installed only: the benchmark runs an instance of its own, on its own port and config. The package's scripts
+# would start the system service; a policy-rc.d that answers 101 stops them (put there for the install unless the
+# machine has one), and on a machine booted with systemd the unit the package enables is turned off again.
+step "openssh-server (the system service stays off)"
+if ! dpkg -s openssh-server >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+  fi
+  installed=0
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssh-server && installed=1
+  [ -z "$policy" ] || $SUDO rm -f "$policy"
+  [ "$installed" = 1 ] || { echo "setup: installing openssh-server failed"; exit 1; }
+  if [ -d /run/systemd/system ]; then $SUDO systemctl disable --now ssh; fi
+fi
+/usr/sbin/sshd -V 2>&1 | head -n 1
+# ---- end of Debian's sshd ------------------------------------------------------------------------------------
+
 # ---- ssh-audit, for test/interop/ssh-audit.test.ts -------------------------------------------------------
 # PyPI's release (Debian's 2.5 predates strict kex), pinned and kept in its own venv under .tools/.
 SSH_AUDIT_VERSION=3.9.0

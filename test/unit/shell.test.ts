@@ -126,6 +126,18 @@ describe('exec commands', () => {
     expect((await exec('whoami')).stdout).toBe('alice\n');
   });
 
+  it('true prints nothing and exits 0, whatever its arguments, without reading stdin', async () => {
+    expect(await exec('true')).toEqual({ stdout: '', stderr: '', status: 0 });
+    expect(await exec('true --any thing')).toEqual({ stdout: '', stderr: '', status: 0 });
+    // Input it never reads still gets released (the client is not left waiting on its window).
+    const { io, session } = open();
+    session.exec('true');
+    const unread = session.onData(bytes('ignored\n'));
+    expect(await io.exited).toBe(0);
+    await unread;
+    expect(io.stdout).toBe('');
+  });
+
   it('pty prints the terminal and its current size, or no pty', async () => {
     expect((await exec('pty')).stdout).toBe('no pty\n');
     const { io, session } = open({ pty: XTERM });
@@ -140,7 +152,7 @@ describe('exec commands', () => {
     const { stdout, status } = await exec('help');
     expect(status).toBe(0);
     const names = stdout.trimEnd().split('\n').map((line) => line.split(' ')[0]);
-    expect(names).toEqual(['echo', 'cat', 'sha256', 'sink', 'source', 'exit', 'env', 'whoami', 'pty', 'sleep', 'help']);
+    expect(names).toEqual(['echo', 'cat', 'sha256', 'sink', 'source', 'exit', 'env', 'whoami', 'pty', 'sleep', 'true', 'help']);
   });
 
   it('with a pty, output newlines are CRLF on stdout and stderr', async () => {

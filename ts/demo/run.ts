@@ -7,44 +7,110 @@
 
 import type { SSHServer, SSHServerOptions } from '../server.js';
 import { CommandLine } from './cli.js';
-import { serveDemo } from './serve.js';
+import { type DemoSettings, serveDemo, serveSettings } from './serve.js';
 import { authorizedKeysOf, installHostKeys, parseDemoFlags, stop, withDemoUser } from './setup.js';
+
+/** Where a server listens. */
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** What a worker process of `--workers` is handed: the demo's settings and where to listen. */
+export interface WorkerSettings extends DemoSettings {
+  listen: string;
+  port: number;
+}
+
+/** A runtime's way to serve `--workers N`: N processes, each its own server, sharing one listening socket. */
+export interface DemoWorkers {
+  /** Starts the workers; resolves with where they listen once every one does. Ends the process when they end. */
+  start(count: number, settings: WorkerSettings): Promise<Address>;
+}
 
 /** What a runtime's entry point gives the demo. */
 export interface DemoRuntime {
   /** How the user starts it, for the usage line: `npm start --`, `npm run demo:deno --`. */
   command: string;
   createServer(options: SSHServerOptions): SSHServer;
+  /** Where the runtime has it (Node: node:cluster); without it `--workers` is refused. */
+  workers?: DemoWorkers;
 }
 
-const usage = (command: string) => `usage: ${command} [--listen ADDR] [--port N] [--host-key FILE]... [--user NAME:PASSWORD]...
-       [--authorized-keys FILE] [--config NAME=VALUE]... [--ws-port N [--ws-origin ORIGIN]...] [--verbose]`;
+const usage = (runtime: DemoRuntime) => `usage: ${runtime.command} [--listen ADDR] [--port N] [--host-key FILE]... [--user NAME:PASSWORD]...
+       [--authorized-keys FILE] [--config NAME=VALUE]... [--ws-port N [--ws-origin ORIGIN]...] [--verbose]${runtime.workers ? ' [--workers N]' : ''}`;
+
+const DEFAULT_PORT = 2222;
+/** How long a stop waits for the connections to close before exiting anyway. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+/**
+ * Shuts `server` down and exits 0 on SIGINT or SIGTERM. A signal while stopping changes nothing: a worker of
+ * `--workers` gets Ctrl-C from the terminal and again from its primary.
+ */
+function stopOnSignals(server: SSHServer): void {
+  let stopping = false;
+  const onSignal = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void server.shutdown().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, onSignal);
+}
 
 /** Runs the demo until SIGINT or SIGTERM; `argv` is the arguments after the script. */
 export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<void> {
-  const options = parseDemoFlags(new CommandLine('wasshd demo', usage(runtime.command)), argv);
+  const options = parseDemoFlags(new CommandLine('wasshd demo', usage(runtime)), argv, { withWorkers: runtime.workers !== undefined });
   const authorizedKeys = authorizedKeysOf(options.authorizedKeysFile);
-  const server = runtime.createServer({ localHost: options.listen, localPort: options.port ?? 2222 });
+  // With --workers this server serves nothing: it checks the settings and makes the host key for the workers.
+  const server = runtime.createServer({ localHost: options.listen, localPort: options.port ?? DEFAULT_PORT });
   for (const setting of options.config) server.config(setting);
-  installHostKeys(options.hostKeyFiles, { install: (key) => server.addHostKey(key), generate: () => server.generateHostKey('wasshd demo host key') });
+  const hostKeys: string[] = [];
+  installHostKeys(options.hostKeyFiles, {
+    install: (key) => {
+      server.addHostKey(key);
+      hostKeys.push(key);
+    },
+    generate: () => {
+      const key = server.generateHostKey('wasshd demo host key');
+      hostKeys.push(key);
+      return key;
+    },
+  });
   const users = withDemoUser(options.users);
 
-  serveDemo(server, { users, authorizedKeys, verbose: options.verbose, log: (line) => console.error(line) });
-
-  // Before listening: a signal that arrives as soon as the port is printed still shuts the server down.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      void server.shutdown().finally(() => process.exit(0));
-      setTimeout(() => process.exit(0), 2000).unref();
-    });
+  let address: Address;
+  if (options.workers !== undefined) {
+    const settings: WorkerSettings = {
+      hostKeys,
+      users: [...users],
+      authorizedKeys: [...authorizedKeys],
+      config: options.config,
+      verbose: options.verbose,
+      listen: options.listen,
+      port: options.port ?? DEFAULT_PORT,
+    };
+    address = await runtime.workers!.start(options.workers, settings).catch((e: Error) => stop(e.message));
+  } else {
+    serveDemo(server, { users, authorizedKeys, verbose: options.verbose, log: (line) => console.error(line) });
+    // Before listening: a signal that arrives as soon as the port is printed still shuts the server down.
+    stopOnSignals(server);
+    address = await server.startListening();
   }
-
-  const { host, port } = await server.startListening();
-  console.log(`listening on ${host}:${port}`);
-  console.log(`connect with: ssh -p ${port} ${[...users.keys()][0]}@${host}`);
+  console.log(`listening on ${address.host}:${address.port}`);
+  console.log(`connect with: ssh -p ${address.port} ${[...users.keys()][0]}@${address.host}`);
   if (options.wsPort !== undefined) {
     const endpoint = { port: options.wsPort, ...(options.wsOrigins.length > 0 ? { allowedOrigins: options.wsOrigins } : {}) };
     const ws = await server.startWebSocket(endpoint).catch((e: Error) => stop(e.message));
     console.log(`websocket on ${ws.host}:${ws.port}`);
   }
+}
+
+/** A worker process of `--workers`: serves the demo with the primary's settings; resolves where it listens. */
+export function runDemoWorker(settings: WorkerSettings, runtime: DemoRuntime): Promise<Address> {
+  const server = runtime.createServer({ localHost: settings.listen, localPort: settings.port, hostKeys: settings.hostKeys });
+  serveSettings(server, settings, (line) => console.error(line));
+  stopOnSignals(server);
+  return server.startListening();
 }

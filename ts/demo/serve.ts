@@ -27,6 +27,29 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
   return diff === 0;
 }
 
+/**
+ * Everything a demo process needs when another process read the command line (the workerd launcher for its
+ * Worker, the Node demo's primary for its `--workers`): passed as data, so no secret goes to disk.
+ */
+export interface DemoSettings {
+  /** OpenSSH private key files: every process must serve the same host key, so none is generated there. */
+  hostKeys: string[];
+  users: [name: string, password: string][];
+  /** `type base64` of the keys that may log in as any user. */
+  authorizedKeys: string[];
+  /** `NAME=VALUE` settings for `config()`. */
+  config: string[];
+  /** The Worker's WebSocket endpoint: the origins it lets in. */
+  allowedOrigins?: string[];
+  verbose: boolean;
+}
+
+/** Applies `settings` to a server made with their host keys, and serves the demo on it. */
+export function serveSettings(server: SSHServer, settings: DemoSettings, log: (line: string) => void): void {
+  for (const setting of settings.config) server.config(setting);
+  serveDemo(server, { users: new Map(settings.users), authorizedKeys: new Set(settings.authorizedKeys), verbose: settings.verbose, log });
+}
+
 interface ChannelSession {
   user: string;
   env: Map<string, string>;

@@ -10,6 +10,9 @@ import { join, resolve } from 'node:path';
 import { AuthorizedKeysError, readAuthorizedKeys } from './authorized-keys.js';
 import type { CommandLine } from './cli.js';
 
+/** More processes than a machine has cores only share them; the bound catches a typo. */
+const MAX_WORKERS = 256;
+
 export interface DemoFlags {
   listen: string;
   /** `--port`, if given. */
@@ -23,10 +26,15 @@ export interface DemoFlags {
   authorizedKeysFile: string | undefined;
   config: string[];
   verbose: boolean;
+  /** `--workers N`, where the demo takes it (Node). */
+  workers: number | undefined;
 }
 
-/** Parses and checks the flags every demo takes; a bad command line exits 2 through `cli`. */
-export function parseDemoFlags(cli: CommandLine, argv: string[]): DemoFlags {
+/**
+ * Parses and checks the flags every demo takes, and `--workers` where `withWorkers` says the runtime serves it;
+ * a bad command line exits 2 through `cli`.
+ */
+export function parseDemoFlags(cli: CommandLine, argv: string[], { withWorkers = false } = {}): DemoFlags {
   const values = cli.parse(argv, {
     listen: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string' },
@@ -37,6 +45,7 @@ export function parseDemoFlags(cli: CommandLine, argv: string[]): DemoFlags {
     'authorized-keys': { type: 'string' },
     config: { type: 'string', multiple: true, default: [] },
     verbose: { type: 'boolean', default: false },
+    workers: { type: 'string' },
   });
   const portOf = (text: string | undefined) => {
     if (text === undefined) return undefined;
@@ -51,6 +60,12 @@ export function parseDemoFlags(cli: CommandLine, argv: string[]): DemoFlags {
     if (colon < 1) cli.fail(`--user wants NAME:PASSWORD, got ${u}`);
     users.set(u.slice(0, colon), u.slice(colon + 1));
   }
+  const workers = values.workers;
+  if (workers !== undefined && !withWorkers) cli.fail('--workers is for the Node demo only');
+  if (workers !== undefined && (!/^\d+$/.test(workers) || Number(workers) < 1 || Number(workers) > MAX_WORKERS)) {
+    cli.fail(`--workers wants a count from 1 to ${MAX_WORKERS}, got ${workers}`);
+  }
+  if (workers !== undefined && wsPort !== undefined) cli.fail('--workers serves TCP only: not with --ws-port');
   return {
     listen: values.listen,
     port: portOf(values.port),
@@ -61,6 +76,7 @@ export function parseDemoFlags(cli: CommandLine, argv: string[]): DemoFlags {
     authorizedKeysFile: values['authorized-keys'],
     config: values.config,
     verbose: values.verbose,
+    workers: workers === undefined ? undefined : Number(workers),
   };
 }
 

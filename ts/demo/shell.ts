@@ -331,6 +331,11 @@ async function usageError(call: CommandCall, usage: string): Promise<number> {
   return 2;
 }
 
+/** Does nothing and succeeds, whatever its arguments or stdin: the cheapest exec (handshake benchmarks). */
+async function succeed(): Promise<number> {
+  return 0;
+}
+
 async function echo(call: CommandCall): Promise<number> {
   await call.out(`${call.args.join(' ')}\n`);
   return 0;
@@ -434,6 +439,7 @@ const COMMANDS = new Map<string, { usage: string; summary: string; run: Command 
   ['whoami', { usage: 'whoami', summary: 'print the user name', run: whoami }],
   ['pty', { usage: 'pty', summary: 'print the terminal type and size', run: pty }],
   ['sleep', { usage: 'sleep MS', summary: 'wait MS milliseconds', run: sleep }],
+  ['true', { usage: 'true', summary: 'do nothing, successfully', run: succeed }],
   ['help', { usage: 'help', summary: 'list the commands', run: help }],
 ]);
 

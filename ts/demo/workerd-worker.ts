@@ -4,20 +4,7 @@
  */
 
 import { acceptWebSocket, SSHServer } from '../workerd/index.js';
-import { serveDemo } from './serve.js';
-
-/** What the launcher passes in the `WASSHD_DEMO` binding (JSON, from its environment: no secret on disk). */
-export interface DemoSettings {
-  /** OpenSSH private key files: every isolate must serve the same host key, so none is generated here. */
-  hostKeys: string[];
-  users: [name: string, password: string][];
-  /** `type base64` of the keys that may log in as any user. */
-  authorizedKeys: string[];
-  /** `NAME=VALUE` settings for `config()`. */
-  config: string[];
-  allowedOrigins?: string[];
-  verbose: boolean;
-}
+import { type DemoSettings, serveSettings } from './serve.js';
 
 interface Env {
   WASSHD_DEMO: string;
@@ -28,13 +15,7 @@ let served: { server: SSHServer; allowedOrigins: string[] | undefined } | undefi
 
 function start(settings: DemoSettings): SSHServer {
   const server = new SSHServer({ hostKeys: settings.hostKeys });
-  for (const setting of settings.config) server.config(setting);
-  serveDemo(server, {
-    users: new Map(settings.users),
-    authorizedKeys: new Set(settings.authorizedKeys),
-    verbose: settings.verbose,
-    log: (line) => console.error(line),
-  });
+  serveSettings(server, settings, (line) => console.error(line));
   return server;
 }
 

@@ -14,7 +14,7 @@ import { SSHServer as NodeServer } from '../node/index.js';
 import { CommandLine } from './cli.js';
 import { authorizedKeysOf, installHostKeys, parseDemoFlags, stop, withDemoUser } from './setup.js';
 import { bundleWorker, socketAddress, startWorkerd, workerdConfig } from './workerd-build.js';
-import type { DemoSettings } from './workerd-worker.js';
+import type { DemoSettings } from './serve.js';
 
 const COMMAND = 'npm run demo:workerd --';
 const cli: CommandLine = new CommandLine(

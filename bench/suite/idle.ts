@@ -1,0 +1,152 @@
+/**
+ * Memory per idle connection: N authenticated connections, each with a session channel running a command that
+ * waits, without a pty (`sleep` on every server: sshd's is a process, run by `bash -c` as every exec is), held
+ * open by `ssh2` clients in a few child processes (bench/suite/idle-clients.ts) so that the clients
+ * stay out of the server's figures. The server's process tree is read before and with the connections open:
+ * Rss, Private (Clean+Dirty) and Pss from smaps_rollup, summed over the tree (sshd forks per connection, so its
+ * figure is the memory of those processes). wasshd and ssh2 collect garbage first (node --expose-gc, on
+ * SIGUSR2), and wasshd reports its JavaScript heap and wasm memory.
+ */
+
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Section } from './main.js';
+import { spawnGroup, stopGroup, treeMemory, type TreeMemory } from './processes.js';
+import { kib, ratio, table, type Target } from './report.js';
+import { type Credentials, type ProbeReading, type Server, type ServerSpec, startServer } from './servers.js';
+
+const TARGET_KIB = 16;
+/** Descriptors a server needs besides one per connection. */
+const SPARE_DESCRIPTORS = 200;
+/** After the last connection opened: lets the servers finish what login left behind. */
+const QUIET_MS = 2000;
+
+export interface IdleOptions {
+  connections: number;
+  clientProcesses: number;
+  /** Connections each client process opens at once. */
+  concurrency: number;
+}
+
+interface Reading {
+  tree: TreeMemory;
+  probe: ProbeReading | undefined;
+}
+
+interface Measurement {
+  spec: ServerSpec;
+  before: Reading;
+  after: Reading;
+  openS: number;
+}
+
+/** The soft limit on open files, which the servers and client processes inherit from this one. */
+function openFileLimit(): number {
+  const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return line?.[1] === undefined || line[1] === 'unlimited' ? Infinity : Number(line[1]);
+}
+
+async function read(server: Server): Promise<Reading> {
+  const probe = await server.probe?.();
+  return { tree: treeMemory(server.pid), probe };
+}
+
+/** Starts the client processes; resolves once all report their connections open. */
+async function openConnections(server: Server, keys: Credentials, o: IdleOptions): Promise<ChildProcess[]> {
+  const children: ChildProcess[] = [];
+  const ready: Promise<void>[] = [];
+  for (let i = 0; i < o.clientProcesses; i++) {
+    const count = Math.floor(o.connections / o.clientProcesses) + (i < o.connections % o.clientProcesses ? 1 : 0);
+    const args = ['--port', String(server.port), '--user', server.user, '--key', keys.userKey, '--command', server.commands.wait, '--count', String(count), '--concurrency', String(o.concurrency)];
+    const child = spawnGroup(process.execPath, ['--import', 'tsx', 'bench/suite/idle-clients.ts', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(child);
+    ready.push(
+      new Promise((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`${server.spec.label}: a client process exited (code ${code}) before the measure ended`)));
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          if (line === `ready ${count}`) return resolve();
+          console.error(`[${server.spec.label} clients] ${line}`);
+          reject(new Error(`${server.spec.label}: client process: ${line}`));
+        });
+      }),
+    );
+  }
+  try {
+    await Promise.all(ready);
+  } catch (e) {
+    await Promise.all(children.map((c) => stopGroup(c)));
+    throw e;
+  }
+  return children;
+}
+
+async function measure(spec: ServerSpec, keys: Credentials, o: IdleOptions): Promise<Measurement> {
+  const server = await startServer(spec, keys, { connections: o.connections, probe: true });
+  try {
+    const before = await read(server);
+    const t0 = performance.now();
+    const clients = await openConnections(server, keys, o);
+    const openS = (performance.now() - t0) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+    const after = await read(server);
+    if (clients.some((c) => c.exitCode !== null || c.signalCode !== null)) throw new Error(`${spec.label}: a client process ended while the connections were held`);
+    console.log(`  ${spec.label}: ${kib((after.tree.rss - before.tree.rss) / o.connections)} KiB RSS per connection`);
+    for (const c of clients) {
+      c.removeAllListeners('exit');
+      c.stdin!.end();
+    }
+    await Promise.all(clients.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.once('exit', resolve)))));
+    return { spec, before, after, openS };
+  } finally {
+    await server.stop();
+  }
+}
+
+export async function idle(specs: ServerSpec[], keys: Credentials, o: IdleOptions): Promise<Section> {
+  const limit = openFileLimit();
+  if (limit < o.connections + SPARE_DESCRIPTORS) {
+    throw new Error(`the open-file limit (${limit}) is below ${o.connections + SPARE_DESCRIPTORS}: raise it (ulimit -n) or pass a smaller --connections`);
+  }
+  const results: Measurement[] = [];
+  for (const spec of specs) results.push(await measure(spec, keys, o));
+  const n = o.connections;
+  const per = (m: Measurement, field: 'rss' | 'private' | 'pss') => (m.after.tree[field] - m.before.tree[field]) / n;
+  const probed = (m: Measurement, field: keyof ProbeReading) => (m.after.probe && m.before.probe ? kib((m.after.probe[field] - m.before.probe[field]) / n) : '—');
+  const rows = results.map((m) => [
+    m.spec.label,
+    kib(per(m, 'rss')),
+    kib(per(m, 'private')),
+    kib(per(m, 'pss')),
+    probed(m, 'heapUsed'),
+    m.spec.kind === 'wasshd' ? probed(m, 'wasm') : '—',
+    probed(m, 'external'),
+    String(m.after.tree.processes - m.before.tree.processes),
+    (n / m.openS).toFixed(0),
+  ]);
+  const ssh2 = results.find((m) => m.spec.kind === 'ssh2');
+  const sshd = results.find((m) => m.spec.kind === 'sshd');
+  const targets: Target[] = [];
+  for (const m of results.filter((r) => r.spec.kind === 'wasshd')) {
+    for (const peer of [ssh2, sshd]) if (peer) rows.push([`  ${m.spec.label} / ${peer.spec.label}`, ratio(per(m, 'rss'), per(peer, 'rss')), ratio(per(m, 'private'), per(peer, 'private')), ratio(per(m, 'pss'), per(peer, 'pss')), '', '', '', '', '']);
+    targets.push({
+      name: `memory per idle connection with a session, ${m.spec.label} <= ${TARGET_KIB} KiB (N = ${n})`,
+      met: per(m, 'rss') <= TARGET_KIB * 1024,
+      figure: `${kib(per(m, 'rss'))} KiB RSS (heap ${probed(m, 'heapUsed')} KiB + wasm ${probed(m, 'wasm')} KiB)`,
+    });
+  }
+  const notes = ['Per connection = (with N connections open − before) / N; heap, wasm and external from the server after a', 'garbage collection. "processes" = processes the connections added to the server\'s tree.'];
+  if (sshd) {
+    const byCommand = [...sshd.after.tree.byCommand].map(([comm, { private: p, processes }]) => {
+      const was = sshd.before.tree.byCommand.get(comm) ?? { private: 0, processes: 0 };
+      return `${comm} ${((processes - was.processes) / n).toFixed(1)} processes, ${kib((p - was.private) / n)} KiB private`;
+    });
+    notes.push(`sshd forks per connection; its figure is the memory of those processes: per connection ${byCommand.join('; ')}.`);
+  }
+  return {
+    title: `Idle connections: ${n}, each authenticated with a session channel (exec sleep, no pty), ${o.clientProcesses} ssh2 client processes`,
+    table: table(['server', 'RSS KiB/conn', 'private KiB/conn', 'PSS KiB/conn', 'JS heap KiB/conn', 'wasm KiB/conn', 'external KiB/conn', 'processes', 'opened/s'], rows),
+    notes,
+    targets,
+  };
+}

@@ -1,0 +1,31 @@
+/** The size of the wasm the server loads, raw and gzipped (level 9), and of the WIT component's core module if built. */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { Section } from './main.js';
+import { ROOT } from './processes.js';
+import { kib, table } from './report.js';
+
+const TARGET_KIB = 350;
+const MODULE = 'wasm/pkg/wasshd_wasm_bg.wasm';
+const COMPONENT_CORE = 'wasm/component/pkg/wasshd.core.wasm';
+
+export function size(): Section {
+  const measured = [MODULE, COMPONENT_CORE]
+    .filter((file) => file === MODULE || existsSync(join(ROOT, file)))
+    .map((file) => {
+      const bytes = readFileSync(join(ROOT, file));
+      return { file, raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+    });
+  const module = measured[0]!;
+  return {
+    title: 'Wasm size',
+    table: table(
+      ['file', 'bytes', 'KiB', 'gzip -9 KiB'],
+      measured.map((m) => [m.file, String(m.raw), kib(m.raw), kib(m.gzip)]),
+    ),
+    notes: [],
+    targets: [{ name: `wasm size (${MODULE}) <= ${TARGET_KIB} KiB gzip`, met: module.gzip <= TARGET_KIB * 1024, figure: `${kib(module.gzip)} KiB gzip, ${kib(module.raw)} KiB raw` }],
+  };
+}
