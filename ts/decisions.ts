@@ -175,6 +175,8 @@ export class Decisions {
     };
     await this.events.decide('channelRequest', e, () => (e.accept = false));
     this.binding.withConn(conn, (core) => core.reply_channel_request(id, event.channel, e.accept));
-    if (e.accept) await this.events.dispatch('channelRequested', { connectionId: id, channelId: event.channel, requestType: e.requestType, request: e.request });
+    // A channel the client closed meanwhile (its channelClosed waits behind this) has nothing left to serve.
+    const open = conn.channels.get(event.channel)?.closed === false;
+    if (e.accept && open) await this.events.dispatch('channelRequested', { connectionId: id, channelId: event.channel, requestType: e.requestType, request: e.request });
   }
 }
