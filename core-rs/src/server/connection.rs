@@ -34,7 +34,8 @@ enum Stage {
     Opening,
     Open,
     /// The client sent CLOSE while replies were owed: they go out as the host gives them, and our CLOSE after
-    /// the last (RFC 4254 §5.3 asks for it, not at once), so that the client gets every reply it asked for.
+    /// the last (RFC 4254 §5.3 asks for our CLOSE, but not at once), so that the client gets every reply it
+    /// asked for.
     Closing,
     /// Closed both ways (we had sent CLOSE first) while replies were owed: the host's are taken and dropped.
     /// It stays until the last, so that its id is not handed out again meanwhile.
@@ -365,8 +366,8 @@ impl Connection {
     }
 
     pub(super) fn send_window(&self, local_id: u32) -> Option<u32> {
-        let slot = self.channels.get(&local_id).filter(|s| s.stage == Stage::Open)?;
-        Some(&slot.channel).filter(|c| !c.eof_sent && !c.close_sent).map(Channel::send_window)
+        let sending = |s: &&Slot| s.stage == Stage::Open && !s.channel.eof_sent && !s.channel.close_sent;
+        self.channels.get(&local_id).filter(sending).map(|s| s.channel.send_window())
     }
 
     pub(super) fn consume(&mut self, local_id: u32, n: u32, session: &mut Session, ctx: &mut Ctx) {
