@@ -43,7 +43,10 @@ export class ChannelState implements SSHChannel {
 }
 
 export class ConnectionState implements SSHConnection {
+  /** The connection's handlers in order (dispatcher.ts). */
   chain: Promise<void> = Promise.resolve();
+  /** Each channel's handlers in order, by channel id, while any are queued. */
+  readonly channelChains = new Map<number, Promise<void>>();
   timer: unknown;
   deadline = -1;
   /** Runs once the protocol has ended, in case the peer never closes the socket. */
@@ -56,8 +59,8 @@ export class ConnectionState implements SSHConnection {
   /** Bytes written to the transport since it reported a full buffer (reset by `drain`). */
   writtenWhileFull = 0;
   /**
-   * The core takes input now: no decision waits for a handler, and the client reads what it is sent or has
-   * not been sent much since it stopped (see `feedable`).
+   * The core takes input now: it waits for no decision, and the client reads what it is sent or has not
+   * been sent much since it stopped (see `core/binding.ts` `updateReading`).
    */
   reading = true;
   /**

@@ -159,7 +159,7 @@ export class Decisions {
     };
     await this.events.decide('channelOpenRequest', e, () => (e.accept = false));
     if (e.accept) conn.channels.set(event.channel, new ChannelState(id, event.channel, event.kind));
-    this.binding.withConn(conn, (core) => core.reply_channel_open(id, e.accept, reason, description));
+    this.binding.withConn(conn, (core) => core.reply_channel_open(id, event.channel, e.accept, reason, description));
     if (e.accept) await this.events.dispatch('channelOpened', { connectionId: id, channelId: event.channel });
   }
 
@@ -174,7 +174,9 @@ export class Decisions {
       accept: STANDARD_SESSION_REQUESTS.has(event.request.type),
     };
     await this.events.decide('channelRequest', e, () => (e.accept = false));
-    this.binding.withConn(conn, (core) => core.reply_channel_request(id, e.accept));
-    if (e.accept) await this.events.dispatch('channelRequested', { connectionId: id, channelId: event.channel, requestType: e.requestType, request: e.request });
+    this.binding.withConn(conn, (core) => core.reply_channel_request(id, event.channel, e.accept));
+    // A channel the client closed meanwhile (its channelClosed waits behind this) has nothing left to serve.
+    const open = conn.channels.get(event.channel)?.closed === false;
+    if (e.accept && open) await this.events.dispatch('channelRequested', { connectionId: id, channelId: event.channel, requestType: e.requestType, request: e.request });
   }
 }

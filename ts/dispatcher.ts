@@ -1,7 +1,8 @@
 /**
- * The application's event handlers as the server's parts call them: in order, one connection's after
- * another's earlier ones; decisions, where a handler that throws refuses; and reports (`error`, the server's
- * own `log` lines) that never throw back into the server.
+ * The application's event handlers as the server's parts call them: in order, each after the earlier ones of
+ * its connection, or of its channel for a channel's events, so that a channel whose handler takes its time
+ * holds up no other; decisions, where a handler that throws refuses; and reports (`error`, the server's own
+ * `log` lines) that never throw back into the server.
  */
 
 import type { ConnectionState } from './connection.js';
@@ -17,9 +18,34 @@ export class Dispatcher {
     private readonly hasListeners: (name: keyof SSHServerEvents) => boolean,
   ) {}
 
-  /** Runs `work` after the connection's earlier handlers; what it throws is reported as an `error` event. */
+  /**
+   * Runs `work` after the connection's earlier handlers (not its channels'); what it throws is reported as an
+   * `error` event.
+   */
   enqueue(conn: ConnectionState, work: () => void | Promise<void>): void {
-    conn.chain = conn.chain.then(work).catch((e: unknown) => this.handlerFailed(conn.connectionId, e));
+    conn.chain = this.after(conn, conn.chain, work);
+  }
+
+  /**
+   * Runs `work` after the channel's earlier handlers, whatever other channels' handlers are doing. A
+   * channel's first event (its open) also waits for the connection's handlers queued before it. A channel
+   * whose handlers have all run has no chain until its next event.
+   */
+  enqueueChannel(conn: ConnectionState, channelId: number, work: () => void | Promise<void>): void {
+    const tail = this.after(conn, conn.channelChains.get(channelId) ?? conn.chain, work);
+    conn.channelChains.set(channelId, tail);
+    void tail.then(() => {
+      if (conn.channelChains.get(channelId) === tail) conn.channelChains.delete(channelId);
+    });
+  }
+
+  /** Runs `work` once the handlers queued so far have run, the connection's and every channel's: its end. */
+  enqueueLast(conn: ConnectionState, work: () => void | Promise<void>): void {
+    conn.chain = this.after(conn, Promise.all([conn.chain, ...conn.channelChains.values()]), work);
+  }
+
+  private after(conn: ConnectionState, before: Promise<unknown>, work: () => void | Promise<void>): Promise<void> {
+    return before.then(() => work()).catch((e: unknown) => this.handlerFailed(conn.connectionId, e));
   }
 
   /** Runs decision handlers; a handler that throws counts as a refusal. */

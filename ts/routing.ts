@@ -1,7 +1,8 @@
 /**
  * A connection from admission to its end: its transport's callbacks, the core's events routed to the
- * handlers (through the connection's ordered queue) and to the decisions, and its three ways to end: the
- * core reports it disconnected, the transport closes, or the wasm instance traps and takes every connection.
+ * handlers (through the connection's ordered queue, or the channel's for a channel's events) and to the
+ * decisions, and its three ways to end: the core reports it disconnected, the transport closes, or the wasm
+ * instance traps and takes every connection.
  */
 
 import type { Admission } from './admission.js';
@@ -49,7 +50,7 @@ export class Router {
     this.binding.afterCall(conn);
   }
 
-  /** Routes one core event to its connection's ordered queue. */
+  /** Routes one core event to its connection's ordered queue, or its channel's. */
   route(event: CoreEvent): void {
     const conn = this.conns.get(event.conn);
     if (!conn) return;
@@ -95,30 +96,30 @@ export class Router {
         this.decisions.connectionPrompts.delete(id);
         break;
       case 'channelOpenRequest':
-        events.enqueue(conn, () => this.decisions.channelOpen(conn, event));
+        events.enqueueChannel(conn, event.channel, () => this.decisions.channelOpen(conn, event));
         break;
       case 'channelRequest':
-        events.enqueue(conn, () => this.decisions.channelRequest(conn, event));
+        events.enqueueChannel(conn, event.channel, () => this.decisions.channelRequest(conn, event));
         break;
       case 'channelData':
-        events.enqueue(conn, async () => {
+        events.enqueueChannel(conn, event.channel, async () => {
           await events.dispatch('channelDataIn', { connectionId: id, channelId: event.channel, data: event.data, stream: event.stream });
           if (!conn.ended) this.binding.withConn(conn, (core) => core.consume_channel_data(id, event.channel, event.data.length));
         });
         break;
       case 'channelEof':
-        events.enqueue(conn, () => events.dispatch('channelEOF', { connectionId: id, channelId: event.channel }));
+        events.enqueueChannel(conn, event.channel, () => events.dispatch('channelEOF', { connectionId: id, channelId: event.channel }));
         break;
       case 'channelReadyToSend': {
         const ch = conn.channels.get(event.channel);
         if (ch) this.binding.pumpChannel(conn, ch);
-        events.enqueue(conn, () => events.dispatch('channelReadyToSend', { connectionId: id, channelId: event.channel }));
+        events.enqueueChannel(conn, event.channel, () => events.dispatch('channelReadyToSend', { connectionId: id, channelId: event.channel }));
         break;
       }
       case 'channelClosed': {
         conn.channels.get(event.channel)?.fail(new SSHError(ErrorCode.NoSuchChannel, `channel ${event.channel} closed`));
         conn.channels.delete(event.channel);
-        events.enqueue(conn, () => events.dispatch('channelClosed', { connectionId: id, channelId: event.channel }));
+        events.enqueueChannel(conn, event.channel, () => events.dispatch('channelClosed', { connectionId: id, channelId: event.channel }));
         break;
       }
       case 'disconnected':
@@ -146,7 +147,7 @@ export class Router {
     const normal = event.byPeer && (event.reason === DisconnectReason.ByApplication || event.reason === DisconnectReason.AuthCancelledByUser);
     const protocolFault = !event.byPeer && ![DisconnectReason.ByApplication, DisconnectReason.NoMoreAuthMethodsAvailable, DisconnectReason.ConnectionLost].includes(event.reason as 11);
     if (protocolFault) this.events.error(id, event.reason, event.description);
-    this.events.enqueue(conn, () => this.events.dispatch('disconnected', { connectionId: id, statusCode: normal ? 0 : event.reason, description: normal ? 'OK' : event.description }));
+    this.events.enqueueLast(conn, () => this.events.dispatch('disconnected', { connectionId: id, statusCode: normal ? 0 : event.reason, description: normal ? 'OK' : event.description }));
   }
 
   /**
@@ -175,7 +176,7 @@ export class Router {
       this.binding.pump(conn);
       this.binding.enter(conn, (core) => core.close(id));
     }
-    this.events.enqueue(conn, () => this.forget(conn));
+    this.events.enqueueLast(conn, () => this.forget(conn));
   }
 
   private forget(conn: ConnectionState): void {
@@ -210,9 +211,9 @@ export class Router {
       const id = conn.connectionId;
       if (!endedBefore) {
         this.events.error(id, lost.code, lost.message);
-        this.events.enqueue(conn, () => this.events.dispatch('disconnected', { connectionId: id, statusCode: DisconnectReason.ConnectionLost, description: lost.message }));
+        this.events.enqueueLast(conn, () => this.events.dispatch('disconnected', { connectionId: id, statusCode: DisconnectReason.ConnectionLost, description: lost.message }));
       }
-      this.events.enqueue(conn, () => this.forget(conn));
+      this.events.enqueueLast(conn, () => this.forget(conn));
     }
   }
 }

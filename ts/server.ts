@@ -3,12 +3,12 @@
  * per connection (a second while a refusal waits out the auth-failure delay) and the event API; the wasm core
  * owns the protocol. The parts it composes, one concept a file:
  * - `core/binding.ts`: every call into the core. Each call for a connection is followed by flushing that
- *   connection's output, draining events, re-arming its timer, reading its socket only while no decision is
- *   pending and the client reads, and continuing input the core left at its per-call output budget. Trap
- *   containment and restart.
+ *   connection's output, draining events, re-arming its timer, reading its socket only while the core waits
+ *   for no decision and the client reads, and continuing input the core left at its per-call output budget.
+ *   Trap containment and restart.
  * - `admission.ts`: whether a new connection is taken (the limits' own rules are in `limits.ts`).
- * - `routing.ts`: a connection from admission to its end, its events in order; `decisions.ts`: the requests
- *   handlers answer; `dispatcher.ts`: how the parts call the handlers.
+ * - `routing.ts`: a connection from admission to its end, its events and each channel's in order;
+ *   `decisions.ts`: the requests handlers answer; `dispatcher.ts`: how the parts call the handlers.
  * - `connection.ts`: per-connection and per-channel state; `settings.ts`: the options and `config()` names.
  * - `events.ts`, `runtime.ts`: the public event types, and what a runtime entry point provides.
  */

@@ -1,7 +1,8 @@
 //! What the core tells the host, and how the host answers. Events are owned records keyed by connection
 //! (and channel) id, so they cross a wasm boundary without borrowing the core. An event that needs an
-//! answer pauses its connection's input until the host calls the matching reply method on
-//! [`Server`](crate::server::Server).
+//! answer waits for the host to call the matching reply method on [`Server`](crate::server::Server): a
+//! service or authentication decision pauses its connection's input meanwhile, a channel decision only
+//! its channel (see [`Server::decision_pending`](crate::server::Server::decision_pending)).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -48,13 +49,13 @@ pub enum Event {
         user: String,
         method: String,
     },
-    /// The client asked to open a channel. Answer with `reply_channel_open`.
+    /// The client asked to open a channel, reserving id `channel`. Answer with `reply_channel_open`.
     ChannelOpenRequest {
         channel: u32,
         kind: String,
         data: Vec<u8>,
     },
-    /// A request on an open channel. Answer with `reply_channel_request`.
+    /// A request on an open channel. Answer with `reply_channel_request`, in order per channel.
     ChannelRequest {
         channel: u32,
         request: ChannelRequest,

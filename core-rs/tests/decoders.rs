@@ -772,8 +772,8 @@ fn settle(p: &mut Pair, rng: &mut ChaCha20Rng) -> Option<(u32, bool)> {
                     };
                     p.server.reply_auth(p.id, reply).unwrap();
                 }
-                Event::ChannelOpenRequest { .. } => p.server.reply_channel_open(p.id, yes, 0, "no").unwrap(),
-                Event::ChannelRequest { .. } => p.server.reply_channel_request(p.id, yes).unwrap(),
+                Event::ChannelOpenRequest { channel, .. } => p.server.reply_channel_open(p.id, channel, yes, 0, "no").unwrap(),
+                Event::ChannelRequest { channel, .. } => p.server.reply_channel_request(p.id, channel, yes).unwrap(),
                 Event::Disconnected { reason: r, by_peer, .. } => {
                     assert!(reason.is_none(), "two Disconnected events");
                     // A client's DISCONNECT is reported with whatever code it carried.

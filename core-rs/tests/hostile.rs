@@ -14,7 +14,7 @@ use common::client::RawKeys;
 use common::*;
 use wasshd_core::crypto::cipher::{AesCtr, ChaChaPoly, Gcm, PacketMac};
 use wasshd_core::msg;
-use wasshd_core::server::{CommandError, CALL_OUTPUT_BUDGET, KEX_TIMEOUT_MS};
+use wasshd_core::server::{CommandError, CALL_OUTPUT_BUDGET, KEX_TIMEOUT_MS, MAX_PENDING_OPENS, MAX_PENDING_REQUESTS};
 use wasshd_core::transport::compress::{Deflater, ZlibStream};
 use wasshd_core::transport::negotiate::CipherAlg;
 use wasshd_core::transport::packet::MAX_PACKET_LEN;
@@ -482,6 +482,10 @@ enum ChannelState {
     ClosingByServer,
     /// The client sent EOF.
     ClientEof,
+    /// The host has not answered the open: the client cannot know the id yet (RFC 4254 §5.1).
+    Opening,
+    /// The host has not answered an exec request on it.
+    RequestPending,
 }
 
 /// A logged-in connection with a channel in `state`; returns the server's id for it.
@@ -491,13 +495,18 @@ fn channel_in(server: Server, state: ChannelState, seed: u64) -> (Pair, u32) {
     if state == Refused {
         p.send(&channel_open("session", 2, 1 << 20, 32 * 1024));
         let Event::ChannelOpenRequest { channel, .. } = p.expect_event() else { panic!("no open request") };
-        p.server.reply_channel_open(p.id, false, 0, "no").unwrap();
+        p.server.reply_channel_open(p.id, channel, false, 0, "no").unwrap();
         p.expect_msg(msg::CHANNEL_OPEN_FAILURE);
+        return (p, channel);
+    }
+    if state == Opening {
+        p.send(&channel_open("session", 2, 1 << 20, 32 * 1024));
+        let Event::ChannelOpenRequest { channel, .. } = p.expect_event() else { panic!("no open request") };
         return (p, channel);
     }
     let ch = p.open_session(2, 1 << 20, 32 * 1024);
     match state {
-        Open | Refused => {}
+        Open | Refused | Opening => {}
         NeverOpened => return (p, ch.remote + 1),
         ClosedBothWays | ClosingByServer => {
             p.server.close_channel(p.id, ch.remote).unwrap();
@@ -516,6 +525,12 @@ fn channel_in(server: Server, state: ChannelState, seed: u64) -> (Pair, u32) {
             p.send(&channel_only(msg::CHANNEL_EOF, ch.remote));
             assert!(matches!(p.expect_event(), Event::ChannelEof { .. }));
         }
+        RequestPending => {
+            let mut w = Writer::message(msg::CHANNEL_REQUEST);
+            w.u32(ch.remote).string(b"exec").bool(true).string(b"sleep 9");
+            p.send(w.as_slice());
+            assert!(matches!(p.expect_event(), Event::ChannelRequest { .. }));
+        }
     }
     assert!(p.drain_events().is_empty() && p.client.inbox.is_empty());
     (p, ch.remote)
@@ -523,13 +538,17 @@ fn channel_in(server: Server, state: ChannelState, seed: u64) -> (Pair, u32) {
 
 /// RFC 4254: a message for a channel that does not exist (never opened, refused, closed both ways) is a
 /// protocol error; so are open replies for opens the server never made, and data after EOF. A channel
-/// the server is closing still takes what the client sent before seeing the CLOSE.
+/// the server is closing still takes what the client sent before seeing the CLOSE. A message naming a
+/// channel whose open the host has not answered waits for the answer; a channel with a request pending
+/// takes everything, its CLOSE answered only after the reply the client is owed (RFC 4254 §5.4).
 fn expect_on_channel(n: u8, state: ChannelState) -> Outcome {
     use ChannelState::*;
     let gone = matches!(state, NeverOpened | Refused | ClosedBothWays | ClosedByClient);
     match n {
         _ if gone => Fatal(PROTOCOL_ERROR),
         msg::CHANNEL_OPEN_CONFIRMATION | msg::CHANNEL_OPEN_FAILURE => Fatal(PROTOCOL_ERROR),
+        _ if state == Opening => Ignored,
+        msg::CHANNEL_CLOSE if state == RequestPending => Event("ChannelClosed"),
         msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA if state == ClientEof => Fatal(PROTOCOL_ERROR),
         msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA => Event("ChannelData"),
         msg::CHANNEL_EOF if state == ClientEof => Ignored,
@@ -547,7 +566,7 @@ fn channel_messages_follow_the_state_of_the_channel_they_name() {
     use ChannelState::*;
     let mut server = test_server();
     let mut results = Vec::new();
-    for state in [Open, NeverOpened, Refused, ClosedBothWays, ClosedByClient, ClosingByServer, ClientEof] {
+    for state in [Open, NeverOpened, Refused, ClosedBothWays, ClosedByClient, ClosingByServer, ClientEof, Opening, RequestPending] {
         for n in msg::CHANNEL_OPEN_CONFIRMATION..=msg::CHANNEL_FAILURE {
             let (mut p, channel) = channel_in(server, state, 5000 + u64::from(n));
             let got = send_probe(&mut p, &probe(n, channel));
@@ -1493,8 +1512,8 @@ fn thousands_of_channel_opens_get_max_channels_and_the_rest_resource_shortage() 
     }
     let mut asked = 0;
     while let Some(e) = p.event() {
-        assert!(matches!(e, Event::ChannelOpenRequest { .. }), "{e:?}");
-        p.server.reply_channel_open(p.id, true, 0, "").unwrap();
+        let Event::ChannelOpenRequest { channel, .. } = e else { panic!("{e:?}") };
+        p.server.reply_channel_open(p.id, channel, true, 0, "").unwrap();
         asked += 1;
     }
     assert_eq!(asked, max, "only that many reach the host");
@@ -1927,8 +1946,8 @@ fn a_key_exchange_not_finished_in_two_minutes_ends_the_connection() {
 
 /// One call's output is bounded: processing buffered input stops once the connection has
 /// `CALL_OUTPUT_BUDGET` (256 KiB) of output and queued channel data, and says so (`input_pending`); the
-/// host continues with no bytes. This holds for a read that brings much data, for the input a decision
-/// held back (processed when the host answers), and for the host's own `send_data`.
+/// host continues with no bytes. This holds for a read that brings much data, for the input held back by
+/// requests piled up to the bound (processed when the host answers one), and for the host's own `send_data`.
 #[test]
 fn one_call_processes_input_and_takes_data_only_up_to_the_output_budget() {
     let per_call = CALL_OUTPUT_BUDGET / (32 * 1024);
@@ -1950,18 +1969,21 @@ fn one_call_processes_input_and_takes_data_only_up_to_the_output_budget() {
     assert!(calls.iter().all(|&n| n <= per_call), "events per call: {calls:?}");
     assert_eq!(calls.iter().sum::<usize>(), 40, "{calls:?}");
 
-    // The same behind a pending decision: answering it processes one budget's worth.
+    // The same behind requests piled up to the bound: answering one processes one budget's worth.
     let mut w = Writer::message(msg::CHANNEL_REQUEST);
     w.u32(ch.remote).string(b"env").bool(false).string(b"A").string(b"b");
-    p.client.send(w.as_slice());
+    for _ in 0..MAX_PENDING_REQUESTS {
+        p.client.send(w.as_slice());
+    }
     for _ in 0..20 {
         p.client.send(&channel_data(ch.remote, &data));
     }
     let read = p.client.take_out();
     p.server.input(p.id, &read, p.now).unwrap();
-    assert!(matches!(p.take_events().as_slice(), [Event::ChannelRequest { .. }]));
+    let requests = p.take_events();
+    assert!(requests.len() == MAX_PENDING_REQUESTS && requests.iter().all(|e| matches!(e, Event::ChannelRequest { .. })), "{requests:?}");
     assert!(p.server.decision_pending(p.id) && !p.server.input_pending(p.id), "the host is to answer, not to continue");
-    p.server.reply_channel_request(p.id, true).unwrap();
+    p.server.reply_channel_request(p.id, ch.remote, true).unwrap();
     assert!(!p.server.decision_pending(p.id));
     assert_eq!(p.take_events().len(), per_call);
     assert!(p.server.input_pending(p.id));
@@ -2034,21 +2056,27 @@ fn input_behind_a_pending_decision_is_bounded_by_320_kib_before_authentication_a
         }
         server = p.into_server();
     }
-    // After: three open channels whose windows (2 MiB each) would take 6 MiB; behind a channel open the host
-    // has not answered, 30 packets of 32 KiB of data spread over them (984 KB on the wire) wait, 33 (1.08 MB)
-    // do not, though each channel stays well within its window.
+    // After: three open channels whose windows (2 MiB each) would take 6 MiB; behind as many channel opens
+    // as the host may leave unanswered, 30 packets of 32 KiB of data spread over them (984 KB on the wire)
+    // wait, 33 (1.08 MB) do not, though each channel stays well within its window.
     let data = vec![0x64; 32 * 1024];
     for (packets, fits) in [(30u32, true), (33, false)] {
         let mut p = staged(server, Stage::Authenticated, 9430 + u64::from(packets));
         let channels: Vec<OpenChannel> = (0..3).map(|i| p.open_session(i, 1 << 20, 32 * 1024)).collect();
         assert!(channels.iter().all(|c| c.window == 2 << 20), "{channels:?}");
-        assert_eq!(send_probe(&mut p, &channel_open("session", 9, 1 << 20, 32 * 1024)), Event("ChannelOpenRequest"));
+        for i in 0..MAX_PENDING_OPENS as u32 {
+            p.send(&channel_open("session", 9 + i, 1 << 20, 32 * 1024));
+        }
+        let opens = p.drain_events();
+        assert!(opens.len() == MAX_PENDING_OPENS && opens.iter().all(|e| matches!(e, Event::ChannelOpenRequest { .. })), "{opens:?}");
+        assert!(p.server.decision_pending(p.id));
         for i in 0..packets {
             p.send(&channel_data(channels[i as usize % 3].remote, &data));
         }
         if fits {
             assert_eq!(observe(&mut p, 0, &[]), Ignored, "{packets} packets");
-            p.server.reply_channel_open(p.id, true, 0, "").unwrap();
+            let Event::ChannelOpenRequest { channel, .. } = opens[0] else { panic!("{opens:?}") };
+            p.server.reply_channel_open(p.id, channel, true, 0, "").unwrap();
             let events = p.drain_events();
             let delivered = events.iter().filter(|e| matches!(e, Event::ChannelData { .. })).count();
             assert_eq!(delivered, packets as usize, "every packet once the host has decided: {:?}", p.client.disconnect);

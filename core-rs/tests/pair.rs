@@ -739,7 +739,7 @@ fn debug_logged_session(mask: &str) -> Pair {
     env.u32(ch.remote).string(b"env").bool(false).string(b"API_TOKEN").string(b"env-value-5c1e");
     p.send(env.as_slice());
     assert!(matches!(p.expect_event(), Event::ChannelRequest { .. }));
-    p.server.reply_channel_request(p.id, true).unwrap();
+    p.server.reply_channel_request(p.id, ch.remote, true).unwrap();
     p.exec(&ch, b"cat # exec-secret-77a1");
     p.send(&channel_data(ch.remote, b"typed secret"));
     expect_channel_data(&mut p);

@@ -174,8 +174,11 @@ fn a_client_session_logs_in_compresses_and_rekeys_both_ways() {
         open.string(b"session").u32(sender).u32(1 << 20).u32(1 << 15);
         client.send(open.as_slice());
         let events = pump(server, id, client);
-        assert!(events.iter().any(|e| matches!(e, Event::ChannelOpenRequest { .. })), "{events:?}");
-        server.reply_channel_open(id, true, 0, "").unwrap();
+        let channel = events.iter().find_map(|e| match e {
+            Event::ChannelOpenRequest { channel, .. } => Some(*channel),
+            _ => None,
+        });
+        server.reply_channel_open(id, channel.expect("an open request"), true, 0, "").unwrap();
         pump(server, id, client);
         let confirmation = client.expect_message(msg::CHANNEL_OPEN_CONFIRMATION);
         assert_eq!(confirmation[1..5], sender.to_be_bytes());

@@ -576,7 +576,7 @@ fn a_reply_of_the_wrong_kind_leaves_the_pending_decision_alone() {
     p.send(w.as_slice());
     assert!(matches!(p.expect_event(), Event::ServiceRequest { .. }));
     assert_eq!(p.server.reply_auth(p.id, AuthReply::Accept), Err(CommandError::NothingPending));
-    assert_eq!(p.server.reply_channel_open(p.id, true, 0, ""), Err(CommandError::NothingPending));
+    assert_eq!(p.server.reply_channel_open(p.id, 0, true, 0, ""), Err(CommandError::NoSuchChannel));
     assert!(p.server.decision_pending(p.id));
     p.server.reply_service(p.id, true).unwrap();
     p.expect_msg(msg::SERVICE_ACCEPT);
@@ -587,11 +587,11 @@ fn a_reply_of_the_wrong_kind_leaves_the_pending_decision_alone() {
     p.expect_msg(msg::USERAUTH_SUCCESS);
     p.send(&channel_open("session", 5, 1 << 20, 1 << 15));
     assert!(matches!(p.expect_event(), Event::Authenticated { .. }));
-    assert!(matches!(p.expect_event(), Event::ChannelOpenRequest { .. }));
+    let Event::ChannelOpenRequest { channel, .. } = p.expect_event() else { panic!("expected ChannelOpenRequest") };
     // This one used to take the channel's decision with it.
     assert_eq!(p.server.reply_auth(p.id, AuthReply::Accept), Err(CommandError::NothingPending));
     assert_eq!(p.server.reply_service(p.id, true), Err(CommandError::NothingPending));
-    assert!(p.server.decision_pending(p.id));
-    p.server.reply_channel_open(p.id, true, 0, "").unwrap();
+    assert_eq!(p.server.reply_channel_request(p.id, channel, true), Err(CommandError::NothingPending));
+    p.server.reply_channel_open(p.id, channel, true, 0, "").unwrap();
     p.expect_msg(msg::CHANNEL_OPEN_CONFIRMATION);
 }

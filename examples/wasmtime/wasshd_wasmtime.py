@@ -298,7 +298,7 @@ class Connection(asyncio.Protocol):
         elif name == "channel-open-request":
             channel_id, kind, _data = fields
             accept = kind == "session"
-            self.core.call("reply-channel-open", self.id, accept, 1, "" if accept else "only session channels")
+            self.core.call("reply-channel-open", self.id, channel_id, accept, 1, "" if accept else "only session channels")
             if accept:
                 self.channels[channel_id] = Channel(channel_id)
         elif name == "channel-request":
@@ -334,7 +334,7 @@ class Connection(asyncio.Protocol):
         channel = self.channels.get(channel_id)
         # Requests other than exec are refused, but for env, which changes nothing here.
         accept = channel is not None and (name == "env" or (name == "exec" and channel.command is None))
-        self.core.call("reply-channel-request", self.id, accept)
+        self.core.call("reply-channel-request", self.id, channel_id, accept)
         if not accept or name != "exec":
             return
         words = fields[0].decode("utf-8", "replace").split()

@@ -353,7 +353,7 @@ describe('backpressure', () => {
     const allStartedP = new Promise<void>((resolve) => (allStarted = resolve));
     server.on('channelRequested', (e) => {
       if (++started === SESSIONS) allStarted();
-      // Not awaited: a connection's events are handled one at a time, and the other sessions' must come.
+      // Not awaited: the channel's later events would wait behind the handler, and the sessions start together.
       void released.then(async () => {
         await server.sendChannelData(e.connectionId, e.channelId, testData(BYTES, e.channelId + 1));
         server.sendExitStatus(e.connectionId, e.channelId, 0);

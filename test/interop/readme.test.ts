@@ -267,7 +267,7 @@ describe('the reference mapping', () => {
     expect(ready).toBeGreaterThanOrEqual(2);
   });
 
-  it("runs a connection's async handlers one at a time, in order", async () => {
+  it("runs a channel's async handlers one at a time, in order", async () => {
     const s = server();
     s.on('userAuthRequest', (e) => (e.password === PASSWORD ? e.accept() : e.reject()));
     let running = 0;

@@ -1,10 +1,11 @@
 /**
  * One wasm instance serves every connection, so no connection may make it grow without bound. 32
  * authenticated clients keep streaming channel data while the server's handlers stall: a channelRequest
- * handler that does not return (a decision: the host stops reading the socket, and the client's bytes wait
- * in TCP) and, for half of them, a channelDataIn handler that does not return either (backpressure: the
- * windows close). The instance's linear memory stays under the bound in the README's limits table, another
- * user logs in and runs a command meanwhile, and once the handlers return every byte arrives.
+ * handler that does not return (a decision of its channel: that channel's later events wait behind it in the
+ * host, the other channels go on) and, for half of them, a channelDataIn handler that does not return either
+ * (backpressure: the windows close). The instance's linear memory stays under the bound in the README's
+ * limits table, another user logs in and runs a command meanwhile, and once the handlers return every byte
+ * arrives.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,8 +17,9 @@ const CLIENTS = 32;
 const CHANNELS = 3;
 const BIG = 8 * 1024 * 1024;
 /**
- * The README's bound for this load. Each connection holds at most a socket read and a partial packet while
- * the host decides (it stops reading); when the host kept reading, the instance grew past 70 MiB.
+ * The README's bound for this load. The core hands channel data to the host as it arrives, within the
+ * windows, and holds at most one call's output; when it held input back during a decision while the host
+ * kept reading, the instance grew past 70 MiB.
  */
 const MEMORY_BOUND = 16 * 1024 * 1024;
 
@@ -32,7 +34,7 @@ const stallData = new Set<number>();
 const stalled = new Set<number>();
 let handlerStalled: () => void = () => {};
 const received = new Map<number, number>();
-/** Channels closed, by connection: their data events all came before (events of a connection are in order). */
+/** Channels closed, by connection: their data events all came before (events of a channel are in order). */
 const closed = new Map<number, number>();
 let channelClosed: () => void = () => {};
 
@@ -163,7 +165,8 @@ describe('32 authenticated clients streaming while the handlers stall', () => {
     for (const c of clients) c.disconnect();
   });
 
-  // Reading stops only until the decision is answered, not until the events that follow it are handled.
+  // A request's decision holds up only its channel, and only until it is answered, not until the events that
+  // follow it are handled.
   it('go on reading once a request is answered, while a handler waits for the client to open its window', async () => {
     const c = await connect(port, { username: 'user', password: 'pw' });
     try {

@@ -1,8 +1,9 @@
 /**
  * A transport that cannot stop its peer (a WebSocket: no pause, whole messages of any size) still keeps the
- * wasm instance bounded. The host feeds the core in pieces and only while it reads; what arrives meanwhile
- * waits in the host, up to the client's windows after authentication and the core's own small bound before,
- * and a client that sends more is cut off. Here TCP sockets play such a transport: `pause` and `resume` do
+ * wasm instance bounded. The host feeds the core in pieces and only while it reads (it stops while a decision
+ * holds up the connection: the service, authentication, or channel requests piled up to the core's bound);
+ * what arrives meanwhile waits in the host, up to the client's windows after authentication and the core's
+ * own small bound before, and a client that sends more is cut off. Here TCP sockets play such a transport: `pause` and `resume` do
  * nothing, and what the client sends is delivered in large coalesced messages.
  */
 
@@ -79,6 +80,8 @@ const released = new Promise<void>((resolve) => (release = resolve));
 let unblock!: () => void;
 const unblocked = new Promise<void>((resolve) => (unblock = resolve));
 let holding: () => void = () => {};
+/** Replies one channel may owe before the connection waits for the host (core-rs/src/server/connection.rs). */
+const MAX_PENDING_REQUESTS = 8;
 const received = new Map<number, number>();
 const ended = new Map<number, DisconnectedEvent>();
 
@@ -100,6 +103,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   release();
+  unblock();
   await server.shutdown(500);
 });
 
@@ -136,11 +140,14 @@ describe('a transport that cannot pause its peer', () => {
     for (let n = 0; n < 3; n++) sessions.push(await c.openSession());
     const id = connectionOf(c);
 
-    // A request whose handler stalls, then every window's worth of data at once.
+    // Requests whose handlers stall, as many as the connection may owe on a channel, then every window's worth
+    // of data at once.
     const held = new Promise<void>((resolve) => (holding = resolve));
     const baseline = server.wasmMemoryBytes;
     const pausesBefore = pauses;
-    c.send(new Writer(MSG.CHANNEL_REQUEST).u32(sessions[0]!.remote).string('env').bool(false).string('HOLD').string('1').done());
+    for (let n = 0; n < MAX_PENDING_REQUESTS; n++) {
+      c.send(new Writer(MSG.CHANNEL_REQUEST).u32(sessions[0]!.remote).string('env').bool(false).string('HOLD').string('1').done());
+    }
     await held;
     const packet = new Uint8Array(32 * 1024).fill(0x61);
     let sent = 0;

@@ -103,11 +103,11 @@ class ComponentCoreAdapter implements Core {
     const records = prompts.map((text, i) => ({ text, echo: (echo[i] ?? 0) !== 0 }));
     fallible(() => this.core.replyAuthPrompt(conn, name, instruction, records, retry));
   }
-  reply_channel_open(conn: number, accept: boolean, reason: number, description: string): void {
-    fallible(() => this.core.replyChannelOpen(conn, accept, reason, description));
+  reply_channel_open(conn: number, channel: number, accept: boolean, reason: number, description: string): void {
+    fallible(() => this.core.replyChannelOpen(conn, channel, accept, reason, description));
   }
-  reply_channel_request(conn: number, accept: boolean): void {
-    fallible(() => this.core.replyChannelRequest(conn, accept));
+  reply_channel_request(conn: number, channel: number, accept: boolean): void {
+    fallible(() => this.core.replyChannelRequest(conn, channel, accept));
   }
   send_data(conn: number, channel: number, stream: number, data: Uint8Array, now: number): number {
     return fallible(() => this.core.sendData(conn, channel, stream, data, now));

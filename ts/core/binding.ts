@@ -190,10 +190,12 @@ export class CoreBinding {
   }
 
   /**
-   * Reads from the transport only while no decision waits for the host's answer and the client takes what
-   * it is sent: a client cannot pile up input while the host decides, nor replies while it does not read.
-   * What a transport that cannot pause delivers meanwhile is fed to the core only while no decision waits
-   * and the client has not been sent much since it stopped reading; the rest waits in the inbox.
+   * Reads from the transport only while the core waits for no decision (the service, an authentication
+   * step, or channel decisions a client piled up to their bound: a channel decision otherwise holds up only
+   * its channel's handlers) and the client takes what it is sent: a client cannot pile up input while the
+   * host decides, nor replies while it does not read. What a transport that cannot pause delivers meanwhile
+   * is fed to the core only while no decision waits and the client has not been sent much since it stopped
+   * reading; the rest waits in the inbox.
    */
   private updateReading(conn: ConnectionState): void {
     if (conn.closed || conn.dead || conn.ended) return;

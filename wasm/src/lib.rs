@@ -94,8 +94,10 @@ impl Core {
         self.server.input(conn, bytes, boundary::millis(now)).map_err(command_error)
     }
 
-    /// Whether an event waits for the host's answer (a `reply_*` call): the connection processes no input
-    /// meanwhile, and the host stops reading its transport until it has answered.
+    /// Whether input waits for the host's answer (a `reply_*` call): to the service request or an
+    /// authentication step, or to channel decisions a client piled up to their bound (a channel decision
+    /// otherwise holds up only its channel). The connection processes no input meanwhile, and the host
+    /// stops reading its transport until it has answered.
     pub fn decision_pending(&self, conn: u32) -> bool {
         self.server.decision_pending(conn)
     }
@@ -155,12 +157,14 @@ impl Core {
         self.server.reply_auth(conn, reply).map_err(command_error)
     }
 
-    pub fn reply_channel_open(&mut self, conn: u32, accept: bool, reason: u32, description: &str) -> Result<(), JsError> {
-        self.server.reply_channel_open(conn, accept, reason, description).map_err(command_error)
+    /// Answers the open of `channel` (the id of its channel-open-request record).
+    pub fn reply_channel_open(&mut self, conn: u32, channel: u32, accept: bool, reason: u32, description: &str) -> Result<(), JsError> {
+        self.server.reply_channel_open(conn, channel, accept, reason, description).map_err(command_error)
     }
 
-    pub fn reply_channel_request(&mut self, conn: u32, accept: bool) -> Result<(), JsError> {
-        self.server.reply_channel_request(conn, accept).map_err(command_error)
+    /// Answers the oldest unanswered request on `channel`: replies go in the order of the requests.
+    pub fn reply_channel_request(&mut self, conn: u32, channel: u32, accept: bool) -> Result<(), JsError> {
+        self.server.reply_channel_request(conn, channel, accept).map_err(command_error)
     }
 
     /// Sends what the channel window allows of `data`, at most 256 KiB, at `now` (ms: sent data counts as

@@ -1,6 +1,7 @@
 //! Streaming reassembly: the same client byte stream delivered in one read and in reads cut at
-//! fuzz-chosen places must produce the same output and the same events. The host answers decisions
-//! (which pause input, so their timing is fixed) but makes no other calls.
+//! fuzz-chosen places must produce the same output and the same events. The host answers the decisions
+//! that pause input (so their timing is fixed) at once, channel opens and requests (which pause nothing)
+//! once the whole stream is in, and makes no other calls.
 //!
 //! Input: `[count]`, `count % 16` u16 read sizes, then the stream (the last read takes what is left).
 
@@ -31,10 +32,13 @@ fn run(pieces: &[&[u8]]) -> (Vec<u8>, Vec<String>) {
     let mut host = Host::new(server(StrictKex::Enabled));
     host.transcript = Some(Vec::new());
     host.echo = false;
+    host.defer_channels = true;
     let mut output = Vec::new();
     for piece in pieces {
         host.input(piece);
         output.extend(host.server.take_output(host.id));
     }
+    host.answer_deferred();
+    output.extend(host.server.take_output(host.id));
     (output, host.transcript.take().unwrap_or_default())
 }

@@ -6,7 +6,7 @@
 //! items. A zero length is a control item `[0, 0][op]`: 0 client rekey, 1 server rekey, 2 `[u16]` advance
 //! the clock by that many tenths of a second, 3 `[u16 length][bytes]` raw bytes into the stream,
 //! 4 `[size]` deliver in reads of that size (0: whole), 5 a host call on a channel (see
-//! `Host::channel_call`), 6 toggle deferred decisions, 7 answer the deferred one, 8 `[reason]` host
+//! `Host::channel_call`), 6 toggle deferred decisions, 7 answer the oldest deferred one, 8 `[reason]` host
 //! disconnect, 9 transport lost, 10 toggle batching payloads into one read.
 
 #![no_main]

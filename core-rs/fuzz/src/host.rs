@@ -13,6 +13,7 @@ use wasshd_core::keys::HostKey;
 use wasshd_core::msg::DisconnectReason;
 use wasshd_core::transport::negotiate::MacAlg;
 use wasshd_core::auth::Method;
+use wasshd_core::server::{MAX_PENDING_OPENS, MAX_PENDING_REQUESTS};
 use wasshd_core::{AuthMethod, AuthReply, Event, Server};
 
 use crate::client::{Client, ClientOptions};
@@ -71,8 +72,8 @@ pub fn server(strict_kex: StrictKex) -> Server {
 enum Decision {
     Service,
     Auth(AuthMethod),
-    ChannelOpen,
-    ChannelRequest,
+    ChannelOpen(u32),
+    ChannelRequest(u32),
 }
 
 pub struct Host {
@@ -84,7 +85,11 @@ pub struct Host {
     pub ended: Option<(u32, String, bool)>,
     /// While set, decisions wait for `answer_deferred`, as with a host that answers asynchronously.
     pub defer: bool,
-    deferred: Option<Decision>,
+    /// While set, channel opens and requests wait for `answer_deferred`: they pause no input, so when a host
+    /// answers them changes where their replies fall among what the server does with the rest of a read.
+    pub defer_channels: bool,
+    /// Decisions waiting, oldest first.
+    deferred: Vec<Decision>,
     /// Every event, in `Debug` form, when a target compares runs.
     pub transcript: Option<Vec<String>>,
     /// Echo channel data and end a channel after the client's EOF. These calls happen between reads, so
@@ -99,7 +104,7 @@ impl Host {
 
     pub fn with(mut server: Recorder) -> Self {
         let id = server.open(0).expect("the server has a host key");
-        Host { server, id, now: 0, ended: None, defer: false, deferred: None, transcript: None, echo: true }
+        Host { server, id, now: 0, ended: None, defer: false, defer_channels: false, deferred: Vec::new(), transcript: None, echo: true }
     }
 
     pub fn input(&mut self, bytes: &[u8]) {
@@ -136,8 +141,8 @@ impl Host {
         match event {
             Event::ServiceRequest { .. } => self.decide(Decision::Service),
             Event::AuthRequest(request) => self.decide(Decision::Auth(request.method)),
-            Event::ChannelOpenRequest { .. } => self.decide(Decision::ChannelOpen),
-            Event::ChannelRequest { .. } => self.decide(Decision::ChannelRequest),
+            Event::ChannelOpenRequest { channel, .. } => self.decide(Decision::ChannelOpen(channel)),
+            Event::ChannelRequest { channel, .. } => self.decide(Decision::ChannelRequest(channel)),
             Event::ChannelData { channel, stream, data } if self.echo => {
                 // The channel may be gone by now (its CLOSE came in the same read): errors are expected.
                 let _ = self.server.consume_channel_data(self.id, channel, data.len() as u32);
@@ -165,17 +170,41 @@ impl Host {
         }
     }
 
+    /// Defers or answers a decision. Service and authentication decisions pause the connection's input,
+    /// so nothing else is outstanding when one comes; channel decisions stay within their bounds.
     fn decide(&mut self, decision: Decision) {
-        if self.defer {
-            assert!(self.deferred.is_none(), "a second decision while one is outstanding");
-            self.deferred = Some(decision);
-        } else {
-            self.answer(decision);
+        let channel = matches!(decision, Decision::ChannelOpen(_) | Decision::ChannelRequest(_));
+        if !self.defer && !(self.defer_channels && channel) {
+            return self.answer(decision);
+        }
+        let d = &self.deferred;
+        match decision {
+            Decision::Service | Decision::Auth(_) => assert!(d.is_empty(), "a login decision while another is outstanding"),
+            Decision::ChannelOpen(_) => {
+                let opens = d.iter().filter(|o| matches!(o, Decision::ChannelOpen(_))).count();
+                assert!(opens < MAX_PENDING_OPENS, "more channel opens outstanding than the bound");
+            }
+            Decision::ChannelRequest(channel) => {
+                let requests = d.iter().filter(|o| matches!(o, Decision::ChannelRequest(c) if *c == channel)).count();
+                assert!(requests < MAX_PENDING_REQUESTS, "more requests outstanding on channel {channel} than the bound");
+            }
+        }
+        self.deferred.push(decision);
+    }
+
+    /// Answers every decision waiting, oldest first, and those that come meanwhile.
+    pub fn answer_deferred(&mut self) {
+        while !self.deferred.is_empty() {
+            for decision in core::mem::take(&mut self.deferred) {
+                self.answer(decision);
+            }
         }
     }
 
-    pub fn answer_deferred(&mut self) {
-        if let Some(decision) = self.deferred.take() {
+    /// Answers the decision that has waited longest, if any.
+    pub fn answer_oldest(&mut self) {
+        if !self.deferred.is_empty() {
+            let decision = self.deferred.remove(0);
             self.answer(decision);
         }
     }
@@ -185,8 +214,8 @@ impl Host {
         let result = match decision {
             Decision::Service => s.reply_service(id, true),
             Decision::Auth(method) => s.reply_auth(id, auth_reply(method)),
-            Decision::ChannelOpen => s.reply_channel_open(id, true, 0, ""),
-            Decision::ChannelRequest => s.reply_channel_request(id, true),
+            Decision::ChannelOpen(channel) => s.reply_channel_open(id, channel, true, 0, ""),
+            Decision::ChannelRequest(channel) => s.reply_channel_request(id, channel, true),
         };
         if self.ended.is_none() {
             result.expect("the server takes the answer to its own question");
@@ -365,7 +394,7 @@ impl Session {
                     self.host.answer_deferred();
                 }
             }
-            7 => self.host.answer_deferred(),
+            7 => self.host.answer_oldest(),
             8 => {
                 let reason = DisconnectReason::from_code(u32::from(input.u8()));
                 self.host.server.disconnect(id, reason, "host ends it").expect("the connection exists");

@@ -332,15 +332,16 @@ impl Recorder {
         r
     }
 
-    pub fn reply_channel_open(&mut self, id: u32, accept: bool, reason: u32, description: &str) -> Result<(), CommandError> {
-        let r = self.server.reply_channel_open(id, accept, reason, description);
-        self.note("reply_channel_open", &[Num(id.into()), Bool(accept), Num(reason.into()), Str(description)], unit(&r), Some(id));
+    pub fn reply_channel_open(&mut self, id: u32, channel: u32, accept: bool, reason: u32, description: &str) -> Result<(), CommandError> {
+        let r = self.server.reply_channel_open(id, channel, accept, reason, description);
+        let args = [Num(id.into()), Num(channel.into()), Bool(accept), Num(reason.into()), Str(description)];
+        self.note("reply_channel_open", &args, unit(&r), Some(id));
         r
     }
 
-    pub fn reply_channel_request(&mut self, id: u32, accept: bool) -> Result<(), CommandError> {
-        let r = self.server.reply_channel_request(id, accept);
-        self.note("reply_channel_request", &[Num(id.into()), Bool(accept)], unit(&r), Some(id));
+    pub fn reply_channel_request(&mut self, id: u32, channel: u32, accept: bool) -> Result<(), CommandError> {
+        let r = self.server.reply_channel_request(id, channel, accept);
+        self.note("reply_channel_request", &[Num(id.into()), Num(channel.into()), Bool(accept)], unit(&r), Some(id));
         r
     }
 

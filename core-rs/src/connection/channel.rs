@@ -22,7 +22,6 @@ pub struct Channel {
     send_max_packet: u32,
     /// A send was cut short by the window: tell the host when it opens again.
     send_blocked: bool,
-    pub open: bool,
     pub eof_received: bool,
     pub eof_sent: bool,
     pub close_sent: bool,
@@ -40,7 +39,6 @@ impl Channel {
             // Whatever the peer advertises, a packet must stay within what the transport accepts.
             send_max_packet: peer_max_packet.clamp(1, MAX_PACKET_LEN - 1024),
             send_blocked: false,
-            open: false,
             eof_received: false,
             eof_sent: false,
             close_sent: false,

@@ -1,8 +1,11 @@
 //! One client connection: a transport session with the server's user authentication and connection
 //! layers over it, and the connection's timers. It takes bytes and the time, and leaves output bytes and
-//! events behind; while a layer waits for the host's decision, input waits too.
+//! events behind. While the host decides the service or an authentication step, input waits; channel
+//! decisions wait per channel, and input waits for them only once a client has piled up as many as the
+//! connection layer's bounds allow.
 
 use alloc::vec::Vec;
+use zeroize::Zeroizing;
 
 use super::connection::{Connection, Traffic};
 use super::userauth::UserAuth;
@@ -15,8 +18,8 @@ use crate::server::CommandError;
 use crate::transport::session::{Ctx, Incoming, Session};
 use crate::transport::Role;
 
-/// Input a connection may hold unprocessed, whatever its channel windows: a host stops reading while a
-/// decision is pending (ts/core/binding.ts), so a well-behaved client never has more than a socket read and a
+/// Input a connection may hold unprocessed, whatever its channel windows: a host stops reading while input
+/// waits for a decision (ts/core/binding.ts), so a well-behaved client never has more than a socket read and a
 /// partial packet waiting. Four largest packets leave room for transports that read in big pieces.
 const MAX_BUFFERED_INPUT: usize = 1024 * 1024;
 /// The same before authentication: one largest packet and change, so that unauthenticated clients cost little.
@@ -45,6 +48,8 @@ pub struct Conn {
     input_pending: bool,
     /// Channel data queued in events by the processing in progress.
     data_queued: usize,
+    /// A message naming a channel whose open the host has not answered, held until it has.
+    held: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl Conn {
@@ -57,6 +62,7 @@ impl Conn {
             timers: Timers { started: now, last_rx: now, last_activity: now, keepalives_unanswered: 0, keepalive_sent_at: None },
             input_pending: false,
             data_queued: 0,
+            held: None,
         }
     }
 
@@ -95,17 +101,21 @@ impl Conn {
         self.input_pending && !self.waiting_for_host() && !self.session.is_closed()
     }
 
-    /// Whether an event waits for the host's answer.
+    /// Whether input waits for the host's answer: to the service request or an authentication step, to
+    /// one of the channel decisions a client has piled up to the bound, or to the open of a channel the
+    /// client named before it was told the channel's id (a replayed or hostile stream).
     pub fn decision_pending(&self) -> bool {
         self.waiting_for_host() && !self.session.is_closed()
     }
 
     fn waiting_for_host(&self) -> bool {
-        self.auth.decision_pending() || self.connection.decision_pending()
+        self.auth.decision_pending()
+            || self.connection.at_bound()
+            || self.held.as_ref().is_some_and(|m| self.connection.names_opening_channel(m))
     }
 
     /// How much unprocessed input a client may have sent ahead. Fixed, not grown by the channel windows:
-    /// while a decision is pending the host stops reading, and the rest waits in the client's socket.
+    /// while input waits for a decision the host stops reading, and the rest waits in the client's socket.
     fn input_allowance(&self) -> usize {
         if self.auth.is_authenticated() {
             MAX_BUFFERED_INPUT
@@ -121,11 +131,15 @@ impl Conn {
         self.data_queued = 0;
         while !self.waiting_for_host() && !self.session.is_closed() {
             if self.session.output_len() + self.data_queued >= CALL_OUTPUT_BUDGET {
-                self.input_pending = self.session.buffered_input() > 0;
+                self.input_pending = self.session.buffered_input() > 0 || self.held.is_some();
                 break;
             }
-            let Some(incoming) = self.session.poll(ctx)? else {
-                break;
+            let incoming = match self.held.take() {
+                Some(message) => Incoming::Message(message),
+                None => match self.session.poll(ctx)? {
+                    Some(incoming) => incoming,
+                    None => break,
+                },
             };
             match incoming {
                 Incoming::Version(version) => {
@@ -135,6 +149,8 @@ impl Conn {
                 }
                 Incoming::Transport => {}
                 Incoming::KeysExchanged => self.connection.resume_senders(ctx),
+                // Channel messages keep their order behind the channel's open.
+                Incoming::Message(payload) if self.connection.names_opening_channel(&payload) => self.held = Some(payload),
                 Incoming::Message(payload) => self.dispatch(&payload, ctx)?,
             }
             self.timers.last_rx = self.session.now();
@@ -177,12 +193,12 @@ impl Conn {
         let closed = self.session.is_closed();
         if closed {
             self.auth.forget_decision();
-            self.connection.forget_decision();
+            self.connection.forget_decisions();
         }
         closed
     }
 
-    /// Processes input that waited for a decision.
+    /// Processes input that waited for a decision, or that the output budget left.
     fn resume(&mut self, ctx: &mut Ctx) {
         if let Err(e) = self.process(ctx) {
             self.session.fail(ctx, e);
@@ -211,20 +227,27 @@ impl Conn {
         Ok(())
     }
 
-    pub fn reply_channel_open(&mut self, accept: bool, reason: u32, description: &str, ctx: &mut Ctx) -> Result<(), CommandError> {
+    pub fn reply_channel_open(
+        &mut self,
+        local_id: u32,
+        accept: bool,
+        reason: u32,
+        description: &str,
+        ctx: &mut Ctx,
+    ) -> Result<(), CommandError> {
         if self.reply_is_moot() {
             return Ok(());
         }
-        self.connection.reply_channel_open(accept, reason, description, &mut self.session, ctx)?;
+        self.connection.reply_channel_open(local_id, accept, reason, description, &mut self.session, ctx)?;
         self.resume(ctx);
         Ok(())
     }
 
-    pub fn reply_channel_request(&mut self, accept: bool, ctx: &mut Ctx) -> Result<(), CommandError> {
+    pub fn reply_channel_request(&mut self, local_id: u32, accept: bool, ctx: &mut Ctx) -> Result<(), CommandError> {
         if self.reply_is_moot() {
             return Ok(());
         }
-        self.connection.reply_channel_request(accept, &mut self.session, ctx)?;
+        self.connection.reply_channel_request(local_id, accept, &mut self.session, ctx)?;
         self.resume(ctx);
         Ok(())
     }

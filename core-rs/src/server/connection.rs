@@ -1,8 +1,10 @@
 //! The server's connection layer (RFC 4254) over a transport session: channels opened by the client,
-//! channel and global requests, data and flow-control windows both ways. Each channel decision waits for
-//! the host's answer; for now one at a time, which pauses the connection's input.
+//! channel and global requests, data and flow-control windows both ways. The host decides each channel
+//! open and channel request; the decisions it owes are kept per channel, so one it takes its time over
+//! holds up neither the other channels nor the transport. Only a client that piles up more of them than
+//! the bounds below makes the connection wait for the host.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 
 use super::MAX_QUOTED_CHARS;
 use crate::connection::channel::Channel;
@@ -17,10 +19,43 @@ use crate::wire::Reader;
 /// Channels whose peer takes smaller packets are refused: tiny packets would multiply the cost of every byte sent.
 const MIN_PEER_MAX_PACKET: u32 = 256;
 
-/// A channel decision the host owes.
-enum Decision {
-    Open { peer_id: u32, local_id: u32 },
-    Request { channel: u32, want_reply: bool },
+/// Channel opens the host may leave unanswered at once. At this many the connection takes no more input
+/// until the host answers one, so a client cannot make the host hold opens without bound.
+pub const MAX_PENDING_OPENS: usize = 4;
+/// Replies one channel may owe at once: requests the host has not answered, and refusals of the core's own
+/// that wait behind them (RFC 4254 §5.4: replies go in the order of the requests). At this many the
+/// connection takes no more input until the host answers one.
+pub const MAX_PENDING_REQUESTS: usize = 8;
+
+/// Where a channel the client opened stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The host has not answered the open: the client has not been told the channel's id yet.
+    Opening,
+    Open,
+    /// The client sent CLOSE while replies were owed: they go out as the host gives them, and our CLOSE after
+    /// the last (RFC 4254 §5.3 asks for our CLOSE, but not at once), so that the client gets every reply it
+    /// asked for.
+    Closing,
+    /// Closed both ways (we had sent CLOSE first) while replies were owed: the host's are taken and dropped.
+    /// It stays until the last, so that its id is not handed out again meanwhile.
+    Closed,
+}
+
+/// A reply owed on a channel.
+#[derive(Clone, Copy)]
+enum Owed {
+    /// The host decides; `want_reply`: the client asked for an answer.
+    Host { want_reply: bool },
+    /// A refusal the core decided itself, waiting for the replies owed before it.
+    Failure,
+}
+
+/// A channel and the replies owed on it, oldest first.
+struct Slot {
+    channel: Channel,
+    stage: Stage,
+    owed: VecDeque<Owed>,
 }
 
 /// What a message of this layer means for the connection's timers and output budget.
@@ -33,29 +68,67 @@ pub(super) enum Traffic {
 }
 
 pub(super) struct Connection {
-    channels: BTreeMap<u32, Channel>,
+    channels: BTreeMap<u32, Slot>,
     /// Where the search for the next channel id starts: ids go round rather than reuse the lowest free one.
     next_channel_id: u32,
     no_more_sessions: bool,
-    pending: Option<Decision>,
+    /// Channels in `Stage::Opening`.
+    opening: usize,
+    /// Channels owing `MAX_PENDING_REQUESTS` replies.
+    full: usize,
 }
 
 impl Connection {
     pub(super) fn new() -> Self {
-        Connection { channels: BTreeMap::new(), next_channel_id: 0, no_more_sessions: false, pending: None }
+        Connection { channels: BTreeMap::new(), next_channel_id: 0, no_more_sessions: false, opening: 0, full: 0 }
     }
 
-    pub(super) fn decision_pending(&self) -> bool {
-        self.pending.is_some()
+    /// Whether the client has piled up as many decisions as the host may owe: input waits for an answer.
+    pub(super) fn at_bound(&self) -> bool {
+        self.opening >= MAX_PENDING_OPENS || self.full > 0
     }
 
-    /// Drops the decision the host owes: the connection ended.
-    pub(super) fn forget_decision(&mut self) {
-        self.pending = None;
+    /// Drops every decision the host owes, with the channels: the connection ended.
+    pub(super) fn forget_decisions(&mut self) {
+        self.channels.clear();
+        self.opening = 0;
+        self.full = 0;
     }
 
-    fn channel_mut(&mut self, local_id: u32) -> Result<&mut Channel> {
-        self.channels.get_mut(&local_id).ok_or_else(|| Error::protocol(alloc::format!("no such channel {local_id}")))
+    /// Whether `payload` is a channel message naming a channel whose open the host has not answered. A client
+    /// learns the id from our confirmation (RFC 4254 §5.1), so only a replayed or hostile stream does this; the
+    /// message waits for the answer, as the client would have.
+    pub(super) fn names_opening_channel(&self, payload: &[u8]) -> bool {
+        let mut r = Reader::new(payload);
+        let (Ok(msg_type), Ok(local_id)) = (r.u8(), r.u32()) else {
+            return false;
+        };
+        (msg::CHANNEL_WINDOW_ADJUST..=msg::CHANNEL_FAILURE).contains(&msg_type)
+            && self.channels.get(&local_id).is_some_and(|slot| slot.stage == Stage::Opening)
+    }
+
+    /// The channel a client message names: one that is open and that the client has not closed.
+    fn peer_channel(channels: &mut BTreeMap<u32, Slot>, local_id: u32) -> Result<&mut Slot> {
+        match channels.get_mut(&local_id) {
+            Some(slot) if slot.stage == Stage::Open => Ok(slot),
+            _ => Err(Error::protocol(alloc::format!("no such channel {local_id}"))),
+        }
+    }
+
+    /// Records a reply owed on a channel. A refusal of the core's own goes out at once unless replies to
+    /// earlier requests are still owed.
+    fn owe(&mut self, local_id: u32, owed: Owed, session: &mut Session, ctx: &mut Ctx) {
+        let Some(slot) = self.channels.get_mut(&local_id) else {
+            return;
+        };
+        if matches!(owed, Owed::Failure) && slot.owed.is_empty() {
+            session.send(&conn_proto::encode_channel_only(msg::CHANNEL_FAILURE, slot.channel.peer_id), ctx);
+            return;
+        }
+        slot.owed.push_back(owed);
+        if slot.owed.len() == MAX_PENDING_REQUESTS {
+            self.full += 1;
+        }
     }
 
     /// A message numbered 80 to 127, from an authenticated client.
@@ -79,24 +152,18 @@ impl Connection {
             msg::CHANNEL_OPEN => self.on_channel_open(payload, session, ctx)?,
             msg::CHANNEL_REQUEST => {
                 let (local_id, request, want_reply) = conn_proto::decode_channel_request(payload)?;
-                let channel = self.channel_mut(local_id)?;
-                if !channel.open || channel.close_sent {
-                    if want_reply && channel.open {
-                        let reply = conn_proto::encode_channel_only(msg::CHANNEL_FAILURE, channel.peer_id);
-                        session.send(&reply, ctx);
+                let slot = Self::peer_channel(&mut self.channels, local_id)?;
+                // Refused by the core: requests on a channel we are closing, and OpenSSH's keepalives and
+                // end-of-write notices, which no host needs to see.
+                let refused = slot.channel.close_sent
+                    || matches!(&request, ChannelRequest::Other { name, .. } if name == "keepalive@openssh.com" || name == "eow@openssh.com");
+                if refused {
+                    if want_reply {
+                        self.owe(local_id, Owed::Failure, session, ctx);
                     }
                     return Ok(Traffic::Other);
                 }
-                if let ChannelRequest::Other { name, .. } = &request {
-                    if name == "keepalive@openssh.com" || name == "eow@openssh.com" {
-                        let peer = channel.peer_id;
-                        if want_reply {
-                            session.send(&conn_proto::encode_channel_only(msg::CHANNEL_FAILURE, peer), ctx);
-                        }
-                        return Ok(Traffic::Other);
-                    }
-                }
-                self.pending = Some(Decision::Request { channel: local_id, want_reply });
+                self.owe(local_id, Owed::Host { want_reply }, session, ctx);
                 ctx.emit(Event::ChannelRequest { channel: local_id, request, want_reply });
             }
             msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA => {
@@ -104,20 +171,20 @@ impl Connection {
                 let stream = if msg_type == msg::CHANNEL_EXTENDED_DATA { r.u32()? } else { 0 };
                 let data = r.string()?;
                 r.finish()?;
-                self.channel_mut(local_id)?.receive(data.len())?;
+                Self::peer_channel(&mut self.channels, local_id)?.channel.receive(data.len())?;
                 ctx.emit(Event::ChannelData { channel: local_id, stream, data: data.to_vec() });
                 return Ok(Traffic::Data(data.len()));
             }
             msg::CHANNEL_WINDOW_ADJUST => {
                 let local_id = r.u32()?;
                 let add = r.u32()?;
-                if self.channel_mut(local_id)?.window_adjust(add)? {
+                if Self::peer_channel(&mut self.channels, local_id)?.channel.window_adjust(add)? {
                     ctx.emit(Event::ChannelReadyToSend { channel: local_id });
                 }
             }
             msg::CHANNEL_EOF => {
                 let local_id = r.u32()?;
-                let channel = self.channel_mut(local_id)?;
+                let channel = &mut Self::peer_channel(&mut self.channels, local_id)?.channel;
                 if !channel.eof_received {
                     channel.eof_received = true;
                     ctx.emit(Event::ChannelEof { channel: local_id });
@@ -125,14 +192,19 @@ impl Connection {
             }
             msg::CHANNEL_CLOSE => {
                 let local_id = r.u32()?;
-                let channel = self.channels.remove(&local_id).ok_or_else(|| Error::protocol("close of unknown channel"))?;
-                if !channel.close_sent {
-                    session.send(&conn_proto::encode_channel_only(msg::CHANNEL_CLOSE, channel.peer_id), ctx);
+                let slot = Self::peer_channel(&mut self.channels, local_id)?;
+                if slot.owed.is_empty() {
+                    if !slot.channel.close_sent {
+                        session.send(&conn_proto::encode_channel_only(msg::CHANNEL_CLOSE, slot.channel.peer_id), ctx);
+                    }
+                    self.channels.remove(&local_id);
+                } else {
+                    slot.stage = if slot.channel.close_sent { Stage::Closed } else { Stage::Closing };
                 }
                 ctx.emit(Event::ChannelClosed { channel: local_id });
             }
             msg::CHANNEL_SUCCESS | msg::CHANNEL_FAILURE => {
-                self.channel_mut(r.u32()?)?; // replies to requests we never send with want_reply
+                Self::peer_channel(&mut self.channels, r.u32()?)?; // replies to requests we never send with want_reply
             }
             msg::CHANNEL_OPEN_CONFIRMATION | msg::CHANNEL_OPEN_FAILURE => {
                 return Err(Error::protocol("channel open reply for a channel the server never opened"));
@@ -159,8 +231,8 @@ impl Connection {
         }
         let local_id = self.new_channel_id();
         let channel = Channel::new(open.sender, open.window, open.max_packet, ctx.config.channel_window, ctx.config.channel_max_packet);
-        self.channels.insert(local_id, channel);
-        self.pending = Some(Decision::Open { peer_id: open.sender, local_id });
+        self.channels.insert(local_id, Slot { channel, stage: Stage::Opening, owed: VecDeque::new() });
+        self.opening += 1;
         ctx.emit(Event::ChannelOpenRequest { channel: local_id, kind: open.kind.into(), data: open.data.to_vec() });
         Ok(())
     }
@@ -176,25 +248,26 @@ impl Connection {
         id
     }
 
+    /// Answers the open of channel `local_id`.
     pub(super) fn reply_channel_open(
         &mut self,
+        local_id: u32,
         accept: bool,
         reason: u32,
         description: &str,
         session: &mut Session,
         ctx: &mut Ctx,
     ) -> Result<(), CommandError> {
-        let Some(Decision::Open { peer_id, local_id }) = self.pending else {
+        let slot = self.channels.get_mut(&local_id).ok_or(CommandError::NoSuchChannel)?;
+        if slot.stage != Stage::Opening {
             return Err(CommandError::NothingPending);
-        };
-        self.pending = None;
+        }
+        self.opening = self.opening.saturating_sub(1);
         if accept {
-            if let Some(channel) = self.channels.get_mut(&local_id) {
-                channel.open = true;
-                let confirmation = channel.confirmation(local_id);
-                session.send(&confirmation, ctx);
-            }
+            slot.stage = Stage::Open;
+            session.send(&slot.channel.confirmation(local_id), ctx);
         } else {
+            let peer_id = slot.channel.peer_id;
             self.channels.remove(&local_id);
             let reason = if reason == 0 { conn_proto::OPEN_ADMINISTRATIVELY_PROHIBITED } else { reason };
             session.send(&conn_proto::encode_open_failure(peer_id, reason, description), ctx);
@@ -202,22 +275,48 @@ impl Connection {
         Ok(())
     }
 
-    pub(super) fn reply_channel_request(&mut self, accept: bool, session: &mut Session, ctx: &mut Ctx) -> Result<(), CommandError> {
-        let Some(Decision::Request { channel, want_reply }) = self.pending else {
+    /// Answers the oldest request on channel `local_id` the host has not answered, then sends the core's own
+    /// refusals that waited behind it, and our CLOSE after the last reply the client closed the channel
+    /// before. On a channel closed both ways the replies are dropped.
+    pub(super) fn reply_channel_request(
+        &mut self,
+        local_id: u32,
+        accept: bool,
+        session: &mut Session,
+        ctx: &mut Ctx,
+    ) -> Result<(), CommandError> {
+        let slot = self.channels.get_mut(&local_id).ok_or(CommandError::NoSuchChannel)?;
+        let Some(&Owed::Host { want_reply }) = slot.owed.front() else {
             return Err(CommandError::NothingPending);
         };
-        self.pending = None;
-        if let (true, Some(ch)) = (want_reply, self.channels.get(&channel)) {
-            let reply = conn_proto::encode_channel_only(if accept { msg::CHANNEL_SUCCESS } else { msg::CHANNEL_FAILURE }, ch.peer_id);
-            session.send(&reply, ctx);
+        if slot.owed.len() == MAX_PENDING_REQUESTS {
+            self.full = self.full.saturating_sub(1);
+        }
+        slot.owed.pop_front();
+        let live = slot.stage != Stage::Closed;
+        let peer = slot.channel.peer_id;
+        if want_reply && live {
+            session.send(&conn_proto::encode_channel_only(if accept { msg::CHANNEL_SUCCESS } else { msg::CHANNEL_FAILURE }, peer), ctx);
+        }
+        while let Some(Owed::Failure) = slot.owed.front() {
+            slot.owed.pop_front();
+            if live {
+                session.send(&conn_proto::encode_channel_only(msg::CHANNEL_FAILURE, peer), ctx);
+            }
+        }
+        if slot.owed.is_empty() && slot.stage != Stage::Open {
+            if slot.stage == Stage::Closing {
+                session.send(&conn_proto::encode_channel_only(msg::CHANNEL_CLOSE, peer), ctx);
+            }
+            self.channels.remove(&local_id);
         }
         Ok(())
     }
 
     /// A key exchange ended: senders it held back may go on.
     pub(super) fn resume_senders(&mut self, ctx: &mut Ctx) {
-        for (&id, channel) in self.channels.iter_mut() {
-            if channel.may_resume() {
+        for (&id, slot) in self.channels.iter_mut() {
+            if slot.stage == Stage::Open && slot.channel.may_resume() {
                 ctx.emit(Event::ChannelReadyToSend { channel: id });
             }
         }
@@ -228,7 +327,7 @@ impl Connection {
             return Err(CommandError::WrongState("the connection is closed"));
         }
         match self.channels.get_mut(&local_id) {
-            Some(ch) if ch.open => Ok(ch),
+            Some(slot) if slot.stage == Stage::Open => Ok(&mut slot.channel),
             _ => Err(CommandError::NoSuchChannel),
         }
     }
@@ -267,12 +366,14 @@ impl Connection {
     }
 
     pub(super) fn send_window(&self, local_id: u32) -> Option<u32> {
-        self.channels.get(&local_id).filter(|c| c.open && !c.eof_sent && !c.close_sent).map(Channel::send_window)
+        let sending = |s: &&Slot| s.stage == Stage::Open && !s.channel.eof_sent && !s.channel.close_sent;
+        self.channels.get(&local_id).filter(sending).map(|s| s.channel.send_window())
     }
 
     pub(super) fn consume(&mut self, local_id: u32, n: u32, session: &mut Session, ctx: &mut Ctx) {
         // A channel closed meanwhile has nothing to reopen.
-        if let Some(adjust) = self.channels.get_mut(&local_id).and_then(|channel| channel.consume(n)) {
+        let open = self.channels.get_mut(&local_id).filter(|s| s.stage == Stage::Open);
+        if let Some(adjust) = open.and_then(|slot| slot.channel.consume(n)) {
             session.send(&adjust, ctx);
         }
     }

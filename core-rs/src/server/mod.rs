@@ -21,6 +21,7 @@ use crate::transport::session::Ctx;
 pub use crate::transport::session::KEX_TIMEOUT_MS;
 use conn::Conn;
 pub use conn::CALL_OUTPUT_BUDGET;
+pub use connection::{MAX_PENDING_OPENS, MAX_PENDING_REQUESTS};
 
 /// Longest piece of client text (a service or request name) quoted in a log line or a disconnect description.
 const MAX_QUOTED_CHARS: usize = 64;
@@ -162,8 +163,10 @@ impl Server {
         Ok(())
     }
 
-    /// Whether an event waits for the host's answer (`reply_*`): the connection processes no input meanwhile,
-    /// so a host stops reading its transport until it has answered.
+    /// Whether input waits for the host's answer (`reply_*`): to the service request or an authentication
+    /// step, or, once a client has piled up [`MAX_PENDING_OPENS`] channel opens or [`MAX_PENDING_REQUESTS`]
+    /// replies on one channel, to one of those. The connection processes no input meanwhile, so a host stops
+    /// reading its transport until it has answered. Other channel decisions hold up nothing but their channel.
     pub fn decision_pending(&self, id: u32) -> bool {
         self.conns.get(&id).is_some_and(Conn::decision_pending)
     }
@@ -201,12 +204,16 @@ impl Server {
         with_conn!(self, id, |conn, ctx| conn.reply_auth(reply, &mut ctx))
     }
 
-    pub fn reply_channel_open(&mut self, id: u32, accept: bool, reason: u32, description: &str) -> Result<(), CommandError> {
-        with_conn!(self, id, |conn, ctx| conn.reply_channel_open(accept, reason, description, &mut ctx))
+    /// Answers the open of `channel` (the id its `ChannelOpenRequest` reserved); `reason` and `description`
+    /// go to the client with a refusal (RFC 4254 §5.1).
+    pub fn reply_channel_open(&mut self, id: u32, channel: u32, accept: bool, reason: u32, description: &str) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.reply_channel_open(channel, accept, reason, description, &mut ctx))
     }
 
-    pub fn reply_channel_request(&mut self, id: u32, accept: bool) -> Result<(), CommandError> {
-        with_conn!(self, id, |conn, ctx| conn.reply_channel_request(accept, &mut ctx))
+    /// Answers the oldest unanswered `ChannelRequest` of `channel`: replies go in the order of the requests
+    /// (RFC 4254 §5.4). After the client closed the channel, the reply is taken and dropped.
+    pub fn reply_channel_request(&mut self, id: u32, channel: u32, accept: bool) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.reply_channel_request(channel, accept, &mut ctx))
     }
 
     /// Sends what the peer's window allows of `data`, at most [`CALL_OUTPUT_BUDGET`] bytes, at time `now` (ms):

@@ -260,7 +260,7 @@ impl Pair {
             }
             other => panic!("expected ChannelOpenRequest, got {other:?}"),
         };
-        self.server.reply_channel_open(self.id, true, 0, "").unwrap();
+        self.server.reply_channel_open(self.id, channel, true, 0, "").unwrap();
         let conf = self.expect_msg(msg::CHANNEL_OPEN_CONFIRMATION);
         let mut r = Reader::new(&conf[1..]);
         assert_eq!(r.u32().unwrap(), local);
@@ -282,7 +282,7 @@ impl Pair {
             }
             other => panic!("expected an exec request, got {other:?}"),
         }
-        self.server.reply_channel_request(self.id, true).unwrap();
+        self.server.reply_channel_request(self.id, ch.remote, true).unwrap();
         let ok = self.expect_msg(msg::CHANNEL_SUCCESS);
         assert_eq!(ok[1..], ch.local.to_be_bytes());
     }
@@ -430,8 +430,8 @@ pub fn accept_decision(server: &mut Server, id: u32, event: &Event) {
     match event {
         Event::ServiceRequest { .. } => server.reply_service(id, true).unwrap(),
         Event::AuthRequest(_) => server.reply_auth(id, AuthReply::Accept).unwrap(),
-        Event::ChannelOpenRequest { .. } => server.reply_channel_open(id, true, 0, "").unwrap(),
-        Event::ChannelRequest { .. } => server.reply_channel_request(id, true).unwrap(),
+        Event::ChannelOpenRequest { channel, .. } => server.reply_channel_open(id, *channel, true, 0, "").unwrap(),
+        Event::ChannelRequest { channel, .. } => server.reply_channel_request(id, *channel, true).unwrap(),
         _ => {}
     }
 }

@@ -137,12 +137,12 @@ impl GuestCore for Core {
         self.command(|s| s.reply_auth(conn, reply))
     }
 
-    fn reply_channel_open(&self, conn: u32, accept: bool, reason: u32, description: String) -> Result<(), Error> {
-        self.command(|s| s.reply_channel_open(conn, accept, reason, &description))
+    fn reply_channel_open(&self, conn: u32, channel: u32, accept: bool, reason: u32, description: String) -> Result<(), Error> {
+        self.command(|s| s.reply_channel_open(conn, channel, accept, reason, &description))
     }
 
-    fn reply_channel_request(&self, conn: u32, accept: bool) -> Result<(), Error> {
-        self.command(|s| s.reply_channel_request(conn, accept))
+    fn reply_channel_request(&self, conn: u32, channel: u32, accept: bool) -> Result<(), Error> {
+        self.command(|s| s.reply_channel_request(conn, channel, accept))
     }
 
     fn send_data(&self, conn: u32, channel: u32, stream: u32, data: Vec<u8>, now: f64) -> Result<u32, Error> {
