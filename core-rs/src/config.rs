@@ -74,7 +74,7 @@ pub struct Config {
     /// `wasm`, the core's own, or `host`, the embedding's.
     pub crypto: &'static dyn CryptoProvider,
     /// The embedding's provider ([`Config::offer_crypto`]), or why there is none.
-    pub host_crypto: Result<&'static dyn CryptoProvider, &'static str>,
+    pub host_crypto: Result<&'static dyn CryptoProvider, String>,
 }
 
 impl Default for Config {
@@ -101,7 +101,7 @@ impl Default for Config {
             log_level: 1,
             mask_sensitive: true,
             crypto: &RUST_CRYPTO,
-            host_crypto: Err("this host offers no crypto provider"),
+            host_crypto: Err("this host offers no crypto provider".into()),
         }
     }
 }
@@ -253,7 +253,7 @@ impl Config {
             "CryptoProvider" => {
                 self.crypto = match value.trim() {
                     "wasm" => &RUST_CRYPTO,
-                    "host" => self.host_crypto.map_err(String::from)?,
+                    "host" => self.host_crypto.clone()?,
                     _ => return Err("must be wasm or host".into()),
                 }
             }
