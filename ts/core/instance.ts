@@ -18,7 +18,7 @@ export interface HostCrypto {
   imports: WebAssembly.ModuleImports;
   /** Gives the imports the instance's memory, before the core is created (it tests the primitives then). */
   bind(memory: WebAssembly.Memory): void;
-  /** Keyed objects the instance holds: two or three per direction of each keyed connection. */
+  /** Keyed objects the instance holds: one or two per direction of each keyed connection. */
   liveHandles(): number;
 }
 
