@@ -162,7 +162,8 @@ async function main(): Promise<void> {
   const hostKey = join(tmp, 'host_key');
   const userKey = join(tmp, 'user_key');
   for (const f of [hostKey, userKey]) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', f], { stdio: 'ignore' });
-  const args = ['--port', '0', '--host-key', hostKey, '--user', `${USER}:unused-${Math.random()}`, '--authorized-keys', `${userKey}.pub`];
+  // The component has only the core's own crypto: the glue uses it too, so that only the boundaries differ.
+  const args = ['--port', '0', '--host-key', hostKey, '--user', `${USER}:unused-${Math.random()}`, '--authorized-keys', `${userKey}.pub`, '--config', 'CryptoProvider=wasm'];
   const servers = await Promise.all(SERVERS.map((s) => start(s.name, s.script, args)));
 
   console.log(`wasshd: the WIT component against the wasm-bindgen glue, node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'})`);

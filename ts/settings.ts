@@ -36,6 +36,11 @@ export interface SSHServerOptions {
   /** Allowed compression algorithms (SSHCompressionAlgorithms). */
   compressionAlgorithms?: string[];
   /**
+   * Where the packet ciphers and MACs run (CryptoProvider): `host`, the runtime's `node:crypto`, the default on
+   * Node, Deno and Bun; `wasm`, the core's own, the only one elsewhere.
+   */
+  cryptoProvider?: 'wasm' | 'host';
+  /**
    * Least time in milliseconds from a refused authentication attempt to its answer, plus up to as much again
    * by user name (AuthFailureDelay); 0 turns it off. Default 5, as OpenSSH.
    */
@@ -56,6 +61,7 @@ export function optionSettings(options: SSHServerOptions): string[] {
   if (options.defaultTimeout !== undefined) settings.push(`DefaultTimeout=${options.defaultTimeout}`);
   if (options.encryptionAlgorithms) settings.push(`SSHEncryptionAlgorithms=${options.encryptionAlgorithms.join(',')}`);
   if (options.compressionAlgorithms) settings.push(`SSHCompressionAlgorithms=${options.compressionAlgorithms.join(',')}`);
+  if (options.cryptoProvider) settings.push(`CryptoProvider=${options.cryptoProvider}`);
   if (options.authFailureDelay !== undefined) settings.push(`AuthFailureDelay=${options.authFailureDelay}`);
   for (const [name, value] of Object.entries(options.config ?? {})) settings.push(`${name}=${value}`);
   return settings;

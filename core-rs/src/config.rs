@@ -6,6 +6,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::auth::Method;
+use crate::crypto::provider::CryptoProvider;
+use crate::crypto::rustcrypto::RUST_CRYPTO;
 use crate::keys::SigAlg;
 use crate::transport::negotiate::{parse_list, CipherAlg, CompressionAlg, KexAlg, MacAlg, Preferences};
 use crate::transport::packet::MAX_PACKET_LEN;
@@ -68,6 +70,11 @@ pub struct Config {
     /// Leaves passwords, keyboard-interactive answers and channel data out of level 3 packet dumps
     /// (`MaskSensitiveData`).
     pub mask_sensitive: bool,
+    /// Where the packet ciphers and MACs of connections keyed from now on come from (`CryptoProvider`):
+    /// `wasm`, the core's own, or `host`, the embedding's.
+    pub crypto: &'static dyn CryptoProvider,
+    /// The embedding's provider ([`Config::offer_crypto`]), or why there is none.
+    pub host_crypto: Result<&'static dyn CryptoProvider, String>,
 }
 
 impl Default for Config {
@@ -93,6 +100,8 @@ impl Default for Config {
             max_channels: 64,
             log_level: 1,
             mask_sensitive: true,
+            crypto: &RUST_CRYPTO,
+            host_crypto: Err("this host offers no crypto provider".into()),
         }
     }
 }
@@ -155,6 +164,13 @@ fn check_chains_offered(chains: Option<&[Vec<Method>]>, offered: &[Method]) -> R
 }
 
 impl Config {
+    /// Makes the embedding's provider (one that passed [`crate::crypto::kat::check`]) the default, and
+    /// `CryptoProvider=host` select it.
+    pub fn offer_crypto(&mut self, provider: &'static dyn CryptoProvider) {
+        self.host_crypto = Ok(provider);
+        self.crypto = provider;
+    }
+
     /// Applies one setting by the reference's name. Returns `Ok(false)` for a name the core does not own,
     /// so the host can try its own settings.
     pub fn set(&mut self, name: &str, value: &str) -> Result<bool, String> {
@@ -234,6 +250,13 @@ impl Config {
             "MaxChannels" => self.max_channels = number::<u32>(value)?.max(1),
             "LogLevel" => self.log_level = number::<u8>(value)?.min(3),
             "MaskSensitiveData" => self.mask_sensitive = boolean(value)?,
+            "CryptoProvider" => {
+                self.crypto = match value.trim() {
+                    "wasm" => &RUST_CRYPTO,
+                    "host" => self.host_crypto.clone()?,
+                    _ => return Err("must be wasm or host".into()),
+                }
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -271,6 +294,7 @@ impl Config {
             "MaxChannels" => self.max_channels.to_string(),
             "LogLevel" => self.log_level.to_string(),
             "MaskSensitiveData" => (if self.mask_sensitive { "True" } else { "False" }).into(),
+            "CryptoProvider" => self.crypto.name().into(),
             _ => return None,
         })
     }
@@ -333,5 +357,43 @@ mod tests {
         assert!(c.set("ChannelWindowSize", "8191").is_err());
         assert!(c.set("ChannelMaxPacket", "16385").is_err());
         assert_eq!((c.get("ChannelMaxPacket").unwrap().as_str(), c.channel_window), ("8192", 16384));
+    }
+
+    #[test]
+    fn crypto_provider_is_the_cores_own_until_the_embedding_offers_one() {
+        use crate::crypto::provider::{AesCtr, AesGcm, ChaCha20, Hmac, HmacHash};
+        use alloc::boxed::Box;
+
+        #[derive(Debug)]
+        struct Host;
+        impl CryptoProvider for Host {
+            fn name(&self) -> &'static str {
+                "host"
+            }
+            fn aes_gcm(&self, key: &[u8]) -> Option<Box<dyn AesGcm>> {
+                RUST_CRYPTO.aes_gcm(key)
+            }
+            fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn AesCtr>> {
+                RUST_CRYPTO.aes_ctr(key, iv)
+            }
+            fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
+                RUST_CRYPTO.chacha20(key)
+            }
+            fn hmac(&self, hash: HmacHash, key: &[u8]) -> Box<dyn Hmac> {
+                RUST_CRYPTO.hmac(hash, key)
+            }
+        }
+        static HOST: Host = Host;
+
+        let mut c = Config::default();
+        assert_eq!(c.get("CryptoProvider").unwrap(), "wasm");
+        assert_eq!(c.set("CryptoProvider", "host"), Err("this host offers no crypto provider".into()));
+        assert!(c.set("CryptoProvider", "openssl").is_err());
+        c.offer_crypto(&HOST);
+        assert_eq!(c.get("CryptoProvider").unwrap(), "host", "an offered provider becomes the default");
+        assert_eq!(c.set("CryptoProvider", " wasm "), Ok(true));
+        assert_eq!(c.get("CryptoProvider").unwrap(), "wasm");
+        assert_eq!(c.set("CryptoProvider", "host"), Ok(true));
+        assert_eq!(c.crypto.name(), "host");
     }
 }

@@ -482,6 +482,7 @@ fn keyed(suite: Option<(CipherAlg, Option<MacAlg>)>) -> (Sealer, Opener) {
             key: &material[..cipher_key_len(cipher)],
             iv: &material[..cipher_iv_len(cipher)],
             mac_key: &material[..mac.map_or(0, mac_key_len)],
+            provider: &wasshd_core::crypto::rustcrypto::RUST_CRYPTO,
         };
         s.rekey(&keys).unwrap();
         o.rekey(&keys).unwrap();

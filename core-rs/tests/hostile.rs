@@ -12,7 +12,9 @@ mod common;
 
 use common::client::RawKeys;
 use common::*;
-use wasshd_core::crypto::cipher::{AesCtr, ChaChaPoly, Gcm, PacketMac};
+use wasshd_core::crypto::cipher::{ChaChaPoly, Gcm, PacketMac};
+use wasshd_core::crypto::provider::{AesCtr, CryptoProvider};
+use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
 use wasshd_core::msg;
 use wasshd_core::server::{CommandError, CALL_OUTPUT_BUDGET, KEX_TIMEOUT_MS, MAX_PENDING_OPENS, MAX_PENDING_REQUESTS};
 use wasshd_core::transport::compress::{Deflater, ZlibStream};
@@ -820,7 +822,7 @@ enum Raw {
     Plain,
     ChaCha(ChaChaPoly),
     Gcm(Gcm),
-    Ctr(Box<AesCtr>, Box<PacketMac>),
+    Ctr(Box<dyn AesCtr>, PacketMac),
 }
 
 impl RawSealer {
@@ -831,9 +833,9 @@ impl RawSealer {
     fn after_kex(p: &Pair) -> Self {
         let RawKeys { cipher, mac, key, iv, mac_key } = p.client.c2s_keys.clone().unwrap();
         let protection = match cipher {
-            CipherAlg::Chacha20Poly1305 => Raw::ChaCha(ChaChaPoly::new(&key).unwrap()),
-            CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => Raw::Gcm(Gcm::new(cipher, &key, &iv).unwrap()),
-            _ => Raw::Ctr(Box::new(AesCtr::new(cipher, &key, &iv).unwrap()), Box::new(PacketMac::new(mac.unwrap(), &mac_key))),
+            CipherAlg::Chacha20Poly1305 => Raw::ChaCha(ChaChaPoly::new(&RUST_CRYPTO, &key).unwrap()),
+            CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => Raw::Gcm(Gcm::new(&RUST_CRYPTO, &key, &iv).unwrap()),
+            _ => Raw::Ctr(RUST_CRYPTO.aes_ctr(&key, &iv).unwrap(), PacketMac::new(&RUST_CRYPTO, mac.unwrap(), &mac_key)),
         };
         RawSealer { protection, seq: p.client.send_seq() }
     }

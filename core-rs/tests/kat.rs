@@ -1,6 +1,7 @@
-//! Known-answer tests: published vectors checked through the crate's public API, and the one construction
-//! with no published vectors (OpenSSH's chacha20-poly1305) cross-checked against an independent
-//! computation from the underlying primitives, themselves pinned to published keystream vectors.
+//! Known-answer tests: published vectors checked through the crate's public API (those every crypto
+//! provider must pass live in `crypto::kat`, and a provider that gets any primitive wrong fails them), and
+//! the one construction with no published vectors (OpenSSH's chacha20-poly1305) cross-checked against an
+//! independent computation from the underlying primitives, themselves pinned to published keystream vectors.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -15,8 +16,11 @@ use poly1305::universal_hash::KeyInit as _;
 use poly1305::Poly1305;
 use rand_core::{CryptoRng, CryptoRngCore, RngCore};
 use sha2::{Digest, Sha256};
-use wasshd_core::crypto::cipher::{cipher_iv_len, cipher_key_len, mac_key_len, AesCtr, BadTag, ChaChaPoly, Gcm, PacketMac};
+use wasshd_core::crypto::cipher::{cipher_iv_len, cipher_key_len, mac_key_len, ChaChaPoly, Gcm, PacketMac};
+use wasshd_core::crypto::kat;
+use wasshd_core::crypto::provider::{AesCtr, AesGcm, BadTag, ChaCha20, CryptoProvider, Hmac, HmacHash};
 use wasshd_core::crypto::rng::EntropyPool;
+use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
 use wasshd_core::keys::{HostKey, PublicKey, SigAlg};
 use wasshd_core::msg::{self, DisconnectReason};
 use wasshd_core::transport::kex::{self, KexContext, Transcript};
@@ -26,67 +30,134 @@ use wasshd_core::wire::{Reader, Writer};
 use x25519_dalek::{PublicKey as XPublic, StaticSecret};
 use zeroize::Zeroizing;
 
-// ---- HMAC-SHA-2 (RFC 4231) ----------------------------------------------------------------------------
+// ---- the providers' known-answer vectors (crypto::kat) ------------------------------------------------
 
-struct HmacCase {
-    key: Vec<u8>,
-    data: Vec<u8>,
-    sha256: [u8; 32],
-    sha512: [u8; 64],
+#[test]
+fn the_core_provider_passes_every_known_answer_vector() {
+    assert_eq!(kat::check(&RUST_CRYPTO), Ok(()));
 }
 
-fn rfc4231_cases() -> Vec<HmacCase> {
-    vec![
-        // Test case 1.
-        HmacCase {
-            key: vec![0x0b; 20],
-            data: b"Hi There".to_vec(),
-            sha256: hex!("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
-            sha512: hex!("87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854"),
-        },
-        // Test case 2: a key shorter than the output.
-        HmacCase {
-            key: b"Jefe".to_vec(),
-            data: b"what do ya want for nothing?".to_vec(),
-            sha256: hex!("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
-            sha512: hex!("164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"),
-        },
-        // Test case 3.
-        HmacCase {
-            key: vec![0xaa; 20],
-            data: vec![0xdd; 50],
-            sha256: hex!("773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe"),
-            sha512: hex!("fa73b0089d56a284efb0f0756c890be9b1b5dbdd8ee81a3655f83e33b2279d39bf3e848279a722c806b485a47e67c807b946a337bee8942674278859e13292fb"),
-        },
-        // Test case 4.
-        HmacCase {
-            key: (1..=25).collect(),
-            data: vec![0xcd; 50],
-            sha256: hex!("82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b"),
-            sha512: hex!("b0ba465637458c6990e5a8c5f61d4af7e576d97ff94b872de76f8050361ee3dba91ca5c11aa25eb4d679275cc5788063a5f19741120c4f2de2adebeb10a298dd"),
-        },
-        // Test case 6: a key longer than the block, hashed first.
-        HmacCase {
-            key: vec![0xaa; 131],
-            data: b"Test Using Larger Than Block-Size Key - Hash Key First".to_vec(),
-            sha256: hex!("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
-            sha512: hex!("80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598"),
-        },
-        // Test case 7: long key and long data.
-        HmacCase {
-            key: vec![0xaa; 131],
-            data: b"This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm.".to_vec(),
-            sha256: hex!("9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"),
-            sha512: hex!("e37b6a775dc87dbaa4dfa9f96e5e3ffddebd71f8867289865df5a32d20cdc944b6022cac3c4982b10d5eeb55c3e4de15134676fb6de0446065c97440fa8c6a58"),
-        },
-    ]
+/// What a host's primitive might get wrong, one at a time, over the core's own provider.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    /// ChaCha20 from the block after the one asked for.
+    ChaChaCounter,
+    /// ChaCha20 with the nonce's words swapped (a 96-bit-nonce layout read the other way).
+    ChaChaNonce,
+    /// GCM tags with a bit flipped.
+    GcmTag,
+    /// GCM open that decrypts whatever the tag says.
+    GcmAcceptsAnyTag,
+    /// AES-CTR that starts every call on a block boundary (a partial block's keystream dropped).
+    CtrBlockAligned,
+    /// HMAC with the sequence number taken as zero.
+    HmacSeqIgnored,
+    /// HMAC whose second tag under one key differs (a keyed state used up by the first).
+    HmacOnce,
 }
+
+#[derive(Debug)]
+struct Faulty(Fault);
+
+struct FaultyChaCha(Fault, Box<dyn ChaCha20>);
+struct FaultyGcm(Fault, Box<dyn AesGcm>);
+struct FaultyCtr(Fault, Box<dyn AesCtr>, usize);
+struct FaultyHmac(Fault, Box<dyn Hmac>, bool);
+
+impl CryptoProvider for Faulty {
+    fn name(&self) -> &'static str {
+        "faulty"
+    }
+    fn aes_gcm(&self, key: &[u8]) -> Option<Box<dyn AesGcm>> {
+        Some(Box::new(FaultyGcm(self.0, RUST_CRYPTO.aes_gcm(key)?)))
+    }
+    fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn AesCtr>> {
+        Some(Box::new(FaultyCtr(self.0, RUST_CRYPTO.aes_ctr(key, iv)?, 0)))
+    }
+    fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
+        Box::new(FaultyChaCha(self.0, RUST_CRYPTO.chacha20(key)))
+    }
+    fn hmac(&self, hash: HmacHash, key: &[u8]) -> Box<dyn Hmac> {
+        Box::new(FaultyHmac(self.0, RUST_CRYPTO.hmac(hash, key), false))
+    }
+}
+
+impl ChaCha20 for FaultyChaCha {
+    fn apply(&mut self, nonce: &[u8; 8], counter: u32, data: &mut [u8]) {
+        match self.0 {
+            Fault::ChaChaCounter => self.1.apply(nonce, counter + 1, data),
+            Fault::ChaChaNonce => {
+                let swapped: [u8; 8] = [&nonce[4..], &nonce[..4]].concat().try_into().unwrap();
+                self.1.apply(&swapped, counter, data)
+            }
+            _ => self.1.apply(nonce, counter, data),
+        }
+    }
+}
+
+impl AesGcm for FaultyGcm {
+    fn seal(&mut self, nonce: &[u8; 12], aad: &[u8], data: &mut [u8]) -> [u8; 16] {
+        let mut tag = self.1.seal(nonce, aad, data);
+        if self.0 == Fault::GcmTag {
+            tag[15] ^= 0x80;
+        }
+        tag
+    }
+    fn open(&mut self, nonce: &[u8; 12], aad: &[u8], data: &mut [u8], tag: &[u8; 16]) -> Result<(), BadTag> {
+        if self.0 != Fault::GcmAcceptsAnyTag {
+            return self.1.open(nonce, aad, data, tag);
+        }
+        // Decrypt by encrypting again: CTR mode is its own inverse.
+        self.1.seal(nonce, aad, data);
+        Ok(())
+    }
+}
+
+impl AesCtr for FaultyCtr {
+    fn apply(&mut self, data: &mut [u8]) {
+        if self.0 == Fault::CtrBlockAligned && self.2 % 16 != 0 {
+            let mut skipped = [0u8; 16];
+            let skip = 16 - self.2 % 16;
+            self.1.apply(&mut skipped[..skip]);
+            self.2 += skip;
+        }
+        self.1.apply(data);
+        self.2 += data.len();
+    }
+}
+
+impl Hmac for FaultyHmac {
+    fn sign(&mut self, seq: u32, data: &[u8], tag: &mut [u8]) {
+        self.1.sign(if self.0 == Fault::HmacSeqIgnored { 0 } else { seq }, data, tag);
+        if self.0 == Fault::HmacOnce && std::mem::replace(&mut self.2, true) {
+            tag[0] ^= 1;
+        }
+    }
+}
+
+#[test]
+fn a_provider_that_computes_anything_else_fails_the_check() {
+    let cases = [
+        (Fault::ChaChaCounter, "RFC 8439 A.1 #1"),
+        (Fault::ChaChaNonce, "RFC 8439 2.4.2"),
+        (Fault::GcmTag, "GCM test case 4 (AES-128)"),
+        (Fault::GcmAcceptsAnyTag, "GCM test case 4 (AES-128)"),
+        (Fault::CtrBlockAligned, "SP 800-38A F.5.1 (AES-128)"),
+        (Fault::HmacSeqIgnored, "RFC 4231 test case 1"),
+        (Fault::HmacOnce, "RFC 4231 test case 1"),
+    ];
+    for (fault, vector) in cases {
+        assert_eq!(kat::check(&Faulty(fault)), Err(vector), "{fault:?}");
+    }
+}
+
+// ---- HMAC-SHA-2 through PacketMac ---------------------------------------------------------------------
 
 /// PacketMac authenticates `uint32 seq || data`: the first four bytes of each RFC 4231 message play the
 /// sequence number and the rest is the packet.
 #[test]
 fn hmac_sha2_256_and_512_match_rfc4231_through_packet_mac() {
-    for (i, case) in rfc4231_cases().iter().enumerate() {
+    for case in &kat::RFC4231 {
         let seq = u32::from_be_bytes(case.data[..4].try_into().unwrap());
         let rest = &case.data[4..];
         for (alg, expected, etm) in [
@@ -95,10 +166,10 @@ fn hmac_sha2_256_and_512_match_rfc4231_through_packet_mac() {
             (MacAlg::HmacSha512, &case.sha512[..], false),
             (MacAlg::HmacSha512Etm, &case.sha512[..], true),
         ] {
-            let mac = PacketMac::new(alg, &case.key);
+            let mut mac = PacketMac::new(&RUST_CRYPTO, alg, case.key);
             assert_eq!(mac.tag_len(), expected.len());
             assert_eq!(mac.etm(), etm);
-            assert_eq!(mac.sign(seq, rest).as_ref(), expected, "case {i} {alg:?}");
+            assert_eq!(mac.sign(seq, rest).as_ref(), expected, "{} {alg:?}", case.name);
             assert_eq!(mac.verify(seq, rest, expected), Ok(()));
             assert_eq!(mac.verify(seq.wrapping_add(1), rest, expected), Err(BadTag), "the sequence number is covered");
             let mut bad = expected.to_vec();
@@ -127,121 +198,38 @@ fn key_material_sizes_follow_the_algorithms() {
     }
 }
 
-// ---- AES-CTR (NIST SP 800-38A F.5) --------------------------------------------------------------------
-
-const SP800_38A_PLAINTEXT: [u8; 64] = hex!(
-    "6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51
-     30c81c46a35ce411e5fbc1191a0a52ef f69f2445df4f9b17ad2b417be66c3710"
-);
-const SP800_38A_COUNTER: [u8; 16] = hex!("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff");
-
 #[test]
-fn aes_ctr_matches_sp800_38a_f5_for_128_192_and_256_bit_keys() {
-    let cases: [(CipherAlg, &[u8], [u8; 64]); 3] = [
-        (
-            CipherAlg::Aes128Ctr,
-            &hex!("2b7e151628aed2a6abf7158809cf4f3c"),
-            hex!("874d6191b620e3261bef6864990db6ce 9806f66b7970fdff8617187bb9fffdff 5ae4df3edbd5d35e5b4f09020db03eab 1e031dda2fbe03d1792170a0f3009cee"),
-        ),
-        (
-            CipherAlg::Aes192Ctr,
-            &hex!("8e73b0f7da0e6452c810f32b809079e562f8ead2522c6b7b"),
-            hex!("1abc932417521ca24f2b0459fe7e6e0b 090339ec0aa6faefd5ccc2c6f4ce8e94 1e36b26bd1ebc670d1bd1d665620abf7 4f78a7f6d29809585a97daec58c6b050"),
-        ),
-        (
-            CipherAlg::Aes256Ctr,
-            &hex!("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4"),
-            hex!("601ec313775789a5b7a7f504bbf3d228 f443e3ca4d62b59aca84e990cacaf5c5 2b0930daa23de94ce87017ba2d84988d dfc9c58db67aada613c2dd08457941a6"),
-        ),
-    ];
-    for (alg, key, ciphertext) in cases {
-        // Encryption (F.5.1, F.5.3, F.5.5) in one call.
-        let mut buf = SP800_38A_PLAINTEXT;
-        AesCtr::new(alg, key, &SP800_38A_COUNTER).unwrap().apply(&mut buf);
-        assert_eq!(buf, ciphertext, "{alg:?}");
-        // The keystream runs on across calls of any size, as SSH packets need.
-        let mut ctr = AesCtr::new(alg, key, &SP800_38A_COUNTER).unwrap();
-        let mut buf = SP800_38A_PLAINTEXT;
-        let mut at = 0;
-        for n in [1usize, 15, 16, 5, 27] {
-            ctr.apply(&mut buf[at..at + n]);
-            at += n;
-        }
-        assert_eq!(at, 64);
-        assert_eq!(buf, ciphertext, "{alg:?} in pieces");
-        // Decryption (F.5.2, F.5.4, F.5.6) is the same operation.
-        let mut back = ciphertext;
-        AesCtr::new(alg, key, &SP800_38A_COUNTER).unwrap().apply(&mut back);
-        assert_eq!(back, SP800_38A_PLAINTEXT);
-    }
+fn ciphers_refuse_wrong_key_and_iv_sizes() {
+    assert!(RUST_CRYPTO.aes_ctr(&[0; 20], &[0; 16]).is_none());
+    assert!(RUST_CRYPTO.aes_ctr(&[0; 32], &[0; 12]).is_none());
+    assert!(RUST_CRYPTO.aes_gcm(&[0; 24]).is_none());
+    assert!(Gcm::new(&RUST_CRYPTO, &[0; 32], &[0; 16]).is_none());
+    assert!(Gcm::new(&RUST_CRYPTO, &[0; 16], &[0; 12]).is_some());
+    assert!(ChaChaPoly::new(&RUST_CRYPTO, &[0; 63]).is_none());
+    assert!(ChaChaPoly::new(&RUST_CRYPTO, &[0; 64]).is_some());
 }
 
-#[test]
-fn ciphers_refuse_wrong_key_sizes_and_wrong_algorithms() {
-    assert!(AesCtr::new(CipherAlg::Aes128Ctr, &[0; 24], &[0; 16]).is_none());
-    assert!(AesCtr::new(CipherAlg::Aes256Ctr, &[0; 32], &[0; 12]).is_none());
-    assert!(AesCtr::new(CipherAlg::Aes128Gcm, &[0; 16], &[0; 16]).is_none());
-    assert!(Gcm::new(CipherAlg::Aes128Gcm, &[0; 32], &[0; 12]).is_none());
-    assert!(Gcm::new(CipherAlg::Aes256Gcm, &[0; 32], &[0; 16]).is_none());
-    assert!(Gcm::new(CipherAlg::Aes128Ctr, &[0; 16], &[0; 12]).is_none());
-    assert!(ChaChaPoly::new(&[0; 63]).is_none());
-    assert!(ChaChaPoly::new(&[0; 64]).is_some());
-}
-
-// ---- AES-GCM (McGrew & Viega, "The Galois/Counter Mode of Operation", test cases 4 and 16) -----------
-
-const GCM_P: [u8; 60] = hex!(
-    "d9313225f88406e5a55909c5aff5269a 86a7a9531534f7da2e4c303d8a318a72
-     1c3c0c95956809532fcf0e2449a6b525 b16aedf5aa0de657ba637b39"
-);
-const GCM_A: [u8; 20] = hex!("feedfacedeadbeeffeedfacedeadbeef abaddad2");
-const GCM_IV: [u8; 12] = hex!("cafebabefacedbaddecaf888");
-
-/// (algorithm, key, ciphertext, tag)
-type GcmCase = (CipherAlg, Vec<u8>, [u8; 60], [u8; 16]);
-
-fn gcm_cases() -> [GcmCase; 2] {
-    [
-        (
-            CipherAlg::Aes128Gcm,
-            hex!("feffe9928665731c6d6a8f9467308308").to_vec(),
-            hex!("42831ec2217774244b7221b784d0d49c e3aa212f2c02a4e035c17e2329aca12e 21d514b25466931c7d8f6a5aac84aa05 1ba30b396a0aac973d58e091"),
-            hex!("5bc94fbc3221a5db94fae95ae7121a47"),
-        ),
-        (
-            CipherAlg::Aes256Gcm,
-            hex!("feffe9928665731c6d6a8f9467308308 feffe9928665731c6d6a8f9467308308").to_vec(),
-            hex!("522dc1f099567d07f47f37a32a84427d 643a8cdcbfe5c0c97598a2bd2555d1aa 8cb08e48590dbb3da7b08b1056828838 c5f61e6393ba7a0abcc9f662"),
-            hex!("76fc6ece0f4e1768cddf8853bb2d551b"),
-        ),
-    ]
-}
+// ---- AES-GCM as RFC 5647 uses it ----------------------------------------------------------------------
 
 #[test]
-fn aes_gcm_seal_and_open_match_mcgrew_viega_test_cases_4_and_16() {
-    for (alg, key, ciphertext, tag) in gcm_cases() {
-        let mut body = GCM_P;
-        let got = Gcm::new(alg, &key, &GCM_IV).unwrap().seal(&GCM_A, &mut body);
-        assert_eq!(body, ciphertext, "{alg:?}");
-        assert_eq!(got, tag, "{alg:?}");
+fn gcm_seals_and_opens_the_nist_vectors_and_refuses_any_change() {
+    for v in &kat::NIST_GCM {
+        let mut body = kat::GCM_PLAINTEXT;
+        let got = Gcm::new(&RUST_CRYPTO, v.key, &kat::GCM_IV).unwrap().seal(&kat::GCM_AAD, &mut body);
+        assert_eq!((body, got), (v.ciphertext, v.tag), "{}", v.name);
 
-        let mut body = ciphertext;
-        Gcm::new(alg, &key, &GCM_IV).unwrap().open(&GCM_A, &mut body, &tag).unwrap();
-        assert_eq!(body, GCM_P);
+        let open = |aad: &[u8], body: &mut [u8], tag: &[u8]| Gcm::new(&RUST_CRYPTO, v.key, &kat::GCM_IV).unwrap().open(aad, body, tag);
+        let mut body = v.ciphertext;
+        open(&kat::GCM_AAD, &mut body, &v.tag).unwrap();
+        assert_eq!(body, kat::GCM_PLAINTEXT);
 
-        let mut bad_tag = tag;
-        bad_tag[0] ^= 1;
-        let mut body = ciphertext;
-        assert_eq!(Gcm::new(alg, &key, &GCM_IV).unwrap().open(&GCM_A, &mut body, &bad_tag), Err(BadTag));
-        let mut bad_aad = GCM_A;
+        let mut bad_aad = kat::GCM_AAD;
         bad_aad[19] ^= 1;
-        let mut body = ciphertext;
-        assert_eq!(Gcm::new(alg, &key, &GCM_IV).unwrap().open(&bad_aad, &mut body, &tag), Err(BadTag));
-        let mut body = ciphertext;
+        assert_eq!(open(&bad_aad, &mut v.ciphertext.clone(), &v.tag), Err(BadTag));
+        let mut body = v.ciphertext;
         body[59] ^= 1;
-        assert_eq!(Gcm::new(alg, &key, &GCM_IV).unwrap().open(&GCM_A, &mut body, &tag), Err(BadTag));
-        let mut body = ciphertext;
-        assert_eq!(Gcm::new(alg, &key, &GCM_IV).unwrap().open(&GCM_A, &mut body, &tag[..15]), Err(BadTag));
+        assert_eq!(open(&kat::GCM_AAD, &mut body, &v.tag), Err(BadTag));
+        assert_eq!(open(&kat::GCM_AAD, &mut v.ciphertext.clone(), &v.tag[..15]), Err(BadTag));
     }
 }
 
@@ -257,25 +245,25 @@ fn gcm_reference(key: &[u8], nonce: &[u8; 12], aad: &[u8], body: &[u8]) -> (Vec<
 /// wrapping without carrying into the 4-byte fixed field.
 #[test]
 fn gcm_invocation_counter_advances_per_packet_and_wraps_within_64_bits() {
-    let key = hex!("feffe9928665731c6d6a8f9467308308");
+    let key = kat::NIST_GCM[0].key;
     let ivs: [([u8; 12], [[u8; 12]; 3]); 2] = [
-        (GCM_IV, [GCM_IV, hex!("cafebabefacedbaddecaf889"), hex!("cafebabefacedbaddecaf88a")]),
+        (kat::GCM_IV, [kat::GCM_IV, hex!("cafebabefacedbaddecaf889"), hex!("cafebabefacedbaddecaf88a")]),
         (
             hex!("01020304fffffffffffffffe"),
             [hex!("01020304fffffffffffffffe"), hex!("01020304ffffffffffffffff"), hex!("010203040000000000000000")],
         ),
     ];
     for (iv, nonces) in ivs {
-        let mut sealer = Gcm::new(CipherAlg::Aes128Gcm, &key, &iv).unwrap();
-        let mut opener = Gcm::new(CipherAlg::Aes128Gcm, &key, &iv).unwrap();
+        let mut sealer = Gcm::new(&RUST_CRYPTO, key, &iv).unwrap();
+        let mut opener = Gcm::new(&RUST_CRYPTO, key, &iv).unwrap();
         for (n, nonce) in nonces.iter().enumerate() {
             let aad = (60u32 + n as u32).to_be_bytes();
-            let mut body = GCM_P;
+            let mut body = kat::GCM_PLAINTEXT;
             let tag = sealer.seal(&aad, &mut body);
-            let (want_body, want_tag) = gcm_reference(&key, nonce, &aad, &GCM_P);
+            let (want_body, want_tag) = gcm_reference(key, nonce, &aad, &kat::GCM_PLAINTEXT);
             assert_eq!((body.to_vec(), tag), (want_body, want_tag), "packet {n} of {iv:02x?}");
             opener.open(&aad, &mut body, &tag).unwrap();
-            assert_eq!(body, GCM_P);
+            assert_eq!(body, kat::GCM_PLAINTEXT);
         }
     }
 }
@@ -290,27 +278,21 @@ fn legacy_keystream(key: &[u8; 32], nonce: &[u8; 8], byte_offset: u64, len: usiz
     out
 }
 
-/// The vectors of draft-strombergson-chacha-test-vectors (ChaCha20, 8-byte nonce) and RFC 7539 A.1 #2
-/// and §2.4.2, whose 96-bit nonces start with a zero word and so map onto the 64-bit-nonce layout:
-/// nonce word 0 is the high half of the 64-bit block counter, and the other two words are the nonce.
+/// The vectors of draft-strombergson-chacha-test-vectors (ChaCha20 with an 8-byte nonce) through the core's
+/// provider, besides RFC 8439's in `kat::check`.
 #[test]
-fn chacha20_legacy_keystream_matches_published_vectors() {
-    let zero = [0u8; 32];
+fn chacha20_matches_the_strombergson_vectors() {
     let mut key1 = [0u8; 32];
     key1[31] = 1;
     let seq_key: [u8; 32] = core::array::from_fn(|i| i as u8);
-    // (key, nonce, keystream offset in bytes, keystream)
-    type Case<'a> = (&'a [u8; 32], [u8; 8], u64, Vec<u8>);
-    let cases: [Case; 6] = [
-        (&zero, [0; 8], 0, hex!("76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586").to_vec()),
-        (&zero, [0; 8], 64, hex!("9f07e7be5551387a98ba977c732d080dcb0f29a048e3656912c6533e32ee7aed29b721769ce64e43d57133b074d839d531ed1f28510afb45ace10a1f4b794d6f").to_vec()),
-        (&key1, [0; 8], 0, hex!("4540f05a9f1fb296d7736e7b208e3c96eb4fe1834688d2604f450952ed432d41bbe2a0b6ea7566d2a5d1e7e20d42af2c53d792b1c43fea817e9ad275ae546963").to_vec()),
-        (&zero, hex!("0000000000000001"), 0, hex!("de9cba7bf3d69ef5e786dc63973f653a0b49e015adbff7134fcb7df137821031e85a050278a7084527214f73efc7fa5b5277062eb7a0433e445f41e31afab757").to_vec()),
-        (&zero, hex!("0100000000000000"), 0, hex!("ef3fdfd6c61578fbf5cf35bd3dd33b8009631634d21e42ac33960bd138e50d32111e4caf237ee53ca8ad6426194a88545ddc497a0b466e7d6bbdb0041b2f586b").to_vec()),
+    // (key, nonce, keystream)
+    let cases: [(&[u8; 32], [u8; 8], Vec<u8>); 4] = [
+        (&key1, [0; 8], hex!("4540f05a9f1fb296d7736e7b208e3c96eb4fe1834688d2604f450952ed432d41bbe2a0b6ea7566d2a5d1e7e20d42af2c53d792b1c43fea817e9ad275ae546963").to_vec()),
+        (&[0; 32], hex!("0000000000000001"), hex!("de9cba7bf3d69ef5e786dc63973f653a0b49e015adbff7134fcb7df137821031e85a050278a7084527214f73efc7fa5b5277062eb7a0433e445f41e31afab757").to_vec()),
+        (&[0; 32], hex!("0100000000000000"), hex!("ef3fdfd6c61578fbf5cf35bd3dd33b8009631634d21e42ac33960bd138e50d32111e4caf237ee53ca8ad6426194a88545ddc497a0b466e7d6bbdb0041b2f586b").to_vec()),
         (
             &seq_key,
             hex!("0001020304050607"),
-            0,
             hex!(
                 "f798a189f195e66982105ffb640bb7757f579da31602fc93ec01ac56f85ac3c134a4547b733b46413042c9440049176905d3be59ea1c53f15916155c2be8241a
                  38008b9a26bc35941e2444177c8ade6689de95264986d95889fb60e84629c9bd9a5acb1cc118be563eb9b3a4a472f82e09a7e778492b562ef7130e88dfe031c7
@@ -320,23 +302,15 @@ fn chacha20_legacy_keystream_matches_published_vectors() {
             .to_vec(),
         ),
     ];
-    for (i, (key, nonce, offset, expected)) in cases.iter().enumerate() {
-        assert_eq!(legacy_keystream(key, nonce, *offset, expected.len()), *expected, "vector {i}");
+    for (i, (key, nonce, expected)) in cases.iter().enumerate() {
+        let mut buf = vec![0u8; expected.len()];
+        RUST_CRYPTO.chacha20(key).apply(nonce, 0, &mut buf);
+        assert_eq!(buf, *expected, "vector {i}");
+        // Any starting block: the last 64 bytes alone.
+        let mut tail = vec![0u8; 64];
+        RUST_CRYPTO.chacha20(key).apply(nonce, (expected.len() / 64 - 1) as u32, &mut tail);
+        assert_eq!(tail, expected[expected.len() - 64..], "vector {i} from its last block");
     }
-
-    // RFC 7539 §2.4.2: key 00..1f, nonce 000000000000004a00000000, initial counter 1.
-    let plaintext = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
-    let mut c = ChaCha20Legacy::new(chacha20::Key::from_slice(&seq_key), chacha20::LegacyNonce::from_slice(&hex!("0000004a00000000")));
-    c.seek(64u64);
-    let mut buf = plaintext.to_vec();
-    c.apply_keystream(&mut buf);
-    assert_eq!(
-        buf,
-        hex!(
-            "6e2e359a2568f98041ba0728dd0d6981e97e7aec1d4360c20a27afccfd9fae0bf91b65c5524733ab8f593dabcd62b3571639d624e65152ab8f530c359f0861d8
-             07ca0dbf500d6a6156a38e088a22b65e52bc514d16ccf806818ce91ab77937365af90bbf74a35be6b40b8eedf2785e42874d"
-        )
-    );
 }
 
 /// OpenSSH PROTOCOL.chacha20poly1305, computed here from ChaCha20Legacy and Poly1305 directly: K_2 (the
@@ -358,11 +332,21 @@ fn openssh_chachapoly_reference(key: &[u8; 64], seq: u32, packet: &[u8]) -> (Vec
     (out, tag.into())
 }
 
+/// The self-test's OpenSSH packets (computed with pyca/cryptography) agree with the reference built here
+/// from the RustCrypto primitives: two independent computations of the same construction.
+#[test]
+fn openssh_vectors_agree_with_the_reference_construction() {
+    for v in &kat::OPENSSH_CHACHAPOLY {
+        let (sealed, tag) = openssh_chachapoly_reference(&kat::OPENSSH_CHACHAPOLY_KEY, v.seq, v.plain);
+        assert_eq!((sealed.as_slice(), tag), (v.sealed, v.tag), "seq {}", v.seq);
+    }
+}
+
 #[test]
 fn chachapoly_matches_openssh_construction_computed_independently() {
     let keys: [[u8; 64]; 3] = [[0; 64], core::array::from_fn(|i| i as u8), core::array::from_fn(|i| (i as u8).wrapping_mul(97) ^ 0x5c)];
     for key in &keys {
-        let cipher = ChaChaPoly::new(key).unwrap();
+        let mut cipher = ChaChaPoly::new(&RUST_CRYPTO, key).unwrap();
         for seq in [0u32, 1, 2, 0x0102_0304, u32::MAX] {
             for body_len in [4usize, 12, 60, 63, 64, 65, 200, 1000] {
                 let mut packet = ((body_len) as u32).to_be_bytes().to_vec();
@@ -391,17 +375,13 @@ fn chachapoly_matches_openssh_construction_computed_independently() {
     }
 }
 
-/// With all-zero keys the OpenSSH construction is pinned to the RFC 7539 A.1 keystream: the length is
+/// With all-zero keys the OpenSSH construction is pinned to the RFC 8439 A.1 keystream: the length is
 /// XORed with block 0 of (key 0, nonce 0), the body with block 1, and Poly1305 is keyed by block 0.
 #[test]
-fn chachapoly_with_zero_key_is_pinned_to_rfc7539_keystream() {
-    let block0 = hex!(
-        "76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586"
-    );
-    let block1 = hex!(
-        "9f07e7be5551387a98ba977c732d080dcb0f29a048e3656912c6533e32ee7aed29b721769ce64e43d57133b074d839d531ed1f28510afb45ace10a1f4b794d6f"
-    );
-    let cipher = ChaChaPoly::new(&[0; 64]).unwrap();
+fn chachapoly_with_zero_key_is_pinned_to_rfc8439_keystream() {
+    let block0 = kat::RFC8439_CHACHA20[0].ciphertext;
+    let block1 = kat::RFC8439_CHACHA20[1].ciphertext;
+    let mut cipher = ChaChaPoly::new(&RUST_CRYPTO, &[0; 64]).unwrap();
     let mut packet = vec![0u8; 64];
     packet[3] = 60;
     let tag = cipher.seal(0, &mut packet);
@@ -415,8 +395,8 @@ fn chachapoly_with_zero_key_is_pinned_to_rfc7539_keystream() {
     assert_eq!(cipher.packet_length(1, hex!("de9cba7b")), 0);
     let mut key = [0u8; 64];
     key[63] = 1;
-    assert_eq!(ChaChaPoly::new(&key).unwrap().packet_length(0, hex!("4540f05a")), 0);
-    assert_eq!(ChaChaPoly::new(&key).unwrap().packet_length(0, hex!("4540f05b")), 1);
+    assert_eq!(ChaChaPoly::new(&RUST_CRYPTO, &key).unwrap().packet_length(0, hex!("4540f05a")), 0);
+    assert_eq!(ChaChaPoly::new(&RUST_CRYPTO, &key).unwrap().packet_length(0, hex!("4540f05b")), 1);
 }
 
 // ---- Ed25519 (RFC 8032 §7.1) --------------------------------------------------------------------------

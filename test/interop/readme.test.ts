@@ -144,9 +144,11 @@ describe('the reference mapping', () => {
       encryptionAlgorithms: ['aes256-ctr', 'aes128-ctr'],
       compressionAlgorithms: ['none'],
       authFailureDelay: 9,
+      cryptoProvider: 'wasm',
     });
     expect([s.localHost, s.connectionBacklog]).toEqual(['127.0.0.9', 7]);
-    expect(['DefaultAuthMethods', 'DefaultIdleTimeout', 'DefaultTimeout', 'KeyboardInteractiveMessage', 'SSHEncryptionAlgorithms', 'SSHCompressionAlgorithms', 'AuthFailureDelay', 'ConnectionBacklog'].map((n) => s.config(n))).toEqual([
+    expect(server().config('CryptoProvider'), 'the default on Node').toBe('host');
+    expect(['DefaultAuthMethods', 'DefaultIdleTimeout', 'DefaultTimeout', 'KeyboardInteractiveMessage', 'SSHEncryptionAlgorithms', 'SSHCompressionAlgorithms', 'AuthFailureDelay', 'ConnectionBacklog', 'CryptoProvider'].map((n) => s.config(n))).toEqual([
       'publickey,password',
       '300',
       '30',
@@ -155,6 +157,7 @@ describe('the reference mapping', () => {
       'none',
       '9',
       '7',
+      'wasm',
     ]);
   });
 

@@ -1,9 +1,11 @@
 /**
- * The Bun entry point: the server with the wasm module read by Bun (`Bun.file`), TCP sockets from
- * `Bun.listen` and WebSockets from `Bun.serve`.
+ * The Bun entry point: the server with the wasm module read by Bun (`Bun.file`), Bun's `node:crypto` for the
+ * packet ciphers and MACs but chacha20-poly1305's (`CryptoProvider=host`; Bun has no raw ChaCha20), TCP sockets
+ * from `Bun.listen` and WebSockets from `Bun.serve`.
  */
 
 import { instantiateCore } from '../core/instance.js';
+import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import type { BunApi } from './api.js';
 import { bunTcp } from './tcp.js';
@@ -14,7 +16,7 @@ declare const Bun: BunApi;
 /** Compiled once, when this module loads; every core is an instance of it. */
 const module = await WebAssembly.compile(await Bun.file(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)).arrayBuffer());
 
-export const bunRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed), listen: bunTcp, webSocket: bunWebSocket };
+export const bunRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), listen: bunTcp, webSocket: bunWebSocket };
 
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {

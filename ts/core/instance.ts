@@ -2,19 +2,57 @@
  * Cores from one compiled module, each in a wasm instance of its own with its own copy of the glue
  * (`wasshd_glue.js`, written by scripts/build-wasm.mjs): the first core of a server, and a fresh one after a
  * trap. Runtimes differ only in how they obtain the `WebAssembly.Module` (read from disk and compiled, or
- * imported where compiling bytes at run time is forbidden, as in Cloudflare workerd).
+ * imported where compiling bytes at run time is forbidden, as in Cloudflare workerd), and in whether they give
+ * the core the host's crypto primitives.
  */
 
 import { createGlue } from '../../wasm/pkg/wasshd_glue.js';
 import type { Core } from '../../wasm/pkg/wasshd_wasm.js';
 
-const memories = new WeakMap<Core, WebAssembly.Memory>();
+/**
+ * The `wasshd_crypto` imports of one instance (wasm/src/host_crypto.rs: the host's AES-GCM, AES-CTR, ChaCha20
+ * and HMAC over views of the instance's memory) and the table of keyed objects behind them. A fresh one per
+ * instance: a trapped instance never freed its handles, and its table goes with it.
+ */
+export interface HostCrypto {
+  imports: WebAssembly.ModuleImports;
+  /** Gives the imports the instance's memory, before the core is created (it tests the primitives then). */
+  bind(memory: WebAssembly.Memory): void;
+  /** Keyed objects the instance holds: one or two per direction of each keyed connection. */
+  liveHandles(): number;
+}
 
-export function instantiateCore(module: WebAssembly.Module, seed: Uint8Array): Core {
-  const glue = createGlue();
+const memories = new WeakMap<Core, WebAssembly.Memory>();
+const hostCryptos = new WeakMap<Core, HostCrypto>();
+
+/**
+ * The `wasshd_crypto` imports of a runtime without host primitives (workerd, browsers): `available` answers 0,
+ * so the core uses its own and never calls the others, which are here only because an instance needs every
+ * import it declares.
+ */
+function withoutHostCrypto(module: WebAssembly.Module): WebAssembly.ModuleImports {
+  const imports: WebAssembly.ModuleImports = {};
+  for (const { module: from, name } of WebAssembly.Module.imports(module)) {
+    if (from !== 'wasshd_crypto') continue;
+    imports[name] =
+      name === 'available'
+        ? () => 0
+        : () => {
+            throw new Error(`wasshd_crypto.${name}: this runtime has no host crypto primitives`);
+          };
+  }
+  return imports;
+}
+
+/** `hostCrypto`: a provider per instance (`nodeCryptoProvider`) where the runtime has one. */
+export function instantiateCore(module: WebAssembly.Module, seed: Uint8Array, hostCrypto?: () => HostCrypto): Core {
+  const crypto = hostCrypto?.();
+  const glue = createGlue(crypto?.imports ?? withoutHostCrypto(module));
   const { memory } = glue.initSync({ module });
+  crypto?.bind(memory);
   const core = new glue.Core(seed);
   memories.set(core, memory);
+  if (crypto) hostCryptos.set(core, crypto);
   return core;
 }
 
@@ -26,4 +64,9 @@ export function setCoreMemory(core: Core, memory: WebAssembly.Memory): void {
 /** The linear memory of the instance a core lives in (diagnostics, and tests that look inside it). */
 export function coreMemory(core: Core): WebAssembly.Memory | undefined {
   return memories.get(core);
+}
+
+/** Keyed objects the host's crypto provider holds for a core's instance (leak checks); undefined without one. */
+export function hostCryptoHandles(core: Core): number | undefined {
+  return hostCryptos.get(core)?.liveHandles();
 }

@@ -1,10 +1,12 @@
 /**
- * The Node entry point: the server with the wasm module loaded from disk, Node TCP sockets, and SSH over
- * WebSocket on uWebSockets.js (loaded by the first `startWebSocket`).
+ * The Node entry point: the server with the wasm module loaded from disk, `node:crypto` for the packet
+ * ciphers and MACs (`CryptoProvider=host`), Node TCP sockets, and SSH over WebSocket on uWebSockets.js (loaded
+ * by the first `startWebSocket`).
  */
 
 import { readFileSync } from 'node:fs';
 import { instantiateCore } from '../core/instance.js';
+import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import { nodeTcp } from './tcp.js';
 import { uwsWebSocket } from './websocket.js';
@@ -17,7 +19,7 @@ function compiled(): WebAssembly.Module {
   return module;
 }
 
-export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed), listen: nodeTcp, webSocket: uwsWebSocket };
+export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, webSocket: uwsWebSocket };
 
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {

@@ -7,12 +7,19 @@
 //! keyboard-interactive answers) and host key files cross to JavaScript as copies made by JavaScript from
 //! a view of the Rust buffer, which is then zeroized. Returning a `Vec` or `String` instead would have the
 //! glue copy it and free it as it stands.
+//!
+//! Besides wasm-bindgen's own imports, the module imports the host's crypto primitives (`host_crypto`), a
+//! raw import module of its own that wasm-bindgen passes through to the instance's imports.
 
 use wasm_bindgen::prelude::*;
 use wasshd_boundary::{self as boundary, Error};
 use wasshd_core::msg::DisconnectReason;
 use wasshd_core::{AuthReply, Server};
 use zeroize::Zeroizing;
+
+// Only the wasm build has the host's imports; natively (the fuzz transcripts) the core's own provider serves.
+#[cfg(target_arch = "wasm32")]
+mod host_crypto;
 
 /// The event records, re-exported for the fuzz transcripts (core-rs/fuzz), which record native events in them.
 pub use wasshd_boundary::encode_event;
@@ -41,10 +48,14 @@ pub struct Core {
 
 #[wasm_bindgen]
 impl Core {
-    /// `seed`: at least 32 bytes from `crypto.getRandomValues`.
+    /// `seed`: at least 32 bytes from `crypto.getRandomValues`. The host's crypto provider, if it has one
+    /// that passes the known-answer tests, is the default (`CryptoProvider`).
     #[wasm_bindgen(constructor)]
     pub fn new(seed: &[u8]) -> Result<Core, JsError> {
-        Ok(Core { server: boundary::server(seed).map_err(js)? })
+        let server = boundary::server(seed).map_err(js)?;
+        #[cfg(target_arch = "wasm32")]
+        let server = host_crypto::offered(server);
+        Ok(Core { server })
     }
 
     pub fn add_entropy(&mut self, entropy: &[u8]) {

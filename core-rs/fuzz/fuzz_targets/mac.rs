@@ -11,6 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use sha2::{Sha256, Sha512};
 use wasshd_core::crypto::cipher::PacketMac;
 use wasshd_core::crypto::hmac::{Hmac as CoreHmac, Sha256State, Sha512State};
+use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
 use wasshd_core::transport::negotiate::MacAlg;
 use wasshd_fuzz::Input;
 
@@ -25,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
 
     let sha512 = matches!(alg, MacAlg::HmacSha512 | MacAlg::HmacSha512Etm);
     let expected = if sha512 { reference::<Hmac<Sha512>>(key, seq, message) } else { reference::<Hmac<Sha256>>(key, seq, message) };
-    let mac = PacketMac::new(alg, key);
+    let mut mac = PacketMac::new(&RUST_CRYPTO, alg, key);
     assert_eq!(mac.sign(seq, message).as_ref(), &expected[..], "{alg:?} with a {}-byte key", key.len());
     assert!(mac.verify(seq, message, &expected).is_ok());
     let mut wrong = expected.clone();

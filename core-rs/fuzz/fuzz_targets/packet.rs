@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
                 key: &material.key[..usize::from(input.u8() % 65)],
                 iv: &material.iv[..usize::from(input.u8() % 17)],
                 mac_key: &material.mac_key[..usize::from(input.u8() % 65)],
+                provider: &wasshd_core::crypto::rustcrypto::RUST_CRYPTO,
             };
             if opener.rekey(&keys).is_err() {
                 return;

@@ -10,6 +10,7 @@ pub mod peer;
 pub mod transcript;
 
 use wasshd_core::crypto::cipher::{cipher_iv_len, cipher_key_len, mac_key_len};
+use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
 use wasshd_core::transport::negotiate::{CipherAlg, MacAlg};
 use wasshd_core::transport::packet::DirectionKeys;
 
@@ -98,6 +99,7 @@ impl KeyMaterial {
             key: &self.key[..cipher_key_len(cipher)],
             iv: &self.iv[..cipher_iv_len(cipher)],
             mac_key: &self.mac_key[..mac.map_or(0, mac_key_len)],
+            provider: &RUST_CRYPTO,
         }
     }
 }

@@ -1,19 +1,17 @@
-//! The packet ciphers and MACs, built from RustCrypto primitives. Each type keeps its keys for one
-//! direction and zeroizes them on drop (the RustCrypto `zeroize` features).
+//! The packet protections over a provider's primitives ([`crate::crypto::provider`]), with the parts that
+//! are protocol and not primitive: OpenSSH's length encryption and Poly1305, the AES-GCM invocation counter,
+//! the sequence number under the MAC, and constant-time tag comparison.
 
-use aes::{Aes128, Aes192, Aes256};
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
 use alloc::boxed::Box;
-use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
-use chacha20::ChaCha20Legacy;
+use chacha20::cipher::{KeyIvInit, StreamCipher};
+use chacha20::{ChaCha20Legacy, LegacyNonce};
+use poly1305::universal_hash::KeyInit;
 use poly1305::Poly1305;
 use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
-use crate::crypto::hmac::{Hmac, Sha256State, Sha512State};
+use crate::crypto::provider::{AesGcm, BadTag, ChaCha20, CryptoProvider, Hmac, HmacHash};
 use crate::transport::negotiate::{CipherAlg, MacAlg};
-
-type Ctr<C> = ctr::Ctr128BE<C>;
 
 /// Sizes of key material a cipher needs from the key derivation (RFC 4253 §7.2).
 pub fn cipher_key_len(alg: CipherAlg) -> usize {
@@ -33,28 +31,30 @@ pub fn cipher_iv_len(alg: CipherAlg) -> usize {
     }
 }
 
-pub fn mac_key_len(alg: MacAlg) -> usize {
+pub fn mac_hash(alg: MacAlg) -> HmacHash {
     match alg {
-        MacAlg::HmacSha256 | MacAlg::HmacSha256Etm => 32,
-        MacAlg::HmacSha512 | MacAlg::HmacSha512Etm => 64,
+        MacAlg::HmacSha256 | MacAlg::HmacSha256Etm => HmacHash::Sha256,
+        MacAlg::HmacSha512 | MacAlg::HmacSha512Etm => HmacHash::Sha512,
     }
 }
 
-/// The cipher failed to authenticate a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BadTag;
+/// The MAC key is as long as the hash's output (RFC 4253 §7.2, RFC 6668).
+pub fn mac_key_len(alg: MacAlg) -> usize {
+    mac_hash(alg).output_len()
+}
 
-/// `chacha20-poly1305@openssh.com` (OpenSSH PROTOCOL.chacha20poly1305): two ChaCha20 instances keyed
-/// from 64 bytes of key material, the packet sequence number as the 64-bit nonce, and Poly1305 over the
-/// whole ciphertext with a key taken from block 0 of the main instance.
+/// `chacha20-poly1305@openssh.com` (OpenSSH PROTOCOL.chacha20poly1305): two ChaCha20 keys from 64 bytes of
+/// key material, the packet sequence number as the 64-bit nonce, and Poly1305 over the whole ciphertext
+/// with a key taken from block 0 of the main key. The provider encrypts the body; the 4-byte length and the
+/// Poly1305 key, one block each, are computed here, where a block costs less than a call out of wasm.
 pub struct ChaChaPoly {
     main_key: [u8; 32],
     header_key: [u8; 32],
+    body: Box<dyn ChaCha20>,
 }
 
 impl Drop for ChaChaPoly {
     fn drop(&mut self) {
-        use zeroize::Zeroize;
         self.main_key.zeroize();
         self.header_key.zeroize();
     }
@@ -63,50 +63,49 @@ impl Drop for ChaChaPoly {
 impl ChaChaPoly {
     pub const TAG_LEN: usize = 16;
 
-    pub fn new(key: &[u8]) -> Option<Self> {
+    pub fn new(provider: &dyn CryptoProvider, key: &[u8]) -> Option<Self> {
         let (main, header) = key.split_at_checked(32)?;
-        Some(ChaChaPoly { main_key: main.try_into().ok()?, header_key: header.get(..32)?.try_into().ok()? })
+        let main_key: [u8; 32] = main.try_into().ok()?;
+        let header_key = header.get(..32)?.try_into().ok()?;
+        Some(ChaChaPoly { body: provider.chacha20(&main_key), main_key, header_key })
     }
 
-    fn stream(key: &[u8; 32], seq: u32) -> ChaCha20Legacy {
-        ChaCha20Legacy::new(key.into(), &u64::from(seq).to_be_bytes().into())
+    fn stream(key: &[u8; 32], nonce: &[u8; 8]) -> ChaCha20Legacy {
+        ChaCha20Legacy::new(key.into(), LegacyNonce::from_slice(nonce))
     }
 
     /// Decrypts the 4-byte length field without touching the buffer it came from.
     pub fn packet_length(&self, seq: u32, encrypted: [u8; 4]) -> u32 {
         let mut len = encrypted;
-        Self::stream(&self.header_key, seq).apply_keystream(&mut len);
+        Self::stream(&self.header_key, &u64::from(seq).to_be_bytes()).apply_keystream(&mut len);
         u32::from_be_bytes(len)
     }
 
-    fn poly_key(&self, seq: u32) -> (poly1305::Key, ChaCha20Legacy) {
-        let mut main = Self::stream(&self.main_key, seq);
-        let mut block0 = [0u8; 64];
-        main.apply_keystream(&mut block0);
-        let key = *poly1305::Key::from_slice(block0.get(..32).unwrap_or(&[0; 32]));
-        zeroize::Zeroize::zeroize(&mut block0);
-        main.seek(64u64);
-        (key, main)
+    fn poly1305(&self, nonce: &[u8; 8], ciphertext: &[u8]) -> poly1305::Tag {
+        let mut block0 = [0u8; 32];
+        Self::stream(&self.main_key, nonce).apply_keystream(&mut block0);
+        let tag = Poly1305::new(poly1305::Key::from_slice(&block0)).compute_unpadded(ciphertext);
+        block0.zeroize();
+        tag
     }
 
     /// Encrypts `packet` (length field first) in place and returns the tag.
-    pub fn seal(&self, seq: u32, packet: &mut [u8]) -> [u8; 16] {
+    pub fn seal(&mut self, seq: u32, packet: &mut [u8]) -> [u8; 16] {
+        let nonce = u64::from(seq).to_be_bytes();
         let (len, body) = packet.split_at_mut(4.min(packet.len()));
-        Self::stream(&self.header_key, seq).apply_keystream(len);
-        let (poly_key, mut main) = self.poly_key(seq);
-        main.apply_keystream(body);
-        Poly1305::new(&poly_key).compute_unpadded(packet).into()
+        Self::stream(&self.header_key, &nonce).apply_keystream(len);
+        self.body.apply(&nonce, 1, body);
+        self.poly1305(&nonce, packet).into()
     }
 
     /// Checks the tag over the ciphertext, then decrypts the body (everything after the length) in place.
-    pub fn open(&self, seq: u32, packet: &mut [u8], tag: &[u8]) -> Result<(), BadTag> {
-        let (poly_key, mut main) = self.poly_key(seq);
-        let expected = Poly1305::new(&poly_key).compute_unpadded(packet);
-        if !bool::from(expected.as_slice().ct_eq(tag)) {
+    pub fn open(&mut self, seq: u32, packet: &mut [u8], tag: &[u8]) -> Result<(), BadTag> {
+        let nonce = u64::from(seq).to_be_bytes();
+        if !bool::from(self.poly1305(&nonce, packet).as_slice().ct_eq(tag)) {
             return Err(BadTag);
         }
         if let Some(body) = packet.get_mut(4..) {
-            main.apply_keystream(body);
+            self.body.apply(&nonce, 1, body);
         }
         Ok(())
     }
@@ -115,26 +114,17 @@ impl ChaChaPoly {
 /// AES-GCM as RFC 5647 uses it: the 4-byte length is associated data, and the last 8 bytes of the
 /// 12-byte nonce count packets.
 pub struct Gcm {
-    aead: GcmKey,
+    aead: Box<dyn AesGcm>,
     nonce: [u8; 12],
-}
-
-// Boxed: the expanded AES key schedules are large and differ in size.
-enum GcmKey {
-    Aes128(Box<Aes128Gcm>),
-    Aes256(Box<Aes256Gcm>),
 }
 
 impl Gcm {
     pub const TAG_LEN: usize = 16;
 
-    pub fn new(alg: CipherAlg, key: &[u8], iv: &[u8]) -> Option<Self> {
-        let aead = match alg {
-            CipherAlg::Aes128Gcm => GcmKey::Aes128(Box::new(Aes128Gcm::new_from_slice(key).ok()?)),
-            CipherAlg::Aes256Gcm => GcmKey::Aes256(Box::new(Aes256Gcm::new_from_slice(key).ok()?)),
-            _ => return None,
-        };
-        Some(Gcm { aead, nonce: iv.try_into().ok()? })
+    /// AES-128-GCM or AES-256-GCM by the key's length.
+    pub fn new(provider: &dyn CryptoProvider, key: &[u8], iv: &[u8]) -> Option<Self> {
+        let nonce = iv.try_into().ok()?;
+        Some(Gcm { aead: provider.aes_gcm(key)?, nonce })
     }
 
     fn advance(&mut self) {
@@ -148,51 +138,16 @@ impl Gcm {
 
     /// Encrypts `body` in place with `aad` (the length field) authenticated; returns the tag.
     pub fn seal(&mut self, aad: &[u8], body: &mut [u8]) -> [u8; 16] {
-        let nonce = Nonce::from_slice(&self.nonce);
-        let tag = match &self.aead {
-            GcmKey::Aes128(k) => k.encrypt_in_place_detached(nonce, aad, body),
-            GcmKey::Aes256(k) => k.encrypt_in_place_detached(nonce, aad, body),
-        };
+        let tag = self.aead.seal(&self.nonce, aad, body);
         self.advance();
-        // Encryption fails only for inputs over 64 GiB, far beyond any packet.
-        tag.map(Into::into).unwrap_or([0; 16])
+        tag
     }
 
     pub fn open(&mut self, aad: &[u8], body: &mut [u8], tag: &[u8]) -> Result<(), BadTag> {
-        let tag = Tag::from_exact_iter(tag.iter().copied()).ok_or(BadTag)?;
-        let nonce = Nonce::from_slice(&self.nonce);
-        let result = match &self.aead {
-            GcmKey::Aes128(k) => k.decrypt_in_place_detached(nonce, aad, body, &tag),
-            GcmKey::Aes256(k) => k.decrypt_in_place_detached(nonce, aad, body, &tag),
-        };
+        let tag = tag.try_into().map_err(|_| BadTag)?;
+        let result = self.aead.open(&self.nonce, aad, body, tag);
         self.advance();
-        result.map_err(|_| BadTag)
-    }
-}
-
-/// AES in counter mode (RFC 4344), continuous across packets.
-pub enum AesCtr {
-    Aes128(Ctr<Aes128>),
-    Aes192(Ctr<Aes192>),
-    Aes256(Ctr<Aes256>),
-}
-
-impl AesCtr {
-    pub fn new(alg: CipherAlg, key: &[u8], iv: &[u8]) -> Option<Self> {
-        Some(match alg {
-            CipherAlg::Aes128Ctr => AesCtr::Aes128(Ctr::new_from_slices(key, iv).ok()?),
-            CipherAlg::Aes192Ctr => AesCtr::Aes192(Ctr::new_from_slices(key, iv).ok()?),
-            CipherAlg::Aes256Ctr => AesCtr::Aes256(Ctr::new_from_slices(key, iv).ok()?),
-            _ => return None,
-        })
-    }
-
-    pub fn apply(&mut self, data: &mut [u8]) {
-        match self {
-            AesCtr::Aes128(c) => c.apply_keystream(data),
-            AesCtr::Aes192(c) => c.apply_keystream(data),
-            AesCtr::Aes256(c) => c.apply_keystream(data),
-        }
+        result
     }
 }
 
@@ -211,21 +166,12 @@ impl AsRef<[u8]> for MacTag {
 /// HMAC over `uint32 seq || data` (RFC 4253 §6.4), keyed once.
 pub struct PacketMac {
     alg: MacAlg,
-    keyed: MacKey,
-}
-
-enum MacKey {
-    Sha256(Hmac<Sha256State>),
-    Sha512(Hmac<Sha512State>),
+    keyed: Box<dyn Hmac>,
 }
 
 impl PacketMac {
-    pub fn new(alg: MacAlg, key: &[u8]) -> Self {
-        let keyed = match alg {
-            MacAlg::HmacSha256 | MacAlg::HmacSha256Etm => MacKey::Sha256(Hmac::new(key)),
-            MacAlg::HmacSha512 | MacAlg::HmacSha512Etm => MacKey::Sha512(Hmac::new(key)),
-        };
-        PacketMac { alg, keyed }
+    pub fn new(provider: &dyn CryptoProvider, alg: MacAlg, key: &[u8]) -> Self {
+        PacketMac { alg, keyed: provider.hmac(mac_hash(alg), key) }
     }
 
     /// Whether the MAC covers the ciphertext (encrypt-then-MAC) rather than the plaintext.
@@ -234,25 +180,18 @@ impl PacketMac {
     }
 
     pub fn tag_len(&self) -> usize {
-        match self.keyed {
-            MacKey::Sha256(_) => 32,
-            MacKey::Sha512(_) => 64,
-        }
+        mac_hash(self.alg).output_len()
     }
 
     /// The tag of `seq || data`, on the stack: this runs once per packet.
-    pub fn sign(&self, seq: u32, data: &[u8]) -> MacTag {
+    pub fn sign(&mut self, seq: u32, data: &[u8]) -> MacTag {
         let mut tag = MacTag { bytes: [0; 64], len: self.tag_len() };
-        let parts: [&[u8]; 2] = [&seq.to_be_bytes(), data];
-        match &self.keyed {
-            MacKey::Sha256(m) => m.mac(&parts, tag.bytes.get_mut(..32).unwrap_or_default()),
-            MacKey::Sha512(m) => m.mac(&parts, &mut tag.bytes),
-        }
+        self.keyed.sign(seq, data, tag.bytes.get_mut(..tag.len).unwrap_or_default());
         tag
     }
 
     /// Constant-time check of `tag` against `seq || data`.
-    pub fn verify(&self, seq: u32, data: &[u8], tag: &[u8]) -> Result<(), BadTag> {
+    pub fn verify(&mut self, seq: u32, data: &[u8], tag: &[u8]) -> Result<(), BadTag> {
         if bool::from(self.sign(seq, data).as_ref().ct_eq(tag)) {
             Ok(())
         } else {

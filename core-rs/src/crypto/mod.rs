@@ -1,5 +1,9 @@
-//! Cryptographic building blocks over RustCrypto primitives: packet ciphers and MACs, and the seeded RNG.
+//! Cryptographic building blocks: the provider of bulk primitives and the core's own over RustCrypto, the
+//! packet protections built on a provider, their known-answer tests, HMAC and the seeded RNG.
 
 pub mod cipher;
 pub mod hmac;
+pub mod kat;
+pub mod provider;
 pub mod rng;
+pub mod rustcrypto;

@@ -7,7 +7,8 @@ use alloc::vec::Vec;
 use rand_core::RngCore;
 use zeroize::Zeroize;
 
-use crate::crypto::cipher::{AesCtr, ChaChaPoly, Gcm, PacketMac};
+use crate::crypto::cipher::{cipher_key_len, ChaChaPoly, Gcm, PacketMac};
+use crate::crypto::provider::{AesCtr, CryptoProvider};
 use crate::error::{Error, Result};
 use crate::msg::DisconnectReason;
 use crate::transport::compress::{Compression, Deflater, Inflater, MAX_INFLATED_LEN};
@@ -17,36 +18,40 @@ use crate::transport::negotiate::{CipherAlg, CompressionAlg, MacAlg};
 pub const MAX_PACKET_LEN: u32 = 256 * 1024;
 const MIN_PADDING: usize = 4;
 
-/// Keys for one direction, as derived after a key exchange.
+/// Keys for one direction, as derived after a key exchange, and the provider of the primitives they key.
 pub struct DirectionKeys<'a> {
     pub cipher: CipherAlg,
     pub mac: Option<MacAlg>,
     pub key: &'a [u8],
     pub iv: &'a [u8],
     pub mac_key: &'a [u8],
+    pub provider: &'a dyn CryptoProvider,
 }
 
-// Boxed: key schedules and keyed MAC states are large; a connection holds two of these.
+// The provider's keyed objects are boxed (key schedules and keyed MAC states are large); ChaChaPoly holds
+// two keys besides.
 #[derive(Default)]
 enum Protection {
     #[default]
     Plain,
     ChaCha(Box<ChaChaPoly>),
-    Gcm(Box<Gcm>),
-    Ctr(Box<AesCtr>, Box<PacketMac>),
+    Gcm(Gcm),
+    Ctr(Box<dyn AesCtr>, PacketMac),
 }
 
 impl Protection {
     fn new(keys: &DirectionKeys) -> Result<Self> {
         let bad = || Error::kex("could not key cipher");
+        if keys.key.len() != cipher_key_len(keys.cipher) {
+            return Err(bad());
+        }
+        let provider = keys.provider;
         Ok(match keys.cipher {
-            CipherAlg::Chacha20Poly1305 => Protection::ChaCha(Box::new(ChaChaPoly::new(keys.key).ok_or_else(bad)?)),
-            CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => {
-                Protection::Gcm(Box::new(Gcm::new(keys.cipher, keys.key, keys.iv).ok_or_else(bad)?))
-            }
+            CipherAlg::Chacha20Poly1305 => Protection::ChaCha(Box::new(ChaChaPoly::new(provider, keys.key).ok_or_else(bad)?)),
+            CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => Protection::Gcm(Gcm::new(provider, keys.key, keys.iv).ok_or_else(bad)?),
             CipherAlg::Aes128Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes256Ctr => {
-                let mac = keys.mac.map(|m| PacketMac::new(m, keys.mac_key)).ok_or_else(bad)?;
-                Protection::Ctr(Box::new(AesCtr::new(keys.cipher, keys.key, keys.iv).ok_or_else(bad)?), Box::new(mac))
+                let mac = keys.mac.map(|m| PacketMac::new(provider, m, keys.mac_key)).ok_or_else(bad)?;
+                Protection::Ctr(provider.aes_ctr(keys.key, keys.iv).ok_or_else(bad)?, mac)
             }
         })
     }
@@ -399,6 +404,7 @@ mod tests {
             key: &key[..crate::crypto::cipher::cipher_key_len(cipher)],
             iv: &iv[..crate::crypto::cipher::cipher_iv_len(cipher)],
             mac_key: &key[..mac.map(crate::crypto::cipher::mac_key_len).unwrap_or(0)],
+            provider: &crate::crypto::rustcrypto::RUST_CRYPTO,
         };
         let (mut s, mut o) = (Sealer::new(), Opener::new());
         s.rekey(&keys).unwrap();

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
+use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
 use wasshd_core::keys::{PublicKey, SigAlg};
 use wasshd_core::msg;
 use wasshd_core::transport::kex::{derive_keys, Keys};
@@ -446,7 +447,7 @@ impl Client {
 }
 
 fn direction(keys: &Keys) -> DirectionKeys<'_> {
-    DirectionKeys { cipher: keys.cipher, mac: keys.mac, key: &keys.key, iv: &keys.iv, mac_key: &keys.mac_key }
+    DirectionKeys { cipher: keys.cipher, mac: keys.mac, key: &keys.key, iv: &keys.iv, mac_key: &keys.mac_key, provider: &RUST_CRYPTO }
 }
 
 /// An SSH `string`.

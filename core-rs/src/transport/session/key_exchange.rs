@@ -6,7 +6,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::{Ctx, Session};
-use crate::config::StrictKex;
+use crate::config::{Config, StrictKex};
 use crate::error::{Error, Result};
 use crate::event::{Event, KexSummary, LOG_INFO, LOG_VERBOSE};
 use crate::keys::SigAlg;
@@ -244,7 +244,7 @@ impl Session {
             state.step = KexStep::NewKeys { negotiated, keys: keys_in };
         }
         self.send_now(&[msg::NEWKEYS], ctx);
-        self.sealer.rekey(&direction(&out))?;
+        self.sealer.rekey(&direction(&out, ctx.config))?;
         self.sealer.set_compression(compression_out);
         if self.strict_kex {
             self.sealer.reset_seq();
@@ -268,7 +268,7 @@ impl Session {
             return Err(Error::protocol("unexpected NEWKEYS"));
         };
         let (_, compression_in) = self.role.ours_first(negotiated.compression_c2s, negotiated.compression_s2c);
-        self.opener.rekey(&direction(&keys))?;
+        self.opener.rekey(&direction(&keys, ctx.config))?;
         self.opener.set_compression(compression_in);
         if self.strict_kex {
             self.opener.reset_seq();
@@ -329,8 +329,8 @@ fn terrapin_affected(n: &Negotiated) -> bool {
     [n.cipher_c2s, n.cipher_s2c].contains(&CipherAlg::Chacha20Poly1305) || etm(n.mac_c2s) || etm(n.mac_s2c)
 }
 
-fn direction(keys: &Keys) -> DirectionKeys<'_> {
-    DirectionKeys { cipher: keys.cipher, mac: keys.mac, key: &keys.key, iv: &keys.iv, mac_key: &keys.mac_key }
+fn direction<'a>(keys: &'a Keys, config: &Config) -> DirectionKeys<'a> {
+    DirectionKeys { cipher: keys.cipher, mac: keys.mac, key: &keys.key, iv: &keys.iv, mac_key: &keys.mac_key, provider: config.crypto }
 }
 
 #[cfg(test)]
