@@ -47,6 +47,9 @@ const MAX_INBOX_BYTES_UNAUTHENTICATED = 320 * 1024;
  */
 const MAX_WRITTEN_WHILE_FULL = 64 * 1024;
 
+/** What one `send_data` call takes at most: the core's `CALL_OUTPUT_BUDGET` (core-rs/src/server/conn.rs). */
+const CALL_OUTPUT_BUDGET = 256 * 1024;
+
 export class CoreBinding {
   private instance: Core;
   /** The wasm instance trapped and a fresh one is being started; new connections wait for it. */
@@ -290,7 +293,10 @@ export class CoreBinding {
     if (conn.dead) return;
     while (ch.queue.length > 0 && conn.writable && !conn.ended && !ch.closed) {
       const item = ch.queue[0]!;
-      const sent = this.enter(conn, (core) => core.send_data(conn.connectionId, ch.channelId, item.stream, item.data, wholeMs(this.clock)));
+      // The core takes at most its per-call budget: hand it no more, or every call would copy the whole rest
+      // of a large send into the shared wasm memory (quadratic in the send, and as large as it).
+      const piece = item.data.subarray(0, CALL_OUTPUT_BUDGET);
+      const sent = this.enter(conn, (core) => core.send_data(conn.connectionId, ch.channelId, item.stream, piece, wholeMs(this.clock)));
       if (!sent.ok) {
         ch.fail(sent.error);
         break;
