@@ -45,6 +45,7 @@ pub mod keys;
 pub mod msg;
 pub mod server;
 pub mod transport;
+pub mod wipe;
 pub mod wire;
 
 pub use config::Config;

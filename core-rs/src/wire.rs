@@ -207,7 +207,7 @@ impl Writer {
 
 impl Zeroize for Writer {
     fn zeroize(&mut self) {
-        self.buf.zeroize();
+        crate::wipe::wipe_vec(&mut self.buf);
     }
 }
 

@@ -5,7 +5,6 @@
 //! connection layer's bounds allow.
 
 use alloc::vec::Vec;
-use zeroize::Zeroizing;
 
 use super::connection::{Connection, Traffic};
 use super::userauth::UserAuth;
@@ -17,6 +16,7 @@ use crate::msg::{self, DisconnectReason};
 use crate::server::CommandError;
 use crate::transport::session::{Ctx, Incoming, Session};
 use crate::transport::Role;
+use crate::wipe::SecretBytes;
 
 /// Input a connection may hold unprocessed, whatever its channel windows: a host stops reading while input
 /// waits for a decision (ts/core/binding.ts), so a well-behaved client never has more than a socket read and a
@@ -49,7 +49,7 @@ pub struct Conn {
     /// Channel data queued in events by the processing in progress.
     data_queued: usize,
     /// A message naming a channel whose open the host has not answered, held until it has.
-    held: Option<Zeroizing<Vec<u8>>>,
+    held: Option<SecretBytes>,
 }
 
 impl Conn {

@@ -5,7 +5,6 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use rand_core::RngCore;
-use zeroize::Zeroize;
 
 use crate::crypto::cipher::{cipher_key_len, ChaChaPoly, Gcm, PacketMac};
 use crate::crypto::provider::{AesCtr, CryptoProvider};
@@ -13,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::msg::DisconnectReason;
 use crate::transport::compress::{Compression, Deflater, Inflater, MAX_INFLATED_LEN};
 use crate::transport::negotiate::{CipherAlg, CompressionAlg, MacAlg};
+use crate::wipe::{wipe, wipe_vec};
 
 /// Largest `packet_length` accepted: OpenSSH's limit, well above the 35000 bytes RFC 4253 §6.1 requires.
 pub const MAX_PACKET_LEN: u32 = 256 * 1024;
@@ -203,14 +203,14 @@ impl RxBuf {
         if self.start > 0 && self.start >= self.buf.len() / 2 {
             let live = self.buf.len() - self.start;
             self.buf.copy_within(self.start.., 0);
-            self.buf.get_mut(live..).unwrap_or_default().zeroize();
+            wipe(self.buf.get_mut(live..).unwrap_or_default());
             self.buf.truncate(live);
             self.start = 0;
         }
         if self.buf.capacity() - self.buf.len() < bytes.len() {
             let mut grown = Vec::with_capacity((self.buf.len() + bytes.len()).max(self.buf.capacity() * 2));
             grown.extend_from_slice(&self.buf);
-            self.buf.zeroize();
+            wipe_vec(&mut self.buf);
             self.buf = grown;
         }
         self.buf.extend_from_slice(bytes);
@@ -237,7 +237,7 @@ impl RxBuf {
         if self.start == self.buf.len() {
             self.start = 0;
             if self.buf.capacity() > RX_KEPT_CAPACITY {
-                self.buf.zeroize();
+                wipe_vec(&mut self.buf);
                 self.buf = Vec::new();
             } else {
                 self.buf.clear();
@@ -248,7 +248,7 @@ impl RxBuf {
 
 impl Drop for RxBuf {
     fn drop(&mut self) {
-        self.buf.zeroize();
+        wipe_vec(&mut self.buf);
     }
 }
 
@@ -372,7 +372,7 @@ impl Opener {
             None => payload.to_vec(),
         };
         // The caller has its copy; the decrypted packet does not stay in the buffer.
-        packet.zeroize();
+        wipe(packet);
         if payload.is_empty() {
             return Err(Error::new(DisconnectReason::CompressionError, "compressed packet carries no message"));
         }

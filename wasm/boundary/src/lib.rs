@@ -18,6 +18,7 @@ use alloc::vec::Vec;
 use wasshd_core::auth::Method;
 use wasshd_core::connection::ChannelRequest;
 use wasshd_core::event::AuthRequest;
+use wasshd_core::wipe::{wipe_vec, SecretBytes};
 use wasshd_core::wire::Writer;
 use wasshd_core::{AuthMethod, AuthReply, CommandError, Event, Server};
 use zeroize::{Zeroize, Zeroizing};
@@ -106,8 +107,8 @@ pub fn auth_prompt(name: &str, instruction: &str, prompts: Vec<(String, bool)>, 
 /// Every pending event of every connection, as one record stream. Each record is written apart and
 /// appended to a buffer that grows by hand, so that no reallocation leaves a password behind; the caller
 /// hands the bytes over and lets the buffer wipe itself.
-pub fn drain_events(server: &mut Server) -> Zeroizing<Vec<u8>> {
-    let mut records = Zeroizing::new(Vec::new());
+pub fn drain_events(server: &mut Server) -> SecretBytes {
+    let mut records = SecretBytes::default();
     let mut record = Zeroizing::new(Writer::new());
     while let Some((conn, event)) = server.poll_event() {
         encode_event(&mut record, conn, &event);
@@ -122,7 +123,7 @@ fn append_wiping(buf: &mut Vec<u8>, bytes: &[u8]) {
     if buf.capacity() - buf.len() < bytes.len() {
         let mut grown = Vec::with_capacity((buf.len() + bytes.len()).max(buf.capacity() * 2));
         grown.extend_from_slice(buf);
-        buf.zeroize();
+        wipe_vec(buf);
         *buf = grown;
     }
     buf.extend_from_slice(bytes);

@@ -8,7 +8,6 @@ mod key_exchange;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
-use zeroize::Zeroizing;
 
 use crate::config::{Config, StrictKex};
 use crate::crypto::rng::EntropyPool;
@@ -19,6 +18,7 @@ use crate::msg::{self, DisconnectReason};
 use crate::transport::ident;
 use crate::transport::packet::{Opener, RxBuf, Sealer};
 use crate::transport::Role;
+use crate::wipe::SecretBytes;
 use crate::wire::{Reader, Writer};
 
 pub use key_exchange::KEX_TIMEOUT_MS;
@@ -62,7 +62,7 @@ pub enum Incoming {
     /// The peer's NEWKEYS: a key exchange is complete and the messages held back during it went out.
     KeysExchanged,
     /// A message for the layers above.
-    Message(Zeroizing<Vec<u8>>),
+    Message(SecretBytes),
 }
 
 pub struct Session {
@@ -206,7 +206,7 @@ impl Session {
             return Ok(None);
         };
         // Authentication requests carry passwords and answers: no copy outlives the packet.
-        let payload = Zeroizing::new(payload);
+        let payload = SecretBytes::new(payload);
         self.packets_since_kex = self.packets_since_kex.saturating_add(1);
         let wire = buffered - self.rx.len();
         self.bytes_since_kex = self.bytes_since_kex.saturating_add(wire as u64);
@@ -244,7 +244,7 @@ impl Session {
         ctx.emit(Event::Disconnected { reason, description: "invalid SSH identification string".into(), by_peer: false });
     }
 
-    fn dispatch(&mut self, payload: Zeroizing<Vec<u8>>, ctx: &mut Ctx) -> Result<Incoming> {
+    fn dispatch(&mut self, payload: SecretBytes, ctx: &mut Ctx) -> Result<Incoming> {
         let Some(&msg_type) = payload.first() else {
             return Err(Error::protocol("empty packet"));
         };
