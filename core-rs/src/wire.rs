@@ -205,6 +205,13 @@ impl Writer {
     }
 }
 
+/// A writer that appends to `buf`, to be taken back with [`Writer::into_vec`].
+impl From<Vec<u8>> for Writer {
+    fn from(buf: Vec<u8>) -> Self {
+        Writer { buf }
+    }
+}
+
 impl Zeroize for Writer {
     fn zeroize(&mut self) {
         crate::wipe::wipe_vec(&mut self.buf);

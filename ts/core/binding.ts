@@ -47,8 +47,17 @@ const MAX_INBOX_BYTES_UNAUTHENTICATED = 320 * 1024;
  */
 const MAX_WRITTEN_WHILE_FULL = 64 * 1024;
 
-/** What one `send_data` call takes at most: the core's `CALL_OUTPUT_BUDGET` (core-rs/src/server/conn.rs). */
-const CALL_OUTPUT_BUDGET = 256 * 1024;
+/** The bits of `Core.status` (wasm/boundary: `status`). */
+export const Status = {
+  /** The connection has output to write. */
+  Output: 1,
+  /** Some connection has events. */
+  Events: 2,
+  /** Input waits for the host's answer to a decision. */
+  DecisionPending: 4,
+  /** A call stopped at the output budget with input left to process. */
+  InputPending: 8,
+} as const;
 
 export class CoreBinding {
   private instance: Core;
@@ -61,6 +70,8 @@ export class CoreBinding {
   private readonly hostKeyFiles: string[] = [];
   /** Highest connection id handed out, so that a fresh core never reuses one. */
   private lastConnectionId = 0;
+  /** What one `send_data` call takes at most (the core's `CALL_OUTPUT_BUDGET`). */
+  private readonly callOutputBudget: number;
 
   constructor(
     private readonly runtime: Runtime,
@@ -69,6 +80,7 @@ export class CoreBinding {
     private readonly host: BindingHost,
   ) {
     this.instance = runtime.createCore(randomBytes(64));
+    this.callOutputBudget = this.instance.call_output_budget();
   }
 
   /** The instance serving now. */
@@ -163,33 +175,47 @@ export class CoreBinding {
 
   // ---- around every call for a connection ------------------------------------------------------------
 
-  /** After a call for the connection: its output, the events, its timer, whether to read it, input left over. */
+  /**
+   * After a call for the connection: its output and the events, if it says it has any; its timer; whether to
+   * read it; input left over. Event handlers may call the core again, so the status is asked afresh after them.
+   */
   afterCall(conn: ConnectionState): void {
     if (conn.dead) return;
-    this.flush(conn);
-    this.pump(conn);
+    const before = this.status(conn);
+    if (before === undefined) return;
+    if (before & Status.Output) this.flush(conn);
+    if (before & Status.Events) this.pump(conn);
     this.rearm(conn);
-    this.updateReading(conn);
-    this.continueInput(conn);
+    const after = before & Status.Events ? this.status(conn) : before;
+    if (after === undefined) return;
+    this.updateReading(conn, after);
+    this.continueInput(conn, after);
   }
 
   /** The transport has room again: write, read and feed the core again. */
   drained(conn: ConnectionState): void {
     conn.writable = true;
     conn.writtenWhileFull = 0;
-    this.updateReading(conn);
-    this.continueInput(conn);
+    const status = this.status(conn);
+    if (status === undefined) return;
+    this.updateReading(conn, status);
+    this.continueInput(conn, status);
     for (const ch of conn.channels.values()) this.pumpChannel(conn, ch);
+  }
+
+  /** The core's `Status` bits for the connection, or undefined if the call failed (a trap, dealt with). */
+  private status(conn: ConnectionState): number | undefined {
+    const status = this.enter(conn, (core) => core.status(conn.connectionId));
+    return status.ok ? status.value : undefined;
   }
 
   /**
    * The core stopped processing buffered input at its per-call output budget: go on once the output is
    * written, while the client reads what it is sent (otherwise `drain` comes back here).
    */
-  private continueInput(conn: ConnectionState): void {
-    if (!conn.writable || conn.ended || conn.dead) return;
-    const pending = this.enter(conn, (core) => core.input_pending(conn.connectionId));
-    if (pending.ok && pending.value) this.withConn(conn, (core) => core.input(conn.connectionId, new Uint8Array(0), wholeMs(this.clock)));
+  private continueInput(conn: ConnectionState, status: number): void {
+    if (!conn.writable || conn.ended || conn.dead || !(status & Status.InputPending)) return;
+    this.withConn(conn, (core) => core.input(conn.connectionId, new Uint8Array(0), wholeMs(this.clock)));
   }
 
   /**
@@ -200,13 +226,12 @@ export class CoreBinding {
    * is fed to the core only while no decision waits and the client has not been sent much since it stopped
    * reading; the rest waits in the inbox.
    */
-  private updateReading(conn: ConnectionState): void {
+  private updateReading(conn: ConnectionState, status: number): void {
     if (conn.closed || conn.dead || conn.ended) return;
-    const deciding = this.enter(conn, (core) => core.decision_pending(conn.connectionId));
-    if (!deciding.ok) return;
-    if (conn.writable && !deciding.value) conn.transport.resume();
+    const deciding = (status & Status.DecisionPending) !== 0;
+    if (conn.writable && !deciding) conn.transport.resume();
     else conn.transport.pause();
-    conn.reading = !deciding.value && (conn.writable || conn.writtenWhileFull < MAX_WRITTEN_WHILE_FULL);
+    conn.reading = !deciding && (conn.writable || conn.writtenWhileFull < MAX_WRITTEN_WHILE_FULL);
     if (conn.reading && conn.inbox.length > 0) this.receive(conn);
   }
 
@@ -295,7 +320,7 @@ export class CoreBinding {
       const item = ch.queue[0]!;
       // The core takes at most its per-call budget: hand it no more, or every call would copy the whole rest
       // of a large send into the shared wasm memory (quadratic in the send, and as large as it).
-      const piece = item.data.subarray(0, CALL_OUTPUT_BUDGET);
+      const piece = item.data.subarray(0, this.callOutputBudget);
       const sent = this.enter(conn, (core) => core.send_data(conn.connectionId, ch.channelId, item.stream, piece, wholeMs(this.clock)));
       if (!sent.ok) {
         ch.fail(sent.error);

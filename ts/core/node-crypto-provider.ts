@@ -31,8 +31,27 @@ export function nodeCryptoProvider(): HostCrypto {
   const vacant: number[] = [];
   const seqField = Buffer.alloc(4);
 
-  /** Bytes of linear memory, taken afresh at each call: the memory may have grown since the last. */
-  const view = (ptr: number, len: number): Uint8Array => new Uint8Array(memory!.buffer, ptr >>> 0, len >>> 0);
+  /** All of linear memory; a new view only once the memory has grown (which replaces its buffer). */
+  let memoryBytes = new Uint8Array(0);
+  const bytes = (): Uint8Array => {
+    if (memoryBytes.buffer !== memory!.buffer) memoryBytes = new Uint8Array(memory!.buffer);
+    return memoryBytes;
+  };
+  /** Bytes of linear memory at (ptr, len). */
+  const view = (ptr: number, len: number): Uint8Array => bytes().subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
+  /**
+   * The short per-packet fields (nonce, AAD, tag, ChaCha20 IV) copied into buffers kept for them, a byte at a time: a
+   * view of each would be more objects per packet for the garbage collector (OpenSSL copies them in turn).
+   */
+  const nonceField = Buffer.alloc(12);
+  const aadField = Buffer.alloc(4);
+  const tagField = Buffer.alloc(16);
+  const ivField = Buffer.alloc(16);
+  const field = (into: Buffer, ptr: number): Buffer => {
+    const from = bytes();
+    for (let i = 0; i < into.length; i++) into[i] = from[ptr + i]!;
+    return into;
+  };
   /** A key copy of our own (not a slice of Buffer's shared pool), so that zero-filling it wipes only it. */
   const copy = (ptr: number, len: number): Buffer => {
     const b = Buffer.alloc(len);
@@ -41,7 +60,7 @@ export function nodeCryptoProvider(): HostCrypto {
   };
   /** Writes `out` over the data at `ptr`, then wipes it: for a packet being opened, its plaintext. */
   const put = (out: Buffer, ptr: number): void => {
-    view(ptr, out.length).set(out);
+    bytes().set(out, ptr >>> 0);
     out.fill(0);
   };
   const add = (entry: Entry): number => {
@@ -66,18 +85,18 @@ export function nodeCryptoProvider(): HostCrypto {
     },
     gcm_seal(handle: number, nonce: number, aad: number, aadLen: number, data: number, len: number, tag: number): void {
       const { algorithm, key } = entry(handle, 'gcm');
-      const cipher = createCipheriv(algorithm, key, view(nonce, 12)) as CipherGCM;
-      cipher.setAAD(view(aad, aadLen));
+      const cipher = createCipheriv(algorithm, key, field(nonceField, nonce)) as CipherGCM;
+      cipher.setAAD(aadLen === aadField.length ? field(aadField, aad) : view(aad, aadLen));
       const out = cipher.update(view(data, len));
       cipher.final();
-      view(data, len).set(out);
-      view(tag, 16).set(cipher.getAuthTag());
+      bytes().set(out, data >>> 0);
+      bytes().set(cipher.getAuthTag(), tag >>> 0);
     },
     gcm_open(handle: number, nonce: number, aad: number, aadLen: number, data: number, len: number, tag: number): number {
       const { algorithm, key } = entry(handle, 'gcm');
-      const decipher = createDecipheriv(algorithm, key, view(nonce, 12)) as DecipherGCM;
-      decipher.setAuthTag(view(tag, 16));
-      decipher.setAAD(view(aad, aadLen));
+      const decipher = createDecipheriv(algorithm, key, field(nonceField, nonce)) as DecipherGCM;
+      decipher.setAuthTag(field(tagField, tag));
+      decipher.setAAD(aadLen === aadField.length ? field(aadField, aad) : view(aad, aadLen));
       const out = decipher.update(view(data, len));
       try {
         decipher.final();
@@ -107,7 +126,7 @@ export function nodeCryptoProvider(): HostCrypto {
       return cipherNamed('chacha20') ? add({ kind: 'chacha20', key: copy(key, 32) }) : 0;
     },
     chacha20_apply(handle: number, iv: number, data: number, len: number): void {
-      put(createCipheriv('chacha20', entry(handle, 'chacha20').key, view(iv, 16)).update(view(data, len)), data);
+      put(createCipheriv('chacha20', entry(handle, 'chacha20').key, field(ivField, iv)).update(view(data, len)), data);
     },
 
     hmac_new(sha512: number, key: number, keyLen: number): number {
@@ -118,7 +137,7 @@ export function nodeCryptoProvider(): HostCrypto {
       const { algorithm, key } = entry(handle, 'hmac');
       seqField.writeUInt32BE(seq >>> 0);
       const digest = createHmac(algorithm, key).update(seqField).update(view(data, len)).digest();
-      view(tag, digest.length).set(digest);
+      bytes().set(digest, tag >>> 0);
     },
 
     free(handle: number): void {

@@ -14,6 +14,8 @@
 use wasm_bindgen::prelude::*;
 use wasshd_boundary::{self as boundary, Error};
 use wasshd_core::msg::DisconnectReason;
+use wasshd_core::server::CALL_OUTPUT_BUDGET;
+use wasshd_core::wipe::SecretBytes;
 use wasshd_core::{AuthReply, Server};
 use zeroize::Zeroizing;
 
@@ -44,6 +46,8 @@ fn command_error(e: wasshd_core::CommandError) -> JsError {
 #[wasm_bindgen]
 pub struct Core {
     server: Server,
+    /// The event records of the last drain, kept so that every drain writes into the same allocation.
+    records: SecretBytes,
 }
 
 #[wasm_bindgen]
@@ -55,7 +59,13 @@ impl Core {
         let server = boundary::server(seed).map_err(js)?;
         #[cfg(target_arch = "wasm32")]
         let server = host_crypto::offered(server);
-        Ok(Core { server })
+        Ok(Core { server, records: SecretBytes::default() })
+    }
+
+    /// What one `send_data` call takes at most, and the output past which one `input` call stops
+    /// processing: the host hands the core no larger pieces.
+    pub fn call_output_budget(&self) -> u32 {
+        CALL_OUTPUT_BUDGET as u32
     }
 
     pub fn add_entropy(&mut self, entropy: &[u8]) {
@@ -98,35 +108,39 @@ impl Core {
     }
 
     /// Bytes read from the connection's transport at `now` (ms). One call processes buffered input only
-    /// until the connection's output and queued channel data pass a budget (256 KiB); `input_pending` then
-    /// says so, and the host calls `input` again with no bytes once it has written the output and its
+    /// until the connection's output and queued channel data pass a budget (`call_output_budget`); `status`
+    /// then says so, and the host calls `input` again with no bytes once it has written the output and its
     /// transport takes more. Replies to decisions continue processing within the same budget.
     pub fn input(&mut self, conn: u32, bytes: &[u8], now: f64) -> Result<(), JsError> {
         self.server.input(conn, bytes, boundary::millis(now)).map_err(command_error)
     }
 
-    /// Whether input waits for the host's answer (a `reply_*` call): to the service request or an
-    /// authentication step, or to channel decisions a client piled up to their bound (a channel decision
-    /// otherwise holds up only its channel). The connection processes no input meanwhile, and the host
-    /// stops reading its transport until it has answered.
-    pub fn decision_pending(&self, conn: u32) -> bool {
-        self.server.decision_pending(conn)
+    /// What the host fetches after a call for `conn` (`wasshd_boundary::status`): bit 1, output to write
+    /// (`take_output`); 2, events of any connection (`drain_events`); 4, input waits for the host's answer
+    /// (a `reply_*` call) to the service request or an authentication step, or to channel decisions a client
+    /// piled up to their bound (a channel decision otherwise holds up only its channel): the connection
+    /// processes no input meanwhile, and the host stops reading its transport until it has answered; 8, the
+    /// last call stopped at the output budget with input left to process (see `input`).
+    pub fn status(&self, conn: u32) -> u32 {
+        boundary::status(&self.server, conn)
     }
 
-    /// Whether the last call stopped at the output budget with input left to process (see `input`).
-    pub fn input_pending(&self, conn: u32) -> bool {
-        self.server.input_pending(conn)
+    /// The connection's output, copied by JavaScript; the core then empties its buffer.
+    #[wasm_bindgen(unchecked_return_type = "Uint8Array")]
+    pub fn take_output(&mut self, conn: u32) -> Uint8Array {
+        let out = Uint8Array::new(self.server.output(conn));
+        self.server.output_written(conn);
+        out
     }
 
-    pub fn take_output(&mut self, conn: u32) -> Vec<u8> {
-        self.server.take_output(conn)
-    }
-
-    /// Every pending event of every connection, as one record stream (`wasshd_boundary::drain_events`),
-    /// copied out by JavaScript before the buffer wipes itself.
+    /// Every pending event of every connection, as one record stream (`wasshd_boundary::drain_events_into`),
+    /// copied by JavaScript; the core then wipes its buffer.
     #[wasm_bindgen(unchecked_return_type = "Uint8Array")]
     pub fn drain_events(&mut self) -> Uint8Array {
-        Uint8Array::new(&boundary::drain_events(&mut self.server))
+        boundary::drain_events_into(&mut self.server, &mut self.records);
+        let records = Uint8Array::new(&self.records);
+        boundary::clear_records(&mut self.records);
+        records
     }
 
     /// Milliseconds timestamp of the connection's next timer, or -1 for none.

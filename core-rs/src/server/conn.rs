@@ -70,6 +70,14 @@ impl Conn {
         self.session.take_output()
     }
 
+    pub fn output(&self) -> &[u8] {
+        self.session.output()
+    }
+
+    pub fn output_written(&mut self) {
+        self.session.output_written();
+    }
+
     pub fn strict_kex(&self) -> bool {
         self.session.strict_kex()
     }

@@ -182,6 +182,24 @@ impl Server {
         self.conns.get_mut(&id).map(Conn::take_output).unwrap_or_default()
     }
 
+    /// The bytes to write to the connection's transport, for a host that copies them out and then calls
+    /// [`Server::output_written`] (which, unlike [`Server::take_output`], keeps a busy connection's buffer).
+    pub fn output(&self, id: u32) -> &[u8] {
+        self.conns.get(&id).map(Conn::output).unwrap_or_default()
+    }
+
+    /// The host has copied [`Server::output`]: it is emptied.
+    pub fn output_written(&mut self, id: u32) {
+        if let Some(conn) = self.conns.get_mut(&id) {
+            conn.output_written();
+        }
+    }
+
+    /// Whether any connection has an event to poll.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The next event of any connection.
     pub fn poll_event(&mut self) -> Option<(u32, Event)> {
         self.events.pop_front()

@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 use wasshd_core::auth::Method;
 use wasshd_core::connection::ChannelRequest;
 use wasshd_core::event::AuthRequest;
-use wasshd_core::wipe::{wipe_vec, SecretBytes};
+use wasshd_core::wipe::{wipe, wipe_vec, SecretBytes};
 use wasshd_core::wire::Writer;
 use wasshd_core::{AuthMethod, AuthReply, CommandError, Event, Server};
 use zeroize::{Zeroize, Zeroizing};
@@ -104,29 +104,80 @@ pub fn auth_prompt(name: &str, instruction: &str, prompts: Vec<(String, bool)>, 
     AuthReply::Prompt { name: name.into(), instruction: instruction.into(), prompts, retry }
 }
 
-/// Every pending event of every connection, as one record stream. Each record is written apart and
-/// appended to a buffer that grows by hand, so that no reallocation leaves a password behind; the caller
-/// hands the bytes over and lets the buffer wipe itself.
+/// Every pending event of every connection, as one record stream (see [`drain_events_into`]).
 pub fn drain_events(server: &mut Server) -> SecretBytes {
     let mut records = SecretBytes::default();
-    let mut record = Zeroizing::new(Writer::new());
-    while let Some((conn, event)) = server.poll_event() {
-        encode_event(&mut record, conn, &event);
-        append_wiping(&mut records, record.as_slice());
-        record.zeroize();
-    }
+    drain_events_into(server, &mut records);
     records
 }
 
-/// Appends `bytes`, growing `buf` by hand: the old allocation is zeroized before it is freed.
-fn append_wiping(buf: &mut Vec<u8>, bytes: &[u8]) {
-    if buf.capacity() - buf.len() < bytes.len() {
-        let mut grown = Vec::with_capacity((buf.len() + bytes.len()).max(buf.capacity() * 2));
+/// Appends every pending event of every connection to `records`, which grows by hand so that no
+/// reallocation leaves a password behind. Channel data, the bulk of the stream, is written straight in;
+/// other records are written apart first (their length is not known ahead). A host that keeps `records`
+/// between drains passes it to [`clear_records`] once it has its copy.
+pub fn drain_events_into(server: &mut Server, records: &mut SecretBytes) {
+    let mut record = Zeroizing::new(Writer::new());
+    while let Some((conn, event)) = server.poll_event() {
+        if let Event::ChannelData { data, .. } = &event {
+            reserve_wiping(records, CHANNEL_DATA_HEADER_LEN + data.len());
+            let mut w = Writer::from(core::mem::take(&mut **records));
+            encode_event(&mut w, conn, &event);
+            **records = w.into_vec();
+            continue;
+        }
+        encode_event(&mut record, conn, &event);
+        reserve_wiping(records, record.len());
+        records.extend_from_slice(record.as_slice());
+        record.zeroize();
+    }
+}
+
+/// A channel data record before its data: tag, connection, channel, stream, length.
+const CHANNEL_DATA_HEADER_LEN: usize = 1 + 4 * 4;
+/// What a kept record buffer may hold on to between drains: a burst's worth goes back to the allocator.
+const RECORDS_KEPT_CAPACITY: usize = 1024 * 1024;
+
+/// Wipes the records the host has copied and empties the buffer for the next drain, keeping its allocation
+/// (its spare capacity is then all zeros) unless a burst made it large.
+pub fn clear_records(records: &mut SecretBytes) {
+    if records.capacity() > RECORDS_KEPT_CAPACITY {
+        wipe_vec(records);
+        **records = Vec::new();
+    } else {
+        wipe(records);
+        records.clear();
+    }
+}
+
+/// Makes room for `additional` bytes, growing `buf` by hand: the old allocation is zeroized before it is freed.
+fn reserve_wiping(buf: &mut Vec<u8>, additional: usize) {
+    if buf.capacity() - buf.len() < additional {
+        let mut grown = Vec::with_capacity((buf.len() + additional).max(buf.capacity() * 2));
         grown.extend_from_slice(buf);
         wipe_vec(buf);
         *buf = grown;
     }
-    buf.extend_from_slice(bytes);
+}
+
+/// Bits of [`status`]: what a host fetches after a call, so that it makes no call that would return nothing.
+pub mod status {
+    /// The connection has output to write (`take_output`).
+    pub const OUTPUT: u32 = 1;
+    /// Some connection has events (`drain_events`).
+    pub const EVENTS: u32 = 2;
+    /// Input waits for the host's answer to a decision (`Server::decision_pending`).
+    pub const DECISION_PENDING: u32 = 4;
+    /// Processing stopped at the output budget with input left (`Server::input_pending`).
+    pub const INPUT_PENDING: u32 = 8;
+}
+
+/// The connection's [`status`] bits after a call.
+pub fn status(server: &Server, conn: u32) -> u32 {
+    let bit = |on: bool, bit: u32| if on { bit } else { 0 };
+    bit(!server.output(conn).is_empty(), status::OUTPUT)
+        | bit(server.has_events(), status::EVENTS)
+        | bit(server.decision_pending(conn), status::DECISION_PENDING)
+        | bit(server.input_pending(conn), status::INPUT_PENDING)
 }
 
 /// Room for an authentication request's record, so that writing its secret never reallocates.

@@ -85,6 +85,10 @@ impl GuestCore for Core {
         self.with(|s| s.continue_ids_after(last));
     }
 
+    fn call_output_budget(&self) -> u32 {
+        wasshd_core::server::CALL_OUTPUT_BUDGET as u32
+    }
+
     fn open(&self, now: f64) -> Result<u32, Error> {
         self.with(|s| s.open(boundary::millis(now))).map_err(command_error)
     }

@@ -54,6 +54,9 @@ impl Ctx<'_> {
 }
 
 /// What [`Session::poll`] took from the input.
+/// Output at least this large (two full channel packets) marks a connection moving bulk data.
+const KEPT_OUTPUT_MIN: usize = 64 * 1024;
+
 pub enum Incoming {
     /// The peer's identification line (without CR LF).
     Version(String),
@@ -183,6 +186,22 @@ impl Session {
 
     pub fn take_output(&mut self) -> Vec<u8> {
         core::mem::take(&mut self.out)
+    }
+
+    /// The bytes to write, for a host that copies them out and then calls [`Session::output_written`].
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Empties the output a host has copied. A connection moving bulk data keeps the buffer, so that
+    /// sealing never regrows it; one that wrote little (a handshake step, an idle connection's keepalive)
+    /// gives it back, so that idle connections hold none.
+    pub fn output_written(&mut self) {
+        if self.out.len() >= KEPT_OUTPUT_MIN {
+            self.out.clear();
+        } else {
+            self.out = Vec::new();
+        }
     }
 
     /// Bytes read from the transport; [`Session::poll`] takes them apart.
