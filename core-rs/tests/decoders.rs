@@ -510,12 +510,12 @@ fn opener_waits_on_every_prefix_of_a_valid_packet() {
                 let (_, mut opener) = keyed(suite);
                 let mut rx = RxBuf::default();
                 rx.extend(&first);
-                assert_eq!(opener.open(&mut rx).unwrap().as_ref(), Some(&payloads[0]));
+                assert_eq!(client::open_next(&mut opener, &mut rx).unwrap().as_ref(), Some(&payloads[0]));
                 rx.extend(&second[..cut]);
-                assert!(opener.open(&mut rx).unwrap().is_none(), "{suite:?} cut {cut}");
+                assert!(client::open_next(&mut opener, &mut rx).unwrap().is_none(), "{suite:?} cut {cut}");
                 // The rest arrives: the packet opens.
                 rx.extend(&second[cut..]);
-                assert_eq!(opener.open(&mut rx).unwrap().as_ref(), Some(&payloads[1]), "{suite:?} cut {cut}");
+                assert_eq!(client::open_next(&mut opener, &mut rx).unwrap().as_ref(), Some(&payloads[1]), "{suite:?} cut {cut}");
                 assert!(rx.is_empty());
             }
         }
@@ -540,7 +540,7 @@ fn opener_survives_random_bytes_under_every_protection() {
                 let n = (1 + rng.next_u32() as usize % 64).min(stream.len() - at);
                 rx.extend(&stream[at..at + n]);
                 at += n;
-                let outcome = catch_unwind(AssertUnwindSafe(|| opener.open(&mut rx)));
+                let outcome = catch_unwind(AssertUnwindSafe(|| client::open_next(&mut opener, &mut rx)));
                 match outcome {
                     Err(_) => panic!("Opener::open panicked under {suite:?} on {stream:02x?}"),
                     Ok(Err(e)) => {
@@ -583,7 +583,7 @@ fn opener_rejects_hostile_lengths_before_buffering_them() {
             let mut head = len.to_be_bytes().to_vec();
             head.extend_from_slice(&[0; 12]);
             rx.extend(&head);
-            let err = opener.open(&mut rx).unwrap_err();
+            let err = client::open_next(&mut opener, &mut rx).unwrap_err();
             assert_eq!(err.reason, DisconnectReason::ProtocolError, "{suite:?} length {len:#x}");
         }
     }

@@ -86,6 +86,10 @@ impl ClientEnd {
                     }
                     self.messages.push_back(m.to_vec());
                 }
+                Ok(Some(Incoming::Data)) => {
+                    let data = self.session().lent().to_vec();
+                    self.messages.push_back(data);
+                }
                 Ok(None) | Err(_) => return,
             }
         }

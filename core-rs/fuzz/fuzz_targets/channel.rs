@@ -57,8 +57,9 @@ fuzz_target!(|data: &[u8]| {
                 let header = if stream == 0 { 9 } else { 13 };
                 let limit = (peer_max_packet.clamp(1, MAX_PACKET_LEN - 1024) as usize).saturating_sub(header).max(1);
                 let mut carried = 0;
-                for p in &packets {
-                    let mut r = Reader::new(p);
+                for (header, data) in packets {
+                    let p = [header.bytes(), data].concat();
+                    let mut r = Reader::new(&p);
                     r.u8().and_then(|_| r.u32()).expect("a recipient");
                     if stream != 0 {
                         assert_eq!(r.u32(), Ok(stream));

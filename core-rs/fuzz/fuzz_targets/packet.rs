@@ -14,7 +14,7 @@
 use libfuzzer_sys::fuzz_target;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use wasshd_core::transport::packet::{DirectionKeys, Opener, RxBuf, Sealer, MAX_PACKET_LEN};
+use wasshd_core::transport::packet::{DirectionKeys, Opener, Payload, RxBuf, Sealer, MAX_PACKET_LEN};
 use wasshd_fuzz::{suite, Input, KeyMaterial};
 
 fuzz_target!(|data: &[u8]| {
@@ -107,7 +107,11 @@ fn open_all(opener: &mut Opener, bytes: &[u8], read_size: usize) -> (Vec<Vec<u8>
         rx.extend(piece);
         loop {
             match opener.open(&mut rx) {
-                Ok(Some(payload)) => {
+                Ok(Some(packet)) => {
+                    let payload = match packet.payload {
+                        Payload::InPlace => opener.lent(&rx).to_vec(),
+                        Payload::Inflated(inflated) => inflated.to_vec(),
+                    };
                     assert!(!payload.is_empty() && payload.len() <= MAX_PACKET_LEN as usize);
                     opened.push(payload);
                 }

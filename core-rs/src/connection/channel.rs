@@ -107,28 +107,67 @@ impl Channel {
     /// Splits up to a window's worth of `data` into DATA or EXTENDED_DATA payloads; returns them and how
     /// much of `data` they carry. A short count means the window is full: the host should wait for
     /// `ChannelReadyToSend`.
-    pub fn send(&mut self, stream: u32, data: &[u8]) -> (Vec<Vec<u8>>, usize) {
+    pub fn send<'a>(&mut self, stream: u32, data: &'a [u8]) -> (DataMessages<'a>, usize) {
+        let none = DataMessages { peer_id: self.peer_id, stream, pieces: [].chunks(1) };
         if self.eof_sent || self.close_sent {
-            return (Vec::new(), 0);
+            return (none, 0);
         }
         let allowed = data.len().min(self.send_window as usize);
         if allowed < data.len() {
             self.send_blocked = true;
         }
-        let header = if stream == 0 { 9 } else { 13 };
-        let chunk = (self.send_max_packet as usize).saturating_sub(header).max(1);
-        let mut packets = Vec::with_capacity(allowed / chunk + 1);
-        for piece in data.get(..allowed).unwrap_or_default().chunks(chunk) {
-            let mut w = Writer::message(if stream == 0 { msg::CHANNEL_DATA } else { msg::CHANNEL_EXTENDED_DATA });
-            w.u32(self.peer_id);
-            if stream != 0 {
-                w.u32(stream);
-            }
-            w.string(piece);
-            packets.push(w.into_vec());
-        }
+        let chunk = (self.send_max_packet as usize).saturating_sub(DataHeader::len(stream)).max(1);
         self.send_window -= allowed as u32;
-        (packets, allowed)
+        let pieces = data.get(..allowed).unwrap_or_default().chunks(chunk);
+        (DataMessages { pieces, ..none }, allowed)
+    }
+}
+
+/// The data messages a send makes, each a header and a packet's worth of the data (sealed from where the
+/// data lies, with no copy of the message put together first).
+pub struct DataMessages<'a> {
+    peer_id: u32,
+    stream: u32,
+    pieces: core::slice::Chunks<'a, u8>,
+}
+
+impl<'a> Iterator for DataMessages<'a> {
+    type Item = (DataHeader, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let piece = self.pieces.next()?;
+        Some((DataHeader::new(self.peer_id, self.stream, piece.len()), piece))
+    }
+}
+
+/// CHANNEL_DATA (stream 0) or CHANNEL_EXTENDED_DATA up to the data: type, channel, data type if extended,
+/// and the data's length.
+pub struct DataHeader {
+    bytes: [u8; 13],
+    len: usize,
+}
+
+impl DataHeader {
+    fn new(peer_id: u32, stream: u32, data_len: usize) -> Self {
+        let mut bytes = [0u8; 13];
+        bytes[0] = if stream == 0 { msg::CHANNEL_DATA } else { msg::CHANNEL_EXTENDED_DATA };
+        let fields: &[u32] = if stream == 0 { &[peer_id, data_len as u32] } else { &[peer_id, stream, data_len as u32] };
+        for (slot, field) in bytes[1..].chunks_exact_mut(4).zip(fields) {
+            slot.copy_from_slice(&field.to_be_bytes());
+        }
+        DataHeader { bytes, len: Self::len(stream) }
+    }
+
+    fn len(stream: u32) -> usize {
+        if stream == 0 {
+            9
+        } else {
+            13
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
     }
 }
 
@@ -161,12 +200,22 @@ mod tests {
     #[test]
     fn sends_respect_window_and_packet_size() {
         let mut c = Channel::new(7, 100, 50, 1000, 500);
-        let (packets, n) = c.send(0, &[1u8; 150]);
+        let (messages, n) = c.send(0, &[1u8; 150]);
         assert_eq!(n, 100);
+        let packets: Vec<Vec<u8>> = messages.map(|(h, d)| [h.bytes(), d].concat()).collect();
         assert_eq!(packets.len(), 3); // 41 + 41 + 18 bytes of data
         assert!(packets.iter().all(|p| p.len() <= 50));
+        assert_eq!(&packets[2][..9], &[msg::CHANNEL_DATA, 0, 0, 0, 7, 0, 0, 0, 18]);
         assert!(c.window_adjust(10).unwrap());
         assert!(!c.window_adjust(10).unwrap());
         assert!(c.window_adjust(u32::MAX).is_err());
+    }
+
+    #[test]
+    fn extended_data_headers_carry_the_data_type() {
+        let mut c = Channel::new(7, 100, 50, 1000, 500);
+        let (messages, _) = c.send(1, &[2u8; 10]);
+        let headers: Vec<Vec<u8>> = messages.map(|(h, _)| h.bytes().to_vec()).collect();
+        assert_eq!(headers, [[msg::CHANNEL_EXTENDED_DATA, 0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 10]]);
     }
 }

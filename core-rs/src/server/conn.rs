@@ -160,12 +160,41 @@ impl Conn {
                 // Channel messages keep their order behind the channel's open.
                 Incoming::Message(payload) if self.connection.names_opening_channel(&payload) => self.held = Some(payload),
                 Incoming::Message(payload) => self.dispatch(&payload, ctx)?,
+                Incoming::Data => self.on_data(ctx)?,
             }
             self.timers.last_rx = self.session.now();
             self.timers.keepalives_unanswered = 0;
             self.session.maybe_rekey(ctx);
         }
         Ok(())
+    }
+
+    /// A channel data message, read where the session decrypted it: the host's copy is the only one made.
+    fn on_data(&mut self, ctx: &mut Ctx) -> Result<()> {
+        let payload = self.session.lent();
+        if !self.auth.is_authenticated() {
+            let msg_type = payload.first().copied().unwrap_or_default();
+            return Err(Error::protocol(alloc::format!("connection protocol message {msg_type} before authentication")));
+        }
+        if self.connection.names_opening_channel(payload) {
+            self.held = Some(SecretBytes::new(payload.to_vec()));
+            return Ok(());
+        }
+        let traffic = self.connection.on_data(payload, ctx)?;
+        self.count(traffic);
+        Ok(())
+    }
+
+    /// Channel traffic counts as activity, and what it queued against the output budget.
+    fn count(&mut self, traffic: Traffic) {
+        match traffic {
+            Traffic::Data(len) => {
+                self.timers.last_activity = self.session.now();
+                self.data_queued += len;
+            }
+            Traffic::GlobalReply => self.timers.keepalive_sent_at = None,
+            Traffic::Other => {}
+        }
     }
 
     /// A message for the layers above the transport.
@@ -180,14 +209,8 @@ impl Conn {
                 if !self.auth.is_authenticated() {
                     return Err(Error::protocol(alloc::format!("connection protocol message {msg_type} before authentication")));
                 }
-                match self.connection.on_message(payload, &mut self.session, ctx)? {
-                    Traffic::Data(len) => {
-                        self.timers.last_activity = self.session.now();
-                        self.data_queued += len;
-                    }
-                    Traffic::GlobalReply => self.timers.keepalive_sent_at = None,
-                    Traffic::Other => {}
-                }
+                let traffic = self.connection.on_message(payload, &mut self.session, ctx)?;
+                self.count(traffic);
             }
             _ => self.session.reply_unimplemented(ctx),
         }

@@ -131,6 +131,19 @@ impl Connection {
         }
     }
 
+    /// CHANNEL_DATA or CHANNEL_EXTENDED_DATA, from an authenticated client.
+    pub(super) fn on_data(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<Traffic> {
+        let mut r = Reader::new(payload);
+        let msg_type = r.u8()?;
+        let local_id = r.u32()?;
+        let stream = if msg_type == msg::CHANNEL_EXTENDED_DATA { r.u32()? } else { 0 };
+        let data = r.string()?;
+        r.finish()?;
+        Self::peer_channel(&mut self.channels, local_id)?.channel.receive(data.len())?;
+        ctx.emit(Event::ChannelData { channel: local_id, stream, data: data.to_vec() });
+        Ok(Traffic::Data(data.len()))
+    }
+
     /// A message numbered 80 to 127, from an authenticated client.
     pub(super) fn on_message(&mut self, payload: &[u8], session: &mut Session, ctx: &mut Ctx) -> Result<Traffic> {
         let mut r = Reader::new(payload);
@@ -166,15 +179,7 @@ impl Connection {
                 self.owe(local_id, Owed::Host { want_reply }, session, ctx);
                 ctx.emit(Event::ChannelRequest { channel: local_id, request, want_reply });
             }
-            msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA => {
-                let local_id = r.u32()?;
-                let stream = if msg_type == msg::CHANNEL_EXTENDED_DATA { r.u32()? } else { 0 };
-                let data = r.string()?;
-                r.finish()?;
-                Self::peer_channel(&mut self.channels, local_id)?.channel.receive(data.len())?;
-                ctx.emit(Event::ChannelData { channel: local_id, stream, data: data.to_vec() });
-                return Ok(Traffic::Data(data.len()));
-            }
+            msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA => return self.on_data(payload, ctx),
             msg::CHANNEL_WINDOW_ADJUST => {
                 let local_id = r.u32()?;
                 let add = r.u32()?;
@@ -360,8 +365,11 @@ impl Connection {
             channel.defer_send();
             return Ok(0);
         }
-        let (packets, taken) = channel.send(stream, data);
-        session.send_batch(&packets, ctx);
+        let (messages, taken) = channel.send(stream, data);
+        for (header, data) in messages {
+            session.send_parts(&[header.bytes(), data], ctx);
+        }
+        session.maybe_rekey(ctx);
         Ok(taken)
     }
 

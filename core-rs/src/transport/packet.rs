@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::msg::DisconnectReason;
 use crate::transport::compress::{Compression, Deflater, Inflater, MAX_INFLATED_LEN};
 use crate::transport::negotiate::{CipherAlg, CompressionAlg, MacAlg};
-use crate::wipe::{wipe, wipe_vec};
+use crate::wipe::{wipe, wipe_vec, SecretBytes};
+use core::ops::Range;
 
 /// Largest `packet_length` accepted: OpenSSH's limit, well above the 35000 bytes RFC 4253 §6.1 requires.
 pub const MAX_PACKET_LEN: u32 = 256 * 1024;
@@ -122,32 +123,42 @@ impl Sealer {
 
     /// Appends the packet carrying `payload` to `out`; returns the number of bytes appended.
     pub fn seal(&mut self, payload: &[u8], rng: &mut impl RngCore, out: &mut Vec<u8>) -> Result<usize> {
+        self.seal_parts(&[payload], rng, out)
+    }
+
+    /// Appends the packet whose payload is `parts` one after another (a channel data header and the data,
+    /// framed straight from where the host put them rather than copied together first).
+    pub fn seal_parts(&mut self, parts: &[&[u8]], rng: &mut impl RngCore, out: &mut Vec<u8>) -> Result<usize> {
         let mut compressed = core::mem::take(&mut self.compressed);
         let sealed = match self.compression.stream() {
             Some(deflater) => {
                 compressed.clear();
-                deflater.compress(payload, &mut compressed).map(|()| self.seal_framed(&compressed, rng, out))
+                let payload = parts.concat();
+                deflater.compress(&payload, &mut compressed).map(|()| self.seal_framed(&[&compressed], rng, out))
             }
-            None => Ok(self.seal_framed(payload, rng, out)),
+            None => Ok(self.seal_framed(parts, rng, out)),
         };
         self.compressed = compressed;
         sealed
     }
 
-    fn seal_framed(&mut self, payload: &[u8], rng: &mut impl RngCore, out: &mut Vec<u8>) -> usize {
+    fn seal_framed(&mut self, parts: &[&[u8]], rng: &mut impl RngCore, out: &mut Vec<u8>) -> usize {
+        let payload_len: usize = parts.iter().map(|p| p.len()).sum();
         let block = self.protection.block_size();
         let outside = self.protection.length_outside();
-        let covered = 1 + payload.len() + if outside { 0 } else { 4 };
+        let covered = 1 + payload_len + if outside { 0 } else { 4 };
         let mut padding = block - covered % block;
         if padding < MIN_PADDING {
             padding += block;
         }
-        let packet_len = 1 + payload.len() + padding;
+        let packet_len = 1 + payload_len + padding;
         let start = out.len();
         out.reserve(4 + packet_len + self.protection.tag_len());
         out.extend_from_slice(&(packet_len as u32).to_be_bytes());
         out.push(padding as u8);
-        out.extend_from_slice(payload);
+        for part in parts {
+            out.extend_from_slice(part);
+        }
         let mut pad = [0u8; 32];
         let pad = pad.get_mut(..padding).unwrap_or_default();
         if !matches!(self.protection, Protection::Plain) {
@@ -261,6 +272,8 @@ pub struct Opener {
     /// `packet_length` of the packet in progress, once read; for AES-CTR without encrypt-then-MAC the
     /// first block has then already been decrypted in place.
     pending_len: Option<u32>,
+    /// A packet opened in place and not yet released.
+    in_place: Option<InPlace>,
 }
 
 impl Opener {
@@ -303,9 +316,11 @@ impl Opener {
         Ok(())
     }
 
-    /// Takes one whole packet off the front of `rx` and returns its payload, or `None` if more bytes are
-    /// needed. Errors are fatal to the connection.
-    pub fn open(&mut self, rx: &mut RxBuf) -> Result<Option<Vec<u8>>> {
+    /// Opens the whole packet at the front of `rx`, or returns `None` if more bytes are needed. Errors are
+    /// fatal to the connection. A payload opened in place stays in `rx` until [`Opener::release`], which the
+    /// next call makes first.
+    pub fn open(&mut self, rx: &mut RxBuf) -> Result<Option<Opened>> {
+        self.release(rx);
         let block = self.protection.block_size();
         let len = match self.pending_len {
             Some(len) => len,
@@ -363,24 +378,67 @@ impl Opener {
             }
         }
         let padding = usize::from(packet.get(4).copied().unwrap_or(0));
-        let payload = packet
-            .get(5..packet_end.saturating_sub(padding))
-            .filter(|p| padding >= MIN_PADDING && !p.is_empty())
-            .ok_or_else(|| Error::protocol("bad padding length"))?;
-        let payload = match self.compression.stream() {
-            Some(inflater) => inflater.decompress(payload, MAX_INFLATED_LEN)?,
-            None => payload.to_vec(),
-        };
-        // The caller has its copy; the decrypted packet does not stay in the buffer.
-        wipe(packet);
-        if payload.is_empty() {
-            return Err(Error::new(DisconnectReason::CompressionError, "compressed packet carries no message"));
+        let payload_end = packet_end.saturating_sub(padding);
+        if padding < MIN_PADDING || payload_end <= 5 {
+            wipe(packet);
+            return Err(Error::protocol("bad padding length"));
         }
-        rx.consume(packet_end + tag_len);
         self.pending_len = None;
         self.seq = seq.wrapping_add(1);
-        Ok(Some(payload))
+        let wire = packet_end + tag_len;
+        let payload = match self.compression.stream() {
+            Some(inflater) => {
+                let inflated = packet.get(5..payload_end).map(|p| inflater.decompress(p, MAX_INFLATED_LEN));
+                // The caller has its copy; the decrypted packet does not stay in the buffer.
+                wipe(packet);
+                rx.consume(wire);
+                let inflated = inflated.unwrap_or_else(|| Err(Error::protocol("bad padding length")))?;
+                if inflated.is_empty() {
+                    return Err(Error::new(DisconnectReason::CompressionError, "compressed packet carries no message"));
+                }
+                Payload::Inflated(SecretBytes::new(inflated))
+            }
+            None => {
+                self.in_place = Some(InPlace { payload: 5..payload_end, decrypted: packet_end, wire });
+                Payload::InPlace
+            }
+        };
+        Ok(Some(Opened { payload, wire }))
     }
+
+    /// The payload of the packet [`Opener::open`] left in place, if it did.
+    pub fn lent<'a>(&self, rx: &'a RxBuf) -> &'a [u8] {
+        self.in_place.as_ref().and_then(|p| rx.bytes().get(p.payload.clone())).unwrap_or_default()
+    }
+
+    /// Wipes the packet opened in place and takes it off the buffer: no decrypted copy outlives its use.
+    pub fn release(&mut self, rx: &mut RxBuf) {
+        if let Some(p) = self.in_place.take() {
+            wipe(rx.bytes_mut().get_mut(..p.decrypted).unwrap_or_default());
+            rx.consume(p.wire);
+        }
+    }
+}
+
+/// A packet [`Opener::open`] opened: its payload, and the bytes it took on the wire.
+pub struct Opened {
+    pub payload: Payload,
+    pub wire: usize,
+}
+
+/// A packet opened in place: where its payload lies in the receive buffer, and how far its decrypted bytes
+/// and its bytes on the wire reach.
+struct InPlace {
+    payload: Range<usize>,
+    decrypted: usize,
+    wire: usize,
+}
+
+pub enum Payload {
+    /// The payload lies in the receive buffer, decrypted in place ([`Opener::lent`]), until [`Opener::release`].
+    InPlace,
+    /// A compressed packet's payload, inflated.
+    Inflated(SecretBytes),
 }
 
 fn read_u32(b: &[u8]) -> u32 {
@@ -412,6 +470,17 @@ mod tests {
         (s, o)
     }
 
+    /// The next payload `o` opens, copied out.
+    fn next(o: &mut Opener, rx: &mut RxBuf) -> Result<Option<Vec<u8>>> {
+        let Some(opened) = o.open(rx)? else {
+            return Ok(None);
+        };
+        Ok(Some(match opened.payload {
+            Payload::InPlace => o.lent(rx).to_vec(),
+            Payload::Inflated(inflated) => inflated.to_vec(),
+        }))
+    }
+
     fn all_suites() -> Vec<(CipherAlg, Option<MacAlg>)> {
         let mut v = alloc::vec![(CipherAlg::Chacha20Poly1305, None), (CipherAlg::Aes128Gcm, None), (CipherAlg::Aes256Gcm, None)];
         for c in [CipherAlg::Aes128Ctr, CipherAlg::Aes192Ctr, CipherAlg::Aes256Ctr] {
@@ -436,7 +505,7 @@ mod tests {
             let mut got = Vec::new();
             for b in wire {
                 rx.extend(&[b]);
-                while let Some(p) = o.open(&mut rx).unwrap() {
+                while let Some(p) = next(&mut o, &mut rx).unwrap() {
                     got.push(p);
                 }
             }
@@ -459,7 +528,7 @@ mod tests {
                 bad[pos] ^= 1;
                 let mut rx = RxBuf::default();
                 rx.extend(&bad);
-                let err = o.open(&mut rx).unwrap_err();
+                let err = next(&mut o, &mut rx).unwrap_err();
                 assert_eq!(err.reason, DisconnectReason::MacError, "{cipher:?} {mac:?} at {pos}");
             }
         }
@@ -473,7 +542,7 @@ mod tests {
             let mut bytes = len.to_be_bytes().to_vec();
             bytes.extend_from_slice(&[4, 0, 0, 0]);
             rx.extend(&bytes);
-            let err = o.open(&mut rx).unwrap_err();
+            let err = next(&mut o, &mut rx).unwrap_err();
             assert_eq!(err.reason, DisconnectReason::ProtocolError, "length {len}");
         }
     }
@@ -483,6 +552,6 @@ mod tests {
         let mut o = Opener::new();
         let mut rx = RxBuf::default();
         rx.extend(&[0, 0, 0, 12, 200, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-        assert_eq!(o.open(&mut rx).unwrap_err().reason, DisconnectReason::ProtocolError);
+        assert_eq!(next(&mut o, &mut rx).unwrap_err().reason, DisconnectReason::ProtocolError);
     }
 }

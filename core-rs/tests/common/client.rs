@@ -13,7 +13,7 @@ use wasshd_core::keys::{PublicKey, SigAlg};
 use wasshd_core::msg;
 use wasshd_core::transport::kex::{derive_keys, Keys};
 use wasshd_core::transport::negotiate::{CipherAlg, CompressionAlg, KexAlg, KexInit, MacAlg, Negotiated};
-use wasshd_core::transport::packet::{DirectionKeys, Opener, RxBuf, Sealer};
+use wasshd_core::transport::packet::{DirectionKeys, Opener, Payload, RxBuf, Sealer};
 use wasshd_core::wire::{Reader, Writer};
 use x25519_dalek::{PublicKey as XPublic, StaticSecret};
 
@@ -261,7 +261,7 @@ impl Client {
             self.server_version = Some(line);
         }
         loop {
-            match self.opener.open(&mut self.rx) {
+            match open_next(&mut self.opener, &mut self.rx) {
                 Ok(Some(payload)) => {
                     if let Err(e) = self.handle(&payload) {
                         self.error = Some(e);
@@ -477,4 +477,17 @@ pub fn exchange_hash(v_c: &[u8], v_s: &[u8], i_c: &[u8], i_s: &[u8], k_s: &[u8],
     }
     d.update(k_mpint);
     d.finalize().to_vec()
+}
+
+/// The payload of the next packet `opener` opens off `rx`, copied out (and the packet released).
+pub fn open_next(opener: &mut Opener, rx: &mut RxBuf) -> wasshd_core::error::Result<Option<Vec<u8>>> {
+    let Some(opened) = opener.open(rx)? else {
+        return Ok(None);
+    };
+    let payload = match opened.payload {
+        Payload::InPlace => opener.lent(rx).to_vec(),
+        Payload::Inflated(inflated) => inflated.to_vec(),
+    };
+    opener.release(rx);
+    Ok(Some(payload))
 }

@@ -16,7 +16,7 @@ use crate::event::{quote, Event, LOG_DEBUG, LOG_INFO};
 use crate::keys::HostKey;
 use crate::msg::{self, DisconnectReason};
 use crate::transport::ident;
-use crate::transport::packet::{Opener, RxBuf, Sealer};
+use crate::transport::packet::{Opener, Payload, RxBuf, Sealer};
 use crate::transport::Role;
 use crate::wipe::SecretBytes;
 use crate::wire::{Reader, Writer};
@@ -53,10 +53,10 @@ impl Ctx<'_> {
     }
 }
 
-/// What [`Session::poll`] took from the input.
 /// Output at least this large (two full channel packets) marks a connection moving bulk data.
 const KEPT_OUTPUT_MIN: usize = 64 * 1024;
 
+/// What [`Session::poll`] took from the input.
 pub enum Incoming {
     /// The peer's identification line (without CR LF).
     Version(String),
@@ -66,6 +66,9 @@ pub enum Incoming {
     KeysExchanged,
     /// A message for the layers above.
     Message(SecretBytes),
+    /// A channel data message for the layers above, left where it was decrypted: read it with
+    /// [`Session::lent`] before the next call that takes input, which wipes it.
+    Data,
 }
 
 pub struct Session {
@@ -206,6 +209,8 @@ impl Session {
 
     /// Bytes read from the transport; [`Session::poll`] takes them apart.
     pub fn receive(&mut self, bytes: &[u8]) {
+        // Growing the buffer may move what it holds: a lent packet is done with first.
+        self.opener.release(&mut self.rx);
         self.rx.extend(bytes);
     }
 
@@ -220,20 +225,37 @@ impl Session {
         if self.peer_version.is_none() {
             return self.read_version(ctx);
         }
-        let buffered = self.rx.len();
-        let Some(payload) = self.opener.open(&mut self.rx)? else {
+        let Some(opened) = self.opener.open(&mut self.rx)? else {
             return Ok(None);
         };
-        // Authentication requests carry passwords and answers: no copy outlives the packet.
-        let payload = SecretBytes::new(payload);
         self.packets_since_kex = self.packets_since_kex.saturating_add(1);
-        let wire = buffered - self.rx.len();
-        self.bytes_since_kex = self.bytes_since_kex.saturating_add(wire as u64);
-        if matches!(payload.first(), Some(&(msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA))) {
-            self.data_inflation_since_kex += payload.len().saturating_sub(wire) as u64;
+        self.bytes_since_kex = self.bytes_since_kex.saturating_add(opened.wire as u64);
+        let payload = match &opened.payload {
+            Payload::InPlace => self.opener.lent(&self.rx),
+            Payload::Inflated(inflated) => inflated,
+        };
+        let msg_type = payload.first().copied();
+        if matches!(msg_type, Some(msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA)) {
+            self.data_inflation_since_kex += payload.len().saturating_sub(opened.wire) as u64;
         }
-        self.dump(ctx, "in", &payload);
+        self.dump(ctx, "in", payload);
+        // Channel data, the bulk of the input, is read where it was decrypted; authentication requests
+        // carry passwords and answers, so the copy every other message gets is wiped when dropped.
+        if let (Payload::InPlace, Some(data_type @ (msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA))) = (&opened.payload, msg_type) {
+            self.check_order(data_type, ctx.config)?;
+            return Ok(Some(Incoming::Data));
+        }
+        let payload = match opened.payload {
+            Payload::InPlace => SecretBytes::new(self.opener.lent(&self.rx).to_vec()),
+            Payload::Inflated(inflated) => inflated,
+        };
+        self.opener.release(&mut self.rx);
         self.dispatch(payload, ctx).map(Some)
+    }
+
+    /// The channel data message the last [`Session::poll`] returned as [`Incoming::Data`].
+    pub fn lent(&self) -> &[u8] {
+        self.opener.lent(&self.rx)
     }
 
     fn read_version(&mut self, ctx: &mut Ctx) -> Result<Option<Incoming>> {
@@ -272,21 +294,7 @@ impl Session {
             self.on_disconnect(&payload, ctx)?;
             return Ok(Incoming::Transport);
         }
-        // Strict kex rules hold until the peer's first NEWKEYS, even after the session id is known.
-        let initial_kex = self.kexes_done == 0;
-        if initial_kex && self.awaiting_peer_kexinit() && msg_type != msg::KEXINIT {
-            // Only the generic transport messages may come first. Whether the peer will ask for strict kex
-            // (which requires KEXINIT first) is not known yet: on_kexinit refuses a strict peer that did this.
-            if ctx.config.strict_kex == StrictKex::Required || !matches!(msg_type, msg::IGNORE | msg::DEBUG | msg::UNIMPLEMENTED) {
-                return Err(Error::protocol(alloc::format!("message {msg_type} before KEXINIT")));
-            }
-        }
-        if self.peer_kexinit_received() {
-            let strict_initial = initial_kex && self.strict_kex;
-            if !msg::allowed_during_kex(msg_type) || strict_initial && !matches!(msg_type, msg::KEXINIT | msg::NEWKEYS | 30..=49) {
-                return Err(Error::protocol(alloc::format!("message {msg_type} not allowed during key exchange")));
-            }
-        }
+        self.check_order(msg_type, ctx.config)?;
         match msg_type {
             msg::IGNORE | msg::DEBUG | msg::UNIMPLEMENTED => {}
             msg::KEXINIT => self.on_kexinit(&payload, ctx)?,
@@ -298,6 +306,26 @@ impl Session {
             _ => return Ok(Incoming::Message(payload)),
         }
         Ok(Incoming::Transport)
+    }
+
+    /// Whether a message of `msg_type` may come now: strict kex rules hold until the peer's first NEWKEYS,
+    /// even after the session id is known.
+    fn check_order(&self, msg_type: u8, config: &Config) -> Result<()> {
+        let initial_kex = self.kexes_done == 0;
+        if initial_kex && self.awaiting_peer_kexinit() && msg_type != msg::KEXINIT {
+            // Only the generic transport messages may come first. Whether the peer will ask for strict kex
+            // (which requires KEXINIT first) is not known yet: on_kexinit refuses a strict peer that did this.
+            if config.strict_kex == StrictKex::Required || !matches!(msg_type, msg::IGNORE | msg::DEBUG | msg::UNIMPLEMENTED) {
+                return Err(Error::protocol(alloc::format!("message {msg_type} before KEXINIT")));
+            }
+        }
+        if self.peer_kexinit_received() {
+            let strict_initial = initial_kex && self.strict_kex;
+            if !msg::allowed_during_kex(msg_type) || strict_initial && !matches!(msg_type, msg::KEXINIT | msg::NEWKEYS | 30..=49) {
+                return Err(Error::protocol(alloc::format!("message {msg_type} not allowed during key exchange")));
+            }
+        }
+        Ok(())
     }
 
     fn on_disconnect(&mut self, payload: &[u8], ctx: &mut Ctx) -> Result<()> {
@@ -323,8 +351,17 @@ impl Session {
 
     /// Seals a payload now, whatever the key exchange state (for transport messages).
     fn send_now(&mut self, payload: &[u8], ctx: &mut Ctx) {
-        self.dump(ctx, "out", payload);
-        let sealed = match self.sealer.seal(payload, ctx.rng, &mut self.out) {
+        self.seal_parts(&[payload], ctx);
+    }
+
+    /// Seals the payload made of `parts` now.
+    fn seal_parts(&mut self, parts: &[&[u8]], ctx: &mut Ctx) {
+        if let [payload] = parts {
+            self.dump(ctx, "out", payload);
+        } else if ctx.config.log_level >= LOG_DEBUG {
+            self.dump(ctx, "out", &parts.concat());
+        }
+        let sealed = match self.sealer.seal_parts(parts, ctx.rng, &mut self.out) {
             Ok(sealed) => sealed,
             Err(e) => {
                 // Nothing more can be sealed on this stream, not even a DISCONNECT.
@@ -355,13 +392,13 @@ impl Session {
         }
     }
 
-    /// Sends messages that may go now (no key exchange is in progress) under the current keys, then starts
-    /// a re-exchange if they passed a threshold: one started between them would strand the rest.
-    pub fn send_batch(&mut self, payloads: &[Vec<u8>], ctx: &mut Ctx) {
-        for p in payloads {
-            self.send_now(p, ctx);
+    /// Sends a message of the layers above given in parts (channel data: its header, then the data as the
+    /// host handed it over), when no key exchange is in progress; the caller starts a due re-exchange with
+    /// [`Session::maybe_rekey`] once it has sent what goes together.
+    pub fn send_parts(&mut self, parts: &[&[u8]], ctx: &mut Ctx) {
+        if !self.closed && self.kex.is_none() {
+            self.seal_parts(parts, ctx);
         }
-        self.maybe_rekey(ctx);
     }
 
     /// Authentication succeeded with the message just sent (a server's USERAUTH_SUCCESS) or received (a
