@@ -35,9 +35,14 @@ export class ChannelState implements SSHChannel {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  fail(error: Error): void {
+  /** The channel is gone: sends still queued are refused with `error`, made only if one is (an error's stack costs). */
+  fail(error: () => Error): void {
     this.closed = true;
-    for (const p of this.queue.splice(0)) p.reject(error);
+    const queued = this.queue.splice(0);
+    if (queued.length > 0) {
+      const e = error();
+      for (const p of queued) p.reject(e);
+    }
     this.notifyIdle();
   }
 }

@@ -117,7 +117,7 @@ export class Router {
         break;
       }
       case 'channelClosed': {
-        conn.channels.get(event.channel)?.fail(new SSHError(ErrorCode.NoSuchChannel, `channel ${event.channel} closed`));
+        conn.channels.get(event.channel)?.fail(() => new SSHError(ErrorCode.NoSuchChannel, `channel ${event.channel} closed`));
         conn.channels.delete(event.channel);
         events.enqueueChannel(conn, event.channel, () => events.dispatch('channelClosed', { connectionId: id, channelId: event.channel }));
         break;
@@ -133,7 +133,7 @@ export class Router {
     conn.cancelDelayedReply?.();
     this.admission.loggedIn(conn);
     const id = conn.connectionId;
-    const error = new SSHError(ErrorCode.WrongState, `connection ${id} closed: ${event.description}`);
+    const error = () => new SSHError(ErrorCode.WrongState, `connection ${id} closed: ${event.description}`);
     for (const ch of conn.channels.values()) ch.fail(error);
     const cause = this.penaltyCause(conn, event);
     if (cause) this.penalties.penalise(conn.remoteHost, cause, wholeMs(this.clock));
@@ -205,7 +205,7 @@ export class Router {
       this.clock.clearTimeout(conn.timer);
       this.clock.clearTimeout(conn.closeTimer);
       conn.cancelDelayedReply?.();
-      for (const ch of conn.channels.values()) ch.fail(lost);
+      for (const ch of conn.channels.values()) ch.fail(() => lost);
       this.conns.delete(conn.connectionId);
       conn.transport.destroy();
       const id = conn.connectionId;

@@ -323,7 +323,7 @@ export class CoreBinding {
       const piece = item.data.subarray(0, this.callOutputBudget);
       const sent = this.enter(conn, (core) => core.send_data(conn.connectionId, ch.channelId, item.stream, piece, wholeMs(this.clock)));
       if (!sent.ok) {
-        ch.fail(sent.error);
+        ch.fail(() => sent.error);
         break;
       }
       const taken = sent.value;

@@ -23,8 +23,9 @@ class TcpTransport implements Transport {
     return this.socket.writableLength;
   }
 
+  /** Ends our side once: Node makes an error (with its stack) for every later `end`. */
   end(): void {
-    this.socket.end();
+    if (!this.socket.writableEnded) this.socket.end();
   }
 
   destroy(): void {
@@ -51,7 +52,7 @@ class TcpTransport implements Transport {
     this.socket.on('error', (e) => close(e));
     this.socket.on('close', () => close());
     // A peer's half-close ends the SSH connection: there is nothing more it can say.
-    this.socket.on('end', () => this.socket.end());
+    this.socket.on('end', () => this.end());
   }
 }
 
