@@ -14,10 +14,22 @@ interface PendingSend {
   reject(e: Error): void;
 }
 
+/**
+ * Where a channel's side goes when the server serves the channel itself (a tunnel: forwarding.ts) rather
+ * than the handlers: its data (resolving once taken, which reopens the window), its EOF, its close.
+ */
+export interface ChannelSink {
+  data(bytes: Uint8Array): Promise<void> | void;
+  eof(): void;
+  closed(): void;
+}
+
 export class ChannelState implements SSHChannel {
   readonly queue: PendingSend[] = [];
   private idleWaiters: (() => void)[] = [];
   closed = false;
+  /** Set for a channel the server serves itself. */
+  sink: ChannelSink | undefined;
   constructor(
     readonly connectionId: number,
     readonly channelId: number,

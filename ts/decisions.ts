@@ -10,6 +10,7 @@ import { ChannelState, type ConnectionState } from './connection.js';
 import type { CoreBinding } from './core/binding.js';
 import type { CoreEvent } from './core/events.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { Tunnels } from './forwarding.js';
 import type { ChannelOpenRequestEvent, ChannelRequestEvent, KeyboardInteractivePrompt, ServiceRequestEvent, UserAuthRequestEvent } from './events.js';
 import type { Clock } from './runtime.js';
 import type { SSHServerOptions } from './settings.js';
@@ -52,6 +53,7 @@ export class Decisions {
     private readonly clock: Clock,
     /** How long refused authentication attempts wait (AuthFailureDelay). */
     private readonly authFailureDelay: AuthFailureDelay,
+    private readonly tunnels: Tunnels,
     options: Pick<SSHServerOptions, 'keyboardInteractiveMessage' | 'keyboardInteractivePrompts'>,
   ) {
     this.keyboardInteractiveMessage = options.keyboardInteractiveMessage ?? '';
@@ -143,6 +145,22 @@ export class Decisions {
 
   async channelOpen(conn: ConnectionState, event: CoreEvent & { type: 'channelOpenRequest' }): Promise<void> {
     const id = conn.connectionId;
+    if (event.kind === 'direct-tcpip') {
+      const opening = await this.tunnels.request(conn, event.channel, event.data);
+      if (opening.kind === 'connected') {
+        const ch = new ChannelState(id, event.channel, event.kind);
+        conn.channels.set(event.channel, ch);
+        ch.sink = this.tunnels.join(conn, event.channel, opening);
+        this.binding.withConn(conn, (core) => core.reply_channel_open(id, event.channel, true, 0, ''));
+        // The connection ended while the target was being reached: nothing will close the channel.
+        if (conn.ended) ch.sink.closed();
+        return;
+      }
+      if (opening.kind === 'refused') {
+        this.binding.withConn(conn, (core) => core.reply_channel_open(id, event.channel, false, opening.reason, opening.description));
+        return;
+      }
+    }
     let reason = 1;
     let description = 'channel refused';
     const e: ChannelOpenRequestEvent = {

@@ -99,6 +99,35 @@ export interface ChannelOpenRequestEvent extends ChannelEvent {
   reject(reason?: number, description?: string): void;
 }
 
+/**
+ * A client asks for a tunnel (the reference's SSHTunnelRequested). `local`: `ssh -L` or `ssh -W`, a
+ * `direct-tcpip` channel to `address`:`port`, which the server connects to itself once a handler accepts.
+ * Nobody accepting leaves the channel to `channelOpenRequest` (refused there by default), where a host may
+ * take it and serve it in code.
+ */
+export interface SSHTunnelRequestedEvent extends ChannelEvent {
+  direction: 'local';
+  address: string;
+  port: number;
+  /** Where the client says the forwarded connection came from. */
+  originatorAddress: string;
+  originatorPort: number;
+  /** Default false: the server forwards nothing it was not told to. */
+  accept: boolean;
+  /** Refuses with an RFC 4254 reason code (default 1, administratively prohibited) the client is shown. */
+  reject(reason?: number, description?: string): void;
+}
+
+/** A tunnel the server served has closed (the reference's SSHTunnelClosed), with the bytes each way. */
+export interface SSHTunnelClosedEvent extends ChannelEvent {
+  address: string;
+  port: number;
+  /** From the client, written to the target. */
+  bytesIn: number;
+  /** From the target, sent to the client. */
+  bytesOut: number;
+}
+
 export interface ChannelRequestEvent extends ChannelEvent {
   requestType: string;
   request: ChannelRequestInfo;
@@ -145,6 +174,8 @@ export interface SSHServerEvents {
   channelEOF: ChannelEvent;
   channelReadyToSend: ChannelEvent;
   channelClosed: ChannelEvent;
+  sshTunnelRequested: SSHTunnelRequestedEvent;
+  sshTunnelClosed: SSHTunnelClosedEvent;
   disconnected: DisconnectedEvent;
   error: ErrorEvent;
 }

@@ -101,15 +101,20 @@ export class Router {
       case 'channelRequest':
         events.enqueueChannel(conn, event.channel, () => this.decisions.channelRequest(conn, event));
         break;
-      case 'channelData':
+      case 'channelData': {
+        const sink = conn.channels.get(event.channel)?.sink;
         events.enqueueChannel(conn, event.channel, async () => {
-          await events.dispatch('channelDataIn', { connectionId: id, channelId: event.channel, data: event.data, stream: event.stream });
+          if (sink) await sink.data(event.data);
+          else await events.dispatch('channelDataIn', { connectionId: id, channelId: event.channel, data: event.data, stream: event.stream });
           if (!conn.ended) this.binding.withConn(conn, (core) => core.consume_channel_data(id, event.channel, event.data.length));
         });
         break;
-      case 'channelEof':
-        events.enqueueChannel(conn, event.channel, () => events.dispatch('channelEOF', { connectionId: id, channelId: event.channel }));
+      }
+      case 'channelEof': {
+        const sink = conn.channels.get(event.channel)?.sink;
+        events.enqueueChannel(conn, event.channel, () => (sink ? sink.eof() : events.dispatch('channelEOF', { connectionId: id, channelId: event.channel })));
         break;
+      }
       case 'channelReadyToSend': {
         const ch = conn.channels.get(event.channel);
         if (ch) this.binding.pumpChannel(conn, ch);
@@ -117,9 +122,11 @@ export class Router {
         break;
       }
       case 'channelClosed': {
-        conn.channels.get(event.channel)?.fail(() => new SSHError(ErrorCode.NoSuchChannel, `channel ${event.channel} closed`));
+        const ch = conn.channels.get(event.channel);
+        ch?.fail(() => new SSHError(ErrorCode.NoSuchChannel, `channel ${event.channel} closed`));
         conn.channels.delete(event.channel);
-        events.enqueueChannel(conn, event.channel, () => events.dispatch('channelClosed', { connectionId: id, channelId: event.channel }));
+        const sink = ch?.sink;
+        events.enqueueChannel(conn, event.channel, () => (sink ? sink.closed() : events.dispatch('channelClosed', { connectionId: id, channelId: event.channel })));
         break;
       }
       case 'disconnected':
@@ -134,7 +141,10 @@ export class Router {
     this.admission.loggedIn(conn);
     const id = conn.connectionId;
     const error = () => new SSHError(ErrorCode.WrongState, `connection ${id} closed: ${event.description}`);
-    for (const ch of conn.channels.values()) ch.fail(error);
+    for (const ch of conn.channels.values()) {
+      ch.fail(error);
+      ch.sink?.closed();
+    }
     const cause = this.penaltyCause(conn, event);
     if (cause) this.penalties.penalise(conn.remoteHost, cause, wholeMs(this.clock));
     this.binding.flush(conn);
@@ -205,7 +215,10 @@ export class Router {
       this.clock.clearTimeout(conn.timer);
       this.clock.clearTimeout(conn.closeTimer);
       conn.cancelDelayedReply?.();
-      for (const ch of conn.channels.values()) ch.fail(() => lost);
+      for (const ch of conn.channels.values()) {
+        ch.fail(() => lost);
+        ch.sink?.closed();
+      }
       this.conns.delete(conn.connectionId);
       conn.transport.destroy();
       const id = conn.connectionId;

@@ -4,7 +4,7 @@
  */
 
 import type { Core } from '../wasm/pkg/wasshd_wasm.js';
-import type { ListenAdapter, WebSocketListenAdapter } from './transport.js';
+import type { ListenAdapter, Transport, WebSocketListenAdapter } from './transport.js';
 
 /**
  * The host's time and timers: milliseconds from any origin, never going back. Every wait of the host (the
@@ -56,6 +56,8 @@ export interface Runtime {
   listen: ListenAdapter;
   /** The runtime's WebSocket server, where it has one (`startWebSocket`). */
   webSocket?: WebSocketListenAdapter;
+  /** A TCP connection to `host`:`port`, where the runtime can open one: forwarded tunnels (`sshTunnelRequested`). */
+  connectTcp?: (host: string, port: number) => Promise<Transport>;
   /** Default `systemClock`. */
   clock?: Clock;
   /** Uniform in [0, 1), for MaxStartups' random early drop. Default: the platform's CSPRNG. */

@@ -8,7 +8,8 @@
  *   Trap containment and restart.
  * - `admission.ts`: whether a new connection is taken (the limits' own rules are in `limits.ts`).
  * - `routing.ts`: a connection from admission to its end, its events and each channel's in order;
- *   `decisions.ts`: the requests handlers answer; `dispatcher.ts`: how the parts call the handlers.
+ *   `decisions.ts`: the requests handlers answer; `dispatcher.ts`: how the parts call the handlers;
+ *   `forwarding.ts`: tunnels the server serves itself.
  * - `connection.ts`: per-connection and per-channel state; `settings.ts`: the options and `config()` names.
  * - `events.ts`, `runtime.ts`: the public event types, and what a runtime entry point provides.
  */
@@ -21,6 +22,7 @@ import { coreMemory } from './core/instance.js';
 import { Decisions } from './decisions.js';
 import { Dispatcher } from './dispatcher.js';
 import { Emitter } from './emitter.js';
+import { Tunnels } from './forwarding.js';
 import { DisconnectReason, ErrorCode, SSHError } from './errors.js';
 import type { ConnectionRequestEvent, SSHChannel, SSHConnection, SSHServerEvents } from './events.js';
 import { SourcePenalties, StartupLimit } from './limits.js';
@@ -45,6 +47,8 @@ export type {
   ChannelRequestEvent,
   ChannelRequestedEvent,
   ChannelDataInEvent,
+  SSHTunnelRequestedEvent,
+  SSHTunnelClosedEvent,
   DisconnectedEvent,
   ErrorEvent,
   SSHServerEvents,
@@ -87,7 +91,17 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       lost: (error, conn) => this.router.lost(error, conn),
       stopListening: () => this.stopListening(),
     });
-    this.decisions = new Decisions(this.events, this.binding, this.clock, this.authFailureDelay, options);
+    const tunnels = new Tunnels(
+      this.events,
+      this.clock,
+      (connectionId, channelId) => ({
+        send: (data) => this.sendChannelData(connectionId, channelId, data),
+        sendEOF: () => this.sendEOF(connectionId, channelId),
+        close: () => this.closeChannel(connectionId, channelId),
+      }),
+      runtime.connectTcp,
+    );
+    this.decisions = new Decisions(this.events, this.binding, this.clock, this.authFailureDelay, tunnels, options);
     this.router = new Router(this.conns, this.binding, this.events, this.decisions, this.admission, this.penalties, this.clock);
     this.localHost = options.localHost ?? '127.0.0.1';
     this.localPort = options.localPort ?? 22;

@@ -130,11 +130,11 @@ describe('channel types other than session', () => {
     expect(asked.map((a) => a.service)).toEqual(['direct-tcpip', 'session', 'direct-tcpip']);
   });
 
-  it('are refused to OpenSSH: ssh -W reports the open failure', async () => {
+  it('are refused to OpenSSH: ssh -W to the demo without --allow-forward reports the open failure', async () => {
     const d = await demo([]);
     // -v: ssh reports the failure at INFO level, which SSH_BASE's LogLevel=ERROR would hide.
     const r = await run('sshpass', ['-p', PASSWORD, 'ssh', ...SSH_BASE, '-v', '-o', 'PubkeyAuthentication=no', '-W', '127.0.0.1:9', '-p', String(d.port), `${USER}@127.0.0.1`]);
-    expect(r.stderr).toContain('open failed: administratively prohibited: channel refused');
+    expect(r.stderr).toContain('open failed: administratively prohibited: forwarding is off (--allow-forward)');
     expect(r.stderr).toContain('stdio forwarding failed');
     expect(r.code).toBe(255);
   });

@@ -30,6 +30,13 @@ describe('authorized_keys as the demo reads it', () => {
     }
   });
 
+  it('with --allow-forward, stops at no-port-forwarding, which it would then not enforce', () => {
+    const line = `no-port-forwarding,no-agent-forwarding ${KEY}`;
+    expect(read(line)).toHaveLength(1);
+    expect(() => readAuthorizedKeys(line, 'keys', { allowForward: true })).toThrow('keys:1: option no-port-forwarding is not enforced by the demo with --allow-forward');
+    expect(readAuthorizedKeys(`no-agent-forwarding,no-user-rc ${KEY}`, 'keys', { allowForward: true })).toHaveLength(1);
+  });
+
   it('never takes a cert-authority key as a user key', () => {
     expect(() => read(`cert-authority ${KEY}`)).toThrow(/^keys:1: cert-authority: certificates are not supported yet/);
     expect(() => read(`no-pty,Cert-Authority,from="x" ${KEY}`)).toThrow(/^keys:1: option no-pty/);

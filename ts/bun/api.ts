@@ -11,8 +11,10 @@ export interface BunSocket<Data> {
   readonly remotePort: number;
   /** Writes what the kernel takes at once and returns how much that was (-1 once closed); Bun keeps no buffer. */
   write(data: Uint8Array): number;
-  /** Sends FIN; the socket closes once the peer has closed too. */
+  /** Sends FIN and closes: what the peer still sends is not delivered. */
   end(): void;
+  /** Sends FIN only (shutdown(2) of the write side): what the peer still sends is delivered. */
+  shutdown(): void;
   /** Closes at once. */
   terminate(): void;
   pause(): void;
@@ -60,6 +62,8 @@ export interface BunApi {
   readonly argv: string[];
   file(path: string | URL): { arrayBuffer(): Promise<ArrayBuffer> };
   listen<Data>(options: { hostname: string; port: number; socket: BunSocketHandlers<Data> }): BunTcpListener;
+  /** Resolves once connected; rejects if the connection fails. */
+  connect<Data>(options: { hostname: string; port: number; socket: BunSocketHandlers<Data> }): Promise<BunSocket<Data>>;
   serve<Data>(options: {
     hostname: string;
     port: number;

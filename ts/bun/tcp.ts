@@ -1,7 +1,7 @@
 /** Bun's TCP sockets (`Bun.listen`) behind the transport contract. */
 
 import type { ListenAdapter, Listener, Transport, TransportHandlers } from '../transport.js';
-import type { BunApi, BunSocket } from './api.js';
+import type { BunApi, BunSocket, BunSocketHandlers } from './api.js';
 
 declare const Bun: BunApi;
 
@@ -24,7 +24,14 @@ class BunTcpTransport implements Transport {
   private closed = false;
   private closeError: Error | undefined;
 
-  constructor(private readonly socket: BunSocket<BunTcpTransport>) {
+  /**
+   * `halfClose`: `end` shuts our side only and what the peer still sends is delivered (a forwarded
+   * connection's target answers after the client's EOF); otherwise the peer has nothing more to say.
+   */
+  constructor(
+    private readonly socket: BunSocket<BunTcpTransport>,
+    private readonly halfClose = false,
+  ) {
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
     socket.setNoDelay(true);
@@ -54,8 +61,13 @@ class BunTcpTransport implements Transport {
     if (this.closed || this.ending) return;
     this.ending = true;
     // The peer's remaining bytes are read and dropped, paused or not, so that its close is seen.
-    this.socket.resume();
-    if (this.queue.length === 0) this.socket.end();
+    if (!this.halfClose) this.socket.resume();
+    if (this.queue.length === 0) this.endSocket();
+  }
+
+  private endSocket(): void {
+    if (this.halfClose) this.socket.shutdown();
+    else this.socket.end();
   }
 
   destroy(): void {
@@ -66,7 +78,7 @@ class BunTcpTransport implements Transport {
 
   pause(): void {
     this.paused = true;
-    if (!this.early && !this.ending) this.socket.pause();
+    if (!this.early && (!this.ending || this.halfClose)) this.socket.pause();
   }
 
   resume(): void {
@@ -88,7 +100,7 @@ class BunTcpTransport implements Transport {
   // ---- Bun's events, through the listener's handlers ----
 
   received(bytes: Uint8Array): void {
-    if (this.closed || this.ending) return;
+    if (this.closed || (this.ending && !this.halfClose)) return;
     if (this.early) this.early.push(bytes);
     else this.handlers!.data(bytes);
   }
@@ -104,7 +116,7 @@ class BunTcpTransport implements Transport {
       }
       this.queue.shift();
     }
-    if (this.ending) return this.socket.end();
+    if (this.ending) return this.endSocket();
     if (this.needDrain && !this.closed) {
       this.needDrain = false;
       this.handlers?.drain();
@@ -121,25 +133,32 @@ class BunTcpTransport implements Transport {
   }
 }
 
+/** A socket's callbacks, which go to its transport once `open` has made one (and `opened` has it). */
+function socketHandlers(opened: (transport: BunTcpTransport) => void, halfClose = false): BunSocketHandlers<BunTcpTransport> {
+  return {
+    open: (socket) => {
+      socket.data = new BunTcpTransport(socket, halfClose);
+      opened(socket.data);
+    },
+    data: (socket, bytes) => socket.data.received(bytes),
+    drain: (socket) => socket.data.writable(),
+    // A peer's half-close ends the SSH connection: there is nothing more it can say.
+    end: (socket) => socket.data.end(),
+    close: (socket, error) => socket.data.finish(error),
+    // A connection that failed to open has no transport: `connect` rejects instead.
+    error: (socket, error) => (socket.data as BunTcpTransport | undefined)?.finish(error),
+  };
+}
+
+/** A TCP connection to `host`:`port` (forwarded tunnels), once it is established. */
+export async function bunConnectTcp(host: string, port: number): Promise<Transport> {
+  return (await Bun.connect<BunTcpTransport>({ hostname: host, port, socket: socketHandlers(() => {}, true) })).data;
+}
+
 export const bunTcp: ListenAdapter = {
   // Bun.listen takes no backlog: ConnectionBacklog does not reach the kernel here.
   async listen(options, accept): Promise<Listener> {
-    const listener = Bun.listen<BunTcpTransport>({
-      hostname: options.host,
-      port: options.port,
-      socket: {
-        open: (socket) => {
-          socket.data = new BunTcpTransport(socket);
-          accept(socket.data);
-        },
-        data: (socket, bytes) => socket.data.received(bytes),
-        drain: (socket) => socket.data.writable(),
-        // A peer's half-close ends the SSH connection: there is nothing more it can say.
-        end: (socket) => socket.data.end(),
-        close: (socket, error) => socket.data.finish(error),
-        error: (socket, error) => socket.data.finish(error),
-      },
-    });
+    const listener = Bun.listen<BunTcpTransport>({ hostname: options.host, port: options.port, socket: socketHandlers(accept) });
     return {
       host: options.host,
       port: listener.port,

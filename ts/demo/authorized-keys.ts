@@ -26,8 +26,12 @@ export interface AuthorizedKey {
 /** A line the demo cannot take; the message names the file and line. */
 export class AuthorizedKeysError extends Error {}
 
-/** Options satisfied by what the demo is: it refuses every forwarding request and runs no rc file. */
+/**
+ * Options satisfied by what the demo is: it refuses every forwarding request and runs no rc file; with
+ * `--allow-forward` it forwards ports for every key, so `no-port-forwarding` is no longer among them.
+ */
 const HONOURED_BY_THE_DEMO = new Set(['no-agent-forwarding', 'no-port-forwarding', 'no-x11-forwarding', 'no-user-rc']);
+const HONOURED_WHEN_FORWARDING = new Set([...HONOURED_BY_THE_DEMO].filter((o) => o !== 'no-port-forwarding'));
 
 /** Every option OpenSSH 9.8's sshd knows in authorized_keys (auth-options.c), lower case. */
 const OPENSSH_OPTIONS = new Set([
@@ -57,7 +61,8 @@ const OPENSSH_OPTIONS = new Set([
 ]);
 
 /** The keys of an authorized_keys file's text; `file` names it in errors. */
-export function readAuthorizedKeys(text: string, file: string): AuthorizedKey[] {
+export function readAuthorizedKeys(text: string, file: string, { allowForward = false } = {}): AuthorizedKey[] {
+  const honoured = allowForward ? HONOURED_WHEN_FORWARDING : HONOURED_BY_THE_DEMO;
   const keys: AuthorizedKey[] = [];
   text.split('\n').forEach((raw, i) => {
     const where = `${file}:${i + 1}`;
@@ -69,9 +74,10 @@ export function readAuthorizedKeys(text: string, file: string): AuthorizedKey[] 
         throw new AuthorizedKeysError(`${where}: cert-authority: certificates are not supported yet, and a CA's own key is not a user key; remove the line`);
       }
       if (!OPENSSH_OPTIONS.has(name)) throw new AuthorizedKeysError(`${where}: unknown option ${option.name}`);
-      if (!HONOURED_BY_THE_DEMO.has(name)) {
+      if (!honoured.has(name)) {
         const shown = option.value === undefined ? option.name : `${option.name}="${option.value}"`;
-        throw new AuthorizedKeysError(`${where}: option ${shown} is not enforced by the demo yet; remove the option or the line`);
+        const why = allowForward && name === 'no-port-forwarding' ? ' with --allow-forward' : ' yet';
+        throw new AuthorizedKeysError(`${where}: option ${shown} is not enforced by the demo${why}; remove the option or the line`);
       }
     }
     keys.push({ line: i + 1, ...parsed });

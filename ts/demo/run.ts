@@ -38,7 +38,7 @@ export interface DemoRuntime {
 }
 
 const usage = (runtime: DemoRuntime) => `usage: ${runtime.command} [--listen ADDR] [--port N] [--host-key FILE]... [--user NAME:PASSWORD]...
-       [--authorized-keys FILE] [--config NAME=VALUE]... [--ws-port N [--ws-origin ORIGIN]...] [--verbose]${runtime.workers ? ' [--workers N]' : ''}`;
+       [--authorized-keys FILE] [--config NAME=VALUE]... [--ws-port N [--ws-origin ORIGIN]...] [--allow-forward] [--verbose]${runtime.workers ? ' [--workers N]' : ''}`;
 
 const DEFAULT_PORT = 2222;
 /** How long a stop waits for the connections to close before exiting anyway. */
@@ -62,7 +62,7 @@ function stopOnSignals(server: SSHServer): void {
 /** Runs the demo until SIGINT or SIGTERM; `argv` is the arguments after the script. */
 export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<void> {
   const options = parseDemoFlags(new CommandLine('wasshd demo', usage(runtime)), argv, { withWorkers: runtime.workers !== undefined });
-  const authorizedKeys = authorizedKeysOf(options.authorizedKeysFile);
+  const authorizedKeys = authorizedKeysOf(options.authorizedKeysFile, { allowForward: options.allowForward });
   // With --workers this server serves nothing: it checks the settings and makes the host key for the workers.
   const server = runtime.createServer({ localHost: options.listen, localPort: options.port ?? DEFAULT_PORT });
   for (const setting of options.config) server.config(setting);
@@ -88,12 +88,13 @@ export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<voi
       authorizedKeys: [...authorizedKeys],
       config: options.config,
       verbose: options.verbose,
+      allowForward: options.allowForward,
       listen: options.listen,
       port: options.port ?? DEFAULT_PORT,
     };
     address = await runtime.workers!.start(options.workers, settings).catch((e: Error) => stop(e.message));
   } else {
-    serveDemo(server, { users, authorizedKeys, verbose: options.verbose, log: (line) => console.error(line) });
+    serveDemo(server, { users, authorizedKeys, verbose: options.verbose, allowForward: options.allowForward, log: (line) => console.error(line) });
     // Before listening: a signal that arrives as soon as the port is printed still shuts the server down.
     stopOnSignals(server);
     address = await server.startListening();

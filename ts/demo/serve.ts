@@ -14,6 +14,8 @@ export interface DemoUsers {
   authorizedKeys: Set<string>;
   /** Status lines on `log` (connections, key exchanges, ends) besides errors. */
   verbose: boolean;
+  /** Local forwarding (`ssh -L`, `ssh -W`) to loopback targets; refused otherwise, and without it. */
+  allowForward?: boolean;
   /** Where diagnostics go (stderr on a command line). */
   log(line: string): void;
 }
@@ -42,12 +44,14 @@ export interface DemoSettings {
   /** The Worker's WebSocket endpoint: the origins it lets in. */
   allowedOrigins?: string[];
   verbose: boolean;
+  allowForward?: boolean;
 }
 
 /** Applies `settings` to a server made with their host keys, and serves the demo on it. */
 export function serveSettings(server: SSHServer, settings: DemoSettings, log: (line: string) => void): void {
   for (const setting of settings.config) server.config(setting);
-  serveDemo(server, { users: new Map(settings.users), authorizedKeys: new Set(settings.authorizedKeys), verbose: settings.verbose, log });
+  const { allowForward, verbose } = settings;
+  serveDemo(server, { users: new Map(settings.users), authorizedKeys: new Set(settings.authorizedKeys), verbose, allowForward, log });
 }
 
 interface ChannelSession {
@@ -57,9 +61,17 @@ interface ChannelSession {
   session?: DemoSession;
 }
 
-export function serveDemo(server: SSHServer, { users, authorizedKeys, verbose, log }: DemoUsers): void {
+/** Loopback addresses as a client names them: the only targets `--allow-forward` lets it reach. */
+const isLoopback = (address: string): boolean => /^127(\.\d{1,3}){3}$/.test(address) || address === '::1' || address.toLowerCase() === 'localhost';
+
+export function serveDemo(server: SSHServer, { users, authorizedKeys, verbose, allowForward = false, log }: DemoUsers): void {
   const sessions = new Map<string, ChannelSession>();
   const key = (c: number, ch: number) => `${c}/${ch}`;
+
+  server.on('sshTunnelRequested', (e) => {
+    if (allowForward && isLoopback(e.address)) e.accept = true;
+    else e.reject(1, allowForward ? `forwarding to ${e.address} refused: loopback targets only` : 'forwarding is off (--allow-forward)');
+  });
 
   server.on('userAuthRequest', async (e) => {
     const password = users.get(e.user);

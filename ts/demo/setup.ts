@@ -26,6 +26,8 @@ export interface DemoFlags {
   authorizedKeysFile: string | undefined;
   config: string[];
   verbose: boolean;
+  /** `--allow-forward`: local forwarding to loopback targets. */
+  allowForward: boolean;
   /** `--workers N`, where the demo takes it (Node). */
   workers: number | undefined;
 }
@@ -45,6 +47,7 @@ export function parseDemoFlags(cli: CommandLine, argv: string[], { withWorkers =
     'authorized-keys': { type: 'string' },
     config: { type: 'string', multiple: true, default: [] },
     verbose: { type: 'boolean', default: false },
+    'allow-forward': { type: 'boolean', default: false },
     workers: { type: 'string' },
   });
   const portOf = (text: string | undefined) => {
@@ -76,6 +79,7 @@ export function parseDemoFlags(cli: CommandLine, argv: string[], { withWorkers =
     authorizedKeysFile: values['authorized-keys'],
     config: values.config,
     verbose: values.verbose,
+    allowForward: values['allow-forward'],
     workers: workers === undefined ? undefined : Number(workers),
   };
 }
@@ -98,10 +102,10 @@ function read(file: string, what: string): string {
  * `type base64` of every key in the authorized_keys file. A line whose options the demo would not enforce
  * stops it here, before it listens: taking the key without its restriction would let in what the line forbids.
  */
-export function authorizedKeysOf(path: string | undefined): Set<string> {
+export function authorizedKeysOf(path: string | undefined, { allowForward = false } = {}): Set<string> {
   if (path === undefined) return new Set();
   try {
-    return new Set(readAuthorizedKeys(read(path, '--authorized-keys'), path).map((k) => k.openssh));
+    return new Set(readAuthorizedKeys(read(path, '--authorized-keys'), path, { allowForward }).map((k) => k.openssh));
   } catch (e) {
     if (e instanceof AuthorizedKeysError) return stop(e.message);
     throw e;

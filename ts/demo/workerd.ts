@@ -30,6 +30,7 @@ const options = parseDemoFlags(cli, process.argv.slice(2));
 if (options.port !== undefined) cli.fail('a Worker accepts no TCP connections: use --ws-port (SSH over WebSocket)');
 const wsPort = options.wsPort;
 if (wsPort === undefined) cli.fail('--ws-port is required: a Worker serves SSH over WebSocket only');
+if (options.allowForward) cli.fail('--allow-forward: the Worker demo opens no TCP connections');
 const authorizedKeys = [...authorizedKeysOf(options.authorizedKeysFile)];
 const hostKeys: string[] = [];
 installHostKeys(options.hostKeyFiles, {

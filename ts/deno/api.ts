@@ -42,6 +42,7 @@ export interface DenoApi {
   readonly args: string[];
   readFile(path: string | URL): Promise<Uint8Array<ArrayBuffer>>;
   listen(options: { hostname: string; port: number; tcpBacklog?: number; transport?: 'tcp' }): TcpListener;
+  connect(options: { hostname: string; port: number; transport?: 'tcp' }): Promise<TcpConn>;
   serve(
     options: { hostname: string; port: number; tcpBacklog?: number; onListen?: (addr: NetAddr) => void; onError?: (error: unknown) => Response },
     handler: (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>,

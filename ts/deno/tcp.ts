@@ -32,7 +32,14 @@ class DenoTcpTransport implements Transport {
   private writeDone = false;
   private closed = false;
 
-  constructor(private readonly conn: TcpConn) {
+  /**
+   * `halfClose`: `end` shuts our side only and what the peer still sends is delivered (a forwarded
+   * connection's target answers after the client's EOF); otherwise the peer has nothing more to say.
+   */
+  constructor(
+    private readonly conn: TcpConn,
+    private readonly halfClose = false,
+  ) {
     this.remoteAddress = conn.remoteAddr.hostname;
     this.remotePort = conn.remoteAddr.port;
     conn.setNoDelay(true);
@@ -82,13 +89,13 @@ class DenoTcpTransport implements Transport {
     let buffer = new Uint8Array(READ_BUFFER);
     try {
       for (;;) {
-        while (this.paused && !this.ending && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
+        while (this.paused && (!this.ending || this.halfClose) && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
         if (this.closed) return;
         const n = await this.conn.read(buffer);
         if (this.closed) return;
         if (n === null) break;
-        if (n === 0 || this.ending) continue;
+        if (n === 0 || (this.ending && !this.halfClose)) continue;
         let chunk: Uint8Array;
         if (n < READ_BUFFER / 4) chunk = buffer.slice(0, n);
         else {
@@ -169,6 +176,11 @@ class DenoTcpTransport implements Transport {
     // Reported after the caller's own work, as Node's sockets do.
     if (handlers) queueMicrotask(() => handlers.close(error));
   }
+}
+
+/** A TCP connection to `host`:`port` (forwarded tunnels), once it is established. */
+export async function denoConnectTcp(host: string, port: number): Promise<Transport> {
+  return new DenoTcpTransport(await Deno.connect({ hostname: host, port }), true);
 }
 
 export const denoTcp: ListenAdapter = {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
-import { nodeTcp } from './tcp.js';
+import { nodeConnectTcp, nodeTcp } from './tcp.js';
 import { uwsWebSocket } from './websocket.js';
 
 let module: WebAssembly.Module | undefined;
@@ -19,7 +19,7 @@ function compiled(): WebAssembly.Module {
   return module;
 }
 
-export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, webSocket: uwsWebSocket };
+export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp };
 
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {

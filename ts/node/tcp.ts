@@ -1,6 +1,6 @@
 /** Node's TCP sockets behind the transport contract. */
 
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import type { ListenAdapter, Listener, Transport, TransportHandlers } from '../transport.js';
 
 /** Bytes buffered in a socket before `write` reports backpressure; sized for a few 32 KiB packets in flight. */
@@ -54,6 +54,18 @@ class TcpTransport implements Transport {
     // A peer's half-close ends the SSH connection: there is nothing more it can say.
     this.socket.on('end', () => this.end());
   }
+}
+
+/** A TCP connection to `host`:`port` (forwarded tunnels), once it is established. */
+export function nodeConnectTcp(host: string, port: number): Promise<Transport> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, allowHalfOpen: true });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(new TcpTransport(socket));
+    });
+  });
 }
 
 export const nodeTcp: ListenAdapter = {
