@@ -355,14 +355,7 @@ impl Connection {
         if channel.eof_sent || channel.close_sent {
             return Err(CommandError::WrongState("EOF or close already sent on this channel"));
         }
-        if session.in_kex() {
-            // Data would wait in the session until the exchange ends, however long the client makes that.
-            channel.defer_send();
-            return Ok(0);
-        }
-        let (packets, taken) = channel.send(stream, data);
-        session.send_batch(&packets, ctx);
-        Ok(taken)
+        Ok(channel.send_data(stream, data, session, ctx))
     }
 
     pub(super) fn send_window(&self, local_id: u32) -> Option<u32> {
@@ -379,13 +372,9 @@ impl Connection {
     }
 
     pub(super) fn send_eof(&mut self, local_id: u32, session: &mut Session, ctx: &mut Ctx) -> Result<(), CommandError> {
-        let channel = self.open_channel(local_id, session)?;
-        if channel.eof_sent || channel.close_sent {
-            return Ok(());
+        if let Some(eof) = self.open_channel(local_id, session)?.eof() {
+            session.send(&eof, ctx);
         }
-        channel.eof_sent = true;
-        let eof = conn_proto::encode_channel_only(msg::CHANNEL_EOF, channel.peer_id);
-        session.send(&eof, ctx);
         Ok(())
     }
 
@@ -416,13 +405,9 @@ impl Connection {
     }
 
     pub(super) fn close_channel(&mut self, local_id: u32, session: &mut Session, ctx: &mut Ctx) -> Result<(), CommandError> {
-        let channel = self.open_channel(local_id, session)?;
-        if channel.close_sent {
-            return Ok(());
+        if let Some(close) = self.open_channel(local_id, session)?.close() {
+            session.send(&close, ctx);
         }
-        channel.close_sent = true;
-        let close = conn_proto::encode_channel_only(msg::CHANNEL_CLOSE, channel.peer_id);
-        session.send(&close, ctx);
         Ok(())
     }
 }
