@@ -7,7 +7,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 
 use super::{ClientEvent, Cx};
-use crate::connection::channel::Channel;
+use crate::connection::channel::{Channel, MIN_PEER_MAX_PACKET};
 use crate::connection::{self as conn_proto, ChannelRequest, ExitReport};
 use crate::error::{Error, Result};
 use crate::msg;
@@ -165,6 +165,9 @@ impl Connection {
             }
             msg::CHANNEL_OPEN_CONFIRMATION => {
                 let c = conn_proto::decode_open_confirmation(payload)?;
+                if c.max_packet < MIN_PEER_MAX_PACKET {
+                    return Err(Error::protocol("maximum packet size too small"));
+                }
                 let config = cx.ctx.config;
                 match self.channels.get_mut(&c.recipient) {
                     Some(slot @ Slot { stage: Stage::Opening, .. }) => {

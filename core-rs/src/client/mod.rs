@@ -31,7 +31,7 @@ pub const CLIENT_VERSION: &str = concat!("SSH-2.0-wasshd_", env!("CARGO_PKG_VERS
 
 /// What the client's layers work with during one call: the session's context, and the host's events,
 /// which the session's own (logs, key exchanges, the end) join in the order they happen.
-pub(crate) struct Cx<'a> {
+struct Cx<'a> {
     ctx: Ctx<'a>,
     events: &'a mut VecDeque<ClientEvent>,
 }

@@ -11,6 +11,9 @@ use crate::transport::packet::MAX_PACKET_LEN;
 use crate::transport::session::{Ctx, Session};
 use crate::wire::Writer;
 
+/// Channels whose peer takes smaller packets are refused: tiny packets would multiply the cost of every byte sent.
+pub const MIN_PEER_MAX_PACKET: u32 = 256;
+
 pub struct Channel {
     /// The id the peer knows this channel by (its "sender channel").
     pub peer_id: u32,

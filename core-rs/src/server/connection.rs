@@ -7,7 +7,7 @@
 use alloc::collections::{BTreeMap, VecDeque};
 
 use super::MAX_QUOTED_CHARS;
-use crate::connection::channel::Channel;
+use crate::connection::channel::{Channel, MIN_PEER_MAX_PACKET};
 use crate::connection::{self as conn_proto, ChannelRequest};
 use crate::error::{Error, Result};
 use crate::event::{quote, Event, LOG_VERBOSE};
@@ -15,9 +15,6 @@ use crate::msg;
 use crate::server::CommandError;
 use crate::transport::session::{Ctx, Session};
 use crate::wire::Reader;
-
-/// Channels whose peer takes smaller packets are refused: tiny packets would multiply the cost of every byte sent.
-const MIN_PEER_MAX_PACKET: u32 = 256;
 
 /// Channel opens the host may leave unanswered at once. At this many the connection takes no more input
 /// until the host answers one, so a client cannot make the host hold opens without bound.
