@@ -403,3 +403,18 @@ fn sixteen_mib_up_byte_exact_through_a_rekey_by_each_side() {
 fn sixteen_mib_down_byte_exact_through_a_rekey_by_each_side() {
     transfer(false);
 }
+
+#[test]
+fn a_server_that_never_finishes_the_key_exchange_times_out() {
+    let mut client = Client::new(Config::default(), b"a client left waiting by its server", 1_000);
+    client.take_output();
+    let deadline = 1_000 + wasshd_core::server::KEX_TIMEOUT_MS;
+    assert_eq!(client.next_deadline(), Some(deadline));
+    client.handle_timeout(deadline - 1);
+    assert!(!client.is_closed());
+    client.handle_timeout(deadline);
+    let events: Vec<ClientEvent> = std::iter::from_fn(|| client.poll_event()).filter(|e| !matches!(e, ClientEvent::Log { .. })).collect();
+    assert!(matches!(&events[..], [ClientEvent::Disconnected { reason: 11, by_peer: false, .. }]), "{events:?}");
+    assert!(!client.take_output().is_empty(), "a DISCONNECT goes out");
+    assert_eq!(client.next_deadline(), None);
+}
