@@ -8,6 +8,7 @@ mod common;
 
 use std::collections::{HashMap, VecDeque};
 
+use common::client_host::ClientHost;
 use common::{host_key, pattern, test_server, USER_SEED};
 use wasshd_core::config::Config;
 use wasshd_core::connection::{ChannelRequest, PtyRequest};
@@ -179,23 +180,6 @@ impl Duo {
         }
     }
 
-    fn event(&mut self) -> ClientEvent {
-        if self.events.is_empty() {
-            self.pump();
-        }
-        self.events.pop_front().unwrap_or_else(|| panic!("no client event; server host saw disconnects {:?}", self.host.disconnects))
-    }
-
-    /// The next event that is not a key exchange or a ready-to-send notice.
-    fn significant(&mut self) -> ClientEvent {
-        loop {
-            match self.event() {
-                ClientEvent::KeysExchanged(_) | ClientEvent::ChannelReadyToSend { .. } => {}
-                other => return other,
-            }
-        }
-    }
-
     /// Handshake and host-key check; returns the `HostKey` event's fingerprint.
     fn connect(&mut self, accept: bool) -> String {
         assert_eq!(self.event(), ClientEvent::ServerVersion { version: self.server.config().server_version.clone() });
@@ -211,17 +195,18 @@ impl Duo {
         self.client.auth_password("alice", PASSWORD).unwrap();
         assert_eq!(self.significant(), ClientEvent::Authenticated);
     }
+}
 
-    fn open_session(&mut self) -> u32 {
-        let channel = self.client.open_session().unwrap();
-        assert_eq!(self.significant(), ClientEvent::ChannelOpened { channel });
-        channel
+impl ClientHost for Duo {
+    fn client(&mut self) -> &mut Client {
+        &mut self.client
     }
 
-    fn request(&mut self, channel: u32, request: ChannelRequest) {
-        let name = request.name().to_string();
-        self.client.channel_request(channel, &request).unwrap();
-        assert_eq!(self.significant(), ClientEvent::ChannelRequestReply { channel, request: name, success: true });
+    fn event(&mut self) -> ClientEvent {
+        if self.events.is_empty() {
+            self.pump();
+        }
+        self.events.pop_front().unwrap_or_else(|| panic!("no client event; server host saw disconnects {:?}", self.host.disconnects))
     }
 }
 

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
+
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use common::client_host::ClientHost;
 use sha2::{Digest, Sha256};
 use wasshd_core::config::Config;
 use wasshd_core::connection::{ChannelRequest, PtyRequest};
@@ -152,27 +155,6 @@ impl Wire {
         }
     }
 
-    fn event(&mut self) -> ClientEvent {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(event) = self.events.pop_front() {
-                return event;
-            }
-            assert!(Instant::now() < deadline, "no event from the client");
-            self.turn();
-        }
-    }
-
-    /// The next event other than a key exchange or ready-to-send notice.
-    fn significant(&mut self) -> ClientEvent {
-        loop {
-            match self.event() {
-                ClientEvent::KeysExchanged(_) | ClientEvent::ChannelReadyToSend { .. } => {}
-                other => return other,
-            }
-        }
-    }
-
     /// Handshake, host key accepted, ed25519 login; returns the fingerprint the client showed.
     fn login(&mut self) -> String {
         assert!(matches!(self.event(), ClientEvent::ServerVersion { version } if version.starts_with("SSH-2.0-OpenSSH")));
@@ -182,18 +164,6 @@ impl Wire {
         self.client.auth_publickey(&whoami(), user_key()).unwrap();
         assert_eq!(self.significant(), ClientEvent::Authenticated);
         fingerprint
-    }
-
-    fn open_session(&mut self) -> u32 {
-        let channel = self.client.open_session().unwrap();
-        assert_eq!(self.significant(), ClientEvent::ChannelOpened { channel });
-        channel
-    }
-
-    fn request(&mut self, channel: u32, request: ChannelRequest) {
-        let name = request.name().to_string();
-        self.client.channel_request(channel, &request).unwrap();
-        assert_eq!(self.significant(), ClientEvent::ChannelRequestReply { channel, request: name, success: true });
     }
 
     fn exec(&mut self, command: &str) -> u32 {
@@ -238,6 +208,23 @@ impl Wire {
                     other => panic!("{other:?}"),
                 }
             }
+        }
+    }
+}
+
+impl ClientHost for Wire {
+    fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    fn event(&mut self) -> ClientEvent {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return event;
+            }
+            assert!(Instant::now() < deadline, "no event from the client");
+            self.turn();
         }
     }
 }
