@@ -1,5 +1,6 @@
-//! The user authentication protocol (RFC 4252, RFC 4256): message decoding and encoding. The
-//! decisions and the attempt counting live in the server's authentication layer (`server/userauth.rs`).
+//! The user authentication protocol (RFC 4252, RFC 4256): message decoding and encoding for both ends.
+//! The server's decisions and attempt counting live in `server/userauth.rs`, the client's steps in
+//! `client/userauth.rs`.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -178,6 +179,101 @@ pub fn encode_banner(text: &str) -> Vec<u8> {
     w.into_vec()
 }
 
+// ---- what a client sends and reads ---------------------------------------------------------------
+
+/// What a client asks to authenticate with; the publickey signature is made over [`signed_data`].
+pub enum ClientMethod<'a> {
+    None,
+    Password(&'a str),
+    KeyboardInteractive { submethods: &'a str },
+    PublicKey { algorithm: &'a str, blob: &'a [u8], signature: Option<&'a [u8]> },
+}
+
+/// SSH_MSG_USERAUTH_REQUEST as a client sends it (RFC 4252 §5, §7, §8; RFC 4256 §3.1). It may carry a
+/// password: the caller wipes it.
+pub fn encode_request(user: &str, service: &str, method: &ClientMethod) -> Zeroizing<Vec<u8>> {
+    let mut w = Writer::message(msg::USERAUTH_REQUEST);
+    w.string(user.as_bytes()).string(service.as_bytes());
+    match method {
+        ClientMethod::None => w.string(b"none"),
+        ClientMethod::Password(password) => w.string(b"password").bool(false).string(password.as_bytes()),
+        ClientMethod::KeyboardInteractive { submethods } => w.string(b"keyboard-interactive").string(b"").string(submethods.as_bytes()),
+        ClientMethod::PublicKey { algorithm, blob, signature } => {
+            w.string(b"publickey").bool(signature.is_some()).string(algorithm.as_bytes()).string(blob);
+            if let Some(signature) = signature {
+                w.string(signature);
+            }
+            &mut w
+        }
+    };
+    Zeroizing::new(w.into_vec())
+}
+
+/// SSH_MSG_USERAUTH_FAILURE: the methods that can continue, and whether the last step passed.
+pub fn decode_failure(payload: &[u8]) -> Result<(Vec<String>, bool)> {
+    let mut r = Reader::new(payload);
+    r.u8()?;
+    let methods = r.name_list()?.split(',').filter(|m| !m.is_empty()).map(String::from).collect();
+    let partial_success = r.bool()?;
+    r.finish()?;
+    Ok((methods, partial_success))
+}
+
+/// SSH_MSG_USERAUTH_BANNER's text; the language tag is ignored.
+pub fn decode_banner(payload: &[u8]) -> Result<String> {
+    let mut r = Reader::new(payload);
+    r.u8()?;
+    let text = r.utf8_owned()?;
+    r.string()?;
+    r.finish()?;
+    Ok(text)
+}
+
+/// SSH_MSG_USERAUTH_PK_OK: the algorithm and key blob it accepts.
+pub fn decode_pk_ok(payload: &[u8]) -> Result<(&str, &[u8])> {
+    let mut r = Reader::new(payload);
+    r.u8()?;
+    let algorithm = r.utf8()?;
+    let blob = r.string()?;
+    r.finish()?;
+    Ok((algorithm, blob))
+}
+
+/// A decoded SSH_MSG_USERAUTH_INFO_REQUEST (RFC 4256 §3.2).
+pub struct InfoRequest {
+    pub name: String,
+    pub instruction: String,
+    /// `(prompt, echo)` pairs.
+    pub prompts: Vec<(String, bool)>,
+}
+
+pub fn decode_info_request(payload: &[u8]) -> Result<InfoRequest> {
+    let mut r = Reader::new(payload);
+    r.u8()?;
+    let name = r.utf8_owned()?;
+    let instruction = r.utf8_owned()?;
+    r.string()?; // language tag, deprecated
+    let n = r.u32()? as usize;
+    if n > MAX_PROMPTS {
+        return Err(Error::protocol("too many keyboard-interactive prompts"));
+    }
+    let mut prompts = Vec::with_capacity(n);
+    for _ in 0..n {
+        prompts.push((r.utf8_owned()?, r.bool()?));
+    }
+    r.finish()?;
+    Ok(InfoRequest { name, instruction, prompts })
+}
+
+pub fn encode_info_response<S: AsRef<str>>(responses: &[S]) -> Zeroizing<Vec<u8>> {
+    let mut w = Writer::message(msg::USERAUTH_INFO_RESPONSE);
+    w.u32(responses.len() as u32);
+    for response in responses {
+        w.string(response.as_ref().as_bytes());
+    }
+    Zeroizing::new(w.into_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +305,37 @@ mod tests {
                 assert!(decode_request(&msg[..cut]).is_err(), "cut at {cut}");
             }
         }
+    }
+
+    #[test]
+    fn what_a_client_encodes_the_server_decoder_reads() {
+        let pw = encode_request("alice", "ssh-connection", &ClientMethod::Password("secret"));
+        assert!(
+            matches!(decode_request(&pw).unwrap().method, MethodRequest::Password { password, change: false } if password.as_str() == "secret")
+        );
+        let kbd = encode_request("alice", "ssh-connection", &ClientMethod::KeyboardInteractive { submethods: "pam" });
+        assert!(matches!(decode_request(&kbd).unwrap().method, MethodRequest::KeyboardInteractive { submethods: "pam" }));
+        let pk = ClientMethod::PublicKey { algorithm: "ssh-ed25519", blob: b"blob", signature: Some(b"sig") };
+        let pk = encode_request("alice", "ssh-connection", &pk);
+        assert!(matches!(decode_request(&pk).unwrap().method, MethodRequest::PublicKey { blob: b"blob", signature: Some(b"sig"), .. }));
+        let responses = [Zeroizing::new(String::from("a")), Zeroizing::new(String::from("b"))];
+        assert_eq!(decode_info_response(&encode_info_response(&responses), 2).unwrap().len(), 2);
+        let prompts = [(String::from("Password: "), false)];
+        let request = decode_info_request(&encode_info_request("n", "i", &prompts)).unwrap();
+        assert_eq!((request.name.as_str(), request.instruction.as_str(), request.prompts.as_slice()), ("n", "i", &prompts[..]));
+        assert_eq!(
+            decode_failure(&encode_failure(&[Method::Password, Method::PublicKey], true)).unwrap(),
+            (alloc::vec!["password".into(), "publickey".into()], true)
+        );
+        assert_eq!(decode_banner(&encode_banner("hi")).unwrap(), "hi");
+        assert_eq!(decode_pk_ok(&encode_pk_ok("ssh-ed25519", b"blob")).unwrap(), ("ssh-ed25519", &b"blob"[..]));
+    }
+
+    #[test]
+    fn an_info_request_with_more_prompts_than_the_bound_is_refused() {
+        let prompts: Vec<(String, bool)> = (0..=MAX_PROMPTS).map(|i| (alloc::format!("{i}"), true)).collect();
+        assert!(decode_info_request(&encode_info_request("", "", &prompts)).is_err());
+        assert!(decode_info_request(&encode_info_request("", "", &prompts[1..])).is_ok());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use base64ct::{Base64, Encoding};
+use base64ct::{Base64, Base64Unpadded, Encoding};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use rand_core::RngCore;
 use zeroize::Zeroizing;
@@ -242,6 +242,13 @@ impl PublicKey {
     }
 }
 
+/// The SHA-256 fingerprint of a public key blob as OpenSSH prints it: `SHA256:` and the digest in base64
+/// without padding.
+pub fn fingerprint(blob: &[u8]) -> String {
+    use sha2::Digest;
+    alloc::format!("SHA256:{}", Base64Unpadded::encode_string(&sha2::Sha256::digest(blob)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +271,13 @@ Dnw1eyIX6p5Sb7+zXLn+AAAABHRlc3QB
         assert_eq!(key.public().to_openssh_line(), OPENSSH_PUB);
         let text = key.to_openssh("test", 0x6da5_6111);
         assert_eq!(text, OPENSSH_KEY);
+    }
+
+    #[test]
+    fn fingerprint_is_the_one_ssh_keygen_prints() {
+        // `ssh-keygen -lf` of OPENSSH_PUB.
+        let key = HostKey::from_openssh(OPENSSH_KEY).unwrap();
+        assert_eq!(fingerprint(&key.public().blob()), "SHA256:qEnbRBkrQlDD1IlkTKFPCfY1MLCKBzKJ5LX25sEoTeY");
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! Layout follows the RFCs: [`wire`] (RFC 4251 data types), [`transport`] (RFC 4253: a role-neutral
 //! session over packets, negotiation and one file per key exchange method), [`auth`] (RFC 4252/4256
 //! messages), [`connection`] (RFC 4254 messages and channels), [`keys`] (key types and signature
-//! algorithms), [`crypto`], and [`server`]: the server's authentication and connection layers over a
-//! transport session.
+//! algorithms), [`crypto`], [`server`]: the server's authentication and connection layers over a
+//! transport session, and [`client`]: the client's, over the same session in the client role.
 
 #![no_std]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
@@ -36,6 +36,7 @@ macro_rules! algorithms {
 }
 
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod connection;
 pub mod crypto;
@@ -48,6 +49,7 @@ pub mod transport;
 pub mod wipe;
 pub mod wire;
 
+pub use client::{Client, ClientEvent};
 pub use config::Config;
 pub use error::Error;
 pub use event::{AuthMethod, AuthReply, AuthRequest, Event};

@@ -1,12 +1,18 @@
-//! Channel bookkeeping: local ids, flow-control windows in both directions, and the EOF/CLOSE handshake
-//! (RFC 4254 §5). Pure state: methods return the payloads to send and never do I/O.
+//! Channel bookkeeping for either end: flow-control windows in both directions, and the EOF/CLOSE
+//! handshake (RFC 4254 §5). Methods return the payloads to send, except [`Channel::send_data`], which
+//! hands them to the session.
 
 use alloc::vec::Vec;
 
+use crate::connection::encode_channel_only;
 use crate::error::{Error, Result};
 use crate::msg;
 use crate::transport::packet::MAX_PACKET_LEN;
+use crate::transport::session::{Ctx, Session};
 use crate::wire::Writer;
+
+/// Channels whose peer takes smaller packets are refused: tiny packets would multiply the cost of every byte sent.
+pub const MIN_PEER_MAX_PACKET: u32 = 256;
 
 pub struct Channel {
     /// The id the peer knows this channel by (its "sender channel").
@@ -168,6 +174,42 @@ impl DataHeader {
 
     pub fn bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl Channel {
+    /// Sends what the peer's window allows of `data`; returns how much was taken. Nothing is taken during
+    /// a key exchange: data would wait in the session however long the peer made the exchange last.
+    pub fn send_data(&mut self, stream: u32, data: &[u8], session: &mut Session, ctx: &mut Ctx) -> usize {
+        if session.in_kex() {
+            self.defer_send();
+            return 0;
+        }
+        let (messages, taken) = self.send(stream, data);
+        for (header, data) in messages {
+            session.send_parts(&[header.bytes(), data], ctx);
+        }
+        // After all of them: a re-exchange started between them would strand the rest.
+        session.maybe_rekey(ctx);
+        taken
+    }
+
+    /// Our EOF, unless EOF or CLOSE went out already.
+    pub fn eof(&mut self) -> Option<Vec<u8>> {
+        if self.eof_sent || self.close_sent {
+            return None;
+        }
+        self.eof_sent = true;
+        Some(encode_channel_only(msg::CHANNEL_EOF, self.peer_id))
+    }
+
+    /// Our CLOSE, unless it went out already.
+    pub fn close(&mut self) -> Option<Vec<u8>> {
+        if self.close_sent {
+            return None;
+        }
+        self.close_sent = true;
+        Some(encode_channel_only(msg::CHANNEL_CLOSE, self.peer_id))
     }
 }
 

@@ -1,5 +1,5 @@
-//! The connection protocol (RFC 4254): channel requests decoded into typed values, and encoders for what
-//! the server sends. Channel bookkeeping (ids, windows, close handshakes) is in [`channel`].
+//! The connection protocol (RFC 4254): channel requests decoded into typed values, and the messages either
+//! end sends and reads. Channel bookkeeping (ids, windows, close handshakes) is in [`channel`].
 
 pub mod channel;
 
@@ -64,6 +64,13 @@ impl ChannelRequest {
             ChannelRequest::Signal { .. } => "signal",
             ChannelRequest::Other { name, .. } => name,
         }
+    }
+
+    /// SSH_MSG_CHANNEL_REQUEST carrying this request to `recipient`.
+    pub fn encode(&self, recipient: u32, want_reply: bool) -> Vec<u8> {
+        let mut fields = Writer::new();
+        self.encode_fields(&mut fields);
+        encode_channel_request(recipient, self.name(), want_reply, fields.as_slice())
     }
 
     /// The request-specific fields in their wire form (RFC 4254 §6), as they follow `want reply`.
@@ -135,6 +142,66 @@ pub fn decode_channel_open(payload: &[u8]) -> Result<ChannelOpen<'_>> {
     Ok(ChannelOpen { kind: r.utf8()?, sender: r.u32()?, window: r.u32()?, max_packet: r.u32()?, data: r.rest() })
 }
 
+pub fn encode_channel_open(kind: &str, sender: u32, window: u32, max_packet: u32) -> Vec<u8> {
+    let mut w = Writer::message(msg::CHANNEL_OPEN);
+    w.string(kind.as_bytes()).u32(sender).u32(window).u32(max_packet);
+    w.into_vec()
+}
+
+/// A decoded SSH_MSG_CHANNEL_OPEN_CONFIRMATION of a session channel (no type-specific data).
+pub struct OpenConfirmation {
+    pub recipient: u32,
+    pub sender: u32,
+    pub window: u32,
+    pub max_packet: u32,
+}
+
+pub fn decode_open_confirmation(payload: &[u8]) -> Result<OpenConfirmation> {
+    let mut r = Reader::new(payload);
+    r.u8()?;
+    let confirmation = OpenConfirmation { recipient: r.u32()?, sender: r.u32()?, window: r.u32()?, max_packet: r.u32()? };
+    r.finish()?;
+    Ok(confirmation)
+}
+
+/// SSH_MSG_CHANNEL_OPEN_FAILURE: (recipient, reason code, description).
+pub fn decode_open_failure(payload: &[u8]) -> Result<(u32, u32, String)> {
+    let mut r = Reader::new(payload);
+    r.u8()?;
+    let (recipient, reason) = (r.u32()?, r.u32()?);
+    let description = String::from_utf8_lossy(r.string()?).into_owned();
+    r.string()?;
+    r.finish()?;
+    Ok((recipient, reason, description))
+}
+
+/// How a command on the other end ended (RFC 4254 §6.10), from the data of an `exit-status` or
+/// `exit-signal` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitReport {
+    Status(u32),
+    Signal { signal: String, core_dumped: bool, message: String },
+}
+
+impl ExitReport {
+    /// The report a request carries, if it is one; `None` for other requests.
+    pub fn decode(name: &str, data: &[u8]) -> Option<Result<ExitReport>> {
+        let mut r = Reader::new(data);
+        let report = match name {
+            "exit-status" => r.u32().map(ExitReport::Status),
+            "exit-signal" => (|| {
+                let signal = r.utf8_owned()?;
+                let core_dumped = r.bool()?;
+                let message = String::from_utf8_lossy(r.string()?).into_owned();
+                r.string()?;
+                Ok(ExitReport::Signal { signal, core_dumped, message })
+            })(),
+            _ => return None,
+        };
+        Some(report.and_then(|report| r.finish().map(|()| report)).map_err(Into::into))
+    }
+}
+
 /// Channel open failure reason codes (RFC 4254 §5.1).
 pub const OPEN_ADMINISTRATIVELY_PROHIBITED: u32 = 1;
 pub const OPEN_UNKNOWN_CHANNEL_TYPE: u32 = 3;
@@ -195,6 +262,30 @@ mod tests {
         let mut extra = bytes.clone();
         extra.push(0);
         assert!(decode_channel_request(&extra).is_err());
+    }
+
+    #[test]
+    fn exit_reports_decode_from_what_the_server_encodes() {
+        for (payload, want) in [
+            (encode_exit_status(1, 7), ExitReport::Status(7)),
+            (
+                encode_exit_signal(1, "TERM", true, "bye"),
+                ExitReport::Signal { signal: "TERM".into(), core_dumped: true, message: "bye".into() },
+            ),
+        ] {
+            let (_, request, _) = decode_channel_request(&payload).unwrap();
+            let ChannelRequest::Other { name, data } = request else { panic!("{request:?}") };
+            assert_eq!(ExitReport::decode(&name, &data).unwrap().unwrap(), want);
+            assert!(ExitReport::decode(&name, &data[..data.len() - 1]).unwrap().is_err());
+        }
+        assert!(ExitReport::decode("keepalive@openssh.com", &[]).is_none());
+    }
+
+    #[test]
+    fn typed_requests_encode_what_they_decode_from() {
+        let pty =
+            ChannelRequest::Pty(PtyRequest { term: "xterm".into(), cols: 80, rows: 24, width_px: 0, height_px: 0, modes: alloc::vec![0] });
+        assert_eq!(decode_channel_request(&pty.encode(5, true)).unwrap(), (5, pty, true));
     }
 
     #[test]

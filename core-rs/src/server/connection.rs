@@ -7,7 +7,7 @@
 use alloc::collections::{BTreeMap, VecDeque};
 
 use super::MAX_QUOTED_CHARS;
-use crate::connection::channel::Channel;
+use crate::connection::channel::{Channel, MIN_PEER_MAX_PACKET};
 use crate::connection::{self as conn_proto, ChannelRequest};
 use crate::error::{Error, Result};
 use crate::event::{quote, Event, LOG_VERBOSE};
@@ -15,9 +15,6 @@ use crate::msg;
 use crate::server::CommandError;
 use crate::transport::session::{Ctx, Session};
 use crate::wire::Reader;
-
-/// Channels whose peer takes smaller packets are refused: tiny packets would multiply the cost of every byte sent.
-const MIN_PEER_MAX_PACKET: u32 = 256;
 
 /// Channel opens the host may leave unanswered at once. At this many the connection takes no more input
 /// until the host answers one, so a client cannot make the host hold opens without bound.
@@ -360,17 +357,7 @@ impl Connection {
         if channel.eof_sent || channel.close_sent {
             return Err(CommandError::WrongState("EOF or close already sent on this channel"));
         }
-        if session.in_kex() {
-            // Data would wait in the session until the exchange ends, however long the client makes that.
-            channel.defer_send();
-            return Ok(0);
-        }
-        let (messages, taken) = channel.send(stream, data);
-        for (header, data) in messages {
-            session.send_parts(&[header.bytes(), data], ctx);
-        }
-        session.maybe_rekey(ctx);
-        Ok(taken)
+        Ok(channel.send_data(stream, data, session, ctx))
     }
 
     pub(super) fn send_window(&self, local_id: u32) -> Option<u32> {
@@ -387,13 +374,9 @@ impl Connection {
     }
 
     pub(super) fn send_eof(&mut self, local_id: u32, session: &mut Session, ctx: &mut Ctx) -> Result<(), CommandError> {
-        let channel = self.open_channel(local_id, session)?;
-        if channel.eof_sent || channel.close_sent {
-            return Ok(());
+        if let Some(eof) = self.open_channel(local_id, session)?.eof() {
+            session.send(&eof, ctx);
         }
-        channel.eof_sent = true;
-        let eof = conn_proto::encode_channel_only(msg::CHANNEL_EOF, channel.peer_id);
-        session.send(&eof, ctx);
         Ok(())
     }
 
@@ -424,13 +407,9 @@ impl Connection {
     }
 
     pub(super) fn close_channel(&mut self, local_id: u32, session: &mut Session, ctx: &mut Ctx) -> Result<(), CommandError> {
-        let channel = self.open_channel(local_id, session)?;
-        if channel.close_sent {
-            return Ok(());
+        if let Some(close) = self.open_channel(local_id, session)?.close() {
+            session.send(&close, ctx);
         }
-        channel.close_sent = true;
-        let close = conn_proto::encode_channel_only(msg::CHANNEL_CLOSE, channel.peer_id);
-        session.send(&close, ctx);
         Ok(())
     }
 }
