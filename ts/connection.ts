@@ -15,10 +15,13 @@ interface PendingSend {
 }
 
 /**
- * Where a channel's side goes when the server serves the channel itself (a tunnel: forwarding.ts) rather
- * than the handlers: its data (resolving once taken, which reopens the window), its EOF, its close.
+ * Where a channel's side goes instead of the handlers' `channelDataIn`: its data (resolving once taken, which
+ * reopens the window), its EOF, its close. A tunnel the server serves itself (forwarding.ts) is `internal`:
+ * the handlers see none of its events. The streams an application takes (channel-streams.ts) are not: its
+ * `channelEOF` and `channelClosed` still fire.
  */
 export interface ChannelSink {
+  readonly internal: boolean;
   data(bytes: Uint8Array): Promise<void> | void;
   eof(): void;
   closed(): void;

@@ -142,6 +142,7 @@ export class Tunnels {
 
 /** One forwarded connection: the channel's bytes to the target and the target's back. */
 class Tunnel implements ChannelSink {
+  readonly internal = true;
   /** Bytes from the client, written to the target. */
   bytesIn = 0;
   /** Bytes from the target, sent to the client. */

@@ -102,8 +102,10 @@ export class Router {
         events.enqueueChannel(conn, event.channel, () => this.decisions.channelRequest(conn, event));
         break;
       case 'channelData': {
-        const sink = conn.channels.get(event.channel)?.sink;
+        const ch = conn.channels.get(event.channel);
         events.enqueueChannel(conn, event.channel, async () => {
+          // Taken when the data's turn comes: streams asked for meanwhile get what arrived before.
+          const sink = ch?.sink;
           if (sink) await sink.data(event.data);
           else await events.dispatch('channelDataIn', { connectionId: id, channelId: event.channel, data: event.data, stream: event.stream });
           if (!conn.ended) this.binding.withConn(conn, (core) => core.consume_channel_data(id, event.channel, event.data.length));
@@ -111,8 +113,11 @@ export class Router {
         break;
       }
       case 'channelEof': {
-        const sink = conn.channels.get(event.channel)?.sink;
-        events.enqueueChannel(conn, event.channel, () => (sink ? sink.eof() : events.dispatch('channelEOF', { connectionId: id, channelId: event.channel })));
+        const ch = conn.channels.get(event.channel);
+        events.enqueueChannel(conn, event.channel, () => {
+          ch?.sink?.eof();
+          if (!ch?.sink?.internal) return events.dispatch('channelEOF', { connectionId: id, channelId: event.channel });
+        });
         break;
       }
       case 'channelReadyToSend': {
@@ -125,8 +130,10 @@ export class Router {
         const ch = conn.channels.get(event.channel);
         ch?.fail(() => new SSHError(ErrorCode.NoSuchChannel, `channel ${event.channel} closed`));
         conn.channels.delete(event.channel);
-        const sink = ch?.sink;
-        events.enqueueChannel(conn, event.channel, () => (sink ? sink.closed() : events.dispatch('channelClosed', { connectionId: id, channelId: event.channel })));
+        events.enqueueChannel(conn, event.channel, () => {
+          ch?.sink?.closed();
+          if (!ch?.sink?.internal) return events.dispatch('channelClosed', { connectionId: id, channelId: event.channel });
+        });
         break;
       }
       case 'disconnected':

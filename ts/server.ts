@@ -23,6 +23,7 @@ import { Decisions } from './decisions.js';
 import { Dispatcher } from './dispatcher.js';
 import { Emitter } from './emitter.js';
 import { Tunnels } from './forwarding.js';
+import { channelStreams, type ChannelStreamOptions, type ChannelStreams } from './channel-streams.js';
 import { DisconnectReason, ErrorCode, SSHError } from './errors.js';
 import type { ConnectionRequestEvent, SSHChannel, SSHConnection, SSHServerEvents } from './events.js';
 import { SourcePenalties, StartupLimit } from './limits.js';
@@ -391,6 +392,28 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     const conn = this.conns.get(id);
     if (!conn) throw new SSHError(ErrorCode.InvalidConnectionId, `invalid connection id ${id}`);
     return conn;
+  }
+
+  /**
+   * The channel as web streams: what the client sends, ending at its EOF, and what goes to it, whose close
+   * sends EOF (abort, or `options.signal`, closes the channel). From then on the channel's data goes to the
+   * readable instead of `channelDataIn`, including what arrived earlier and still waits for its turn (so the
+   * `channelRequested` handler of an `exec` may take them before reading any); `channelEOF` and
+   * `channelClosed` still fire. Unread data holds the channel's window shut past `options.highWaterMark`.
+   * Serve them after the handler returns, not in it: the channel's data waits for its handlers.
+   */
+  channelStreams(connectionId: number, channelId: number, options?: ChannelStreamOptions): ChannelStreams {
+    const conn = this.connection(connectionId);
+    const ch = this.channel(conn, channelId);
+    if (ch.sink) throw new SSHError(ErrorCode.WrongState, `channel ${channelId} is already served by streams or a tunnel`);
+    const io = {
+      send: (data: Uint8Array) => this.sendChannelData(connectionId, channelId, data),
+      sendEOF: () => this.sendEOF(connectionId, channelId),
+      close: () => this.closeChannel(connectionId, channelId),
+    };
+    const { readable, writable, sink } = channelStreams(io, options);
+    ch.sink = sink;
+    return { readable, writable };
   }
 
   private channel(conn: ConnectionState, id: number): ChannelState {

@@ -23,6 +23,8 @@ from wasmtime.component import Component, Linker, Record
 
 COMPONENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "wasm", "component", "pkg", "wasshd.component.wasm")
 INTERFACE = "wasshd:ssh/server@0.1.0"
+# The bit of `status` that says the last call stopped at the output budget with input left.
+STATUS_INPUT_PENDING = 8
 # What one `input` call gets at most, as the TypeScript host feeds it.
 INPUT_PIECE = 64 * 1024
 # Output buffered in a socket before the client counts as not reading.
@@ -234,7 +236,7 @@ class Connection(asyncio.Protocol):
     def after_call(self):
         while True:
             self.handle_events()
-            if self.ended or not self.writable or not self.core.call("input-pending", self.id):
+            if self.ended or not self.writable or not self.core.call("status", self.id) & STATUS_INPUT_PENDING:
                 break
             # The core stopped at its output budget with input left: the output is written, go on.
             self.core.call("input", self.id, b"", self.server.now())

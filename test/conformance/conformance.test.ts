@@ -72,6 +72,14 @@ describe.each(RUNTIMES)('$name', ({ command, requires, over, webSocketOnly }) =>
     expect(sha256hex(down.stdout)).toBe(sha256hex(Buffer.from(Uint8Array.from({ length: 16 * MiB }, (_, i) => i % 251))));
   });
 
+  it('serves the echo subsystem on the channel\'s web streams: 16 MiB back byte-exact', async () => {
+    const data = testData(16 * MiB, 9);
+    const r = await withKey('echo', data, ['-s']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBe(16 * MiB);
+    expect(sha256hex(r.stdout)).toBe(sha256hex(data));
+  });
+
   it('runs an interactive shell on a pty', async () => {
     const r = await run('ssh', [...SSH_BASE, ...reach, '-i', key.keyFile, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-tt', '-p', String(port), `${USER}@127.0.0.1`], Buffer.from('pty\r\nexit 3\r\n'));
     expect(r.stdout.toString()).toMatch(/ \d+x\d+\r\n/);

@@ -161,10 +161,10 @@ describe('exec commands', () => {
     expect((await exec('env', { pty: XTERM, env: [['B', '2'], ['A', '1']] })).stdout).toBe('A=1\r\nB=2\r\n');
   });
 
-  it('runs only one exec, shell or subsystem', () => {
+  it('runs only one exec or shell', () => {
     const { session } = open();
     session.exec('sleep 1');
-    expect(() => session.shell()).toThrow(/single exec, shell or subsystem/);
+    expect(() => session.shell()).toThrow(/single exec or shell/);
   });
 
   it('calls exit exactly once', async () => {
@@ -365,24 +365,6 @@ describe('sleep and interrupts', () => {
     session.onSignal('INT');
     expect(await io.exited).toBe(130);
     expect(io.stdoutBytes.length).toBeLessThan(1_000_000_000_000);
-  });
-});
-
-describe('echo subsystem', () => {
-  it('sends every byte back and exits 0 at EOF', async () => {
-    const { io, session } = open();
-    expect(session.subsystem('echo')).toBe(true);
-    const data = [randomBytes(5000), Uint8Array.of(10, 13, 0)];
-    for (const chunk of data) await session.onData(chunk);
-    session.onEof();
-    expect(await io.exited).toBe(0);
-    expect(io.stdoutBytes.equals(Buffer.concat(data))).toBe(true);
-  });
-
-  it('refuses unknown subsystems', () => {
-    const { io, session } = open();
-    expect(session.subsystem('sftp')).toBe(false);
-    expect(io.exitCalls).toEqual([]);
   });
 });
 

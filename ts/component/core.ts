@@ -9,7 +9,6 @@
 import { instantiate } from '../../wasm/component/pkg/wasshd.js';
 import type { Core as ComponentCore } from '../../wasm/component/pkg/interfaces/wasshd-ssh-server.js';
 import type { Core } from '../../wasm/pkg/wasshd_wasm.js';
-import { Status } from '../core/binding.js';
 import { setCoreMemory } from '../core/instance.js';
 
 /** The component's core modules by the name jco gave them (`wasshd.core.wasm`, ...), compiled. */
@@ -76,11 +75,8 @@ class ComponentCoreAdapter implements Core {
   input(conn: number, bytes: Uint8Array, now: number): void {
     fallible(() => this.core.input(conn, bytes, now));
   }
-  /** The WIT boundary has the two questions apart, and no way to ask for output or events without taking them. */
   status(conn: number): number {
-    const decision = this.core.decisionPending(conn) ? Status.DecisionPending : 0;
-    const input = this.core.inputPending(conn) ? Status.InputPending : 0;
-    return Status.Output | Status.Events | decision | input;
+    return this.core.status(conn);
   }
   take_output(conn: number): Uint8Array {
     return this.core.takeOutput(conn);

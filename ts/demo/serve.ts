@@ -59,6 +59,23 @@ interface ChannelSession {
   env: Map<string, string>;
   pty?: PtyInfo;
   session?: DemoSession;
+  /** A shell, exec or subsystem has started on the channel: no second one. */
+  started?: boolean;
+}
+
+/**
+ * The echo subsystem, on the channel's web streams: every byte back as it came, then EOF and exit status 0 at
+ * the client's EOF. A channel closed meanwhile ends it.
+ */
+async function echoSubsystem(server: SSHServer, c: number, ch: number): Promise<void> {
+  const { readable, writable } = server.channelStreams(c, ch);
+  try {
+    await readable.pipeTo(writable);
+  } catch {
+    return;
+  }
+  server.sendExitStatus(c, ch, 0);
+  await server.closeChannel(c, ch);
 }
 
 /** Loopback addresses as a client names them: the only targets `--allow-forward` lets it reach. */
@@ -94,7 +111,7 @@ export function serveDemo(server: SSHServer, { users, authorizedKeys, verbose, a
     const s = sessions.get(key(e.connectionId, e.channelId));
     const r = e.request;
     const starts = r.type === 'shell' || r.type === 'exec' || r.type === 'subsystem';
-    if (!s || (starts && s.session) || (r.type === 'subsystem' && r.name !== 'echo')) e.accept = false;
+    if (!s || (starts && s.started) || (r.type === 'subsystem' && r.name !== 'echo')) e.accept = false;
   });
 
   server.on('channelRequested', (e) => {
@@ -103,6 +120,7 @@ export function serveDemo(server: SSHServer, { users, authorizedKeys, verbose, a
     const r = e.request;
     const { connectionId: c, channelId: ch } = e;
     const start = (): DemoSession => {
+      s.started = true;
       s.session = new DemoSession(
         {
           write: (data) => server.sendChannelData(c, ch, data),
@@ -138,7 +156,8 @@ export function serveDemo(server: SSHServer, { users, authorizedKeys, verbose, a
         start().exec(r.command);
         break;
       case 'subsystem':
-        start().subsystem(r.name);
+        s.started = true;
+        void echoSubsystem(server, c, ch);
         break;
     }
   });

@@ -2,12 +2,12 @@
  * The demo server's shell: a few commands whose output is a byte-exact contract for tests and benchmarks, run
  * once (SSH `exec`) or from an interactive prompt (SSH `shell`).
  *
- * Input reaches a command in one of two ways. Without a terminal (exec without a pty, subsystems) bytes pass
+ * Input reaches a command in one of two ways. Without a terminal (exec without a pty) bytes pass
  * untouched and each onData waits until the command is done with its bytes, so the client goes at the command's
  * pace. With a terminal (the shell, or exec with a pty) a line discipline sits in front, like a pty in canonical
  * mode: it edits and echoes lines, turns Ctrl-C into an interrupt and Ctrl-D into an end of input, and holds a
- * little typed-ahead input. With a pty, output newlines become CRLF (the pty's ONLCR), except in `source` and the
- * echo subsystem, which promise exact bytes.
+ * little typed-ahead input. With a pty, output newlines become CRLF (the pty's ONLCR), except in `source`, which
+ * promises exact bytes. (The echo subsystem is served on the channel's web streams, in serve.ts.)
  */
 import { createHash } from 'node:crypto';
 
@@ -422,12 +422,6 @@ async function help(call: CommandCall): Promise<number> {
   return 0;
 }
 
-/** The echo subsystem: every byte back as it came, with no newline translation. */
-async function echoBack(call: CommandCall): Promise<number> {
-  for await (const chunk of stdinChunks(call)) await call.rawOut(chunk);
-  return 0;
-}
-
 const COMMANDS = new Map<string, { usage: string; summary: string; run: Command }>([
   ['echo', { usage: 'echo ARGS...', summary: 'print the arguments', run: echo }],
   ['cat', { usage: 'cat', summary: 'copy stdin to stdout', run: cat }],
@@ -501,18 +495,10 @@ export class DemoSession {
     this.start(true, (stdin) => this.interact(stdin));
   }
 
-  /** Starts a subsystem; returns false if unknown (only `echo` exists: it sends back every byte, and exits 0 at EOF). */
-  subsystem(name: string): boolean {
-    if (name !== 'echo') return false;
-    const signal = this.foreground.signal;
-    this.start(false, (stdin) => this.invoke(echoBack, [], stdin, signal));
-    return true;
-  }
-
   /** Bytes from the client. The returned promise resolves when they have been processed, which the server uses as backpressure. */
   onData(data: Uint8Array): Promise<void> {
     if (this.terminal !== undefined) return this.terminal.receive(data);
-    // Before exec, shell or subsystem there is no one to read the bytes.
+    // Before exec or shell there is no one to read the bytes.
     return this.input?.push(data) ?? Promise.resolve();
   }
 
@@ -536,7 +522,7 @@ export class DemoSession {
   }
 
   private start(withTerminal: boolean, body: (stdin: InputQueue) => Promise<number>): void {
-    if (this.input !== undefined) throw new Error('a DemoSession runs a single exec, shell or subsystem');
+    if (this.input !== undefined) throw new Error('a DemoSession runs a single exec or shell');
     if (withTerminal) {
       this.terminal = new LineDiscipline(
         this.ctx.pty !== undefined,

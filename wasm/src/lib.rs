@@ -23,8 +23,9 @@ use zeroize::Zeroizing;
 #[cfg(target_arch = "wasm32")]
 mod host_crypto;
 
-/// The event records, re-exported for the fuzz transcripts (core-rs/fuzz), which record native events in them.
-pub use wasshd_boundary::encode_event;
+/// The event records and the status bits, re-exported for the fuzz transcripts (core-rs/fuzz), which record
+/// native calls as the module's.
+pub use wasshd_boundary::{encode_event, status};
 
 #[wasm_bindgen]
 extern "C" {

@@ -34,7 +34,7 @@ use wasshd_core::keys::KeyError;
 use wasshd_core::msg::DisconnectReason;
 use wasshd_core::wire::Writer;
 use wasshd_core::{AuthReply, CommandError, Event, Server};
-use wasshd_wasm::encode_event;
+use wasshd_wasm::{encode_event, status};
 
 use crate::host;
 
@@ -221,11 +221,11 @@ impl Recorder {
         r
     }
 
-    /// Whether input waits that the output budget cut short (`Core::input_pending`).
+    /// Whether input waits that the output budget cut short: the bit of `Core::status` a host reads.
     pub fn input_pending(&mut self, id: u32) -> bool {
-        let r = self.server.input_pending(id);
-        self.note("input_pending", &[Num(id.into())], Outcome::Bool(r), None);
-        r
+        let bits = status(&self.server, id);
+        self.note("status", &[Num(id.into())], Outcome::Num(bits.into()), None);
+        bits & status::INPUT_PENDING != 0
     }
 
     /// Takes the connection's output out of the server, as a host writes it before it continues input; the

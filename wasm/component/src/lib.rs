@@ -97,12 +97,8 @@ impl GuestCore for Core {
         self.command(|s| s.input(conn, &bytes, boundary::millis(now)))
     }
 
-    fn decision_pending(&self, conn: u32) -> bool {
-        self.with(|s| s.decision_pending(conn))
-    }
-
-    fn input_pending(&self, conn: u32) -> bool {
-        self.with(|s| s.input_pending(conn))
+    fn status(&self, conn: u32) -> u32 {
+        self.with(|s| boundary::status(s, conn))
     }
 
     fn take_output(&self, conn: u32) -> Vec<u8> {
