@@ -2,11 +2,13 @@
  * Channels as web streams with Debian's OpenSSH client: an `exec` served by piping the channel's readable into
  * its writable moves 16 MiB byte-exact, with the stdin the client typed ahead of the streams included and a
  * reader that starts late; `channelEOF` and `channelClosed` still reach the handlers; aborting the signal
- * closes the channel.
+ * closes the channel; the Node entry's `channelDuplex` carries the same through Node streams.
  */
 
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { afterEach, expect, it } from 'vitest';
-import { SSHServer } from '../../ts/node/index.js';
+import { channelDuplex, SSHServer } from '../../ts/node/index.js';
 import { run, sha256hex, SSH_BASE, testData } from '../helpers/demo.js';
 
 const PASSWORD = 'pw';
@@ -75,4 +77,22 @@ it('aborting the signal closes the channel', async () => {
   // The channel closed without an exit status: ssh reports none (255 is ssh's own failure code, not used here).
   expect(r.code).not.toBe(0);
   expect(r.stdout.length).toBe(0);
+});
+
+it('a channel as a Node Duplex: piped into itself through a Transform, 16 MiB come back transformed byte-exact', async () => {
+  const { port } = await serve((server, c, ch) => {
+    const duplex = channelDuplex(server, c, ch);
+    const invert = new Transform({ transform: (chunk: Buffer, _enc, done) => done(null, chunk.map((b) => 255 - b)) });
+    return async () => {
+      await pipeline(duplex, invert, duplex);
+      server.sendExitStatus(c, ch, 0);
+      await server.closeChannel(c, ch);
+    };
+  });
+  const data = testData(SIZE, 23);
+
+  const r = await ssh(port, data);
+
+  expect(r.code).toBe(0);
+  expect(sha256hex(r.stdout)).toBe(sha256hex(Buffer.from(data.map((b) => 255 - b))));
 });

@@ -5,8 +5,10 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { Duplex } from 'node:stream';
 import { instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
+import type { ChannelStreamOptions } from '../channel-streams.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import { nodeConnectTcp, nodeTcp } from './tcp.js';
 import { uwsWebSocket } from './websocket.js';
@@ -25,6 +27,12 @@ export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {
     super(nodeRuntime, options);
   }
+}
+
+/** A channel as a Node `Duplex` over its web streams (`channelStreams`): `end()` sends EOF, `destroy()` closes the channel. */
+export function channelDuplex(server: BaseServer, connectionId: number, channelId: number, options?: ChannelStreamOptions): Duplex {
+  // The same streams at run time; TypeScript's DOM and node:stream/web declarations of them differ.
+  return Duplex.fromWeb(server.channelStreams(connectionId, channelId, options) as unknown as Parameters<typeof Duplex.fromWeb>[0]);
 }
 
 export * from '../server.js';
