@@ -4,6 +4,7 @@
  * that decide when the core is fed (`core/binding.ts` moves the data).
  */
 
+import type { SSHError } from './errors.js';
 import type { SSHChannel, SSHConnection } from './events.js';
 import type { Transport } from './transport.js';
 
@@ -107,6 +108,8 @@ export class ConnectionState implements SSHConnection {
   user: string | undefined;
   strictKex = false;
   readonly channels = new Map<number, ChannelState>();
+  /** Channels the server opened that the client has not answered: their kind, and the opener's promise. */
+  readonly opening = new Map<number, { kind: string; announce: boolean; opened: (ch: ChannelState) => void; refused: (error: SSHError) => void }>();
   /** Resolves when the transport has closed and the connection is forgotten. */
   readonly gone: Promise<void>;
   markGone!: () => void;

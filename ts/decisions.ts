@@ -11,7 +11,7 @@ import type { CoreBinding } from './core/binding.js';
 import type { CoreEvent } from './core/events.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Tunnels } from './forwarding.js';
-import type { ChannelOpenRequestEvent, ChannelRequestEvent, KeyboardInteractivePrompt, ServiceRequestEvent, UserAuthRequestEvent } from './events.js';
+import type { ChannelOpenRequestEvent, ChannelRequestEvent, GlobalRequestEvent, KeyboardInteractivePrompt, ServiceRequestEvent, UserAuthRequestEvent } from './events.js';
 import type { Clock } from './runtime.js';
 import type { SSHServerOptions } from './settings.js';
 
@@ -53,7 +53,7 @@ export class Decisions {
     private readonly clock: Clock,
     /** How long refused authentication attempts wait (AuthFailureDelay). */
     private readonly authFailureDelay: AuthFailureDelay,
-    private readonly tunnels: Tunnels,
+    readonly tunnels: Tunnels,
     options: Pick<SSHServerOptions, 'keyboardInteractiveMessage' | 'keyboardInteractivePrompts'>,
   ) {
     this.keyboardInteractiveMessage = options.keyboardInteractiveMessage ?? '';
@@ -179,6 +179,19 @@ export class Decisions {
     if (e.accept) conn.channels.set(event.channel, new ChannelState(id, event.channel, event.kind));
     this.binding.withConn(conn, (core) => core.reply_channel_open(id, event.channel, e.accept, reason, description));
     if (e.accept) await this.events.dispatch('channelOpened', { connectionId: id, channelId: event.channel });
+  }
+
+  /** A global request: a forwarding the tunnels serve, or one the `globalRequest` handlers answer. */
+  async globalRequest(conn: ConnectionState, event: CoreEvent & { type: 'globalRequest' }): Promise<void> {
+    const id = conn.connectionId;
+    let reply = await this.tunnels.globalRequest(conn, event.name, event.data);
+    if (!reply) {
+      const e: GlobalRequestEvent = { connectionId: id, requestType: event.name, wantReply: event.wantReply, data: event.data, accept: false };
+      await this.events.decide('globalRequest', e, () => (e.accept = false));
+      reply = { accept: e.accept, ...(e.replyData ? { data: e.replyData } : {}) };
+    }
+    const { accept, data } = reply;
+    this.binding.withConn(conn, (core) => core.reply_global_request(id, accept, data ?? new Uint8Array(0)));
   }
 
   async channelRequest(conn: ConnectionState, event: CoreEvent & { type: 'channelRequest' }): Promise<void> {

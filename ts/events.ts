@@ -100,32 +100,52 @@ export interface ChannelOpenRequestEvent extends ChannelEvent {
 }
 
 /**
- * A client asks for a tunnel (the reference's SSHTunnelRequested). `local`: `ssh -L` or `ssh -W`, a
- * `direct-tcpip` channel to `address`:`port`, which the server connects to itself once a handler accepts.
- * Nobody accepting leaves the channel to `channelOpenRequest` (refused there by default), where a host may
- * take it and serve it in code.
+ * A client asks for a tunnel (the reference's SSHTunnelRequested). `local` (`ssh -L`, `ssh -W`): a
+ * `direct-tcpip` channel to `address`:`port`, which the server connects to itself once a handler accepts;
+ * nobody accepting leaves the channel to `channelOpenRequest` (refused there by default), where a host may
+ * take it and serve it in code. `remote` (`ssh -R`): a `tcpip-forward` request that the server listen on
+ * `address`:`port` (port 0: any free one, which the client is told) and open a `forwarded-tcpip` channel to
+ * the client for each connection there; it stops at `cancel-tcpip-forward` or the end of the connection.
  */
-export interface SSHTunnelRequestedEvent extends ChannelEvent {
-  direction: 'local';
+export interface SSHTunnelRequestedEvent extends ConnectionEvent {
+  direction: 'local' | 'remote';
+  /** `local`: the channel the client opened. */
+  channelId?: number;
   address: string;
   port: number;
-  /** Where the client says the forwarded connection came from. */
-  originatorAddress: string;
-  originatorPort: number;
+  /** `local`: where the client says the forwarded connection came from. */
+  originatorAddress?: string;
+  originatorPort?: number;
   /** Default false: the server forwards nothing it was not told to. */
   accept: boolean;
-  /** Refuses with an RFC 4254 reason code (default 1, administratively prohibited) the client is shown. */
+  /**
+   * Refuses; `local`: with an RFC 4254 reason code (default 1, administratively prohibited) and text the
+   * client is shown (a refused `remote` request gets REQUEST_FAILURE, which carries neither).
+   */
   reject(reason?: number, description?: string): void;
 }
 
-/** A tunnel the server served has closed (the reference's SSHTunnelClosed), with the bytes each way. */
+/** A tunnel's channel the server served has closed (the reference's SSHTunnelClosed), with the bytes each way. */
 export interface SSHTunnelClosedEvent extends ChannelEvent {
+  direction: 'local' | 'remote';
   address: string;
   port: number;
-  /** From the client, written to the target. */
+  /** From the client, written to the target (`remote`: to the connection accepted on the server). */
   bytesIn: number;
   /** From the target, sent to the client. */
   bytesOut: number;
+}
+
+/** A global request the server does not serve itself (it serves `tcpip-forward` and keepalives). */
+export interface GlobalRequestEvent extends ConnectionEvent {
+  requestType: string;
+  wantReply: boolean;
+  /** What follows the name and flag. */
+  data: Uint8Array;
+  /** Default false. */
+  accept: boolean;
+  /** Sent after REQUEST_SUCCESS when accepted and a reply was asked for. */
+  replyData?: Uint8Array;
 }
 
 export interface ChannelRequestEvent extends ChannelEvent {
@@ -176,6 +196,7 @@ export interface SSHServerEvents {
   channelClosed: ChannelEvent;
   sshTunnelRequested: SSHTunnelRequestedEvent;
   sshTunnelClosed: SSHTunnelClosedEvent;
+  globalRequest: GlobalRequestEvent;
   disconnected: DisconnectedEvent;
   error: ErrorEvent;
 }

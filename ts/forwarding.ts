@@ -1,17 +1,18 @@
 /**
- * Local forwarding (`ssh -L`, `ssh -W`: RFC 4254 §7.2 `direct-tcpip` channels) served by the server itself:
- * an `sshTunnelRequested` handler that accepts has the server connect to the address the client named, through
- * the runtime's TCP connector, and the channel and the socket carry each other's bytes, each side's
- * backpressure holding up the other (the SSH window closes while the target does not read; the target is not
- * read while the channel's window is full). A tunnel nobody accepts is left to `channelOpenRequest`, where a
- * host may still take the channel and serve it in code.
+ * Port forwarding served by the server itself, decided by `sshTunnelRequested` (RFC 4254 §7). Local
+ * (`ssh -L`, `ssh -W`, `direct-tcpip` channels): the server connects to the address the client named, through
+ * the runtime's TCP connector; a tunnel nobody accepts is left to `channelOpenRequest`, where a host may still
+ * take the channel and serve it in code. Remote (`ssh -R`, `tcpip-forward`): the server listens through the
+ * runtime's listener and opens a `forwarded-tcpip` channel to the client for each connection it accepts. Either
+ * way the channel and the socket carry each other's bytes, each side's backpressure holding up the other (the
+ * SSH window closes while the socket does not take more; the socket is not read while the window is full).
  */
 
 import type { ChannelSink, ConnectionState } from './connection.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { SSHTunnelRequestedEvent } from './events.js';
 import type { Clock } from './runtime.js';
-import type { Transport } from './transport.js';
+import type { ListenAdapter, Listener, Transport } from './transport.js';
 
 /** RFC 4254 §5.1 reason codes a tunnel's open can fail with. */
 const OPEN_ADMINISTRATIVELY_PROHIBITED = 1;
@@ -70,14 +71,38 @@ export type TunnelOpening =
   | { kind: 'refused'; reason: number; description: string }
   | { kind: 'connected'; target: Transport; address: string; port: number };
 
+/** What the server lends the tunnels: its sending calls for a channel, and its way to open one to a client. */
+export interface TunnelServer {
+  channel(connectionId: number, channelId: number): TunnelChannel;
+  /** Opens a channel to the client; resolves with its id once the client took it. */
+  openChannel(connectionId: number, kind: string, data: Uint8Array): Promise<number>;
+}
+
+/** A global request's answer: whether it was granted, and what follows REQUEST_SUCCESS. */
+export interface GlobalReply {
+  accept: boolean;
+  data?: Uint8Array;
+}
+
+/** A remote forward: the listener, and the address and port the client asked for (the port as bound). */
+interface RemoteForward {
+  listener: Listener;
+  address: string;
+  port: number;
+}
+
 export class Tunnels {
+  /** Each connection's remote forwards, by the address and port the client names them with. */
+  private readonly remote = new Map<ConnectionState, Map<string, RemoteForward>>();
+
   constructor(
     private readonly events: Dispatcher,
     private readonly clock: Clock,
-    /** The channel's side, through the server's own sending calls. */
-    private readonly channelOf: (connectionId: number, channelId: number) => TunnelChannel,
+    private readonly server: TunnelServer,
     /** The runtime's TCP connector, where it has one. */
     private readonly connectTcp: ((host: string, port: number) => Promise<Transport>) | undefined,
+    /** The runtime's TCP listener. */
+    private readonly listen: ListenAdapter,
   ) {}
 
   /** Asks the handlers about a `direct-tcpip` open and, if one accepts, connects to its target. */
@@ -85,17 +110,8 @@ export class Tunnels {
     const target = parseDirectTcpip(data);
     if (!target) return { kind: 'refused', reason: OPEN_ADMINISTRATIVELY_PROHIBITED, description: 'malformed direct-tcpip request' };
     let refusal: TunnelOpening = { kind: 'declined' };
-    const e: SSHTunnelRequestedEvent = {
-      connectionId: conn.connectionId,
-      channelId,
-      direction: 'local',
-      ...target,
-      accept: false,
-      reject(reason = OPEN_ADMINISTRATIVELY_PROHIBITED, description = 'tunnel refused') {
-        this.accept = false;
-        refusal = { kind: 'refused', reason, description };
-      },
-    };
+    const e = tunnelRequest(conn, 'local', target.address, target.port, (reason, description) => (refusal = { kind: 'refused', reason, description }));
+    Object.assign(e, { channelId, originatorAddress: target.originatorAddress, originatorPort: target.originatorPort });
     await this.events.decide('sshTunnelRequested', e, () => (e.accept = false));
     if (!e.accept) return refusal;
     if (!this.connectTcp) return { kind: 'refused', reason: OPEN_CONNECT_FAILED, description: 'this runtime opens no TCP connections' };
@@ -128,16 +144,135 @@ export class Tunnels {
     });
   }
 
-  /** Joins an opened channel and its connected target; the returned sink takes the channel's side. */
-  join(conn: ConnectionState, channelId: number, opened: TunnelOpening & { kind: 'connected' }): ChannelSink {
+  /** Joins an opened channel and its connected socket; the returned sink takes the channel's side. */
+  join(conn: ConnectionState, channelId: number, opened: { target: Transport; address: string; port: number }, direction: 'local' | 'remote' = 'local'): ChannelSink {
     const { connectionId } = conn;
-    const tunnel: Tunnel = new Tunnel(opened.target, this.channelOf(connectionId, channelId), () =>
+    const where = { direction, address: opened.address, port: opened.port };
+    const tunnel: Tunnel = new Tunnel(opened.target, this.server.channel(connectionId, channelId), () =>
       this.events.enqueueChannel(conn, channelId, () =>
-        this.events.dispatch('sshTunnelClosed', { connectionId, channelId, address: opened.address, port: opened.port, bytesIn: tunnel.bytesIn, bytesOut: tunnel.bytesOut }),
+        this.events.dispatch('sshTunnelClosed', { connectionId, channelId, ...where, bytesIn: tunnel.bytesIn, bytesOut: tunnel.bytesOut }),
       ),
     );
     return tunnel;
   }
+
+  /** `tcpip-forward` and `cancel-tcpip-forward` (RFC 4254 §7.1); undefined for any other global request. */
+  async globalRequest(conn: ConnectionState, name: string, data: Uint8Array): Promise<GlobalReply | undefined> {
+    if (name !== 'tcpip-forward' && name !== 'cancel-tcpip-forward') return undefined;
+    const asked = parseForward(data);
+    if (!asked) return { accept: false };
+    const forwards = this.remote.get(conn) ?? new Map<string, RemoteForward>();
+    if (name === 'cancel-tcpip-forward') {
+      const forward = forwards.get(key(asked.address, asked.port));
+      if (!forward) return { accept: false };
+      forwards.delete(key(asked.address, asked.port));
+      await forward.listener.close();
+      return { accept: true };
+    }
+    const e = tunnelRequest(conn, 'remote', asked.address, asked.port, () => {});
+    await this.events.decide('sshTunnelRequested', e, () => (e.accept = false));
+    if (!e.accept || conn.ended) return { accept: false };
+    let listener: Listener;
+    try {
+      listener = await this.listen.listen({ host: bindAddress(asked.address), port: asked.port }, (t) => void this.forwarded(conn, forward, t));
+    } catch (err) {
+      this.events.error(conn.connectionId, 0, `remote forward on ${asked.address}:${asked.port}: ${err instanceof Error ? err.message : String(err)}`);
+      return { accept: false };
+    }
+    const forward: RemoteForward = { listener, address: asked.address, port: listener.port };
+    if (conn.ended) {
+      await listener.close();
+      return { accept: false };
+    }
+    forwards.set(key(asked.address, listener.port), forward);
+    this.remote.set(conn, forwards);
+    return asked.port === 0 ? { accept: true, data: u32(listener.port) } : { accept: true };
+  }
+
+  /** A connection to a remote forward: a `forwarded-tcpip` channel to the client carries it, once the client takes it. */
+  private async forwarded(conn: ConnectionState, forward: RemoteForward, socket: Transport): Promise<void> {
+    const data = concat(sshString(forward.address), u32(forward.port), sshString(socket.remoteAddress), u32(socket.remotePort));
+    let channelId: number;
+    try {
+      channelId = await this.server.openChannel(conn.connectionId, 'forwarded-tcpip', data);
+    } catch {
+      // The client refused it, or the connection ended.
+      return socket.destroy();
+    }
+    const ch = conn.channels.get(channelId);
+    if (!ch) return socket.destroy();
+    ch.sink = this.join(conn, channelId, { target: socket, address: forward.address, port: forward.port }, 'remote');
+  }
+
+  /** The connection ended: its remote forwards stop listening. */
+  ended(conn: ConnectionState): void {
+    const forwards = this.remote.get(conn);
+    this.remote.delete(conn);
+    for (const forward of forwards?.values() ?? []) void forward.listener.close().catch(() => {});
+  }
+}
+
+/** The event for a tunnel request, refusing by default; `refused` hears a handler's `reject`. */
+function tunnelRequest(conn: ConnectionState, direction: 'local' | 'remote', address: string, port: number, refused: (reason: number, description: string) => void): SSHTunnelRequestedEvent {
+  return {
+    connectionId: conn.connectionId,
+    direction,
+    address,
+    port,
+    accept: false,
+    reject(reason = OPEN_ADMINISTRATIVELY_PROHIBITED, description = 'tunnel refused') {
+      this.accept = false;
+      refused(reason, description);
+    },
+  };
+}
+
+const key = (address: string, port: number): string => `${address}\n${port}`;
+
+/**
+ * Where to listen for an address a client names (RFC 4254 §7.1): "" and "0.0.0.0" mean every IPv4 address,
+ * "::" every address, "localhost" loopback; anything else as given. Whether a client may ask for it is the
+ * handler's to decide.
+ */
+function bindAddress(address: string): string {
+  if (address === '' || address === '*') return '0.0.0.0';
+  if (address === 'localhost') return '127.0.0.1';
+  return address;
+}
+
+/** A `tcpip-forward` request's address and port, or undefined if malformed. */
+function parseForward(data: Uint8Array): { address: string; port: number } | undefined {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (data.length < 8) return undefined;
+  const len = view.getUint32(0);
+  if (4 + len + 4 !== data.length) return undefined;
+  const port = view.getUint32(4 + len);
+  let address: string;
+  try {
+    address = new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(4, 4 + len));
+  } catch {
+    return undefined;
+  }
+  return port > 65535 ? undefined : { address, port };
+}
+
+const u32 = (n: number): Uint8Array => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n);
+  return b;
+};
+const sshString = (text: string): Uint8Array => {
+  const bytes = new TextEncoder().encode(text);
+  return concat(u32(bytes.length), bytes);
+};
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** One forwarded connection: the channel's bytes to the target and the target's back. */
@@ -167,6 +302,8 @@ class Tunnel implements ChannelSink {
         );
       },
       drain: () => this.wake(),
+      // The far end sends no more: the client is told, and may still send.
+      end: () => void channel.sendEOF().catch(() => {}),
       close: () => {
         this.targetClosed = true;
         this.wake();

@@ -6,7 +6,7 @@
  */
 
 import type { Admission } from './admission.js';
-import { ConnectionState } from './connection.js';
+import { ChannelState, ConnectionState } from './connection.js';
 import type { CoreBinding } from './core/binding.js';
 import type { CoreEvent } from './core/events.js';
 import { refusalIsDelayed, type Decisions } from './decisions.js';
@@ -136,6 +136,25 @@ export class Router {
         });
         break;
       }
+      case 'globalRequest':
+        events.enqueue(conn, () => this.decisions.globalRequest(conn, event));
+        break;
+      case 'channelOpenConfirmed': {
+        const opening = conn.opening.get(event.channel);
+        conn.opening.delete(event.channel);
+        if (!opening) break;
+        const ch = new ChannelState(id, event.channel, opening.kind);
+        conn.channels.set(event.channel, ch);
+        opening.opened(ch);
+        if (opening.announce) events.enqueueChannel(conn, event.channel, () => events.dispatch('channelOpened', { connectionId: id, channelId: event.channel }));
+        break;
+      }
+      case 'channelOpenFailed': {
+        const opening = conn.opening.get(event.channel);
+        conn.opening.delete(event.channel);
+        opening?.refused(new SSHError(ErrorCode.NoSuchChannel, `the client refused the channel: ${event.description} (reason ${event.reason})`));
+        break;
+      }
       case 'disconnected':
         this.onDisconnected(conn, event);
         break;
@@ -147,11 +166,7 @@ export class Router {
     conn.cancelDelayedReply?.();
     this.admission.loggedIn(conn);
     const id = conn.connectionId;
-    const error = () => new SSHError(ErrorCode.WrongState, `connection ${id} closed: ${event.description}`);
-    for (const ch of conn.channels.values()) {
-      ch.fail(error);
-      ch.sink?.closed();
-    }
+    this.endChannels(conn, () => new SSHError(ErrorCode.WrongState, `connection ${id} closed: ${event.description}`));
     const cause = this.penaltyCause(conn, event);
     if (cause) this.penalties.penalise(conn.remoteHost, cause, wholeMs(this.clock));
     this.binding.flush(conn);
@@ -202,6 +217,17 @@ export class Router {
     conn.markGone();
   }
 
+  /** The connection ended: its channels, the channels it was being offered, and its remote forwards go with it. */
+  private endChannels(conn: ConnectionState, error: () => SSHError): void {
+    for (const ch of conn.channels.values()) {
+      ch.fail(error);
+      ch.sink?.closed();
+    }
+    for (const opening of conn.opening.values()) opening.refused(error());
+    conn.opening.clear();
+    this.decisions.tunnels.ended(conn);
+  }
+
   /**
    * The wasm instance trapped: every connection it held is closed with an error (the binding starts a fresh
    * instance). The connection being served when it happened owes the `crash` penalty if it had not
@@ -222,10 +248,7 @@ export class Router {
       this.clock.clearTimeout(conn.timer);
       this.clock.clearTimeout(conn.closeTimer);
       conn.cancelDelayedReply?.();
-      for (const ch of conn.channels.values()) {
-        ch.fail(() => lost);
-        ch.sink?.closed();
-      }
+      this.endChannels(conn, () => lost);
       this.conns.delete(conn.connectionId);
       conn.transport.destroy();
       const id = conn.connectionId;

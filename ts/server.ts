@@ -50,6 +50,7 @@ export type {
   ChannelDataInEvent,
   SSHTunnelRequestedEvent,
   SSHTunnelClosedEvent,
+  GlobalRequestEvent,
   DisconnectedEvent,
   ErrorEvent,
   SSHServerEvents,
@@ -95,12 +96,16 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     const tunnels = new Tunnels(
       this.events,
       this.clock,
-      (connectionId, channelId) => ({
-        send: (data) => this.sendChannelData(connectionId, channelId, data),
-        sendEOF: () => this.sendEOF(connectionId, channelId),
-        close: () => this.closeChannel(connectionId, channelId),
-      }),
+      {
+        channel: (connectionId, channelId) => ({
+          send: (data) => this.sendChannelData(connectionId, channelId, data),
+          sendEOF: () => this.sendEOF(connectionId, channelId),
+          close: () => this.closeChannel(connectionId, channelId),
+        }),
+        openChannel: (connectionId, kind, data) => this.openChannelTo(connectionId, kind, data, false),
+      },
       runtime.connectTcp,
+      runtime.listen,
     );
     this.decisions = new Decisions(this.events, this.binding, this.clock, this.authFailureDelay, tunnels, options);
     this.router = new Router(this.conns, this.binding, this.events, this.decisions, this.admission, this.penalties, this.clock);
@@ -392,6 +397,30 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     const conn = this.conns.get(id);
     if (!conn) throw new SSHError(ErrorCode.InvalidConnectionId, `invalid connection id ${id}`);
     return conn;
+  }
+
+  /**
+   * Opens a channel of `kind` to the client (the reference's OpenChannel), with its type-specific `data`;
+   * resolves with its id once the client took it (then `channelOpened` fires and the channel is served like
+   * any other), rejects with SSHError 127 and the client's reason if it refused.
+   */
+  openChannel(connectionId: number, kind: string, data: Uint8Array = new Uint8Array(0)): Promise<number> {
+    return this.openChannelTo(connectionId, kind, data, true);
+  }
+
+  /** `announce`: `channelOpened` fires (not for a tunnel's channel, which the server serves). */
+  private openChannelTo(connectionId: number, kind: string, data: Uint8Array, announce: boolean): Promise<number> {
+    const conn = this.connection(connectionId);
+    return new Promise((resolve, reject) => {
+      this.binding.withConn(
+        conn,
+        (core) => {
+          const channelId = core.open_channel(connectionId, kind, data);
+          conn.opening.set(channelId, { kind, announce, opened: (ch) => resolve(ch.channelId), refused: reject });
+        },
+        true,
+      );
+    });
   }
 
   /**

@@ -37,6 +37,13 @@ export interface TransportHandlers {
   drain(): void;
   /** The stream closed (by either side, or an error). */
   close(error?: Error): void;
+  /**
+   * The peer will send nothing more (its half-close). Without this handler the transport ends its own side
+   * at once and drops what the peer might still send (an SSH client that half-closes has nothing more to
+   * say); with it, the transport keeps its side open, and `end()` then shuts only the writing side while what
+   * the peer still sends is delivered (a forwarded connection's far end answers after an EOF).
+   */
+  end?(): void;
 }
 
 export interface ListenOptions {

@@ -78,6 +78,23 @@ pub enum Event {
     ChannelReadyToSend {
         channel: u32,
     },
+    /// A global request the core does not answer itself (it does keepalives and `no-more-sessions`), such as
+    /// `tcpip-forward`: `data` is what follows the name and flag. Answer with `reply_global_request`, in order.
+    GlobalRequest {
+        name: String,
+        data: Vec<u8>,
+        want_reply: bool,
+    },
+    /// The client took a channel the server opened (`open_channel`): it is open.
+    ChannelOpenConfirmed {
+        channel: u32,
+    },
+    /// The client refused a channel the server opened: its id is free again.
+    ChannelOpenFailed {
+        channel: u32,
+        reason: u32,
+        description: String,
+    },
     /// The connection is over: flush the output once more, close the socket and call `close`.
     Disconnected {
         reason: u32,

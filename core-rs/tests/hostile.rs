@@ -49,12 +49,24 @@ fn event_name(e: &Event) -> &'static str {
         Event::ChannelEof { .. } => "ChannelEof",
         Event::ChannelClosed { .. } => "ChannelClosed",
         Event::ChannelReadyToSend { .. } => "ChannelReadyToSend",
+        Event::GlobalRequest { .. } => "GlobalRequest",
+        Event::ChannelOpenConfirmed { .. } => "ChannelOpenConfirmed",
+        Event::ChannelOpenFailed { .. } => "ChannelOpenFailed",
         Event::Disconnected { .. } => "Disconnected",
     }
 }
 
 /// The connection-layer events no unauthenticated client may cause.
-const CONNECTION_LAYER_EVENTS: &[&str] = &["ChannelOpenRequest", "ChannelRequest", "ChannelData", "ChannelEof", "ChannelClosed"];
+const CONNECTION_LAYER_EVENTS: &[&str] = &[
+    "ChannelOpenRequest",
+    "ChannelRequest",
+    "ChannelData",
+    "ChannelEof",
+    "ChannelClosed",
+    "GlobalRequest",
+    "ChannelOpenConfirmed",
+    "ChannelOpenFailed",
+];
 
 /// How the server answered one probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -415,7 +427,7 @@ fn expect_after_kex(n: u8, stage: Stage) -> Option<Outcome> {
         },
         51..=79 => Fatal(PROTOCOL_ERROR),
         80..=127 if stage != Authenticated => Fatal(PROTOCOL_ERROR),
-        msg::GLOBAL_REQUEST => Reply(msg::REQUEST_FAILURE),
+        msg::GLOBAL_REQUEST => Event("GlobalRequest"),
         msg::REQUEST_SUCCESS | msg::REQUEST_FAILURE => Ignored,
         83..=89 | 101..=127 => Unimplemented,
         msg::CHANNEL_OPEN => Event("ChannelOpenRequest"),
@@ -1553,7 +1565,7 @@ fn requests_the_core_answers_itself_cost_at_most_one_reply_per_request_and_twice
     let mut server = test_server();
     type Request = fn(u32) -> Vec<u8>;
     let kinds: [(&str, Request, u8); 5] = [
-        ("GLOBAL_REQUEST with want_reply", |_| probe(msg::GLOBAL_REQUEST, 0), msg::REQUEST_FAILURE),
+        ("keepalive GLOBAL_REQUEST with want_reply", |_| keepalive_global_request(), msg::REQUEST_FAILURE),
         ("unassigned message number", |_| vec![222], msg::UNIMPLEMENTED),
         (
             "keepalive CHANNEL_REQUEST with want_reply",
@@ -1586,6 +1598,13 @@ fn requests_the_core_answers_itself_cost_at_most_one_reply_per_request_and_twice
         server = p.into_server();
     }
     complete_exec_session(server, 30);
+}
+
+/// OpenSSH's keepalive, which the core answers itself (REQUEST_FAILURE), whatever the host.
+fn keepalive_global_request() -> Vec<u8> {
+    let mut w = Writer::message(msg::GLOBAL_REQUEST);
+    w.string(b"keepalive@openssh.com").bool(true);
+    w.into_vec()
 }
 
 fn info_response(count: u32, answers: &[&[u8]]) -> Vec<u8> {
@@ -1899,10 +1918,8 @@ fn replies_held_during_a_key_exchange_are_capped_by_count_as_well_as_bytes() {
         p.server.rekey(p.id).unwrap();
         p.pump();
         assert_eq!(p.client.inbox.pop_front().map(|m| m[0]), Some(msg::KEXINIT));
-        let mut w = Writer::message(msg::GLOBAL_REQUEST);
-        w.string(b"x").bool(true);
         for _ in 0..requests {
-            p.client.seal_now(w.as_slice());
+            p.client.seal_now(&keepalive_global_request());
         }
         let got = observe(&mut p, 0, &[]);
         assert_eq!(got, if cut { Fatal(PROTOCOL_ERROR) } else { Ignored }, "{requests} requests");
@@ -2157,7 +2174,7 @@ fn client_text_reaches_logs_and_descriptions_without_control_characters() {
     let mut p = staged(p.into_server(), Stage::Authenticated, 9601);
     let mut w = Writer::message(msg::GLOBAL_REQUEST);
     w.string(forged.as_bytes()).bool(false);
-    assert_eq!(send_probe(&mut p, w.as_slice()), Ignored);
+    assert_eq!(send_probe(&mut p, w.as_slice()), Event("GlobalRequest"));
     assert!(p.log.iter().all(|l| printable(l)), "log {:#?}", p.log);
     complete_exec_session(p.into_server(), 39);
 }

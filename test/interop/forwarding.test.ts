@@ -1,8 +1,9 @@
 /**
- * Local forwarding with Debian's OpenSSH client: `ssh -W` and `ssh -L` through a TCP echo service on
- * loopback, 16 MiB byte-exact each way, decided by `sshTunnelRequested` (which sees where the client asks to
- * go), with the byte counts in `sshTunnelClosed`; refusals and failed connects shown to the client as OpenSSH
- * prints them.
+ * Forwarding with Debian's OpenSSH client: `ssh -W`, `ssh -L` and `ssh -R` (a fixed port and port 0)
+ * through a TCP echo service on loopback, 16 MiB byte-exact each way, decided by `sshTunnelRequested` (which
+ * sees where the client asks to go or to listen), with the byte counts in `sshTunnelClosed`; refusals and
+ * failed connects shown to the client as OpenSSH prints them; remote forwarding and its cancellation with the
+ * `ssh2` client too; a channel the server opens that the client refuses.
  */
 
 import { spawn } from 'node:child_process';
@@ -10,6 +11,7 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from 'n
 import { afterEach, describe, expect, it } from 'vitest';
 import { SSHServer, type SSHTunnelClosedEvent, type SSHTunnelRequestedEvent } from '../../ts/node/index.js';
 import { BUN, BUN_DEMO, DENO, DENO_DEMO, NODE_DEMO, SSH_BASE, requirePrograms, run, sha256hex, startDemo, testData } from '../helpers/demo.js';
+import { connect as connectSsh2 } from '../helpers/ssh2.js';
 
 const SIZE = 16 * 1024 * 1024;
 const PASSWORD = 'pw';
@@ -171,7 +173,7 @@ describe.each([
   { runtime: 'deno', command: DENO_DEMO, requires: [DENO] },
   { runtime: 'bun', command: BUN_DEMO, requires: [BUN] },
 ])('the $runtime demo with --allow-forward', ({ command, requires }) => {
-  it('forwards to loopback byte-exact, refuses other targets, and forwards nothing without the flag', async () => {
+  it('forwards to loopback byte-exact (ssh -W, and ssh -R on a loopback port), refuses other targets, and forwards nothing without the flag', async () => {
     requirePrograms(...requires);
     const echo = await echoService();
     const data = testData(4 * 1024 * 1024, 3);
@@ -185,10 +187,127 @@ describe.each([
     const elsewhere = await run('sshpass', sshArgs(forwarding.port, '-v', '-W', '192.0.2.1:22', 'u@127.0.0.1'));
     expect(elsewhere.stderr).toContain('open failed: administratively prohibited: forwarding to 192.0.2.1 refused: loopback targets only');
 
+    // Remote: a loopback bind, port 0.
+    let stderr = '';
+    const remote = spawn('sshpass', ['-p', PASSWORD, 'ssh', ...SSH_INFO, '-o', 'PubkeyAuthentication=no', '-o', 'ExitOnForwardFailure=yes', '-N', '-R', `0:127.0.0.1:${echo.port}`, '-p', String(forwarding.port), 'u@127.0.0.1']);
+    remote.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    cleanup.push(() => remote.kill());
+    await until(() => /Allocated port (\d+)/.test(stderr), 'the allocated port');
+    const back = await roundTrip(Number(/Allocated port (\d+)/.exec(stderr)![1]), data);
+    expect(sha256hex(back)).toBe(sha256hex(data));
+
     const plain = await startDemo(['--port', '0', '--user', `u:${PASSWORD}`], {}, command);
     cleanup.push(() => plain.stop());
     const off = await run('sshpass', sshArgs(plain.port, '-v', '-W', `127.0.0.1:${echo.port}`, 'u@127.0.0.1'));
     expect(off.stderr).toContain('open failed: administratively prohibited: forwarding is off (--allow-forward)');
-    expect(echo.connections()).toBe(1);
+    expect(echo.connections()).toBe(2);
+  });
+});
+
+/** Sends `data` to 127.0.0.1:`port` and resolves with everything that comes back until the other side ends. */
+async function roundTrip(port: number, data: Buffer): Promise<Buffer> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = tcpConnect(port, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
+  const chunks: Buffer[] = [];
+  socket.on('data', (d: Buffer) => chunks.push(d));
+  const ended = new Promise<void>((resolve) => socket.on('end', () => resolve()));
+  socket.end(data);
+  await ended;
+  socket.destroy();
+  return Buffer.concat(chunks);
+}
+
+/** ssh with a log level that shows "Allocated port N" (INFO), the rest as SSH_BASE. */
+const SSH_INFO = ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentityAgent=none', '-o', 'LogLevel=INFO'];
+
+describe('remote forwarding (tcpip-forward) with OpenSSH', () => {
+  it('ssh -R 0 gets the bound port, and connections there reach the client\'s target: 16 MiB byte-exact, twice', async () => {
+    requirePrograms('sshpass', 'ssh');
+    const echo = await echoService();
+    const { port, requested, closed } = await tunnelServer((e) => (e.accept = e.direction === 'remote'));
+    let stderr = '';
+    const ssh = spawn('sshpass', ['-p', PASSWORD, 'ssh', ...SSH_INFO, '-o', 'PubkeyAuthentication=no', '-o', 'ExitOnForwardFailure=yes', '-N', '-R', `0:127.0.0.1:${echo.port}`, '-p', String(port), 'u@127.0.0.1']);
+    ssh.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    cleanup.push(() => ssh.kill());
+    await until(() => /Allocated port (\d+)/.test(stderr), 'the allocated port');
+    const bound = Number(/Allocated port (\d+)/.exec(stderr)![1]);
+    expect(requested.map((e) => [e.direction, e.address, e.port])).toEqual([['remote', 'localhost', 0]]);
+
+    for (const seed of [31, 32]) {
+      const data = testData(SIZE, seed);
+      const back = await roundTrip(bound, data);
+      expect(back.length).toBe(SIZE);
+      expect(sha256hex(back)).toBe(sha256hex(data));
+    }
+    await until(() => closed.length === 2, 'two sshTunnelClosed');
+    expect(closed.map((c) => [c.direction, c.port, c.bytesIn, c.bytesOut])).toEqual([
+      ['remote', bound, SIZE, SIZE],
+      ['remote', bound, SIZE, SIZE],
+    ]);
+    expect(echo.connections()).toBe(2);
+  });
+
+  it('ssh -R on a fixed port listens there', async () => {
+    const echo = await echoService();
+    const { port } = await tunnelServer((e) => (e.accept = true));
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const fixed = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const ssh = spawn('sshpass', sshArgs(port, '-N', '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${fixed}:127.0.0.1:${echo.port}`, 'u@127.0.0.1'), { stdio: 'ignore' });
+    cleanup.push(() => ssh.kill());
+    const data = testData(1024 * 1024, 33);
+    let back: Buffer | undefined;
+    const deadline = Date.now() + 10_000;
+    while (!back) {
+      back = await roundTrip(fixed, data).catch(() => undefined);
+      if (!back && Date.now() > deadline) throw new Error('the forwarded port never listened');
+      if (!back) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(sha256hex(back)).toBe(sha256hex(data));
+  });
+
+  it('a refused remote forward makes ssh -R with ExitOnForwardFailure give up; nothing listens', async () => {
+    const echo = await echoService();
+    const { port, requested } = await tunnelServer((e) => e.reject());
+
+    const r = await run('sshpass', sshArgs(port, '-N', '-o', 'ExitOnForwardFailure=yes', '-R', `0:127.0.0.1:${echo.port}`, 'u@127.0.0.1'));
+
+    expect(r.stderr).toContain('remote port forwarding failed for listen port 0');
+    expect(r.code).toBe(255);
+    expect(requested).toHaveLength(1);
+  });
+
+  it('with the ssh2 client: forwardIn on port 0, a connection through it, unforwardIn stops the listener', async () => {
+    const { server, port } = await tunnelServer((e) => (e.accept = true));
+    const client = await connectSsh2(port, { username: 'u', password: PASSWORD });
+    cleanup.push(() => client.end());
+    // The client echoes what a forwarded connection sends it.
+    client.on('tcp connection', (_info, accept) => {
+      const stream = accept();
+      stream.pipe(stream);
+    });
+    const bound = await new Promise<number>((resolve, reject) => client.forwardIn('127.0.0.1', 0, (err, p) => (err ? reject(err) : resolve(p))));
+    expect(bound).toBeGreaterThan(0);
+    const data = testData(4 * 1024 * 1024, 34);
+    expect(sha256hex(await roundTrip(bound, data))).toBe(sha256hex(data));
+
+    await new Promise<void>((resolve, reject) => client.unforwardIn('127.0.0.1', bound, (err) => (err ? reject(err) : resolve())));
+    await expect(roundTrip(bound, data)).rejects.toThrow(/ECONNREFUSED/);
+    expect(server.connections.size).toBe(1);
+  });
+
+  it('a channel the server opens that the client refuses rejects openChannel with the client\'s reason', async () => {
+    let connectionId = -1;
+    const { server, port } = await tunnelServer(() => {});
+    server.on('connected', (e) => void (connectionId = e.connectionId));
+    const ssh = spawn('sshpass', sshArgs(port, '-N', 'u@127.0.0.1'), { stdio: 'ignore' });
+    cleanup.push(() => ssh.kill());
+    await until(() => server.connections.get(connectionId)?.user !== undefined, 'the login');
+    // OpenSSH takes forwarded-tcpip only for ports it asked to have forwarded.
+    const data = Buffer.from([0, 0, 0, 9, ...Buffer.from('127.0.0.1'), 0, 0, 0x9c, 0x40, 0, 0, 0, 9, ...Buffer.from('127.0.0.1'), 0, 0, 0, 1]);
+    await expect(server.openChannel(connectionId, 'forwarded-tcpip', data)).rejects.toThrow(/the client refused the channel: .*\(reason \d\)/);
   });
 });

@@ -61,9 +61,10 @@ export interface BunServer<Data> {
 export interface BunApi {
   readonly argv: string[];
   file(path: string | URL): { arrayBuffer(): Promise<ArrayBuffer> };
-  listen<Data>(options: { hostname: string; port: number; socket: BunSocketHandlers<Data> }): BunTcpListener;
+  /** `allowHalfOpen`: a peer's FIN leaves our side open (by default Bun then closes the socket). */
+  listen<Data>(options: { hostname: string; port: number; allowHalfOpen?: boolean; socket: BunSocketHandlers<Data> }): BunTcpListener;
   /** Resolves once connected; rejects if the connection fails. */
-  connect<Data>(options: { hostname: string; port: number; socket: BunSocketHandlers<Data> }): Promise<BunSocket<Data>>;
+  connect<Data>(options: { hostname: string; port: number; allowHalfOpen?: boolean; socket: BunSocketHandlers<Data> }): Promise<BunSocket<Data>>;
   serve<Data>(options: {
     hostname: string;
     port: number;

@@ -24,14 +24,7 @@ class BunTcpTransport implements Transport {
   private closed = false;
   private closeError: Error | undefined;
 
-  /**
-   * `halfClose`: `end` shuts our side only and what the peer still sends is delivered (a forwarded
-   * connection's target answers after the client's EOF); otherwise the peer has nothing more to say.
-   */
-  constructor(
-    private readonly socket: BunSocket<BunTcpTransport>,
-    private readonly halfClose = false,
-  ) {
+  constructor(private readonly socket: BunSocket<BunTcpTransport>) {
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
     socket.setNoDelay(true);
@@ -97,7 +90,18 @@ class BunTcpTransport implements Transport {
     });
   }
 
+  /** The handlers take the peer's half-close (`TransportHandlers.end`): our `end` shuts only our side. */
+  private get halfClose(): boolean {
+    return this.handlers?.end !== undefined;
+  }
+
   // ---- Bun's events, through the listener's handlers ----
+
+  /** The peer sent FIN: the handlers hear of it, or our side ends too. */
+  peerEnded(): void {
+    if (this.handlers?.end && !this.closed) this.handlers.end();
+    else this.end();
+  }
 
   received(bytes: Uint8Array): void {
     if (this.closed || (this.ending && !this.halfClose)) return;
@@ -134,16 +138,15 @@ class BunTcpTransport implements Transport {
 }
 
 /** A socket's callbacks, which go to its transport once `open` has made one (and `opened` has it). */
-function socketHandlers(opened: (transport: BunTcpTransport) => void, halfClose = false): BunSocketHandlers<BunTcpTransport> {
+function socketHandlers(opened: (transport: BunTcpTransport) => void): BunSocketHandlers<BunTcpTransport> {
   return {
     open: (socket) => {
-      socket.data = new BunTcpTransport(socket, halfClose);
+      socket.data = new BunTcpTransport(socket);
       opened(socket.data);
     },
     data: (socket, bytes) => socket.data.received(bytes),
     drain: (socket) => socket.data.writable(),
-    // A peer's half-close ends the SSH connection: there is nothing more it can say.
-    end: (socket) => socket.data.end(),
+    end: (socket) => socket.data.peerEnded(),
     close: (socket, error) => socket.data.finish(error),
     // A connection that failed to open has no transport: `connect` rejects instead.
     error: (socket, error) => (socket.data as BunTcpTransport | undefined)?.finish(error),
@@ -152,13 +155,14 @@ function socketHandlers(opened: (transport: BunTcpTransport) => void, halfClose 
 
 /** A TCP connection to `host`:`port` (forwarded tunnels), once it is established. */
 export async function bunConnectTcp(host: string, port: number): Promise<Transport> {
-  return (await Bun.connect<BunTcpTransport>({ hostname: host, port, socket: socketHandlers(() => {}, true) })).data;
+  return (await Bun.connect<BunTcpTransport>({ hostname: host, port, allowHalfOpen: true, socket: socketHandlers(() => {}) })).data;
 }
 
 export const bunTcp: ListenAdapter = {
   // Bun.listen takes no backlog: ConnectionBacklog does not reach the kernel here.
   async listen(options, accept): Promise<Listener> {
-    const listener = Bun.listen<BunTcpTransport>({ hostname: options.host, port: options.port, socket: socketHandlers(accept) });
+    // Half-open allowed: whether a peer's FIN ends our side too is the handlers' choice (`TransportHandlers.end`).
+    const listener = Bun.listen<BunTcpTransport>({ hostname: options.host, port: options.port, allowHalfOpen: true, socket: socketHandlers(accept) });
     return {
       host: options.host,
       port: listener.port,

@@ -109,6 +109,12 @@ class ComponentCoreAdapter implements Core {
   reply_channel_request(conn: number, channel: number, accept: boolean): void {
     fallible(() => this.core.replyChannelRequest(conn, channel, accept));
   }
+  reply_global_request(conn: number, accept: boolean, data: Uint8Array): void {
+    fallible(() => this.core.replyGlobalRequest(conn, accept, data));
+  }
+  open_channel(conn: number, kind: string, data: Uint8Array): number {
+    return fallible(() => this.core.openChannel(conn, kind, data));
+  }
   send_data(conn: number, channel: number, stream: number, data: Uint8Array, now: number): number {
     return fallible(() => this.core.sendData(conn, channel, stream, data, now));
   }

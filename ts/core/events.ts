@@ -16,7 +16,10 @@ export type CoreEvent =
   | { type: 'channelEof'; conn: number; channel: number }
   | { type: 'channelClosed'; conn: number; channel: number }
   | { type: 'channelReadyToSend'; conn: number; channel: number }
-  | { type: 'disconnected'; conn: number; reason: number; description: string; byPeer: boolean };
+  | { type: 'disconnected'; conn: number; reason: number; description: string; byPeer: boolean }
+  | { type: 'globalRequest'; conn: number; name: string; wantReply: boolean; data: Uint8Array }
+  | { type: 'channelOpenConfirmed'; conn: number; channel: number }
+  | { type: 'channelOpenFailed'; conn: number; channel: number; reason: number; description: string };
 
 export type AuthMethodName = 'none' | 'password' | 'publickey' | 'keyboard-interactive';
 
@@ -127,6 +130,15 @@ export function decodeEvents(records: Uint8Array): CoreEvent[] {
         break;
       case 13:
         events.push({ type: 'disconnected', conn, reason: r.u32(), description: r.text(), byPeer: r.bool() });
+        break;
+      case 14:
+        events.push({ type: 'globalRequest', conn, name: r.text(), wantReply: r.bool(), data: r.bytes_().slice() });
+        break;
+      case 15:
+        events.push({ type: 'channelOpenConfirmed', conn, channel: r.u32() });
+        break;
+      case 16:
+        events.push({ type: 'channelOpenFailed', conn, channel: r.u32(), reason: r.u32(), description: r.text() });
         break;
       default:
         throw new Error(`wasshd: unknown core event record ${tag}: the wasm module and the TypeScript host are out of step`);

@@ -32,14 +32,7 @@ class DenoTcpTransport implements Transport {
   private writeDone = false;
   private closed = false;
 
-  /**
-   * `halfClose`: `end` shuts our side only and what the peer still sends is delivered (a forwarded
-   * connection's target answers after the client's EOF); otherwise the peer has nothing more to say.
-   */
-  constructor(
-    private readonly conn: TcpConn,
-    private readonly halfClose = false,
-  ) {
+  constructor(private readonly conn: TcpConn) {
     this.remoteAddress = conn.remoteAddr.hostname;
     this.remotePort = conn.remoteAddr.port;
     conn.setNoDelay(true);
@@ -85,6 +78,11 @@ class DenoTcpTransport implements Transport {
     void this.readLoop();
   }
 
+  /** The handlers take the peer's half-close (`TransportHandlers.end`): our `end` shuts only our side. */
+  private get halfClose(): boolean {
+    return this.handlers?.end !== undefined;
+  }
+
   private async readLoop(): Promise<void> {
     let buffer = new Uint8Array(READ_BUFFER);
     try {
@@ -108,9 +106,9 @@ class DenoTcpTransport implements Transport {
       return this.finish(e as Error);
     }
     this.readDone = true;
-    // A peer's half-close ends the SSH connection: there is nothing more it can say.
-    if (!this.ending) this.end();
-    else if (this.writeDone) this.finish();
+    if (this.writeDone) this.finish();
+    else if (this.halfClose) this.handlers!.end!();
+    else if (!this.ending) this.end();
   }
 
   private async pumpWrites(): Promise<void> {
@@ -180,7 +178,7 @@ class DenoTcpTransport implements Transport {
 
 /** A TCP connection to `host`:`port` (forwarded tunnels), once it is established. */
 export async function denoConnectTcp(host: string, port: number): Promise<Transport> {
-  return new DenoTcpTransport(await Deno.connect({ hostname: host, port }), true);
+  return new DenoTcpTransport(await Deno.connect({ hostname: host, port }));
 }
 
 export const denoTcp: ListenAdapter = {

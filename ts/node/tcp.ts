@@ -51,8 +51,7 @@ class TcpTransport implements Transport {
     this.socket.on('drain', () => h.drain());
     this.socket.on('error', (e) => close(e));
     this.socket.on('close', () => close());
-    // A peer's half-close ends the SSH connection: there is nothing more it can say.
-    this.socket.on('end', () => this.end());
+    this.socket.on('end', () => (h.end ? h.end() : this.end()));
   }
 }
 

@@ -193,6 +193,17 @@ impl Core {
         self.server.reply_channel_request(conn, channel, accept).map_err(command_error)
     }
 
+    /// Answers the oldest unanswered global request (in order); `data` follows REQUEST_SUCCESS when a reply
+    /// was asked for (a `tcpip-forward` for port 0: the bound port).
+    pub fn reply_global_request(&mut self, conn: u32, accept: bool, data: &[u8]) -> Result<(), JsError> {
+        self.server.reply_global_request(conn, accept, data).map_err(command_error)
+    }
+
+    /// Opens a channel of `kind` to an authenticated client with its type-specific `data`; returns its id.
+    pub fn open_channel(&mut self, conn: u32, kind: &str, data: &[u8]) -> Result<u32, JsError> {
+        self.server.open_channel(conn, kind, data).map_err(command_error)
+    }
+
     /// Sends what the channel window allows of `data`, at most 256 KiB, at `now` (ms: sent data counts as
     /// activity for the idle timeout); returns the number of bytes taken. While it takes something, call
     /// again with the rest; nothing taken means the window is full or a key exchange runs, and

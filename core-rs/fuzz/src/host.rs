@@ -13,7 +13,7 @@ use wasshd_core::keys::HostKey;
 use wasshd_core::msg::DisconnectReason;
 use wasshd_core::transport::negotiate::MacAlg;
 use wasshd_core::auth::Method;
-use wasshd_core::server::{MAX_PENDING_OPENS, MAX_PENDING_REQUESTS};
+use wasshd_core::server::{MAX_PENDING_GLOBAL, MAX_PENDING_OPENS, MAX_PENDING_REQUESTS};
 use wasshd_core::{AuthMethod, AuthReply, Event, Server};
 
 use crate::client::{Client, ClientOptions};
@@ -74,6 +74,7 @@ enum Decision {
     Auth(AuthMethod),
     ChannelOpen(u32),
     ChannelRequest(u32),
+    Global,
 }
 
 pub struct Host {
@@ -143,6 +144,7 @@ impl Host {
             Event::AuthRequest(request) => self.decide(Decision::Auth(request.method)),
             Event::ChannelOpenRequest { channel, .. } => self.decide(Decision::ChannelOpen(channel)),
             Event::ChannelRequest { channel, .. } => self.decide(Decision::ChannelRequest(channel)),
+            Event::GlobalRequest { .. } => self.decide(Decision::Global),
             Event::ChannelData { channel, stream, data } if self.echo => {
                 // The channel may be gone by now (its CLOSE came in the same read): errors are expected.
                 let _ = self.server.consume_channel_data(self.id, channel, data.len() as u32);
@@ -166,14 +168,16 @@ impl Host {
             | Event::KeysExchanged(_)
             | Event::Authenticated { .. }
             | Event::ChannelClosed { .. }
-            | Event::ChannelReadyToSend { .. } => {}
+            | Event::ChannelReadyToSend { .. }
+            | Event::ChannelOpenConfirmed { .. }
+            | Event::ChannelOpenFailed { .. } => {}
         }
     }
 
     /// Defers or answers a decision. Service and authentication decisions pause the connection's input,
     /// so nothing else is outstanding when one comes; channel decisions stay within their bounds.
     fn decide(&mut self, decision: Decision) {
-        let channel = matches!(decision, Decision::ChannelOpen(_) | Decision::ChannelRequest(_));
+        let channel = matches!(decision, Decision::ChannelOpen(_) | Decision::ChannelRequest(_) | Decision::Global);
         if !self.defer && !(self.defer_channels && channel) {
             return self.answer(decision);
         }
@@ -187,6 +191,10 @@ impl Host {
             Decision::ChannelRequest(channel) => {
                 let requests = d.iter().filter(|o| matches!(o, Decision::ChannelRequest(c) if *c == channel)).count();
                 assert!(requests < MAX_PENDING_REQUESTS, "more requests outstanding on channel {channel} than the bound");
+            }
+            Decision::Global => {
+                let globals = d.iter().filter(|o| matches!(o, Decision::Global)).count();
+                assert!(globals < MAX_PENDING_GLOBAL, "more global requests outstanding than the bound");
             }
         }
         self.deferred.push(decision);
@@ -216,6 +224,8 @@ impl Host {
             Decision::Auth(method) => s.reply_auth(id, auth_reply(method)),
             Decision::ChannelOpen(channel) => s.reply_channel_open(id, channel, true, 0, ""),
             Decision::ChannelRequest(channel) => s.reply_channel_request(id, channel, true),
+            // What the host would do with a forwarding it offers no listener for: refuse.
+            Decision::Global => s.reply_global_request(id, false, &[]),
         };
         if self.ended.is_none() {
             result.expect("the server takes the answer to its own question");

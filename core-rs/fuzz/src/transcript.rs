@@ -345,6 +345,12 @@ impl Recorder {
         r
     }
 
+    pub fn reply_global_request(&mut self, id: u32, accept: bool, data: &[u8]) -> Result<(), CommandError> {
+        let r = self.server.reply_global_request(id, accept, data);
+        self.note("reply_global_request", &[Num(id.into()), Bool(accept), Bytes(data)], unit(&r), Some(id));
+        r
+    }
+
     // Channels.
 
     pub fn send_data(&mut self, id: u32, channel: u32, stream: u32, data: &[u8], now: u64) -> Result<usize, CommandError> {

@@ -283,7 +283,23 @@ impl Conn {
         Ok(())
     }
 
+    pub fn reply_global_request(&mut self, accept: bool, data: &[u8], ctx: &mut Ctx) -> Result<(), CommandError> {
+        if self.reply_is_moot() {
+            return Ok(());
+        }
+        self.connection.reply_global_request(accept, data, &mut self.session, ctx)?;
+        self.resume(ctx);
+        Ok(())
+    }
+
     // ---- host commands -------------------------------------------------------------------------------
+
+    pub fn open_channel(&mut self, kind: &str, data: &[u8], ctx: &mut Ctx) -> Result<u32, CommandError> {
+        if !self.auth.is_authenticated() {
+            return Err(CommandError::WrongState("not authenticated"));
+        }
+        self.connection.open_to_client(kind, data, &mut self.session, ctx)
+    }
 
     /// Sends as much of `data` as the peer's window allows, at most `CALL_OUTPUT_BUDGET` bytes, at time
     /// `now`; returns how much was taken. Data sent counts as activity for the idle timeout.

@@ -23,6 +23,10 @@ pub const MAX_PENDING_OPENS: usize = 4;
 /// that wait behind them (RFC 4254 §5.4: replies go in the order of the requests). At this many the
 /// connection takes no more input until the host answers one.
 pub const MAX_PENDING_REQUESTS: usize = 8;
+/// Global replies a connection may owe at once (requests the host has not answered, and the core's own
+/// answers that wait behind them, RFC 4254 §4); at this many the connection takes no more input until the
+/// host answers one.
+pub const MAX_PENDING_GLOBAL: usize = 8;
 
 /// Where a channel the client opened stands.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -37,6 +41,8 @@ enum Stage {
     /// Closed both ways (we had sent CLOSE first) while replies were owed: the host's are taken and dropped.
     /// It stays until the last, so that its id is not handed out again meanwhile.
     Closed,
+    /// Opened by the server: the client has not answered yet.
+    Requested,
 }
 
 /// A reply owed on a channel.
@@ -73,16 +79,25 @@ pub(super) struct Connection {
     opening: usize,
     /// Channels owing `MAX_PENDING_REQUESTS` replies.
     full: usize,
+    /// Replies owed to global requests, oldest first.
+    owed_global: VecDeque<Owed>,
 }
 
 impl Connection {
     pub(super) fn new() -> Self {
-        Connection { channels: BTreeMap::new(), next_channel_id: 0, no_more_sessions: false, opening: 0, full: 0 }
+        Connection {
+            channels: BTreeMap::new(),
+            next_channel_id: 0,
+            no_more_sessions: false,
+            opening: 0,
+            full: 0,
+            owed_global: VecDeque::new(),
+        }
     }
 
     /// Whether the client has piled up as many decisions as the host may owe: input waits for an answer.
     pub(super) fn at_bound(&self) -> bool {
-        self.opening >= MAX_PENDING_OPENS || self.full > 0
+        self.opening >= MAX_PENDING_OPENS || self.full > 0 || self.owed_global.len() >= MAX_PENDING_GLOBAL
     }
 
     /// Drops every decision the host owes, with the channels: the connection ended.
@@ -90,6 +105,7 @@ impl Connection {
         self.channels.clear();
         self.opening = 0;
         self.full = 0;
+        self.owed_global.clear();
     }
 
     /// Whether `payload` is a channel message naming a channel whose open the host has not answered. A client
@@ -149,12 +165,19 @@ impl Connection {
             msg::GLOBAL_REQUEST => {
                 let name = r.utf8()?;
                 let want_reply = r.bool()?;
-                if name == "no-more-sessions@openssh.com" {
-                    self.no_more_sessions = true;
-                }
+                let data = r.rest();
                 ctx.log(LOG_VERBOSE, alloc::format!("global request {}", quote(name, MAX_QUOTED_CHARS)));
-                if want_reply {
-                    session.send(&[msg::REQUEST_FAILURE], ctx);
+                match name {
+                    "no-more-sessions@openssh.com" | "keepalive@openssh.com" => {
+                        self.no_more_sessions |= name == "no-more-sessions@openssh.com";
+                        if want_reply {
+                            self.owe_global(Owed::Failure, session, ctx);
+                        }
+                    }
+                    _ => {
+                        self.owe_global(Owed::Host { want_reply }, session, ctx);
+                        ctx.emit(Event::GlobalRequest { name: name.into(), data: data.to_vec(), want_reply });
+                    }
                 }
             }
             // Answers to our keepalives; any packet already counted as a sign of life.
@@ -208,8 +231,21 @@ impl Connection {
             msg::CHANNEL_SUCCESS | msg::CHANNEL_FAILURE => {
                 Self::peer_channel(&mut self.channels, r.u32()?)?; // replies to requests we never send with want_reply
             }
-            msg::CHANNEL_OPEN_CONFIRMATION | msg::CHANNEL_OPEN_FAILURE => {
-                return Err(Error::protocol("channel open reply for a channel the server never opened"));
+            msg::CHANNEL_OPEN_CONFIRMATION => {
+                let c = conn_proto::decode_open_confirmation(payload)?;
+                if c.max_packet < MIN_PEER_MAX_PACKET {
+                    return Err(Error::protocol("channel confirmed with a maximum packet size too small"));
+                }
+                let slot = self.requested_channel(c.recipient)?;
+                slot.channel = Channel::new(c.sender, c.window, c.max_packet, ctx.config.channel_window, ctx.config.channel_max_packet);
+                slot.stage = Stage::Open;
+                ctx.emit(Event::ChannelOpenConfirmed { channel: c.recipient });
+            }
+            msg::CHANNEL_OPEN_FAILURE => {
+                let (local_id, reason, description) = conn_proto::decode_open_failure(payload)?;
+                self.requested_channel(local_id)?;
+                self.channels.remove(&local_id);
+                ctx.emit(Event::ChannelOpenFailed { channel: local_id, reason, description: quote(&description, MAX_QUOTED_CHARS) });
             }
             _ => session.reply_unimplemented(ctx),
         }
@@ -236,6 +272,73 @@ impl Connection {
         self.channels.insert(local_id, Slot { channel, stage: Stage::Opening, owed: VecDeque::new() });
         self.opening += 1;
         ctx.emit(Event::ChannelOpenRequest { channel: local_id, kind: open.kind.into(), data: open.data.to_vec() });
+        Ok(())
+    }
+
+    /// A channel the server opened and the client has not answered: what an open reply must name.
+    fn requested_channel(&mut self, local_id: u32) -> Result<&mut Slot> {
+        match self.channels.get_mut(&local_id) {
+            Some(slot) if slot.stage == Stage::Requested => Ok(slot),
+            _ => Err(Error::protocol(alloc::format!("channel open reply for channel {local_id}, which the server is not opening"))),
+        }
+    }
+
+    /// Opens a channel of `kind` to the client, with its type-specific `data`; returns its id. The client's
+    /// answer comes as `ChannelOpenConfirmed` or `ChannelOpenFailed`.
+    pub(super) fn open_to_client(&mut self, kind: &str, data: &[u8], session: &mut Session, ctx: &mut Ctx) -> Result<u32, CommandError> {
+        if session.is_closed() {
+            return Err(CommandError::WrongState("the connection is closed"));
+        }
+        if self.channels.len() >= ctx.config.max_channels as usize {
+            return Err(CommandError::WrongState("MaxChannels channels are open"));
+        }
+        let local_id = self.new_channel_id();
+        let (window, max_packet) = (ctx.config.channel_window, ctx.config.channel_max_packet);
+        // Until the client answers, nothing may be sent on it: no window.
+        self.channels
+            .insert(local_id, Slot { channel: Channel::new(0, 0, 1, window, max_packet), stage: Stage::Requested, owed: VecDeque::new() });
+        let mut open = conn_proto::encode_channel_open(kind, local_id, window, max_packet);
+        open.extend_from_slice(data);
+        session.send(&open, ctx);
+        Ok(local_id)
+    }
+
+    /// Records a reply owed to a global request. The core's own refusal goes out at once unless replies to
+    /// earlier requests are still owed.
+    fn owe_global(&mut self, owed: Owed, session: &mut Session, ctx: &mut Ctx) {
+        if matches!(owed, Owed::Failure) && self.owed_global.is_empty() {
+            session.send(&[msg::REQUEST_FAILURE], ctx);
+        } else {
+            self.owed_global.push_back(owed);
+        }
+    }
+
+    /// Answers the oldest global request the host has not answered (`data` follows REQUEST_SUCCESS: the
+    /// bound port of a `tcpip-forward` for port 0), then the core's own refusals that waited behind it.
+    pub(super) fn reply_global_request(
+        &mut self,
+        accept: bool,
+        data: &[u8],
+        session: &mut Session,
+        ctx: &mut Ctx,
+    ) -> Result<(), CommandError> {
+        let Some(&Owed::Host { want_reply }) = self.owed_global.front() else {
+            return Err(CommandError::NothingPending);
+        };
+        self.owed_global.pop_front();
+        if want_reply {
+            if accept {
+                let mut reply = alloc::vec![msg::REQUEST_SUCCESS];
+                reply.extend_from_slice(data);
+                session.send(&reply, ctx);
+            } else {
+                session.send(&[msg::REQUEST_FAILURE], ctx);
+            }
+        }
+        while let Some(Owed::Failure) = self.owed_global.front() {
+            self.owed_global.pop_front();
+            session.send(&[msg::REQUEST_FAILURE], ctx);
+        }
         Ok(())
     }
 

@@ -21,7 +21,7 @@ use crate::transport::session::Ctx;
 pub use crate::transport::session::KEX_TIMEOUT_MS;
 use conn::Conn;
 pub use conn::CALL_OUTPUT_BUDGET;
-pub use connection::{MAX_PENDING_OPENS, MAX_PENDING_REQUESTS};
+pub use connection::{MAX_PENDING_GLOBAL, MAX_PENDING_OPENS, MAX_PENDING_REQUESTS};
 
 /// Longest piece of client text (a service or request name) quoted in a log line or a disconnect description.
 const MAX_QUOTED_CHARS: usize = 64;
@@ -164,8 +164,8 @@ impl Server {
     }
 
     /// Whether input waits for the host's answer (`reply_*`): to the service request or an authentication
-    /// step, or, once a client has piled up [`MAX_PENDING_OPENS`] channel opens or [`MAX_PENDING_REQUESTS`]
-    /// replies on one channel, to one of those. The connection processes no input meanwhile, so a host stops
+    /// step, or, once a client has piled up [`MAX_PENDING_OPENS`] channel opens, [`MAX_PENDING_REQUESTS`]
+    /// replies on one channel or [`MAX_PENDING_GLOBAL`] global replies, to one of those. The connection processes no input meanwhile, so a host stops
     /// reading its transport until it has answered. Other channel decisions hold up nothing but their channel.
     pub fn decision_pending(&self, id: u32) -> bool {
         self.conns.get(&id).is_some_and(Conn::decision_pending)
@@ -232,6 +232,18 @@ impl Server {
     /// (RFC 4254 §5.4). After the client closed the channel, the reply is taken and dropped.
     pub fn reply_channel_request(&mut self, id: u32, channel: u32, accept: bool) -> Result<(), CommandError> {
         with_conn!(self, id, |conn, ctx| conn.reply_channel_request(channel, accept, &mut ctx))
+    }
+
+    /// Answers the oldest unanswered `GlobalRequest`; `data` follows REQUEST_SUCCESS when the client asked for a
+    /// reply (a `tcpip-forward` for port 0 gets the bound port).
+    pub fn reply_global_request(&mut self, id: u32, accept: bool, data: &[u8]) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.reply_global_request(accept, data, &mut ctx))
+    }
+
+    /// Opens a channel of `kind` to an authenticated client (the reference's OpenChannel), with its
+    /// type-specific `data`; returns its id. `ChannelOpenConfirmed` or `ChannelOpenFailed` follows.
+    pub fn open_channel(&mut self, id: u32, kind: &str, data: &[u8]) -> Result<u32, CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.open_channel(kind, data, &mut ctx))
     }
 
     /// Sends what the peer's window allows of `data`, at most [`CALL_OUTPUT_BUDGET`] bytes, at time `now` (ms):

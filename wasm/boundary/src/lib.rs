@@ -38,6 +38,9 @@ pub mod tag {
     pub const CHANNEL_CLOSED: u8 = 11;
     pub const CHANNEL_READY_TO_SEND: u8 = 12;
     pub const DISCONNECTED: u8 = 13;
+    pub const GLOBAL_REQUEST: u8 = 14;
+    pub const CHANNEL_OPEN_CONFIRMED: u8 = 15;
+    pub const CHANNEL_OPEN_FAILED: u8 = 16;
 }
 
 /// The reference's error codes this boundary uses itself (the core's own come from `CommandError::code`).
@@ -282,6 +285,18 @@ pub fn encode_event(w: &mut Writer, conn: u32, event: &Event) {
         Event::ChannelReadyToSend { channel } => {
             head(w, tag::CHANNEL_READY_TO_SEND);
             w.u32(*channel);
+        }
+        Event::GlobalRequest { name, data, want_reply } => {
+            head(w, tag::GLOBAL_REQUEST);
+            w.string(name.as_bytes()).bool(*want_reply).string(data);
+        }
+        Event::ChannelOpenConfirmed { channel } => {
+            head(w, tag::CHANNEL_OPEN_CONFIRMED);
+            w.u32(*channel);
+        }
+        Event::ChannelOpenFailed { channel, reason, description } => {
+            head(w, tag::CHANNEL_OPEN_FAILED);
+            w.u32(*channel).u32(*reason).string(description.as_bytes());
         }
         Event::Disconnected { reason, description, by_peer } => {
             head(w, tag::DISCONNECTED);

@@ -46,7 +46,7 @@ impl Core {
         f(&mut self.server.borrow_mut())
     }
 
-    fn command(&self, f: impl FnOnce(&mut Server) -> Result<(), CommandError>) -> Result<(), Error> {
+    fn command<T>(&self, f: impl FnOnce(&mut Server) -> Result<T, CommandError>) -> Result<T, Error> {
         self.with(f).map_err(command_error)
     }
 }
@@ -143,6 +143,14 @@ impl GuestCore for Core {
 
     fn reply_channel_request(&self, conn: u32, channel: u32, accept: bool) -> Result<(), Error> {
         self.command(|s| s.reply_channel_request(conn, channel, accept))
+    }
+
+    fn reply_global_request(&self, conn: u32, accept: bool, data: Vec<u8>) -> Result<(), Error> {
+        self.command(|s| s.reply_global_request(conn, accept, &data))
+    }
+
+    fn open_channel(&self, conn: u32, kind: String, data: Vec<u8>) -> Result<u32, Error> {
+        self.command(|s| s.open_channel(conn, &kind, &data))
     }
 
     fn send_data(&self, conn: u32, channel: u32, stream: u32, data: Vec<u8>, now: f64) -> Result<u32, Error> {
