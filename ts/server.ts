@@ -412,14 +412,18 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private openChannelTo(connectionId: number, kind: string, data: Uint8Array, announce: boolean): Promise<number> {
     const conn = this.connection(connectionId);
     return new Promise((resolve, reject) => {
+      let asked = false;
+      // A refusal is thrown (and rejects); a trap has ended the connection, and nothing will answer.
       this.binding.withConn(
         conn,
         (core) => {
           const channelId = core.open_channel(connectionId, kind, data);
           conn.opening.set(channelId, { kind, announce, opened: (ch) => resolve(ch.channelId), refused: reject });
+          asked = true;
         },
         true,
       );
+      if (!asked) reject(new SSHError(ErrorCode.WasmTrapped, `connection ${connectionId} was lost to a wasm trap`));
     });
   }
 

@@ -66,10 +66,11 @@ class TrapInjector {
  * connection, the trap comes while accepting it), `login` (an ssh2 login), and over a raw socket once the
  * server's version line arrived: `version` (the client's version line), `garbage` (a version line and a
  * malformed packet), `silence` (nothing, until LoginGraceTime), `drop` (the socket closes). After
- * authentication: `exec` (an ssh2 client runs `command`, see the handler below). `server`: the application
- * calls the server (`call`).
+ * authentication: `exec` (an ssh2 client runs `command`, see the handler below), `forward` (an ssh2 client asks
+ * for a remote forward on port 0 and, with `connectForward`, something connects to it). `server`: the
+ * application calls the server (`call`).
  */
-type Trigger = 'connect' | 'login' | 'version' | 'garbage' | 'silence' | 'drop' | 'exec' | 'server';
+type Trigger = 'connect' | 'login' | 'version' | 'garbage' | 'silence' | 'drop' | 'exec' | 'forward' | 'server';
 
 interface Row {
   /** The host function that makes the call (in ts/server.ts or a part it composes: core/binding.ts, routing.ts, decisions.ts). */
@@ -84,6 +85,8 @@ interface Row {
   endedFirst?: boolean;
   /** Instead of trapping, the call returns this. */
   returns?: unknown;
+  /** `forward`: a TCP connection to the forwarded port once it is bound. */
+  connectForward?: boolean;
 }
 
 const ROWS: Row[] = [
@@ -116,6 +119,8 @@ const ROWS: Row[] = [
   { site: 'sendExitSignal', method: 'send_exit_signal', trigger: 'exec', command: 'signal' },
   { site: 'exchangeKeys', method: 'rekey', trigger: 'exec', command: 'rekey' },
   { site: 'disconnect', method: 'disconnect', trigger: 'exec', command: 'disconnect' },
+  { site: 'globalRequest reply', method: 'reply_global_request', trigger: 'forward' },
+  { site: 'remote forward: openChannel', method: 'open_channel', trigger: 'forward', connectForward: true },
   { site: 'config: read', method: 'get_config', trigger: 'server', call: (s) => s.config('MaxAuthAttempts') },
   { site: 'config: write', method: 'set_config', trigger: 'server', call: (s) => s.config('MaxAuthAttempts=5') },
   { site: 'addHostKey', method: 'add_host_key', trigger: 'server', call: (s, key) => s.addHostKey(key) },
@@ -184,6 +189,7 @@ it.each(ROWS.map((row, i) => ({ ...row, source: `127.0.0.${20 + i}` })))('a trap
   server.on('disconnected', (e) => void disconnects.push(e));
   server.on('log', (e) => void (e.connectionId === 0 && serverLog.push(e.message)));
   server.on('userAuthRequest', (e) => (e.authMethod === 'password' && e.password === PASSWORD ? e.accept() : e.reject()));
+  server.on('sshTunnelRequested', (e) => void (e.accept = true));
   server.on('channelRequested', async (e) => {
     if (e.request.type !== 'exec') return;
     const { connectionId: c, channelId: ch } = e;
@@ -267,6 +273,19 @@ it.each(ROWS.map((row, i) => ({ ...row, source: `127.0.0.${20 + i}` })))('a trap
         if (err) return;
         stream.on('error', () => {});
         if (row.command === 'read') stream.write('some input');
+      });
+      await actorClosed;
+      break;
+    }
+    case 'forward': {
+      const actor = await login(row.source);
+      const actorClosed = closedSsh2(actor);
+      injector.arm(row.method, row.after, row.returns);
+      actor.forwardIn('127.0.0.1', 0, (err, bound) => {
+        if (err || !row.connectForward) return;
+        const socket = tcpConnect({ host: '127.0.0.1', port: bound });
+        socket.on('error', () => {});
+        cleanup.push(() => socket.destroy());
       });
       await actorClosed;
       break;
