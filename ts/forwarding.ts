@@ -31,6 +31,21 @@ export interface DirectTcpip {
 
 /** The open's type-specific data (RFC 4254 §7.2), or undefined if it is not two (string, uint32) pairs. */
 export function parseDirectTcpip(data: Uint8Array): DirectTcpip | undefined {
+  const r = wireReader(data);
+  const [address, port, originatorAddress, originatorPort] = [r.text(), r.port(), r.text(), r.port()];
+  if (address === undefined || port === undefined || originatorAddress === undefined || originatorPort === undefined || !r.done()) return undefined;
+  return { address, port, originatorAddress, originatorPort };
+}
+
+/** A `tcpip-forward` request's address and port (RFC 4254 §7.1), or undefined if malformed. */
+function parseForward(data: Uint8Array): { address: string; port: number } | undefined {
+  const r = wireReader(data);
+  const [address, port] = [r.text(), r.port()];
+  return address === undefined || port === undefined || !r.done() ? undefined : { address, port };
+}
+
+/** Reads SSH strings (UTF-8) and ports (uint32 up to 65535) off `data`; undefined once anything is amiss. */
+function wireReader(data: Uint8Array) {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   let at = 0;
@@ -39,23 +54,23 @@ export function parseDirectTcpip(data: Uint8Array): DirectTcpip | undefined {
     at += 4;
     return view.getUint32(at - 4);
   };
-  const text = (): string | undefined => {
-    const len = u32();
-    if (len === undefined || at + len > data.length) return undefined;
-    at += len;
-    try {
-      return utf8.decode(data.subarray(at - len, at));
-    } catch {
-      return undefined;
-    }
+  return {
+    port(): number | undefined {
+      const n = u32();
+      return n !== undefined && n <= 65535 ? n : undefined;
+    },
+    text(): string | undefined {
+      const len = u32();
+      if (len === undefined || at + len > data.length) return undefined;
+      at += len;
+      try {
+        return utf8.decode(data.subarray(at - len, at));
+      } catch {
+        return undefined;
+      }
+    },
+    done: (): boolean => at === data.length,
   };
-  const address = text();
-  const port = u32();
-  const originatorAddress = text();
-  const originatorPort = u32();
-  if (address === undefined || port === undefined || originatorAddress === undefined || originatorPort === undefined || at !== data.length) return undefined;
-  if (port > 65535 || originatorPort > 65535) return undefined;
-  return { address, port, originatorAddress, originatorPort };
 }
 
 /** What a tunnel needs of the server: the channel's side of the bytes. */
@@ -238,22 +253,6 @@ function bindAddress(address: string): string {
   if (address === '' || address === '*') return '0.0.0.0';
   if (address === 'localhost') return '127.0.0.1';
   return address;
-}
-
-/** A `tcpip-forward` request's address and port, or undefined if malformed. */
-function parseForward(data: Uint8Array): { address: string; port: number } | undefined {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (data.length < 8) return undefined;
-  const len = view.getUint32(0);
-  if (4 + len + 4 !== data.length) return undefined;
-  const port = view.getUint32(4 + len);
-  let address: string;
-  try {
-    address = new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(4, 4 + len));
-  } catch {
-    return undefined;
-  }
-  return port > 65535 ? undefined : { address, port };
 }
 
 const u32 = (n: number): Uint8Array => {

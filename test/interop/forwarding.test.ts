@@ -89,35 +89,12 @@ describe('local forwarding (direct-tcpip) with OpenSSH', () => {
     requirePrograms('sshpass', 'ssh');
     const echo = await echoService();
     const { port, closed } = await tunnelServer((e) => (e.accept = true));
-    // A free local port for ssh to listen on.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const local = (probe.address() as { port: number }).port;
-    await new Promise((resolve) => probe.close(resolve));
-    const ssh = spawn('sshpass', sshArgs(port, '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${local}:127.0.0.1:${echo.port}`, 'u@127.0.0.1'), { stdio: 'ignore' });
-    cleanup.push(() => ssh.kill());
+    const local = await freePort();
+    forwardWith(port, '-L', `127.0.0.1:${local}:127.0.0.1:${echo.port}`);
 
     const through = async (seed: number): Promise<void> => {
       const data = testData(SIZE, seed);
-      let socket: Socket | undefined;
-      const deadline = Date.now() + 10_000;
-      while (!socket) {
-        socket = await new Promise<Socket | undefined>((resolve) => {
-          const s = tcpConnect(local, '127.0.0.1', () => resolve(s));
-          s.once('error', () => resolve(undefined));
-        });
-        if (!socket) {
-          if (Date.now() > deadline) throw new Error('ssh -L never listened');
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-      const chunks: Buffer[] = [];
-      socket.on('data', (d: Buffer) => chunks.push(d));
-      const ended = new Promise<void>((resolve) => socket.on('end', () => resolve()));
-      socket.end(data);
-      await ended;
-      socket.destroy();
-      const back = Buffer.concat(chunks);
+      const back = await roundTripOnceListening(local, data);
       expect(back.length).toBe(SIZE);
       expect(sha256hex(back)).toBe(sha256hex(data));
     };
@@ -219,6 +196,32 @@ async function roundTrip(port: number, data: Buffer): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** `roundTrip`, tried again until the port listens (ssh sets a forward up after its login). */
+async function roundTripOnceListening(port: number, data: Buffer): Promise<Buffer> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const back = await roundTrip(port, data).catch(() => undefined);
+    if (back) return back;
+    if (Date.now() > deadline) throw new Error(`nothing listened on port ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A loopback port nothing listens on (just bound and freed). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** `ssh -N` holding one forward (`-L SPEC` or `-R SPEC`) to the server on `port` until the test ends. */
+function forwardWith(port: number, flag: '-L' | '-R', spec: string): void {
+  const ssh = spawn('sshpass', sshArgs(port, '-N', '-o', 'ExitOnForwardFailure=yes', flag, spec, 'u@127.0.0.1'), { stdio: 'ignore' });
+  cleanup.push(() => ssh.kill());
+}
+
 /** ssh with a log level that shows "Allocated port N" (INFO), the rest as SSH_BASE. */
 const SSH_INFO = ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentityAgent=none', '-o', 'LogLevel=INFO'];
 
@@ -252,21 +255,10 @@ describe('remote forwarding (tcpip-forward) with OpenSSH', () => {
   it('ssh -R on a fixed port listens there', async () => {
     const echo = await echoService();
     const { port } = await tunnelServer((e) => (e.accept = true));
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const fixed = (probe.address() as { port: number }).port;
-    await new Promise((resolve) => probe.close(resolve));
-    const ssh = spawn('sshpass', sshArgs(port, '-N', '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${fixed}:127.0.0.1:${echo.port}`, 'u@127.0.0.1'), { stdio: 'ignore' });
-    cleanup.push(() => ssh.kill());
+    const fixed = await freePort();
+    forwardWith(port, '-R', `127.0.0.1:${fixed}:127.0.0.1:${echo.port}`);
     const data = testData(1024 * 1024, 33);
-    let back: Buffer | undefined;
-    const deadline = Date.now() + 10_000;
-    while (!back) {
-      back = await roundTrip(fixed, data).catch(() => undefined);
-      if (!back && Date.now() > deadline) throw new Error('the forwarded port never listened');
-      if (!back) await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(sha256hex(back)).toBe(sha256hex(data));
+    expect(sha256hex(await roundTripOnceListening(fixed, data))).toBe(sha256hex(data));
   });
 
   it('a refused remote forward makes ssh -R with ExitOnForwardFailure give up; nothing listens', async () => {
