@@ -3,12 +3,16 @@
 //! Every decoded secret is held in a type that wipes it on drop.
 
 use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use base64ct::{Base64, Encoding};
 use ecdsa::elliptic_curve::pkcs8::AssociatedOid;
 use ed25519_dalek::SigningKey;
-use pkcs8::der::{Decode, Document, SecretDocument};
+use pkcs8::der::Decode;
 use pkcs8::{DecodePrivateKey, EncryptedPrivateKeyInfo, PrivateKeyInfo};
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::RsaPrivateKey;
+use zeroize::Zeroizing;
 
 use super::{HostKey, KeyError};
 
@@ -30,27 +34,29 @@ impl HostKey {
             .and_then(|t| t.split_once("-----"))
             .map(|(label, _)| label)
             .ok_or_else(|| KeyError::Unsupported("a key file without PEM armour (-----BEGIN ...)".into()))?;
-        match label {
-            "OPENSSH PRIVATE KEY" => super::openssh::read(text, passphrase),
-            // RFC 1421 headers: OpenSSL's legacy encryption, which no maintained crate reads.
-            "RSA PRIVATE KEY" | "EC PRIVATE KEY" if text.contains("Proc-Type:") => Err(KeyError::Unsupported(
+        // RFC 1421 headers: OpenSSL's legacy encryption, which no maintained crate reads.
+        if text.contains("Proc-Type:") {
+            return Err(KeyError::Unsupported(
                 "legacy OpenSSL-encrypted PEM; convert it with `ssh-keygen -p -f FILE` or `openssl pkcs8 -topk8`".into(),
-            )),
-            "RSA PRIVATE KEY" => HostKey::rsa(RsaPrivateKey::from_pkcs1_pem(text).map_err(bad(PEM))?),
+            ));
+        }
+        let der = unarmour(text, label)?;
+        match label {
+            "OPENSSH PRIVATE KEY" => super::openssh::read(&der, passphrase),
+            "RSA PRIVATE KEY" => HostKey::rsa(RsaPrivateKey::from_pkcs1_der(&der).map_err(bad(PEM))?),
+            // The curve's OID in the key decides which of these reads it.
             "EC PRIVATE KEY" => {
-                // The curve's OID in the file decides which of these reads it.
-                if let Ok(k) = p256::SecretKey::from_sec1_pem(text) {
+                if let Ok(k) = p256::SecretKey::from_sec1_der(&der) {
                     Ok(HostKey::EcdsaP256(k.into()))
-                } else if let Ok(k) = p384::SecretKey::from_sec1_pem(text) {
+                } else if let Ok(k) = p384::SecretKey::from_sec1_der(&der) {
                     Ok(HostKey::EcdsaP384(k.into()))
                 } else {
-                    Ok(HostKey::p521(p521::SecretKey::from_sec1_pem(text).map_err(bad(PEM))?.into()))
+                    Ok(HostKey::p521(p521::SecretKey::from_sec1_der(&der).map_err(bad(PEM))?.into()))
                 }
             }
-            "PRIVATE KEY" => pkcs8(SecretDocument::from_pem(text).map_err(bad(PEM))?.1.as_bytes()),
+            "PRIVATE KEY" => pkcs8(&der),
             "ENCRYPTED PRIVATE KEY" => {
-                let (_, doc) = Document::from_pem(text).map_err(bad(PEM))?;
-                let info = EncryptedPrivateKeyInfo::try_from(doc.as_bytes()).map_err(bad(PEM))?;
+                let info = EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(bad(PEM))?;
                 let passphrase = passphrase.ok_or(KeyError::PassphraseNeeded)?;
                 // A wrong passphrase leaves bad padding, or (rarely) padding-shaped noise that does not parse.
                 let plain = info.decrypt(passphrase).map_err(|_| KeyError::WrongPassphrase)?;
@@ -59,6 +65,19 @@ impl HostKey {
             other => Err(KeyError::Unsupported(format!("{other} files"))),
         }
     }
+}
+
+/// The bytes between `-----BEGIN label-----` and `-----END label-----`. The base64 text is the key too:
+/// it is gathered into a buffer sized up front (growing it would leave copies behind) and decoded into
+/// another, both wiped on drop. (The crates' own PEM decoders left lines of the text in the wasm memory.)
+fn unarmour(text: &str, label: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let body = text
+        .strip_prefix(&*format!("-----BEGIN {label}-----"))
+        .and_then(|t| t.strip_suffix(&*format!("-----END {label}-----")))
+        .ok_or(KeyError::Malformed("the PEM armour does not close with the label it opens with"))?;
+    let mut base64 = Zeroizing::new(String::with_capacity(body.len()));
+    body.split_whitespace().for_each(|part| base64.push_str(part));
+    Ok(Zeroizing::new(Base64::decode_vec(&base64).map_err(|_| KeyError::Malformed("bad base64 in a PEM key file"))?))
 }
 
 /// A PKCS#8 `PrivateKeyInfo`, by its algorithm's OID.

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use super::{HostKey, KeyError, KeyType, PublicKey, RSA_MAX_BITS};
 use crate::wire::{Reader, Writer};
 
-pub(super) const PEM_BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
+const PEM_BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
 const PEM_END: &str = "-----END OPENSSH PRIVATE KEY-----";
 const AUTH_MAGIC: &[u8] = b"openssh-key-v1\0";
 /// ssh-keygen's default is 16; a file asking for far more would stall the host at start for minutes.
@@ -22,18 +22,9 @@ const MAX_KDF_ROUNDS: u32 = 1024;
 
 type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;
 
-/// Reads a file holding one key; `passphrase` opens an encrypted one.
-pub(super) fn read(text: &str, passphrase: Option<&str>) -> Result<HostKey, KeyError> {
-    let armoured = text
-        .trim()
-        .strip_prefix(PEM_BEGIN)
-        .and_then(|t| t.strip_suffix(PEM_END))
-        .ok_or(KeyError::Malformed("missing OpenSSH private key armour"))?;
-    // The base64 text is the key too: sized up front, as growing it would leave copies behind.
-    let mut body = Zeroizing::new(String::with_capacity(armoured.len()));
-    armoured.split_whitespace().for_each(|part| body.push_str(part));
-    let raw = Zeroizing::new(Base64::decode_vec(&body).map_err(|_| KeyError::Malformed("bad base64"))?);
-    let mut r = Reader::new(&raw);
+/// Reads the decoded body of a file holding one key; `passphrase` opens an encrypted one.
+pub(super) fn read(raw: &[u8], passphrase: Option<&str>) -> Result<HostKey, KeyError> {
+    let mut r = Reader::new(raw);
     if r.take(AUTH_MAGIC.len())? != AUTH_MAGIC {
         return Err(KeyError::Malformed("not an openssh-key-v1 key"));
     }
