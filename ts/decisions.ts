@@ -17,6 +17,16 @@ import type { SSHServerOptions } from './settings.js';
 
 const STANDARD_SESSION_REQUESTS = new Set(['pty-req', 'env', 'shell', 'exec', 'subsystem', 'window-change', 'signal']);
 
+/**
+ * The key type a public key blob starts with (`string name`), which an authorized_keys line names: not the
+ * request's signature algorithm, which for an RSA key (type `ssh-rsa`) is `rsa-sha2-256` or `rsa-sha2-512`.
+ * The core has parsed the blob, so the name is there.
+ */
+function keyType(blob: Uint8Array): string {
+  const length = new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint32(0);
+  return new TextDecoder().decode(blob.subarray(4, 4 + length));
+}
+
 function base64(bytes: Uint8Array): string {
   let s = '';
   for (const b of bytes) s += String.fromCharCode(b);
@@ -93,7 +103,7 @@ export class Decisions {
         (decision = { kind: 'prompt', prompts, name: o.name ?? '', instruction: o.instruction ?? this.keyboardInteractiveMessage, retry: o.retry ?? false }),
     };
     if (event.password !== undefined) e.password = event.password;
-    if (event.publicKey) e.publicKey = { ...event.publicKey, openssh: `${event.publicKey.algorithm} ${base64(event.publicKey.blob)}` };
+    if (event.publicKey) e.publicKey = { ...event.publicKey, openssh: `${keyType(event.publicKey.blob)} ${base64(event.publicKey.blob)}` };
     if (event.method === 'keyboard-interactive') e.keyboardInteractive = { submethods: event.submethods ?? '', ...(event.responses ? { responses: event.responses } : {}) };
     await this.events.decide('userAuthRequest', e, () => (decision = { kind: 'reject', partialSuccess: false }));
     if (!decision && event.method === 'keyboard-interactive' && !event.responses) {

@@ -19,6 +19,8 @@ export const ErrorCode = {
   WouldBlock: 135,
   CouldNotAuthenticate: 1300,
   NoHostKey: 1301,
+  HostKeyPassphrase: 1302,
+  HostKeyFormat: 1303,
   WasmTrapped: 1400,
 } as const;
 

@@ -60,7 +60,8 @@ export interface UserAuthRequestEvent extends ConnectionEvent {
   /**
    * For `publickey`. `signed` is false for a query ("would this key do?"): accepting it only tells the
    * client the key is acceptable, and the decision that counts comes with the signed request, whose
-   * signature the core has verified before the handler sees it.
+   * signature the core has verified before the handler sees it. `algorithm` is the signature algorithm the
+   * request names; `openssh` is the key's `type base64` as an authorized_keys line has it.
    */
   publicKey?: { algorithm: string; blob: Uint8Array; openssh: string; signed: boolean };
   /** For `keyboard-interactive`: `responses` is undefined when the method starts. */

@@ -58,7 +58,7 @@ export type {
   SSHChannel,
 } from './events.js';
 export { systemClock, type Clock, type Runtime, type WebSocketEndpoint } from './runtime.js';
-export type { SSHServerOptions } from './settings.js';
+export type { HostKeyFile, SSHServerOptions } from './settings.js';
 
 export class SSHServer extends Emitter<SSHServerEvents> {
   private readonly conns = new Map<number, ConnectionState>();
@@ -112,15 +112,22 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.localHost = options.localHost ?? '127.0.0.1';
     this.localPort = options.localPort ?? 22;
     this.connectionBacklog = options.connectionBacklog ?? 511;
-    for (const key of options.hostKeys ?? []) this.addHostKey(key);
+    for (const file of options.hostKeys ?? []) {
+      if (typeof file === 'string') this.addHostKey(file);
+      else this.addHostKey(file.key, { passphrase: file.passphrase });
+    }
     for (const setting of optionSettings(options)) this.config(setting);
   }
 
   // ---- keys and settings ----------------------------------------------------------------------------
 
-  /** Installs an OpenSSH private key file as a host key; returns its public key line. */
-  addHostKey(opensshPrivateKey: string): string {
-    return this.binding.addHostKey(opensshPrivateKey);
+  /**
+   * Installs a private key file as a host key (OpenSSH, PEM PKCS#1 / SEC1 / PKCS#8; ed25519, ECDSA or RSA of
+   * 2048 bits or more), replacing one of the same type; returns its public key line. An encrypted file needs
+   * `passphrase` (error 1302 without it or with a wrong one; 1303 for a format or key type not read).
+   */
+  addHostKey(privateKey: string, options: { passphrase?: string } = {}): string {
+    return this.binding.addHostKey(privateKey, options.passphrase ?? '');
   }
 
   /** Generates an ed25519 host key, installs it and returns the private key file to store. */
@@ -130,6 +137,11 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 
   get hostPublicKeys(): string[] {
     return this.binding.call((core) => core.host_public_keys());
+  }
+
+  /** The installed host keys' fingerprints, in the order of `hostPublicKeys`, as `ssh-keygen -l [-E md5]` prints them. */
+  hostKeyFingerprints(hash: 'sha256' | 'md5' = 'sha256'): string[] {
+    return this.binding.call((core) => core.host_key_fingerprints(hash));
   }
 
   /**

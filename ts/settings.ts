@@ -6,9 +6,15 @@
 import { ErrorCode, SSHError } from './errors.js';
 import type { AuthMethodName, KeyboardInteractivePrompt } from './events.js';
 
+/** A private key file's text, or the text and the passphrase that opens it. */
+export type HostKeyFile = string | { key: string; passphrase?: string };
+
 export interface SSHServerOptions {
-  /** OpenSSH private key files (text) to serve as host keys (the reference's SSHCert). */
-  hostKeys?: string[];
+  /**
+   * Private key files (text) to serve as host keys (the reference's SSHCert), with the passphrase of an
+   * encrypted one; see `SSHServer.addHostKey` for the formats.
+   */
+  hostKeys?: HostKeyFile[];
   /** Address to listen on (LocalHost); default 127.0.0.1. */
   localHost?: string;
   /** Port to listen on (LocalPort); 0 picks a free port. Default 22. */

@@ -81,7 +81,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             algorithms: Preferences::default(),
-            user_key_algorithms: SigAlg::ALL.to_vec(),
+            user_key_algorithms: SigAlg::DEFAULT.to_vec(),
             server_version: alloc::format!("SSH-2.0-wasshd_{}", env!("CARGO_PKG_VERSION")),
             strict_kex: StrictKex::Enabled,
             rekey_bytes: 1 << 30,

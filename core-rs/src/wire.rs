@@ -76,6 +76,17 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
+    /// A non-negative `mpint` (RFC 4251 §5) as its magnitude without leading zeros; a negative one is
+    /// [`WireError::Invalid`].
+    pub fn mpint(&mut self) -> Result<&'a [u8], WireError> {
+        let raw = self.string()?;
+        if raw.first().is_some_and(|&b| b & 0x80 != 0) {
+            return Err(WireError::Invalid);
+        }
+        let first = raw.iter().position(|&b| b != 0).unwrap_or(raw.len());
+        Ok(raw.get(first..).unwrap_or_default())
+    }
+
     /// A `string` that must be UTF-8 text.
     pub fn utf8(&mut self) -> Result<&'a str, WireError> {
         core::str::from_utf8(self.string()?).map_err(|_| WireError::NotUtf8)

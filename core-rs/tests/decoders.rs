@@ -392,9 +392,18 @@ fn public_key_blob_decoder_rejects_every_truncation_and_survives_garbage() {
         }
     }
     assert!(points > 0 && not_points > 0, "{points} {not_points}");
+    // A 1024-bit modulus parses and is refused; the same frame cut short is damage.
     let mut rsa = ssh_string(b"ssh-rsa");
     rsa.extend(ssh_string(&[1, 0, 1]));
-    assert!(matches!(PublicKey::from_blob(&rsa), Err(KeyError::Unsupported(_))));
+    let mut modulus = vec![0u8; 129];
+    modulus[1] = 0xc1;
+    modulus[128] = 0x0b;
+    assert!(matches!(PublicKey::from_blob(&rsa), Err(KeyError::Malformed(_))));
+    rsa.extend(ssh_string(&modulus));
+    assert!(matches!(PublicKey::from_blob(&rsa), Err(KeyError::Refused(_))));
+    let mut unknown = ssh_string(b"ssh-dss");
+    unknown.extend(ssh_string(&[1]));
+    assert!(matches!(PublicKey::from_blob(&unknown), Err(KeyError::Unsupported(_))));
 }
 
 fn armour(raw: &[u8]) -> String {
@@ -410,20 +419,20 @@ fn unarmour(text: &str) -> Vec<u8> {
 
 #[test]
 fn openssh_private_key_reader_rejects_damage_and_survives_garbage() {
-    let text = host_key().to_openssh("comment", 0xdead_beef);
-    assert!(HostKey::from_openssh(&text).is_ok());
+    let text = host_key().to_openssh("comment", 0x1234_5678).unwrap();
+    assert!(HostKey::from_file(&text, None).is_ok());
     let significant = text.trim_end().len();
     for cut in 0..text.len() {
-        let result = HostKey::from_openssh(&text[..cut]);
+        let result = HostKey::from_file(&text[..cut], None);
         assert_eq!(result.is_ok(), cut >= significant, "cut at {cut}");
     }
 
     let raw = unarmour(&text);
-    assert_eq!(HostKey::from_openssh(&armour(&raw)).unwrap().public(), host_key().public());
+    assert_eq!(HostKey::from_file(&armour(&raw), None).unwrap().public(), host_key().public());
     let mut rng = rng(12);
     let mut errors = 0;
     for m in mutations(&raw, &mut rng, 3000) {
-        match catch_unwind(|| HostKey::from_openssh(&armour(&m)).is_ok()) {
+        match catch_unwind(|| HostKey::from_file(&armour(&m), None).is_ok()) {
             Err(_) => panic!("HostKey::from_openssh panicked on {m:02x?}"),
             Ok(false) => errors += 1,
             Ok(true) => {}
@@ -432,9 +441,9 @@ fn openssh_private_key_reader_rejects_damage_and_survives_garbage() {
     assert!(errors > 0);
     for _ in 0..2000 {
         let junk = random_bytes(&mut rng, 300);
-        assert!(HostKey::from_openssh(&armour(&junk)).is_err());
+        assert!(HostKey::from_file(&armour(&junk), None).is_err());
         let text = String::from_utf8_lossy(&junk).into_owned();
-        assert!(HostKey::from_openssh(&text).is_err());
+        assert!(HostKey::from_file(&text, None).is_err());
     }
 
     // Specific refusals, built by hand from the file format (OpenSSH PROTOCOL.key).
@@ -446,17 +455,20 @@ fn openssh_private_key_reader_rejects_damage_and_survives_garbage() {
         let mut secret = key.to_bytes().to_vec();
         secret.extend_from_slice(key.verifying_key().as_bytes());
         private.string(&secret).string(b"c");
+        for pad in 1..=(8 - private.len() % 8) % 8 {
+            private.u8(pad as u8);
+        }
         let mut w = Writer::new();
         w.raw(b"openssh-key-v1\0").string(cipher).string(if cipher == b"none" { b"none" } else { b"bcrypt" }).string(b"").u32(nkeys);
         w.string(&public).string(private.as_slice());
         armour(w.as_slice())
     };
     let vk = *SigningKey::from_bytes(&HOST_SEED).verifying_key().as_bytes();
-    assert!(HostKey::from_openssh(&build(b"none", 1, (5, 5), &vk)).is_ok());
-    assert!(matches!(HostKey::from_openssh(&build(b"aes256-ctr", 1, (5, 5), &vk)), Err(KeyError::Unsupported(_))));
-    assert!(matches!(HostKey::from_openssh(&build(b"none", 2, (5, 5), &vk)), Err(KeyError::Unsupported(_))));
-    assert!(matches!(HostKey::from_openssh(&build(b"none", 1, (5, 6), &vk)), Err(KeyError::Malformed(_))));
-    assert!(matches!(HostKey::from_openssh(&build(b"none", 1, (5, 5), &[7; 32])), Err(KeyError::Malformed(_))));
+    assert!(HostKey::from_file(&build(b"none", 1, (5, 5), &vk), None).is_ok());
+    assert!(HostKey::from_file(&build(b"aes256-ctr", 1, (5, 5), &vk), None).is_err());
+    assert!(matches!(HostKey::from_file(&build(b"none", 2, (5, 5), &vk), None), Err(KeyError::Malformed(_))));
+    assert!(matches!(HostKey::from_file(&build(b"none", 1, (5, 6), &vk), None), Err(KeyError::Malformed(_))));
+    assert!(matches!(HostKey::from_file(&build(b"none", 1, (5, 5), &[7; 32]), None), Err(KeyError::Malformed(_))));
 }
 
 // ---- packets ------------------------------------------------------------------------------------------

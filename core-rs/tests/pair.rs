@@ -58,7 +58,7 @@ fn generated_host_key_is_the_one_the_client_verifies() {
     let mut server = wasshd_core::Server::new(b"another seed for a generated key");
     assert_eq!(server.open(0), Err(CommandError::NoHostKey));
     let text = server.generate_host_key("generated");
-    let key = wasshd_core::keys::HostKey::from_openssh(&text).unwrap();
+    let key = wasshd_core::keys::HostKey::from_file(&text, None).unwrap();
     assert_eq!(server.host_public_keys(), vec![key.public().to_openssh_line()]);
     let mut p = Pair::on(server, ClientOptions::default(), 15);
     p.handshake();
@@ -76,7 +76,8 @@ fn handshake_negotiates_strict_kex_and_sends_ext_info_with_server_sig_algs() {
     assert!(summary.strict);
     assert_eq!(p.server.strict_kex(p.id), Some(true));
     assert!(p.client.strict, "server KEXINIT did not offer kex-strict-s-v00@openssh.com");
-    assert_eq!(p.client.ext_info, Some(vec![("server-sig-algs".to_string(), b"ssh-ed25519".to_vec())]));
+    let sig_algs = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256";
+    assert_eq!(p.client.ext_info, Some(vec![("server-sig-algs".to_string(), sig_algs.as_bytes().to_vec())]));
     assert_eq!(p.client.host_key, Some(host_key().public()));
     assert_eq!(p.client.server_version.as_deref(), Some(p.server.config().server_version.as_str()));
     // Nothing else reached the client: EXT_INFO was consumed by the transport.

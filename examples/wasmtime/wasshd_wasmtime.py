@@ -400,7 +400,7 @@ class Server:
                 raise SystemExit(f"wasshd wasmtime demo: unknown setting {name}")
         if args.host_key:
             with open(args.host_key, encoding="utf-8") as f:
-                self.core.call("add-host-key", f.read())
+                self.core.call("add-host-key", f.read(), "")
         else:
             self.core.call("generate-host-key", "wasshd wasmtime demo")
 

@@ -144,7 +144,8 @@ describe('fuzz inputs through the built wasm module', () => {
       }
     }
     console.log(`keys: ${files.length} key files, ${installed} installed`);
-    expect(keys.hostPublicKeys.length).toBeLessThanOrEqual(1);
+    // One key per type at most: ed25519, ECDSA on three curves, RSA.
+    expect(keys.hostPublicKeys.length).toBeLessThanOrEqual(5);
   });
 
   it('still serves a real client afterwards', async () => {

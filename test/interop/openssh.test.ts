@@ -121,7 +121,7 @@ describe('session features', () => {
     const r = await withPassword('echo ok', ['-vvv']);
     expect(r.stdout.toString()).toBe('ok\n');
     expect(r.stderr).toContain('will use strict KEX ordering');
-    expect(r.stderr).toContain('server-sig-algs=<ssh-ed25519>');
+    expect(r.stderr).toContain('server-sig-algs=<ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256>');
   });
 });
 

@@ -7,6 +7,10 @@
  * WIT component's allocator wipes what its post-return functions free.
  */
 
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { componentRuntime } from '../../ts/component/node.js';
@@ -18,6 +22,7 @@ import { connect, exec, type Ssh2Client } from '../helpers/ssh2.js';
 const USER = 'user-3e9a51';
 const PASSWORD = 'password-7c41d9e2b8';
 const ANSWER = 'kbd-answer-f03a6c19';
+const KEY_PASSPHRASE = 'key-passphrase-5d2b07e1';
 
 describe.each([
   { boundary: 'wasm-bindgen', runtime: nodeRuntime },
@@ -103,6 +108,26 @@ describe.each([
       expect(bodyLines(given).filter(inMemory), 'lines of the key file given').toEqual([]);
       const publicBlob = Buffer.from(server.hostPublicKeys[0]!.split(' ')[1]!, 'base64');
       expect(inMemory(publicBlob.subarray(-32)), 'the public key').toBe(true);
+    });
+
+    it('holds no line of a PEM key file, nor the passphrase of an encrypted one', () => {
+      for (const name of ['rsa3072.pem', 'ecdsa256.pkcs8', 'openssl-p521.sec1', 'openssl-rsa2048.pkcs1']) {
+        const text = readFileSync(join(import.meta.dirname, '../fixtures/keys', name), 'utf8');
+        // The public point ends these files; a line of it that falls on the same base64 alignment as in the
+        // served public key line (P-521 in SEC1 does) is public and may be there.
+        const served = server.addHostKey(text).split(' ')[1]!;
+        expect(bodyLines(text).filter((line) => inMemory(line) && !served.includes(line)), `lines of ${name}`).toEqual([]);
+      }
+      // Encrypted as ssh-keygen and openssl do, with a passphrase found nowhere else.
+      const dir = mkdtempSync(join(tmpdir(), 'wasshd-secret-keys-'));
+      const openssh = join(dir, 'openssh');
+      expect(spawnSync('ssh-keygen', ['-q', '-t', 'ecdsa', '-b', '384', '-N', KEY_PASSPHRASE, '-f', openssh]).status).toBe(0);
+      const pkcs8 = spawnSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-pass', `pass:${KEY_PASSPHRASE}`, '-aes-256-cbc']);
+      expect(pkcs8.status).toBe(0);
+      for (const text of [readFileSync(openssh, 'utf8'), pkcs8.stdout.toString()]) {
+        server.addHostKey(text, { passphrase: KEY_PASSPHRASE });
+        expect(inMemory(KEY_PASSPHRASE), `the passphrase of ${text.split('\n')[0]}`).toBe(false);
+      }
     });
   });
 });

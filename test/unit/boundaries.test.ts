@@ -4,6 +4,7 @@
  * the same answers where there is nothing to report, and a freed core takes no more calls.
  */
 
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { componentRuntime } from '../../ts/component/node.js';
 import { nodeRuntime } from '../../ts/node/index.js';
@@ -30,7 +31,13 @@ describe.each([
     expect(thrown(() => runtime.createCore(new Uint8Array(31)))).toBe('[129] the seed must be at least 32 random bytes');
     const core = runtime.createCore(seed());
     expect(thrown(() => core.set_config('MaxAuthAttempts', 'many'))).toBe('[129] MaxAuthAttempts: not a number: many');
-    expect(thrown(() => core.add_host_key('not a key'))).toMatch(/^\[1301\] host key: /);
+    const damaged = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----';
+    expect(thrown(() => core.add_host_key(damaged, ''))).toBe('[1301] host key: malformed key: truncated or malformed key data');
+    expect(thrown(() => core.add_host_key('not a key', ''))).toBe('[1303] host key: unsupported: a key file without PEM armour (-----BEGIN ...)');
+    const encrypted = readFileSync(new URL('../fixtures/keys/ecdsa256-enc', import.meta.url), 'utf8');
+    expect(thrown(() => core.add_host_key(encrypted, ''))).toBe('[1302] host key: the key file is passphrase-protected: give its passphrase');
+    expect(thrown(() => core.add_host_key(encrypted, 'wrong'))).toBe('[1302] host key: wrong passphrase for the key file');
+    expect(thrown(() => core.host_key_fingerprints('sha1'))).toBe('[129] unknown fingerprint hash sha1: sha256 or md5');
     expect(thrown(() => core.open(0))).toBe('[1301] no host key: add one before accepting connections');
     expect(thrown(() => core.reply_auth_reject(1, false, 'password,telepathy'))).toBe('[129] unknown authentication method in password,telepathy');
     expect(thrown(() => core.send_data(7, 0, 0, new Uint8Array(1), 0))).toBe('[126] invalid connection id');

@@ -54,11 +54,14 @@ class ComponentCoreAdapter implements Core {
   get_config(name: string): string | undefined {
     return this.core.getConfig(name);
   }
-  add_host_key(opensshPrivateKey: string): string {
-    return fallible(() => this.core.addHostKey(opensshPrivateKey));
+  add_host_key(privateKey: string, passphrase: string): string {
+    return fallible(() => this.core.addHostKey(privateKey, passphrase));
   }
   generate_host_key(comment: string): string {
     return this.core.generateHostKey(comment);
+  }
+  host_key_fingerprints(hash: string): string[] {
+    return fallible(() => this.core.hostKeyFingerprints(hash));
   }
   host_public_keys(): string[] {
     return this.core.hostPublicKeys();

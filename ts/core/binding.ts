@@ -67,7 +67,7 @@ export class CoreBinding {
   private broken: SSHError | undefined;
   /** What was given to the core, replayed into a fresh instance after a trap. */
   private readonly settings = new Map<string, string>();
-  private readonly hostKeyFiles: string[] = [];
+  private readonly hostKeyFiles: { key: string; passphrase: string }[] = [];
   /** Highest connection id handed out, so that a fresh core never reuses one. */
   private lastConnectionId = 0;
   /** What one `send_data` call takes at most (the core's `CALL_OUTPUT_BUDGET`). */
@@ -138,17 +138,17 @@ export class CoreBinding {
 
   // ---- what a fresh instance is given again -----------------------------------------------------------
 
-  /** Installs an OpenSSH private key file as a host key; returns its public key line. */
-  addHostKey(opensshPrivateKey: string): string {
-    const line = this.call((core) => core.add_host_key(opensshPrivateKey));
-    this.hostKeyFiles.push(opensshPrivateKey);
+  /** Installs a private key file as a host key, opened with `passphrase` if encrypted; returns its public key line. */
+  addHostKey(key: string, passphrase = ''): string {
+    const line = this.call((core) => core.add_host_key(key, passphrase));
+    this.hostKeyFiles.push({ key, passphrase });
     return line;
   }
 
   /** Generates an ed25519 host key, installs it and returns the private key file. */
   generateHostKey(comment: string): string {
     const key = this.call((core) => core.generate_host_key(comment));
-    this.hostKeyFiles.push(key);
+    this.hostKeyFiles.push({ key, passphrase: '' });
     return key;
   }
 
@@ -367,7 +367,7 @@ export class CoreBinding {
     try {
       const core = this.runtime.createCore(randomBytes(64));
       core.continue_ids_after(this.lastConnectionId);
-      for (const key of this.hostKeyFiles) core.add_host_key(key);
+      for (const { key, passphrase } of this.hostKeyFiles) core.add_host_key(key, passphrase);
       for (const [name, value] of this.settings) core.set_config(name, value);
       this.instance = core;
       this.events.log(1, 'fresh wasm instance started');

@@ -5,7 +5,7 @@
  * rely on. Each runtime's entry point passes its server and WebSocket endpoint.
  */
 
-import type { SSHServer, SSHServerOptions } from '../server.js';
+import type { HostKeyFile, SSHServer, SSHServerOptions } from '../server.js';
 import { CommandLine } from './cli.js';
 import { type DemoSettings, serveDemo, serveSettings } from './serve.js';
 import { authorizedKeysOf, installHostKeys, parseDemoFlags, stop, withDemoUser } from './setup.js';
@@ -37,7 +37,7 @@ export interface DemoRuntime {
   workers?: DemoWorkers;
 }
 
-const usage = (runtime: DemoRuntime) => `usage: ${runtime.command} [--listen ADDR] [--port N] [--host-key FILE]... [--user NAME:PASSWORD]...
+const usage = (runtime: DemoRuntime) => `usage: ${runtime.command} [--listen ADDR] [--port N] [--host-key FILE]... [--host-key-passphrase PASS] [--user NAME:PASSWORD]...
        [--authorized-keys FILE] [--config NAME=VALUE]... [--ws-port N [--ws-origin ORIGIN]...] [--allow-forward] [--verbose]${runtime.workers ? ' [--workers N]' : ''}`;
 
 const DEFAULT_PORT = 2222;
@@ -66,11 +66,12 @@ export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<voi
   // With --workers this server serves nothing: it checks the settings and makes the host key for the workers.
   const server = runtime.createServer({ localHost: options.listen, localPort: options.port ?? DEFAULT_PORT });
   for (const setting of options.config) server.config(setting);
-  const hostKeys: string[] = [];
-  installHostKeys(options.hostKeyFiles, {
-    install: (key) => {
-      server.addHostKey(key);
-      hostKeys.push(key);
+  const hostKeys: HostKeyFile[] = [];
+  installHostKeys(options.hostKeyFiles, options.hostKeyPassphrase, {
+    install: (file) => {
+      if (typeof file === 'string') server.addHostKey(file);
+      else server.addHostKey(file.key, { passphrase: file.passphrase });
+      hostKeys.push(file);
     },
     generate: () => {
       const key = server.generateHostKey('wasshd demo host key');

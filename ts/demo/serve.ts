@@ -5,6 +5,7 @@
  */
 
 import type { SSHServer } from '../server.js';
+import type { HostKeyFile } from '../settings.js';
 import { DemoSession, type PtyInfo } from './shell.js';
 
 export interface DemoUsers {
@@ -34,8 +35,8 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
  * Worker, the Node demo's primary for its `--workers`): passed as data, so no secret goes to disk.
  */
 export interface DemoSettings {
-  /** OpenSSH private key files: every process must serve the same host key, so none is generated there. */
-  hostKeys: string[];
+  /** Private key files and passphrases: every process must serve the same host keys, so none is generated there. */
+  hostKeys: HostKeyFile[];
   users: [name: string, password: string][];
   /** `type base64` of the keys that may log in as any user. */
   authorizedKeys: string[];

@@ -9,6 +9,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AuthorizedKeysError, readAuthorizedKeys } from './authorized-keys.js';
 import type { CommandLine } from './cli.js';
+import { ErrorCode, SSHError } from '../errors.js';
+import type { HostKeyFile } from '../settings.js';
 
 /** More processes than a machine has cores only share them; the bound catches a typo. */
 const MAX_WORKERS = 256;
@@ -21,6 +23,8 @@ export interface DemoFlags {
   wsPort: number | undefined;
   wsOrigins: string[];
   hostKeyFiles: string[];
+  /** `--host-key-passphrase`: opens the encrypted ones among them. */
+  hostKeyPassphrase: string | undefined;
   /** User name to password. */
   users: Map<string, string>;
   authorizedKeysFile: string | undefined;
@@ -43,6 +47,7 @@ export function parseDemoFlags(cli: CommandLine, argv: string[], { withWorkers =
     'ws-port': { type: 'string' },
     'ws-origin': { type: 'string', multiple: true, default: [] },
     'host-key': { type: 'string', multiple: true, default: [] },
+    'host-key-passphrase': { type: 'string' },
     user: { type: 'string', multiple: true, default: [] },
     'authorized-keys': { type: 'string' },
     config: { type: 'string', multiple: true, default: [] },
@@ -75,6 +80,7 @@ export function parseDemoFlags(cli: CommandLine, argv: string[], { withWorkers =
     wsPort,
     wsOrigins: values['ws-origin'],
     hostKeyFiles: values['host-key'],
+    hostKeyPassphrase: values['host-key-passphrase'],
     users,
     authorizedKeysFile: values['authorized-keys'],
     config: values.config,
@@ -117,8 +123,28 @@ export function authorizedKeysOf(path: string | undefined, { allowForward = fals
  * (`$WASSHD_STATE_DIR`, default `./.wasshd`), which `generate` makes (and installs) the first time; the
  * directory is printed.
  */
-export function installHostKeys(files: string[], keys: { install(key: string): void; generate(): string }): void {
-  if (files.length > 0) return files.forEach((file) => keys.install(read(file, '--host-key')));
+export function installHostKeys(
+  files: string[],
+  passphrase: string | undefined,
+  keys: { install(file: HostKeyFile): void; generate(): string },
+): void {
+  if (files.length > 0) {
+    for (const file of files) {
+      const key = read(file, '--host-key');
+      try {
+        keys.install(passphrase === undefined ? key : { key, passphrase });
+      } catch (e) {
+        if (!(e instanceof SSHError)) throw e;
+        // A passphrase missing or wrong is a bad command line: exit 2, as for a bad flag.
+        if (e.code === ErrorCode.HostKeyPassphrase) {
+          console.error(`wasshd demo: ${passphrase === undefined ? 'no --host-key-passphrase for the encrypted' : 'wrong --host-key-passphrase for'} host key ${file}`);
+          process.exit(2);
+        }
+        stop(`host key ${file}: ${e.message}`);
+      }
+    }
+    return;
+  }
   const stateDir = resolve(process.env.WASSHD_STATE_DIR ?? '.wasshd');
   const keyFile = join(stateDir, 'ssh_host_ed25519_key');
   if (existsSync(keyFile)) keys.install(read(keyFile, 'the host key'));

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SSHServer as NodeServer } from '../node/index.js';
+import type { HostKeyFile } from '../settings.js';
 import { CommandLine } from './cli.js';
 import { authorizedKeysOf, installHostKeys, parseDemoFlags, stop, withDemoUser } from './setup.js';
 import { bundleWorker, socketAddress, startWorkerd, workerdConfig } from './workerd-build.js';
@@ -19,7 +20,7 @@ import type { DemoSettings } from './serve.js';
 const COMMAND = 'npm run demo:workerd --';
 const cli: CommandLine = new CommandLine(
   'wasshd demo',
-  `usage: ${COMMAND} --ws-port N [--listen ADDR] [--ws-origin ORIGIN]... [--host-key FILE]... [--user NAME:PASSWORD]...
+  `usage: ${COMMAND} --ws-port N [--listen ADDR] [--ws-origin ORIGIN]... [--host-key FILE]... [--host-key-passphrase PASS] [--user NAME:PASSWORD]...
        [--authorized-keys FILE] [--config NAME=VALUE]... [--verbose]`,
 );
 
@@ -32,9 +33,13 @@ const wsPort = options.wsPort;
 if (wsPort === undefined) cli.fail('--ws-port is required: a Worker serves SSH over WebSocket only');
 if (options.allowForward) cli.fail('--allow-forward: the Worker demo opens no TCP connections');
 const authorizedKeys = [...authorizedKeysOf(options.authorizedKeysFile)];
-const hostKeys: string[] = [];
-installHostKeys(options.hostKeyFiles, {
-  install: (key) => void hostKeys.push(key),
+const hostKeys: HostKeyFile[] = [];
+installHostKeys(options.hostKeyFiles, options.hostKeyPassphrase, {
+  // Read here, on Node, so that a bad file or passphrase stops the launcher rather than the Worker.
+  install: (file) => {
+    new NodeServer({ hostKeys: [file] });
+    hostKeys.push(file);
+  },
   generate: () => {
     // The core generates it here, on Node: a Worker has no disk to keep it on.
     const key = new NodeServer().generateHostKey('wasshd demo host key');

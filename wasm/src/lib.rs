@@ -82,10 +82,11 @@ impl Core {
         self.server.config().get(name)
     }
 
-    /// Installs an OpenSSH private key; returns its public line. The key text is zeroized here.
-    pub fn add_host_key(&mut self, openssh_private_key: String) -> Result<String, JsError> {
-        let text = Zeroizing::new(openssh_private_key);
-        boundary::add_host_key(&mut self.server, &text).map_err(js)
+    /// Installs a private key file, opened with `passphrase` if it is encrypted (empty: none); returns its
+    /// public line. The key text and the passphrase are zeroized here.
+    pub fn add_host_key(&mut self, private_key: String, passphrase: String) -> Result<String, JsError> {
+        let (text, passphrase) = (Zeroizing::new(private_key), Zeroizing::new(passphrase));
+        boundary::add_host_key(&mut self.server, &text, &passphrase).map_err(js)
     }
 
     /// Generates and installs an ed25519 host key; returns the OpenSSH private key file to keep.
@@ -93,6 +94,11 @@ impl Core {
     pub fn generate_host_key(&mut self, comment: &str) -> JsValue {
         let text = Zeroizing::new(self.server.generate_host_key(comment));
         JsValue::from_str(&text)
+    }
+
+    /// The installed host keys' fingerprints (`hash`: `sha256` or `md5`), as `ssh-keygen -l` prints them.
+    pub fn host_key_fingerprints(&self, hash: &str) -> Result<Vec<String>, JsError> {
+        boundary::host_key_fingerprints(&self.server, hash).map_err(js)
     }
 
     pub fn host_public_keys(&self) -> Vec<String> {

@@ -100,7 +100,15 @@ fn publickey(session_id: Option<&[u8]>) -> Vec<u8> {
     auth("publickey", |w| {
         w.bool(session_id.is_some()).string(b"ssh-ed25519").string(&blob);
         if let Some(id) = session_id {
-            w.string(&user_key().sign(SigAlg::Ed25519, &signed_data(id, USER, "ssh-connection", "ssh-ed25519", &blob)));
+            w.string(
+                &user_key()
+                    .sign(
+                        SigAlg::Ed25519,
+                        &signed_data(id, USER, "ssh-connection", "ssh-ed25519", &blob),
+                        &mut wasshd_core::crypto::rng::EntropyPool::new(b"test"),
+                    )
+                    .unwrap(),
+            );
         }
     })
 }
@@ -529,7 +537,7 @@ fn parsers(out: &mut Out) {
 
 fn keys(out: &mut Out) {
     let key = user_key();
-    let text = key.to_openssh("seed key", 0x0a0b_0c0d);
+    let text = key.to_openssh("seed key", 0x1234_5678).unwrap();
     out.write("keys", "private-key-text", &[&[0][..], text.as_bytes()].concat());
     let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     let binary = Base64::decode_vec(&body).expect("our own base64");
@@ -537,7 +545,7 @@ fn keys(out: &mut Out) {
     out.write("keys", "public-blob", &[&[2][..], &key.public().blob()[..]].concat());
     let signer = HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[9; 32]));
     let signed = b"exchange hash";
-    let signature = signer.sign(SigAlg::Ed25519, signed);
+    let signature = signer.sign(SigAlg::Ed25519, signed, &mut wasshd_core::crypto::rng::EntropyPool::new(b"test")).unwrap();
     out.write("keys", "signature", &[&[3, 0, signed.len() as u8][..], signed, &signature].concat());
 }
 
@@ -565,9 +573,7 @@ fn macs(out: &mut Out) {
 /// `zlib`: typical payloads as a round trip, the same deflated as one inflate stream, and a bomb.
 fn zlib(out: &mut Out) {
     let payloads = [service(), password(PASSWORD), open("session", 0, 1 << 21, &[]), exec("cat"), vec![b'a'; 40_000]];
-    let chunked = |items: &[Vec<u8>]| -> Vec<u8> {
-        items.iter().flat_map(|p| [&(p.len() as u16).to_be_bytes()[..], p].concat()).collect()
-    };
+    let chunked = |items: &[Vec<u8>]| -> Vec<u8> { items.iter().flat_map(|p| [&(p.len() as u16).to_be_bytes()[..], p].concat()).collect() };
     out.write("zlib", "round-trip", &[&[1u8][..], &chunked(&payloads)].concat());
     let mut deflater = Deflater::fresh();
     let packed: Vec<Vec<u8>> = payloads

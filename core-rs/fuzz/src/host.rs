@@ -8,12 +8,12 @@
 //! disconnect carries a valid reason, nothing but log lines follows it, a closed connection writes
 //! nothing more, and a timeout never leaves a deadline in the past.
 
+use wasshd_core::auth::Method;
 use wasshd_core::config::StrictKex;
 use wasshd_core::keys::HostKey;
 use wasshd_core::msg::DisconnectReason;
-use wasshd_core::transport::negotiate::MacAlg;
-use wasshd_core::auth::Method;
 use wasshd_core::server::{MAX_PENDING_GLOBAL, MAX_PENDING_OPENS, MAX_PENDING_REQUESTS};
+use wasshd_core::transport::negotiate::MacAlg;
 use wasshd_core::{AuthMethod, AuthReply, Event, Server};
 
 use crate::client::{Client, ClientOptions};
@@ -33,7 +33,7 @@ pub const SERVER_SEED: &[u8] = b"wasshd fuzz: the fixed server seed";
 
 /// The host key, as an OpenSSH private key file.
 pub fn host_key() -> String {
-    HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&HOST_SEED)).to_openssh("host", 0x1234_5678)
+    HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&HOST_SEED)).to_openssh("host", 0x1234_5678).unwrap()
 }
 
 /// The settings of `server` (`Config::set`, the wasm `Core`'s `set_config`): every packet dumped at
@@ -60,7 +60,7 @@ pub fn settings(strict_kex: StrictKex) -> Vec<(&'static str, String)> {
 /// A server set up to reach as much code as possible: `settings`.
 pub fn server(strict_kex: StrictKex) -> Server {
     let mut server = Server::new(SERVER_SEED);
-    server.add_host_key_openssh(&host_key()).expect("the host key reads back");
+    server.add_host_key_openssh(&host_key(), None).expect("the host key reads back");
     let config = server.config_mut();
     for (name, value) in settings(strict_kex) {
         assert_eq!(config.set(name, &value), Ok(true), "setting {name}={value}");
@@ -275,11 +275,16 @@ impl Host {
 fn auth_reply(method: AuthMethod) -> AuthReply {
     match method {
         AuthMethod::Password { password } if password.as_str() == PASSWORD => AuthReply::Accept,
-        AuthMethod::Password { password } if password.as_str() == PARTIAL_PASSWORD => AuthReply::PartialSuccess { methods: Some(vec![Method::PublicKey]) },
-        AuthMethod::PublicKey { .. } => AuthReply::Accept,
-        AuthMethod::KeyboardInteractive { responses: None, .. } => {
-            AuthReply::Prompt { name: "fuzz".into(), instruction: "answer".into(), prompts: vec![("Password: ".into(), false)], retry: false }
+        AuthMethod::Password { password } if password.as_str() == PARTIAL_PASSWORD => {
+            AuthReply::PartialSuccess { methods: Some(vec![Method::PublicKey]) }
         }
+        AuthMethod::PublicKey { .. } => AuthReply::Accept,
+        AuthMethod::KeyboardInteractive { responses: None, .. } => AuthReply::Prompt {
+            name: "fuzz".into(),
+            instruction: "answer".into(),
+            prompts: vec![("Password: ".into(), false)],
+            retry: false,
+        },
         AuthMethod::KeyboardInteractive { responses: Some(r), .. } if r.len() == 1 && r[0].as_str() == PASSWORD => AuthReply::Accept,
         _ => AuthReply::Reject { methods: None },
     }
@@ -346,7 +351,16 @@ impl Session {
         host.transcript = record.then(Vec::new);
         host.echo = !record;
         let record = record.then(Vec::new);
-        let mut s = Session { host, client: Client::new(opts, 1), chunk: 0, batch: false, clean: true, record, peer: Peer::default(), host_disconnected: false };
+        let mut s = Session {
+            host,
+            client: Client::new(opts, 1),
+            chunk: 0,
+            batch: false,
+            clean: true,
+            record,
+            peer: Peer::default(),
+            host_disconnected: false,
+        };
         s.pump();
         assert!(
             s.client.kexes_done == 1 && s.host.ended.is_none(),

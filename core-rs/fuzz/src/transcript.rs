@@ -198,12 +198,13 @@ impl Recorder {
     }
 
     pub fn add_host_key_openssh(&mut self, text: &str) -> Result<String, KeyError> {
-        let r = self.server.add_host_key_openssh(text);
+        let r = self.server.add_host_key_openssh(text, None);
         let result = match &r {
             Ok(line) => Outcome::Str(line.clone()),
             Err(_) => Outcome::Err(1301),
         };
-        self.note("add_host_key", &[Str(text)], result, None);
+        // The boundary's second argument, the passphrase: none.
+        self.note("add_host_key", &[Str(text), Str("")], result, None);
         r
     }
 

@@ -173,7 +173,10 @@ impl UserAuth {
                 }
                 // The signature covers the session id and the request (RFC 4252 §7).
                 let session_id = session.session_id().unwrap_or_default();
-                let signature = key.sign(algorithm, &auth::signed_data(session_id, &user, CONNECTION_SERVICE, algorithm.name(), &blob));
+                let data = auth::signed_data(session_id, &user, CONNECTION_SERVICE, algorithm.name(), &blob);
+                let signature = key
+                    .sign(algorithm, &data, cx.ctx.rng)
+                    .map_err(|_| Error::new(msg::DisconnectReason::ByApplication, "the user key could not sign"))?;
                 let signed = ClientMethod::PublicKey { algorithm: algorithm.name(), blob: &blob, signature: Some(&signature) };
                 session.send(&auth::encode_request(&user, CONNECTION_SERVICE, &signed), &mut cx.ctx);
                 self.attempt = Some(Attempt::KeySigned);

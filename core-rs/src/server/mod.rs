@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::crypto::rng::EntropyPool;
 use crate::error::Error;
 use crate::event::{AuthReply, Event};
-use crate::keys::{HostKey, KeyError};
+use crate::keys::{self, HostKey, KeyError};
 use crate::msg::DisconnectReason;
 use crate::transport::session::Ctx;
 pub use crate::transport::session::KEX_TIMEOUT_MS;
@@ -108,9 +108,10 @@ impl Server {
         &mut self.config
     }
 
-    /// Adds a host key from an OpenSSH private key file; replaces a key of the same type.
-    pub fn add_host_key_openssh(&mut self, text: &str) -> Result<String, KeyError> {
-        let key = HostKey::from_openssh(text)?;
+    /// Adds a host key from a private key file of any format [`HostKey::from_file`] reads, opening an
+    /// encrypted one with `passphrase`; replaces a key of the same type.
+    pub fn add_host_key_openssh(&mut self, text: &str, passphrase: Option<&str>) -> Result<String, KeyError> {
+        let key = HostKey::from_file(text, passphrase)?;
         let line = key.public().to_openssh_line();
         self.host_keys.retain(|k| k.key_type() != key.key_type());
         self.host_keys.push(key);
@@ -119,12 +120,17 @@ impl Server {
 
     /// Generates an ed25519 host key, installs it and returns it as an OpenSSH private key file.
     pub fn generate_host_key(&mut self, comment: &str) -> String {
-        let key = HostKey::generate_ed25519(&mut self.rng);
-        let check = rand_core::RngCore::next_u32(&mut self.rng);
-        let text = key.to_openssh(comment, check);
+        let (key, text) = HostKey::generate_ed25519(&mut self.rng, comment);
         self.host_keys.retain(|k| k.key_type() != key.key_type());
         self.host_keys.push(key);
         text
+    }
+
+    /// The fingerprints of the installed host keys, `SHA256:...` or with `md5` `MD5:...`, as
+    /// `ssh-keygen -l [-E md5]` prints them.
+    pub fn host_key_fingerprints(&self, md5: bool) -> Vec<String> {
+        let print = if md5 { keys::fingerprint_md5 } else { keys::fingerprint };
+        self.host_keys.iter().map(|k| print(&k.public().blob())).collect()
     }
 
     /// The `authorized_keys`-style public lines of the installed host keys.

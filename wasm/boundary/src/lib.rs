@@ -18,6 +18,7 @@ use alloc::vec::Vec;
 use wasshd_core::auth::Method;
 use wasshd_core::connection::ChannelRequest;
 use wasshd_core::event::AuthRequest;
+use wasshd_core::keys::KeyError;
 use wasshd_core::wipe::{wipe, wipe_vec, SecretBytes};
 use wasshd_core::wire::Writer;
 use wasshd_core::{AuthMethod, AuthReply, CommandError, Event, Server};
@@ -47,6 +48,10 @@ pub mod tag {
 pub mod code {
     pub const INVALID_ARGUMENT: u32 = 129;
     pub const NO_HOST_KEY: u32 = 1301;
+    /// A passphrase-protected key file without its passphrase, or with a wrong one.
+    pub const KEY_PASSPHRASE: u32 = 1302;
+    /// A key file of a format or key type this build does not read.
+    pub const KEY_FORMAT: u32 = 1303;
 }
 
 /// A command that failed: the reference's code and a message a person can act on.
@@ -84,9 +89,28 @@ pub fn set_config(server: &mut Server, name: &str, value: &str) -> Result<bool, 
     server.config_mut().set(name, value).map_err(|why| invalid(format!("{name}: {why}")))
 }
 
-/// Installs an OpenSSH private key file; returns its public line.
-pub fn add_host_key(server: &mut Server, text: &str) -> Result<String, Error> {
-    server.add_host_key_openssh(text).map_err(|e| Error { code: code::NO_HOST_KEY, message: format!("host key: {e:?}") })
+fn key_error(e: KeyError) -> Error {
+    let code = match e {
+        KeyError::PassphraseNeeded | KeyError::WrongPassphrase => code::KEY_PASSPHRASE,
+        KeyError::Unsupported(_) => code::KEY_FORMAT,
+        _ => code::NO_HOST_KEY,
+    };
+    Error { code, message: format!("host key: {e}") }
+}
+
+/// Installs a private key file (OpenSSH, PKCS#1, SEC1 or PKCS#8), opened with `passphrase` if it is
+/// encrypted (empty: none); returns its public line.
+pub fn add_host_key(server: &mut Server, text: &str, passphrase: &str) -> Result<String, Error> {
+    server.add_host_key_openssh(text, Some(passphrase).filter(|p| !p.is_empty())).map_err(key_error)
+}
+
+/// The installed host keys' fingerprints, `hash` `sha256` or `md5`, as `ssh-keygen -l` prints them.
+pub fn host_key_fingerprints(server: &Server, hash: &str) -> Result<Vec<String>, Error> {
+    match hash {
+        "sha256" => Ok(server.host_key_fingerprints(false)),
+        "md5" => Ok(server.host_key_fingerprints(true)),
+        _ => Err(invalid(format!("unknown fingerprint hash {hash}: sha256 or md5"))),
+    }
 }
 
 /// A refusal, or with `partial_success` a passed step that asks for more. `methods`: comma-separated

@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use wasshd_boundary as boundary;
 use wasshd_core::msg::DisconnectReason;
 use wasshd_core::{CommandError, Server};
+use zeroize::Zeroizing;
 
 mod wipe;
 
@@ -69,8 +70,13 @@ impl GuestCore for Core {
         self.with(|s| s.config().get(&name))
     }
 
-    fn add_host_key(&self, openssh_private_key: String) -> Result<String, Error> {
-        self.with(|s| boundary::add_host_key(s, &openssh_private_key)).map_err(wit)
+    fn add_host_key(&self, private_key: String, passphrase: String) -> Result<String, Error> {
+        let (text, passphrase) = (Zeroizing::new(private_key), Zeroizing::new(passphrase));
+        self.with(|s| boundary::add_host_key(s, &text, &passphrase)).map_err(wit)
+    }
+
+    fn host_key_fingerprints(&self, hash: String) -> Result<Vec<String>, Error> {
+        self.with(|s| boundary::host_key_fingerprints(s, &hash)).map_err(wit)
     }
 
     fn generate_host_key(&self, comment: String) -> String {

@@ -35,7 +35,8 @@ impl KexMethod for Server {
         let exchange_hash = exchange_hash(&cx.transcript, &host_blob, &q_c, q_s.as_bytes(), &shared_secret);
 
         let mut reply = Writer::message(msg::KEX_ECDH_REPLY);
-        reply.string(&host_blob).string(q_s.as_bytes()).string(&host_key.sign(cx.sig_alg, &exchange_hash));
+        let signature = host_key.sign(cx.sig_alg, &exchange_hash, cx.rng).map_err(|_| Error::kex("the host key could not sign"))?;
+        reply.string(&host_blob).string(q_s.as_bytes()).string(&signature);
         Ok(Step { send: Some(reply.into_vec()), done: Some(KexOutcome { shared_secret, exchange_hash, host_key: host_blob }) })
     }
 }

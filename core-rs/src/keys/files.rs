@@ -1,0 +1,107 @@
+//! Private key files in the formats operators have: OpenSSH's (in [`super::openssh`]), and the PEM forms
+//! OpenSSL and `ssh-keygen -m` write: PKCS#1 RSA, SEC1 EC and PKCS#8, plain or encrypted (PBES2).
+//! Every decoded secret is held in a type that wipes it on drop.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use base64ct::{Base64, Encoding};
+use ecdsa::elliptic_curve::pkcs8::AssociatedOid;
+use ed25519_dalek::SigningKey;
+use pkcs8::der::Decode;
+use pkcs8::{DecodePrivateKey, EncryptedPrivateKeyInfo, PrivateKeyInfo};
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::RsaPrivateKey;
+use zeroize::Zeroizing;
+
+use super::{HostKey, KeyError};
+
+const PEM: &str = "damaged PEM key file";
+const PKCS8: &str = "damaged PKCS#8 key";
+
+/// A `map_err` argument for any error type: the crates' errors say less than the file's format does.
+fn bad<E>(why: &'static str) -> impl Fn(E) -> KeyError {
+    move |_| KeyError::Malformed(why)
+}
+
+impl HostKey {
+    /// Reads a private key file of any supported format; `passphrase` opens an encrypted one and is
+    /// ignored for a plain one, as `ssh-keygen` does.
+    pub fn from_file(text: &str, passphrase: Option<&str>) -> Result<Self, KeyError> {
+        let text = text.trim();
+        let label = text
+            .strip_prefix("-----BEGIN ")
+            .and_then(|t| t.split_once("-----"))
+            .map(|(label, _)| label)
+            .ok_or_else(|| KeyError::Unsupported("a key file without PEM armour (-----BEGIN ...)".into()))?;
+        // RFC 1421 headers: OpenSSL's legacy encryption, which no maintained crate reads.
+        if text.contains("Proc-Type:") {
+            return Err(KeyError::Unsupported(
+                "legacy OpenSSL-encrypted PEM; convert it with `ssh-keygen -p -f FILE` or `openssl pkcs8 -topk8`".into(),
+            ));
+        }
+        let der = unarmour(text, label)?;
+        match label {
+            "OPENSSH PRIVATE KEY" => super::openssh::read(&der, passphrase),
+            "RSA PRIVATE KEY" => HostKey::rsa(RsaPrivateKey::from_pkcs1_der(&der).map_err(bad(PEM))?),
+            // The curve's OID in the key decides which of these reads it.
+            "EC PRIVATE KEY" => {
+                if let Ok(k) = p256::SecretKey::from_sec1_der(&der) {
+                    Ok(HostKey::EcdsaP256(k.into()))
+                } else if let Ok(k) = p384::SecretKey::from_sec1_der(&der) {
+                    Ok(HostKey::EcdsaP384(k.into()))
+                } else {
+                    Ok(HostKey::p521(p521::SecretKey::from_sec1_der(&der).map_err(bad(PEM))?.into()))
+                }
+            }
+            "PRIVATE KEY" => pkcs8(&der),
+            "ENCRYPTED PRIVATE KEY" => {
+                let info = EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(bad(PEM))?;
+                let passphrase = passphrase.ok_or(KeyError::PassphraseNeeded)?;
+                // A wrong passphrase leaves bad padding, or (rarely) padding-shaped noise that does not parse.
+                let plain = info.decrypt(passphrase).map_err(|_| KeyError::WrongPassphrase)?;
+                pkcs8(plain.as_bytes()).map_err(|e| if matches!(e, KeyError::Malformed(_)) { KeyError::WrongPassphrase } else { e })
+            }
+            other => Err(KeyError::Unsupported(format!("{other} files"))),
+        }
+    }
+}
+
+/// The bytes between `-----BEGIN label-----` and `-----END label-----`. The base64 text is the key too:
+/// it is gathered into a buffer sized up front (growing it would leave copies behind) and decoded into
+/// another, both wiped on drop. (The crates' own PEM decoders left lines of the text in the wasm memory.)
+fn unarmour(text: &str, label: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let body = text
+        .strip_prefix(&*format!("-----BEGIN {label}-----"))
+        .and_then(|t| t.strip_suffix(&*format!("-----END {label}-----")))
+        .ok_or(KeyError::Malformed("the PEM armour does not close with the label it opens with"))?;
+    let mut base64 = Zeroizing::new(String::with_capacity(body.len()));
+    body.split_whitespace().for_each(|part| base64.push_str(part));
+    Ok(Zeroizing::new(Base64::decode_vec(&base64).map_err(|_| KeyError::Malformed("bad base64 in a PEM key file"))?))
+}
+
+/// A PKCS#8 `PrivateKeyInfo`, by its algorithm's OID.
+fn pkcs8(der: &[u8]) -> Result<HostKey, KeyError> {
+    let info = PrivateKeyInfo::from_der(der).map_err(bad(PKCS8))?;
+    let oid = info.algorithm.oid;
+    if oid == ed25519_dalek::pkcs8::ALGORITHM_OID {
+        return Ok(HostKey::Ed25519(SigningKey::from_pkcs8_der(der).map_err(bad(PKCS8))?));
+    }
+    if oid == rsa::pkcs1::ALGORITHM_OID {
+        return HostKey::rsa(RsaPrivateKey::from_pkcs8_der(der).map_err(bad(PKCS8))?);
+    }
+    if oid == ecdsa::elliptic_curve::ALGORITHM_OID {
+        let curve = info.algorithm.parameters_oid().map_err(bad(PKCS8))?;
+        if curve == p256::NistP256::OID {
+            return Ok(HostKey::EcdsaP256(p256::SecretKey::from_pkcs8_der(der).map_err(bad(PKCS8))?.into()));
+        }
+        if curve == p384::NistP384::OID {
+            return Ok(HostKey::EcdsaP384(p384::SecretKey::from_pkcs8_der(der).map_err(bad(PKCS8))?.into()));
+        }
+        if curve == p521::NistP521::OID {
+            return Ok(HostKey::p521(p521::SecretKey::from_pkcs8_der(der).map_err(bad(PKCS8))?.into()));
+        }
+        return Err(KeyError::Unsupported(format!("EC keys on curve {curve}")));
+    }
+    Err(KeyError::Unsupported(format!("PKCS#8 keys of algorithm {oid}")))
+}

@@ -1,0 +1,182 @@
+//! Host and user keys of every type: files made by `ssh-keygen` and `openssl` (test/fixtures/keys, see its
+//! README) read in every format, fingerprints as `ssh-keygen -l` prints them, and signatures that verify
+//! only with the key, the data and the algorithm they were made with.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use wasshd_core::crypto::rng::EntropyPool;
+use wasshd_core::keys::{self, HostKey, KeyError, KeyType, PublicKey, SigAlg};
+use wasshd_core::wire::{Reader, Writer};
+use wasshd_core::Server;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test/fixtures/keys").join(name)
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(fixture(name)).unwrap()
+}
+
+/// Every readable fixture: file, passphrase, public key file, type.
+const FILES: &[(&str, Option<&str>, &str, KeyType)] = &[
+    ("ecdsa256", None, "ecdsa256.pub", KeyType::EcdsaP256),
+    ("ecdsa384", None, "ecdsa384.pub", KeyType::EcdsaP384),
+    ("ecdsa521", None, "ecdsa521.pub", KeyType::EcdsaP521),
+    ("ecdsa256-enc", Some("passphrase"), "ecdsa256-enc.pub", KeyType::EcdsaP256),
+    ("ecdsa384-enc", Some("passphrase"), "ecdsa384-enc.pub", KeyType::EcdsaP384),
+    ("ecdsa521-enc", Some("passphrase"), "ecdsa521-enc.pub", KeyType::EcdsaP521),
+    ("rsa3072", None, "rsa3072.pub", KeyType::Rsa),
+    ("rsa3072-enc", Some("passphrase"), "rsa3072-enc.pub", KeyType::Rsa),
+    ("ed25519-enc", Some("passphrase"), "ed25519-enc.pub", KeyType::Ed25519),
+    ("ecdsa256.pem", None, "ecdsa256.pub", KeyType::EcdsaP256),
+    ("ecdsa256.pkcs8", None, "ecdsa256.pub", KeyType::EcdsaP256),
+    ("rsa3072.pem", None, "rsa3072.pub", KeyType::Rsa),
+    ("rsa3072.pkcs8", None, "rsa3072.pub", KeyType::Rsa),
+    ("openssl-ed25519.pkcs8", None, "openssl-ed25519.pkcs8.pub", KeyType::Ed25519),
+    ("openssl-p384.pkcs8", None, "openssl-p384.pkcs8.pub", KeyType::EcdsaP384),
+    ("openssl-p384.enc.pkcs8", Some("passphrase"), "openssl-p384.pkcs8.pub", KeyType::EcdsaP384),
+    ("openssl-p521.sec1", None, "openssl-p521.sec1.pub", KeyType::EcdsaP521),
+    ("openssl-rsa2048.pkcs8", None, "openssl-rsa2048.pkcs8.pub", KeyType::Rsa),
+    ("openssl-rsa2048.enc.pkcs8", Some("passphrase"), "openssl-rsa2048.pkcs8.pub", KeyType::Rsa),
+    ("openssl-rsa2048.pkcs1", None, "openssl-rsa2048.pkcs1.pub", KeyType::Rsa),
+];
+
+/// The second field of `ssh-keygen -l [-E md5] -f FILE`.
+fn ssh_keygen_fingerprint(public_file: &str, md5: bool) -> String {
+    let mut cmd = Command::new("ssh-keygen");
+    if md5 {
+        cmd.args(["-E", "md5"]);
+    }
+    let out = cmd.arg("-lf").arg(fixture(public_file)).output().unwrap();
+    assert!(out.status.success(), "ssh-keygen -lf {public_file}");
+    String::from_utf8(out.stdout).unwrap().split_whitespace().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn every_format_reads_to_the_key_the_tools_made() {
+    for &(file, passphrase, public, key_type) in FILES {
+        let key = HostKey::from_file(&read(file), passphrase).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(key.key_type(), key_type, "{file}");
+        let line = read(public);
+        let want: Vec<&str> = line.split_whitespace().take(2).collect();
+        assert_eq!(key.public().to_openssh_line(), want.join(" "), "{file}");
+        assert_eq!(keys::fingerprint(&key.public().blob()), ssh_keygen_fingerprint(public, false), "{file}");
+        assert_eq!(keys::fingerprint_md5(&key.public().blob()), ssh_keygen_fingerprint(public, true), "{file}");
+    }
+}
+
+#[test]
+fn passphrases_are_asked_for_and_checked() {
+    for file in ["ecdsa256-enc", "rsa3072-enc", "ed25519-enc", "openssl-p384.enc.pkcs8", "openssl-rsa2048.enc.pkcs8"] {
+        assert_eq!(HostKey::from_file(&read(file), None).err(), Some(KeyError::PassphraseNeeded), "{file}");
+        assert_eq!(HostKey::from_file(&read(file), Some("wrong")).err(), Some(KeyError::WrongPassphrase), "{file}");
+    }
+    // A passphrase given for a plain file is ignored, as ssh-keygen does.
+    assert!(HostKey::from_file(&read("ecdsa384"), Some("anything")).is_ok());
+}
+
+#[test]
+fn unsupported_formats_and_small_rsa_keys_are_refused_with_their_reason() {
+    assert!(matches!(HostKey::from_file(&read("openssl-p521.legacy-enc.sec1"), Some("passphrase")), Err(KeyError::Unsupported(_))));
+    assert!(matches!(HostKey::from_file(&read("ecdsa256.pub"), None), Err(KeyError::Unsupported(_))));
+    assert!(matches!(
+        HostKey::from_file("-----BEGIN DSA PRIVATE KEY-----\n-----END DSA PRIVATE KEY-----", None),
+        Err(KeyError::Unsupported(_))
+    ));
+    assert!(matches!(HostKey::from_file(&read("rsa1024"), None), Err(KeyError::Refused(_))));
+    let blob = <base64ct::Base64 as base64ct::Encoding>::decode_vec(read("rsa1024.pub").split_whitespace().nth(1).unwrap()).unwrap();
+    assert!(matches!(PublicKey::from_blob(&blob), Err(KeyError::Refused(_))));
+    // The server reports them and installs nothing.
+    let mut server = Server::new(&[1; 32]);
+    assert_eq!(server.add_host_key_openssh(&read("rsa3072-enc"), Some("wrong")), Err(KeyError::WrongPassphrase));
+    assert!(server.host_public_keys().is_empty());
+}
+
+fn keys() -> Vec<HostKey> {
+    ["ecdsa256", "ecdsa384", "ecdsa521", "rsa3072", "openssl-ed25519.pkcs8"]
+        .iter()
+        .map(|f| HostKey::from_file(&read(f), None).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_algorithm_signs_and_verifies_only_its_own_data() {
+    let mut rng = EntropyPool::new(b"keys test");
+    for key in keys() {
+        let public = PublicKey::from_blob(&key.public().blob()).unwrap();
+        assert_eq!(public, key.public());
+        for &alg in SigAlg::ALL.iter().filter(|a| key.signs(**a)) {
+            let sig = key.sign(alg, b"exchange hash", &mut rng).unwrap();
+            assert!(public.verify(alg, b"exchange hash", &sig), "{}", alg.name());
+            assert!(!public.verify(alg, b"exchange hasH", &sig), "{}", alg.name());
+            let mut flipped = sig.clone();
+            *flipped.last_mut().unwrap() ^= 1;
+            assert!(!public.verify(alg, b"exchange hash", &flipped), "{}", alg.name());
+        }
+        for &alg in SigAlg::ALL.iter().filter(|a| !key.signs(**a)) {
+            assert_eq!(key.sign(alg, b"x", &mut rng), Err(KeyError::Signing));
+        }
+    }
+    // Another key of the same type does not verify it.
+    let other = HostKey::from_file(&read("ecdsa256.pkcs8"), None).unwrap();
+    let (a, b) = (HostKey::from_file(&read("ecdsa256-enc"), Some("passphrase")).unwrap(), other);
+    assert!(!b.public().verify(SigAlg::EcdsaP256, b"m", &a.sign(SigAlg::EcdsaP256, b"m", &mut rng).unwrap()));
+}
+
+/// RFC 8332 §3: the algorithm a request names must be the one its signature blob names and was made with.
+#[test]
+fn an_rsa_signature_made_with_one_hash_is_refused_under_the_other() {
+    let mut rng = EntropyPool::new(b"rsa");
+    let key = HostKey::from_file(&read("rsa3072"), None).unwrap();
+    let public = key.public();
+    let sha256 = key.sign(SigAlg::RsaSha256, b"data", &mut rng).unwrap();
+    let sha512 = key.sign(SigAlg::RsaSha512, b"data", &mut rng).unwrap();
+    assert!(public.verify(SigAlg::RsaSha256, b"data", &sha256) && public.verify(SigAlg::RsaSha512, b"data", &sha512));
+    assert!(!public.verify(SigAlg::RsaSha512, b"data", &sha256));
+    assert!(!public.verify(SigAlg::RsaSha256, b"data", &sha512));
+    assert!(!public.verify(SigAlg::RsaSha1, b"data", &sha256));
+    // Relabelled: the blob names the requested algorithm but holds the other hash's signature.
+    let relabel = |blob: &[u8], name: &str| {
+        let mut r = Reader::new(blob);
+        r.string().unwrap();
+        let mut w = Writer::new();
+        w.string(name.as_bytes()).string(r.string().unwrap());
+        w.into_vec()
+    };
+    assert!(!public.verify(SigAlg::RsaSha512, b"data", &relabel(&sha256, "rsa-sha2-512")));
+    assert!(!public.verify(SigAlg::RsaSha256, b"data", &relabel(&sha512, "rsa-sha2-256")));
+    // A signature longer than the modulus is refused, even with a leading zero.
+    let mut long = Reader::new(&sha256);
+    long.string().unwrap();
+    let mut w = Writer::new();
+    w.string(b"rsa-sha2-256").string(&[&[0u8][..], long.string().unwrap()].concat());
+    assert!(!public.verify(SigAlg::RsaSha256, b"data", w.as_slice()));
+}
+
+#[test]
+fn the_server_offers_a_signature_algorithm_for_each_installed_key_and_ssh_rsa_only_when_configured() {
+    let mut server = Server::new(&[2; 32]);
+    for file in ["rsa3072", "ecdsa384"] {
+        server.add_host_key_openssh(&read(file), None).unwrap();
+    }
+    server.generate_host_key("x");
+    assert_eq!(server.host_public_keys().len(), 3);
+    let fingerprints = server.host_key_fingerprints(false);
+    assert_eq!(fingerprints[0], ssh_keygen_fingerprint("rsa3072.pub", false));
+    assert_eq!(server.host_key_fingerprints(true)[1], ssh_keygen_fingerprint("ecdsa384.pub", true));
+    let offered = |server: &mut Server| {
+        let id = server.open(0).unwrap();
+        let out = server.take_output(id);
+        let kexinit = &out[out.iter().position(|&b| b == b'\n').unwrap() + 1..];
+        // packet_length, padding_length, message number, cookie, kex list, then the host key list.
+        let mut r = Reader::new(&kexinit[4 + 1 + 1 + 16..]);
+        r.name_list().unwrap();
+        r.name_list().unwrap().to_string()
+    };
+    assert_eq!(offered(&mut server), "ssh-ed25519,ecdsa-sha2-nistp384,rsa-sha2-512,rsa-sha2-256");
+    server.config_mut().set("SSHPublicKeyAlgorithms", "rsa-sha2-256,ssh-rsa,ecdsa-sha2-nistp256").unwrap();
+    assert_eq!(offered(&mut server), "rsa-sha2-256,ssh-rsa");
+}
