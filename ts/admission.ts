@@ -7,8 +7,14 @@
 import type { ConnectionState } from './connection.js';
 import { StartupLimit, sourceOf, type SourcePenalties } from './limits.js';
 
+/** The reference's SSHVersionPattern default: SSH 1.99 and 2.0 clients. */
+const DEFAULT_VERSION_PATTERN = '*SSH-1.99-*,*SSH-2.0-*';
+
 export class Admission {
   maxConnections = 1000;
+  /** `SSHVersionPattern` as set, and as one expression (`*` any run of characters, `?` one). */
+  private versionPatternText = DEFAULT_VERSION_PATTERN;
+  private versionPattern = globs(DEFAULT_VERSION_PATTERN);
   maxStartups = new StartupLimit();
   perSourceMaxStartups = Infinity;
   /**
@@ -33,6 +39,21 @@ export class Admission {
     if ((this.startupsBySource.get(sourceOf(address)) ?? 0) >= this.perSourceMaxStartups) return `PerSourceMaxStartups (${this.perSourceMaxStartups}) reached`;
     if (this.maxStartups.drops(this.startups, this.random)) return `MaxStartups ${this.maxStartups} with ${this.startups} unauthenticated`;
     return undefined;
+  }
+
+  /** `SSHVersionPattern`: comma-separated patterns, one of which a client's version line must match. */
+  get sshVersionPattern(): string {
+    return this.versionPatternText;
+  }
+
+  set sshVersionPattern(value: string) {
+    this.versionPattern = globs(value);
+    this.versionPatternText = value;
+  }
+
+  /** Whether a client whose version line is `version` may go on. */
+  acceptsVersion(version: string): boolean {
+    return this.versionPattern.test(version);
   }
 
   /** A connection from `address` passed: it holds a slot, and counts as logging in, while it is admitted. */
@@ -65,4 +86,15 @@ export class Admission {
     else this.startupsBySource.delete(source);
     this.startups += delta;
   }
+}
+
+/** Comma-separated patterns as one anchored expression: `*` is any run of characters, `?` one, the rest literal. */
+function globs(patterns: string): RegExp {
+  const alternatives = patterns
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.'));
+  // No pattern lets nobody in.
+  return new RegExp(alternatives.length > 0 ? `^(?:${alternatives.join('|')})$` : '$^', 's');
 }

@@ -65,6 +65,9 @@ export class Router {
         break;
       case 'clientVersion':
         conn.clientVersion = event.version;
+        if (!this.admission.acceptsVersion(event.version)) {
+          this.binding.withConn(conn, (core) => core.disconnect(id, DisconnectReason.ProtocolVersionNotSupported, 'version not accepted (SSHVersionPattern)'));
+        }
         break;
       case 'keysExchanged':
         conn.strictKex = event.strict;

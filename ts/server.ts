@@ -177,6 +177,9 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       case 'PerSourcePenaltyExemptList':
         if (value !== undefined) this.penalties.setExempt(value);
         return this.penalties.exemptList;
+      case 'SSHVersionPattern':
+        if (value !== undefined) this.admission.sshVersionPattern = value;
+        return this.admission.sshVersionPattern;
     }
     if (value !== undefined && !this.binding.setConfig(name, value)) {
       throw new SSHError(ErrorCode.InvalidArgument, `unknown setting: ${name} (host settings: ${HOST_SETTINGS.join(', ')})`);

@@ -83,6 +83,7 @@ export const HOST_SETTINGS = [
   'PerSourceMaxStartups',
   'PerSourcePenalties',
   'PerSourcePenaltyExemptList',
+  'SSHVersionPattern',
 ] as const;
 
 /**
