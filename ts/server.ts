@@ -199,6 +199,10 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       case 'KeyboardInteractivePrompts':
         if (value !== undefined) this.decisions.connectionPrompts.set(id, parsePrompts(value));
         return formatPrompts(this.decisions.prompts(id));
+      case 'UserAuthBanner':
+        // Sent at once: set in a userAuthRequest handler, it reaches the client before the step's answer.
+        if (value !== undefined) this.binding.withConn(conn, (core) => core.send_banner(id, value), true);
+        return value ?? '';
       default:
         throw new SSHError(ErrorCode.InvalidArgument, `unknown per-connection setting: ${name}`);
     }

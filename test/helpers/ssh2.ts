@@ -5,9 +5,11 @@ import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
 const { Client } = ssh2;
 export type Ssh2Client = InstanceType<typeof Client>;
 
-export function connect(port: number, config: Partial<ConnectConfig>): Promise<Ssh2Client> {
+/** `before` sees the client before it connects (to listen for what comes during the login, such as banners). */
+export function connect(port: number, config: Partial<ConnectConfig>, before?: (client: Ssh2Client) => void): Promise<Ssh2Client> {
   return new Promise((resolve, reject) => {
     const c = new Client();
+    before?.(c);
     c.on('ready', () => resolve(c));
     c.on('error', reject);
     c.connect({ host: '127.0.0.1', port, readyTimeout: 20_000, ...config });

@@ -115,6 +115,9 @@ class ComponentCoreAdapter implements Core {
   reply_global_request(conn: number, accept: boolean, data: Uint8Array): void {
     fallible(() => this.core.replyGlobalRequest(conn, accept, data));
   }
+  send_banner(conn: number, text: string): void {
+    fallible(() => this.core.sendBanner(conn, text));
+  }
   open_channel(conn: number, kind: string, data: Uint8Array): number {
     return fallible(() => this.core.openChannel(conn, kind, data));
   }

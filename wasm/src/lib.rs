@@ -205,6 +205,11 @@ impl Core {
         self.server.reply_global_request(conn, accept, data).map_err(command_error)
     }
 
+    /// Sends a banner to a client that has not authenticated.
+    pub fn send_banner(&mut self, conn: u32, text: &str) -> Result<(), JsError> {
+        self.server.send_banner(conn, text).map_err(command_error)
+    }
+
     /// Opens a channel of `kind` to an authenticated client with its type-specific `data`; returns its id.
     pub fn open_channel(&mut self, conn: u32, kind: &str, data: &[u8]) -> Result<u32, JsError> {
         self.server.open_channel(conn, kind, data).map_err(command_error)

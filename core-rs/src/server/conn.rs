@@ -294,6 +294,19 @@ impl Conn {
 
     // ---- host commands -------------------------------------------------------------------------------
 
+    /// A banner for this client alone (the reference's `UserAuthBanner[id]`): before authentication only,
+    /// as RFC 4252 §5.4 allows it; the host sends it while it decides a step, so that it precedes the reply.
+    pub fn send_banner(&mut self, text: &str, ctx: &mut Ctx) -> Result<(), CommandError> {
+        if self.session.is_closed() {
+            return Err(CommandError::WrongState("the connection is closed"));
+        }
+        if self.auth.is_authenticated() {
+            return Err(CommandError::WrongState("a banner goes before authentication succeeds"));
+        }
+        self.session.send(&crate::auth::encode_banner(text), ctx);
+        Ok(())
+    }
+
     pub fn open_channel(&mut self, kind: &str, data: &[u8], ctx: &mut Ctx) -> Result<u32, CommandError> {
         if !self.auth.is_authenticated() {
             return Err(CommandError::WrongState("not authenticated"));

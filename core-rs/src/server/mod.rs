@@ -246,6 +246,11 @@ impl Server {
         with_conn!(self, id, |conn, ctx| conn.reply_global_request(accept, data, &mut ctx))
     }
 
+    /// Sends a banner to a client that has not authenticated (the reference's `UserAuthBanner[id]`).
+    pub fn send_banner(&mut self, id: u32, text: &str) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.send_banner(text, &mut ctx))
+    }
+
     /// Opens a channel of `kind` to an authenticated client (the reference's OpenChannel), with its
     /// type-specific `data`; returns its id. `ChannelOpenConfirmed` or `ChannelOpenFailed` follows.
     pub fn open_channel(&mut self, id: u32, kind: &str, data: &[u8]) -> Result<u32, CommandError> {

@@ -155,6 +155,10 @@ impl GuestCore for Core {
         self.command(|s| s.reply_global_request(conn, accept, &data))
     }
 
+    fn send_banner(&self, conn: u32, text: String) -> Result<(), Error> {
+        self.command(|s| s.send_banner(conn, &text))
+    }
+
     fn open_channel(&self, conn: u32, kind: String, data: Vec<u8>) -> Result<u32, Error> {
         self.command(|s| s.open_channel(conn, &kind, &data))
     }
