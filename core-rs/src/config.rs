@@ -35,6 +35,9 @@ pub struct Config {
     pub strict_kex: StrictKex,
     /// Bytes in either direction after which the server starts a new key exchange (`KeyRenegotiationThreshold`).
     pub rekey_bytes: u64,
+    /// Milliseconds after an exchange at which the server starts a new one, whatever went through
+    /// (`KeyRenegotiationInterval`, seconds; OpenSSH's `RekeyLimit` time); 0: only by bytes and packets.
+    pub rekey_interval_ms: u64,
     /// Packets in either direction after which the server starts a new key exchange, whatever the byte
     /// count: 2^30, far below the 2^32 at which sequence numbers (and AES-GCM nonces) would repeat. Not a
     /// setting (the reference has none); tests lower it to reach the threshold quickly.
@@ -85,6 +88,7 @@ impl Default for Config {
             server_version: alloc::format!("SSH-2.0-wasshd_{}", env!("CARGO_PKG_VERSION")),
             strict_kex: StrictKex::Enabled,
             rekey_bytes: 1 << 30,
+            rekey_interval_ms: 0,
             rekey_packets: 1 << 30,
             max_auth_attempts: 6,
             auth_methods: Method::OFFERABLE.to_vec(),
@@ -204,6 +208,13 @@ impl Config {
                 }
                 self.rekey_bytes = bytes;
             }
+            "KeyRenegotiationInterval" => {
+                let seconds: u64 = number(value)?;
+                if seconds != 0 && seconds < 10 {
+                    return Err("must be 0 (off) or at least 10 seconds".into());
+                }
+                self.rekey_interval_ms = seconds.saturating_mul(1000);
+            }
             "MaxAuthAttempts" => self.max_auth_attempts = number::<u32>(value)?.max(1),
             "DefaultAuthMethods" => {
                 let methods = parse_methods(value)?;
@@ -277,6 +288,7 @@ impl Config {
             "ServerSSHVersionString" => self.server_version.clone(),
             "UseStrictKeyExchange" => (self.strict_kex as u8).to_string(),
             "KeyRenegotiationThreshold" => self.rekey_bytes.to_string(),
+            "KeyRenegotiationInterval" => (self.rekey_interval_ms / 1000).to_string(),
             "MaxAuthAttempts" => self.max_auth_attempts.to_string(),
             "DefaultAuthMethods" => names(&self.auth_methods, Method::name),
             "AuthenticationMethods" => match &self.auth_chains {

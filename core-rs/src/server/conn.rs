@@ -389,8 +389,9 @@ impl Conn {
         }
         let t = &self.timers;
         let authenticated = self.auth.is_authenticated();
-        let mut deadlines = [None; 4];
+        let mut deadlines = [None; 5];
         deadlines[3] = self.session.kex_deadline();
+        deadlines[4] = self.session.rekey_due(config);
         if !authenticated && config.login_grace_ms > 0 {
             deadlines[0] = Some(t.started.saturating_add(config.login_grace_ms));
         }
@@ -435,5 +436,8 @@ impl Conn {
                 self.session.stamp_kex_start(); // the keepalive may have started one
             }
         }
+        // KeyRenegotiationInterval.
+        self.session.maybe_rekey(ctx);
+        self.session.stamp_kex_start();
     }
 }

@@ -124,7 +124,9 @@ impl Session {
         if self.kex.is_none()
             && self.session_id.is_some()
             && !self.closed
-            && (self.bytes_since_kex >= ctx.config.rekey_bytes || self.packets_since_kex >= ctx.config.rekey_packets)
+            && (self.bytes_since_kex >= ctx.config.rekey_bytes
+                || self.packets_since_kex >= ctx.config.rekey_packets
+                || self.rekey_due(ctx.config).is_some_and(|due| self.now >= due))
         {
             ctx.log(LOG_VERBOSE, "starting key re-exchange");
             self.start_kex(ctx);
@@ -275,6 +277,7 @@ impl Session {
         }
         let initial = self.kexes_done == 0;
         self.kexes_done += 1;
+        self.kex_done_at = self.now;
         self.bytes_since_kex = 0;
         self.data_inflation_since_kex = 0;
         self.packets_since_kex = 0;
@@ -297,6 +300,12 @@ impl Session {
 
     /// When the exchange in progress times out; one started at an unknown time asks for a call to
     /// `handle_timeout` at once, which dates it.
+    /// When `KeyRenegotiationInterval` asks for the next exchange, if it is on and none runs.
+    pub fn rekey_due(&self, config: &Config) -> Option<u64> {
+        let idle = self.kex.is_none() && self.session_id.is_some() && !self.closed;
+        (idle && config.rekey_interval_ms > 0).then(|| self.kex_done_at.saturating_add(config.rekey_interval_ms))
+    }
+
     pub fn kex_deadline(&self) -> Option<u64> {
         self.kex.as_ref().map(|k| k.started_at.map_or(self.now, |t| t.saturating_add(KEX_TIMEOUT_MS)))
     }

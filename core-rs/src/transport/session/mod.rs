@@ -97,6 +97,8 @@ pub struct Session {
     peer_kex_limit: PeerKexLimit,
     /// Bytes on the wire both ways since the last exchange.
     bytes_since_kex: u64,
+    /// When the last exchange finished (ms), for `KeyRenegotiationInterval`.
+    kex_done_at: u64,
     /// What the channel data received since the last exchange inflated to beyond its bytes on the wire. It
     /// earns the peer's rekey allowance as if it had come uncompressed (OpenSSH -C with a small
     /// `RekeyLimit` rekeys after every 32 KiB of data, however well it compresses): the windows bound it,
@@ -131,6 +133,7 @@ impl Session {
             kexes_done: 0,
             peer_kex_limit: PeerKexLimit::default(),
             bytes_since_kex: 0,
+            kex_done_at: 0,
             data_inflation_since_kex: 0,
             packets_since_kex: 0,
             now,
