@@ -5,7 +5,8 @@
  */
 
 import type { SSHError } from './errors.js';
-import type { SSHChannel, SSHConnection } from './events.js';
+import type { NegotiatedAlgorithms, SSHChannel, SSHConnection } from './events.js';
+import type { Clock } from './runtime.js';
 import type { Transport } from './transport.js';
 
 interface PendingSend {
@@ -32,6 +33,8 @@ export class ChannelState implements SSHChannel {
   readonly queue: PendingSend[] = [];
   private idleWaiters: (() => void)[] = [];
   closed = false;
+  bytesReceived = 0;
+  bytesSent = 0;
   /** Set for a channel the server serves itself. */
   sink: ChannelSink | undefined;
   constructor(
@@ -102,6 +105,10 @@ export class ConnectionState implements SSHConnection {
   endedByHost = false;
   authAttempts = 0;
   bytesReceived = 0;
+  bytesSent = 0;
+  algorithms: NegotiatedAlgorithms | undefined;
+  /** When the client last sent or was sent anything, on the server's clock. */
+  lastActivity: number;
   /** Counted among the connections still logging in. */
   loggingIn = true;
   clientVersion: string | undefined;
@@ -116,8 +123,13 @@ export class ConnectionState implements SSHConnection {
   constructor(
     readonly connectionId: number,
     readonly transport: Transport,
+    private readonly clock: Clock,
   ) {
     this.gone = new Promise((resolve) => (this.markGone = resolve));
+    this.lastActivity = clock.now();
+  }
+  get idleMs(): number {
+    return Math.max(0, this.clock.now() - this.lastActivity);
   }
   get remoteHost(): string {
     return this.transport.remoteAddress;

@@ -215,8 +215,25 @@ export interface SSHConnection {
   readonly strictKex: boolean;
   /** Bytes read from the client so far. */
   readonly bytesReceived: number;
+  /** Bytes written to the client so far (what its transport has not sent yet included). */
+  readonly bytesSent: number;
   /** Bytes written to the client that its transport has not sent yet. */
   readonly bufferedAmount: number;
+  /** What the last key exchange chose, once there was one. */
+  readonly algorithms: NegotiatedAlgorithms | undefined;
+  /** Milliseconds since the client last sent or was sent anything. */
+  readonly idleMs: number;
+}
+
+/** The algorithms of a connection's current keys, by their names on the wire. */
+export interface NegotiatedAlgorithms {
+  kex: string;
+  hostKey: string;
+  cipherIn: string;
+  cipherOut: string;
+  /** Empty for an AEAD cipher. */
+  macIn: string;
+  macOut: string;
 }
 
 /** An open channel (an entry of the reference's Channels collection). */
@@ -224,4 +241,8 @@ export interface SSHChannel {
   readonly connectionId: number;
   readonly channelId: number;
   readonly service: string;
+  /** Channel data (and stderr) received from the client so far. */
+  readonly bytesReceived: number;
+  /** Channel data the core has taken to send to the client so far. */
+  readonly bytesSent: number;
 }

@@ -36,11 +36,12 @@ export class Router {
 
   /** Serves a connection the core has opened: its transport's callbacks, then `connected`. */
   open(id: number, transport: Transport): void {
-    const conn = new ConnectionState(id, transport);
+    const conn = new ConnectionState(id, transport, this.clock);
     this.conns.set(id, conn);
     transport.attach({
       data: (bytes) => {
         conn.bytesReceived += bytes.length;
+        conn.lastActivity = this.clock.now();
         this.binding.receive(conn, bytes);
       },
       drain: () => this.binding.drained(conn),
@@ -71,6 +72,7 @@ export class Router {
         break;
       case 'keysExchanged':
         conn.strictKex = event.strict;
+        conn.algorithms = { kex: event.kex, hostKey: event.hostKey, cipherIn: event.cipherIn, cipherOut: event.cipherOut, macIn: event.macIn, macOut: event.macOut };
         // Fresh platform entropy for the next exchange, as the core asks of its host.
         this.binding.enter(conn, (core) => core.add_entropy(randomBytes(32)));
         events.enqueue(conn, () =>
@@ -106,6 +108,7 @@ export class Router {
         break;
       case 'channelData': {
         const ch = conn.channels.get(event.channel);
+        if (ch) ch.bytesReceived += event.data.length;
         events.enqueueChannel(conn, event.channel, async () => {
           // Taken when the data's turn comes: streams asked for meanwhile get what arrived before.
           const sink = ch?.sink;

@@ -56,6 +56,7 @@ export type {
   SSHServerEvents,
   SSHConnection,
   SSHChannel,
+  NegotiatedAlgorithms,
 } from './events.js';
 export { systemClock, type Clock, type Runtime, type WebSocketEndpoint } from './runtime.js';
 export type { HostKeyFile, SSHServerOptions } from './settings.js';

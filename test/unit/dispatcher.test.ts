@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionState } from '../../ts/connection.js';
 import { Dispatcher } from '../../ts/dispatcher.js';
+import { systemClock } from '../../ts/runtime.js';
 import type { Transport } from '../../ts/transport.js';
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -18,7 +19,7 @@ describe('Dispatcher', () => {
       (name, event) => void failures.push({ name, event }),
       () => true,
     );
-    const conn = new ConnectionState(1, {} as Transport);
+    const conn = new ConnectionState(1, {} as Transport, systemClock);
     const ran: string[] = [];
     let releaseAuth!: () => void;
     let releaseExec!: () => void;
@@ -64,7 +65,7 @@ describe('Dispatcher', () => {
       (name, event) => void reported.push({ name, description: (event as { description?: string }).description }),
       () => true,
     );
-    const conn = new ConnectionState(2, {} as Transport);
+    const conn = new ConnectionState(2, {} as Transport, systemClock);
     const ran: string[] = [];
     events.enqueueChannel(conn, 3, () => {
       throw new Error('boom');

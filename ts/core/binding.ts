@@ -276,6 +276,8 @@ export class CoreBinding {
     const out = taken.value;
     if (out.length === 0) return;
     if (!conn.writable) conn.writtenWhileFull += out.length;
+    conn.bytesSent += out.length;
+    conn.lastActivity = this.clock.now();
     if (!conn.transport.write(out)) {
       // The client is not reading: stop reading it too, so that what it sends cannot pile up replies.
       conn.writable = false;
@@ -327,6 +329,7 @@ export class CoreBinding {
         break;
       }
       const taken = sent.value;
+      ch.bytesSent += taken;
       this.flush(conn);
       if (taken < item.data.length) {
         item.data = item.data.subarray(taken);
