@@ -6,6 +6,7 @@
 
 import type { SSHError } from './errors.js';
 import type { NegotiatedAlgorithms, SSHChannel, SSHConnection } from './events.js';
+import type { Framer } from './channel-framing.js';
 import type { Clock } from './runtime.js';
 import type { Transport } from './transport.js';
 
@@ -35,6 +36,8 @@ export class ChannelState implements SSHChannel {
   closed = false;
   bytesReceived = 0;
   bytesSent = 0;
+  /** How its data is cut before `channelDataIn` (`changeRecordLength`, `setChannelEOL`); as it comes without. */
+  framer: Framer | undefined;
   /** Set for a channel the server serves itself. */
   sink: ChannelSink | undefined;
   constructor(

@@ -166,6 +166,8 @@ export interface ChannelDataInEvent extends ChannelEvent {
   data: Uint8Array;
   /** 0 for the data stream, 1 for stderr (extended data). */
   stream: number;
+  /** With `setChannelEOL`: an EOL ended this piece (and was taken off); false: it reached the maximum length, or the EOF. */
+  eolFound?: boolean;
 }
 
 export interface DisconnectedEvent extends ConnectionEvent {

@@ -6,6 +6,7 @@
  */
 
 import type { Admission } from './admission.js';
+import type { Piece } from './channel-framing.js';
 import { ChannelState, ConnectionState } from './connection.js';
 import type { CoreBinding } from './core/binding.js';
 import type { CoreEvent } from './core/events.js';
@@ -112,7 +113,12 @@ export class Router {
         events.enqueueChannel(conn, event.channel, async () => {
           // Taken when the data's turn comes: streams asked for meanwhile get what arrived before.
           const sink = ch?.sink;
+          const framer = event.stream === 0 ? ch?.framer : undefined;
           if (sink) await sink.data(event.data);
+          else if (framer) {
+            framer.hold(event.data);
+            await this.dataIn(id, ch!);
+          }
           else await events.dispatch('channelDataIn', { connectionId: id, channelId: event.channel, data: event.data, stream: event.stream });
           if (!conn.ended) this.binding.withConn(conn, (core) => core.consume_channel_data(id, event.channel, event.data.length));
         });
@@ -120,9 +126,16 @@ export class Router {
       }
       case 'channelEof': {
         const ch = conn.channels.get(event.channel);
-        events.enqueueChannel(conn, event.channel, () => {
+        events.enqueueChannel(conn, event.channel, async () => {
           ch?.sink?.eof();
-          if (!ch?.sink?.internal) return events.dispatch('channelEOF', { connectionId: id, channelId: event.channel });
+          if (ch?.sink?.internal) return;
+          // What framing still holds comes before the EOF.
+          if (ch?.framer && !ch.sink) {
+            await this.dataIn(id, ch);
+            const last = ch.framer.rest();
+            if (last) await this.dispatchPiece(id, ch.channelId, last);
+          }
+          await events.dispatch('channelEOF', { connectionId: id, channelId: event.channel });
         });
         break;
       }
@@ -221,6 +234,18 @@ export class Router {
     if (this.conns.get(conn.connectionId) === conn) this.conns.delete(conn.connectionId);
     this.decisions.connectionPrompts.delete(conn.connectionId);
     conn.markGone();
+  }
+
+  /**
+   * `channelDataIn` for each complete piece the channel's framing holds, one after another: the framing is
+   * read anew for each, so that a handler's change applies to what follows.
+   */
+  private async dataIn(connectionId: number, ch: ChannelState): Promise<void> {
+    for (let piece = ch.framer?.next(); piece; piece = ch.framer?.next()) await this.dispatchPiece(connectionId, ch.channelId, piece);
+  }
+
+  private dispatchPiece(connectionId: number, channelId: number, { data, eolFound }: Piece): void | Promise<void> {
+    return this.events.dispatch('channelDataIn', { connectionId, channelId, data, stream: 0, ...(eolFound === undefined ? {} : { eolFound }) });
   }
 
   /** The connection ended: its channels, the channels it was being offered, and its remote forwards go with it. */

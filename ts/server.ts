@@ -23,6 +23,7 @@ import { Decisions } from './decisions.js';
 import { Dispatcher } from './dispatcher.js';
 import { Emitter } from './emitter.js';
 import { Tunnels } from './forwarding.js';
+import { eolFramer, passThrough, recordFramer, type Framer } from './channel-framing.js';
 import { channelStreams, type ChannelStreamOptions, type ChannelStreams } from './channel-streams.js';
 import { DisconnectReason, ErrorCode, SSHError } from './errors.js';
 import type { ConnectionRequestEvent, SSHChannel, SSHConnection, SSHServerEvents } from './events.js';
@@ -417,6 +418,32 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     const conn = this.conns.get(id);
     if (!conn) throw new SSHError(ErrorCode.InvalidConnectionId, `invalid connection id ${id}`);
     return conn;
+  }
+
+  /**
+   * Delivers the channel's data in records of `recordLength` bytes (the reference's ChangeRecordLength;
+   * 0 as it comes), what is left at the client's EOF as a last, short one. May be called at any time,
+   * `channelDataIn` handlers included; data already held is cut anew.
+   */
+  changeRecordLength(connectionId: number, channelId: number, recordLength: number): void {
+    this.reframe(connectionId, channelId, recordLength > 0 ? recordFramer(positiveInt('recordLength', String(recordLength), 2 ** 31)) : undefined);
+  }
+
+  /**
+   * Delivers the channel's data in lines cut at `eol` (taken off; `eolFound` true), or at `maxChannelLength`
+   * bytes without one (the reference's ChannelEOL and MaxChannelLength, set together); an empty `eol` stops it.
+   */
+  setChannelEOL(connectionId: number, channelId: number, eol: string | Uint8Array, maxChannelLength: number): void {
+    const bytes = typeof eol === 'string' ? new TextEncoder().encode(eol) : eol;
+    this.reframe(connectionId, channelId, bytes.length > 0 ? eolFramer(bytes, positiveInt('maxChannelLength', String(maxChannelLength), 2 ** 31)) : undefined);
+  }
+
+  /** The channel's framing replaced: what the old one held, not yet delivered, is the new one's start. */
+  private reframe(connectionId: number, channelId: number, framer: Framer | undefined): void {
+    const ch = this.channel(this.connection(connectionId), channelId);
+    const held = ch.framer?.rest();
+    ch.framer = held ? (framer ?? passThrough()) : framer;
+    if (held) ch.framer!.hold(held.data);
   }
 
   /**

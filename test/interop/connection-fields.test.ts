@@ -1,6 +1,7 @@
 /**
- * The reference's Connections and Channels fields: a connection's negotiated algorithms, bytes each way and
- * idle time, and a channel's bytes each way, as an OpenSSH session leaves them.
+ * The reference's Connections and Channels fields (a connection's negotiated algorithms, bytes each way and
+ * idle time; a channel's bytes each way) as an OpenSSH session leaves them, and its channel framing
+ * (ChangeRecordLength, ChannelEOL with MaxChannelLength) on what OpenSSH sends.
  */
 
 import { expect, it } from 'vitest';
@@ -45,10 +46,42 @@ it('report the negotiated algorithms, the bytes each way and the idle time', asy
     macIn: 'hmac-sha2-256-etm@openssh.com',
     macOut: 'hmac-sha2-256-etm@openssh.com',
   });
-  expect([bytesReceived, bytesSent]).toEqual([input.length, reply.length]);
+  expect([channel.service, bytesReceived, bytesSent]).toEqual(['session', input.length, reply.length]);
   // The packets carry more than the data.
   expect(conn.bytesReceived).toBeGreaterThan(input.length);
   expect(conn.bytesSent).toBeGreaterThan(reply.length);
   expect(idle).toBeGreaterThanOrEqual(100);
   expect(idle).toBeLessThan(5_000);
+});
+
+it('changeRecordLength and setChannelEOL cut what OpenSSH sends into records and lines, switched inside channelDataIn', async () => {
+  const server = new SSHServer({ localPort: 0 });
+  servers.push(server);
+  server.generateHostKey();
+  server.on('userAuthRequest', (e) => (e.authMethod === 'password' && e.password === 'pw' ? e.accept() : e.reject()));
+  const pieces: [string, boolean | undefined][] = [];
+  server.on('channelRequested', (e) => {
+    if (e.request.type === 'exec') server.changeRecordLength(e.connectionId, e.channelId, 5);
+  });
+  server.on('channelDataIn', (e) => {
+    pieces.push([new TextDecoder().decode(e.data), e.eolFound]);
+    // After the first record, lines.
+    if (pieces.length === 1) server.setChannelEOL(e.connectionId, e.channelId, '\n', 8);
+  });
+  server.on('channelEOF', async (e) => {
+    server.sendExitStatus(e.connectionId, e.channelId, 0);
+    await server.closeChannel(e.connectionId, e.channelId);
+  });
+  const { port } = await server.startListening();
+
+  const r = await run('sshpass', ['-p', 'pw', 'ssh', ...SSH_BASE, '-o', 'PubkeyAuthentication=no', '-p', String(port), 'u@127.0.0.1', 'x'], Buffer.from('HEAD:first\nsecond line\nend'));
+
+  expect(r.code).toBe(0);
+  expect(pieces).toEqual([
+    ['HEAD:', undefined],
+    ['first', true],
+    ['second l', false],
+    ['ine', true],
+    ['end', false],
+  ]);
 });
