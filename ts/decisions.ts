@@ -11,6 +11,7 @@ import type { CoreBinding } from './core/binding.js';
 import type { CoreEvent } from './core/events.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Tunnels } from './forwarding.js';
+import { channelRequestPayload } from './ssh-params.js';
 import type { ChannelOpenRequestEvent, ChannelRequestEvent, GlobalRequestEvent, KeyboardInteractivePrompt, ServiceRequestEvent, UserAuthRequestEvent } from './events.js';
 import type { Clock } from './runtime.js';
 import type { SSHServerOptions } from './settings.js';
@@ -213,6 +214,9 @@ export class Decisions {
       request: event.request,
       wantReply: event.wantReply,
       accept: STANDARD_SESSION_REQUESTS.has(event.request.type),
+      get payload() {
+        return channelRequestPayload(event.channel, event.wantReply, event.request);
+      },
     };
     await this.events.decide('channelRequest', e, () => (e.accept = false));
     this.binding.withConn(conn, (core) => core.reply_channel_request(id, event.channel, e.accept));

@@ -153,6 +153,8 @@ export interface ChannelRequestEvent extends ChannelEvent {
   requestType: string;
   request: ChannelRequestInfo;
   wantReply: boolean;
+  /** The request as a payload for `getSSHParam` (the reference's event payloads): channel, type, flag, fields. */
+  readonly payload: Uint8Array;
   /** Default: true for pty-req, env, shell, exec, subsystem, window-change and signal. */
   accept: boolean;
 }

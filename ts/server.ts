@@ -60,6 +60,7 @@ export type {
   NegotiatedAlgorithms,
 } from './events.js';
 export { systemClock, type Clock, type Runtime, type WebSocketEndpoint } from './runtime.js';
+export { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamType } from './ssh-params.js';
 export type { HostKeyFile, SSHServerOptions } from './settings.js';
 
 export class SSHServer extends Emitter<SSHServerEvents> {
@@ -418,6 +419,19 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     const conn = this.conns.get(id);
     if (!conn) throw new SSHError(ErrorCode.InvalidConnectionId, `invalid connection id ${id}`);
     return conn;
+  }
+
+  /**
+   * Sends a message built with `setSSHParam` (the reference's SendSSHPacket) to an authenticated client:
+   * `packetType` 98, a channel request on `channelId` whose payload starts at its request type (the server
+   * writes the recipient), or 80, a global request (`channelId` -1); either must ask for no reply, which the
+   * server would not expect. Local extensions (192 to 255) go as given. Any other type would break the
+   * protocol's state and is refused (SSHError 129).
+   */
+  sendSSHPacket(connectionId: number, channelId: number, packetType: number, payload: Uint8Array): void {
+    const conn = this.connection(connectionId);
+    if (!Number.isInteger(packetType) || packetType < 0 || packetType > 255) throw new SSHError(ErrorCode.InvalidArgument, `not a message number: ${packetType}`);
+    this.binding.withConn(conn, (core) => core.send_packet(connectionId, channelId, packetType, payload), true);
   }
 
   /**

@@ -152,3 +152,36 @@ fn only_an_authenticated_connection_gets_server_opened_channels() {
     p.handshake();
     assert_eq!(p.server.open_channel(p.id, "forwarded-tcpip", &[]), Err(CommandError::WrongState("not authenticated")));
 }
+
+#[test]
+fn raw_messages_go_only_where_they_leave_the_protocol_state_as_it_was() {
+    let mut p = logged_in(8);
+    let ch = p.open_session(40, 1 << 20, 32 * 1024);
+    let mut request = Writer::new();
+    request.string(b"exit-status").bool(false).u32(7);
+    p.server.send_raw(p.id, Some(ch.remote), msg::CHANNEL_REQUEST, request.as_slice()).unwrap();
+    let sent = p.expect_msg(msg::CHANNEL_REQUEST);
+    let mut r = Reader::new(&sent[1..]);
+    assert_eq!(
+        (r.u32().unwrap(), r.utf8().unwrap(), r.bool().unwrap(), r.u32().unwrap()),
+        (40, "exit-status", false, 7),
+        "the recipient is the client's id"
+    );
+
+    let mut asks = Writer::new();
+    asks.string(b"exit-status").bool(true);
+    let refused = [
+        p.server.send_raw(p.id, Some(ch.remote), msg::CHANNEL_REQUEST, asks.as_slice()),
+        p.server.send_raw(p.id, None, msg::CHANNEL_REQUEST, request.as_slice()),
+        p.server.send_raw(p.id, Some(ch.remote), msg::CHANNEL_DATA, b"\0\0\0\x01x"),
+        p.server.send_raw(p.id, None, msg::KEXINIT, &[0; 16]),
+        p.server.send_raw(p.id, None, msg::GLOBAL_REQUEST, asks.as_slice()),
+    ];
+    assert!(refused.iter().all(|r| matches!(r, Err(CommandError::Invalid(_)))), "{refused:?}");
+    p.server.send_raw(p.id, None, 200, b"local extension").unwrap();
+    assert_eq!(p.expect_msg(200), b"\xc8local extension");
+
+    let mut fresh = Pair::on(test_server(), ClientOptions::default(), 9);
+    fresh.handshake();
+    assert_eq!(fresh.server.send_raw(fresh.id, None, 200, &[]), Err(CommandError::WrongState("not authenticated")));
+}

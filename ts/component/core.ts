@@ -115,6 +115,9 @@ class ComponentCoreAdapter implements Core {
   reply_global_request(conn: number, accept: boolean, data: Uint8Array): void {
     fallible(() => this.core.replyGlobalRequest(conn, accept, data));
   }
+  send_packet(conn: number, channel: number, msgType: number, body: Uint8Array): void {
+    fallible(() => this.core.sendPacket(conn, channel < 0 ? undefined : channel, msgType, body));
+  }
   send_banner(conn: number, text: string): void {
     fallible(() => this.core.sendBanner(conn, text));
   }

@@ -205,6 +205,13 @@ impl Core {
         self.server.reply_global_request(conn, accept, data).map_err(command_error)
     }
 
+    /// Sends a message the host built (`Server::send_raw`): `channel` for a channel request, -1 for none.
+    pub fn send_packet(&mut self, conn: u32, channel: f64, msg_type: u8, body: &[u8]) -> Result<(), JsError> {
+        // A channel id is a u32; a number outside it (-1) names none.
+        let channel = (0.0..=f64::from(u32::MAX)).contains(&channel).then_some(channel as u32);
+        self.server.send_raw(conn, channel, msg_type, body).map_err(command_error)
+    }
+
     /// Sends a banner to a client that has not authenticated.
     pub fn send_banner(&mut self, conn: u32, text: &str) -> Result<(), JsError> {
         self.server.send_banner(conn, text).map_err(command_error)

@@ -307,6 +307,13 @@ impl Conn {
         Ok(())
     }
 
+    pub fn send_raw(&mut self, channel: Option<u32>, msg_type: u8, body: &[u8], ctx: &mut Ctx) -> Result<(), CommandError> {
+        if !self.auth.is_authenticated() {
+            return Err(CommandError::WrongState("not authenticated"));
+        }
+        self.connection.send_raw(channel, msg_type, body, &mut self.session, ctx)
+    }
+
     pub fn open_channel(&mut self, kind: &str, data: &[u8], ctx: &mut Ctx) -> Result<u32, CommandError> {
         if !self.auth.is_authenticated() {
             return Err(CommandError::WrongState("not authenticated"));

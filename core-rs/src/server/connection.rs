@@ -483,6 +483,45 @@ impl Connection {
         Ok(())
     }
 
+    /// A message the host built (the reference's SendSSHPacket): `msg_type` and what follows the recipient
+    /// channel, for a channel message. Only messages that leave the protocol's state as it was go: a
+    /// channel request (on a channel we may still send on) or a global request that asks for no reply, and
+    /// the local extension numbers 192 to 255. A reply the core does not expect, a transport or
+    /// authentication message, or channel data past the window would each break it.
+    pub(super) fn send_raw(
+        &mut self,
+        channel: Option<u32>,
+        msg_type: u8,
+        body: &[u8],
+        session: &mut Session,
+        ctx: &mut Ctx,
+    ) -> Result<(), CommandError> {
+        let asks_no_reply = || {
+            let mut r = Reader::new(body);
+            matches!((r.string(), r.bool()), (Ok(_), Ok(false)))
+        };
+        let mut message = alloc::vec![msg_type];
+        match msg_type {
+            msg::CHANNEL_REQUEST => {
+                let local_id = channel.ok_or(CommandError::Invalid("a channel request needs its channel"))?;
+                if !asks_no_reply() {
+                    return Err(CommandError::Invalid("a channel request sent this way must ask for no reply"));
+                }
+                message.extend_from_slice(&self.sending_channel(local_id, session)?.peer_id.to_be_bytes());
+            }
+            msg::GLOBAL_REQUEST if asks_no_reply() => {}
+            msg::GLOBAL_REQUEST => return Err(CommandError::Invalid("a global request sent this way must ask for no reply")),
+            192..=255 => {}
+            _ => return Err(CommandError::Invalid("this message type would break the protocol state")),
+        }
+        if session.is_closed() {
+            return Err(CommandError::WrongState("the connection is closed"));
+        }
+        message.extend_from_slice(body);
+        session.send(&message, ctx);
+        Ok(())
+    }
+
     pub(super) fn send_exit_status(
         &mut self,
         local_id: u32,

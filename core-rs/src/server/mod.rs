@@ -246,6 +246,13 @@ impl Server {
         with_conn!(self, id, |conn, ctx| conn.reply_global_request(accept, data, &mut ctx))
     }
 
+    /// Sends a message the host built (the reference's SendSSHPacket) to an authenticated client: a channel
+    /// request on `channel` (its recipient written here) or a global request, either asking for no reply, or
+    /// a local extension (192 to 255). Anything else would break the protocol state and is refused.
+    pub fn send_raw(&mut self, id: u32, channel: Option<u32>, msg_type: u8, body: &[u8]) -> Result<(), CommandError> {
+        with_conn!(self, id, |conn, ctx| conn.send_raw(channel, msg_type, body, &mut ctx))
+    }
+
     /// Sends a banner to a client that has not authenticated (the reference's `UserAuthBanner[id]`).
     pub fn send_banner(&mut self, id: u32, text: &str) -> Result<(), CommandError> {
         with_conn!(self, id, |conn, ctx| conn.send_banner(text, &mut ctx))

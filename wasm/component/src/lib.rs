@@ -155,6 +155,10 @@ impl GuestCore for Core {
         self.command(|s| s.reply_global_request(conn, accept, &data))
     }
 
+    fn send_packet(&self, conn: u32, channel: Option<u32>, msg_type: u8, body: Vec<u8>) -> Result<(), Error> {
+        self.command(|s| s.send_raw(conn, channel, msg_type, &body))
+    }
+
     fn send_banner(&self, conn: u32, text: String) -> Result<(), Error> {
         self.command(|s| s.send_banner(conn, &text))
     }
