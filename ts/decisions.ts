@@ -156,8 +156,8 @@ export class Decisions {
 
   async channelOpen(conn: ConnectionState, event: CoreEvent & { type: 'channelOpenRequest' }): Promise<void> {
     const id = conn.connectionId;
-    if (event.kind === 'direct-tcpip') {
-      const opening = await this.tunnels.request(conn, event.channel, event.data);
+    if (event.kind === 'direct-tcpip' || event.kind === 'direct-streamlocal@openssh.com') {
+      const opening = await this.tunnels.request(conn, event.channel, event.kind, event.data);
       if (opening.kind === 'connected') {
         const ch = new ChannelState(id, event.channel, event.kind);
         conn.channels.set(event.channel, ch);

@@ -117,6 +117,8 @@ export interface SSHTunnelRequestedEvent extends ConnectionEvent {
   /** `local`: where the client says the forwarded connection came from. */
   originatorAddress?: string;
   originatorPort?: number;
+  /** `local` to a Unix socket (OpenSSH's `ssh -L PORT:/path`, `direct-streamlocal`): its path, also in `address` (and `port` 0). */
+  socketPath?: string;
   /** Default false: the server forwards nothing it was not told to. */
   accept: boolean;
   /**

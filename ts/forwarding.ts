@@ -37,6 +37,16 @@ export function parseDirectTcpip(data: Uint8Array): DirectTcpip | undefined {
   return { address, port, originatorAddress, originatorPort };
 }
 
+/**
+ * A `direct-streamlocal@openssh.com` open's data (OpenSSH's PROTOCOL §2.4: the socket path, a reserved string
+ * and a reserved uint32), as a target with the path for its address and no port or originator.
+ */
+function parseDirectStreamlocal(data: Uint8Array): DirectTcpip | undefined {
+  const r = wireReader(data);
+  const [path, reserved, reservedPort] = [r.text(), r.text(), r.port()];
+  return path === undefined || reserved === undefined || reservedPort === undefined || !r.done() ? undefined : { address: path, port: 0, originatorAddress: '', originatorPort: 0 };
+}
+
 /** A `tcpip-forward` request's address and port (RFC 4254 §7.1), or undefined if malformed. */
 function parseForward(data: Uint8Array): { address: string; port: number } | undefined {
   const r = wireReader(data);
@@ -114,28 +124,34 @@ export class Tunnels {
     private readonly events: Dispatcher,
     private readonly clock: Clock,
     private readonly server: TunnelServer,
-    /** The runtime's TCP connector, where it has one. */
-    private readonly connectTcp: ((host: string, port: number) => Promise<Transport>) | undefined,
+    /** The runtime's connectors, where it has them: TCP, and Unix sockets. */
+    private readonly connect: { tcp?: (host: string, port: number) => Promise<Transport>; unix?: (path: string) => Promise<Transport> },
     /** The runtime's TCP listener. */
     private readonly listen: ListenAdapter,
   ) {}
 
-  /** Asks the handlers about a `direct-tcpip` open and, if one accepts, connects to its target. */
-  async request(conn: ConnectionState, channelId: number, data: Uint8Array): Promise<TunnelOpening> {
-    const target = parseDirectTcpip(data);
-    if (!target) return { kind: 'refused', reason: OPEN_ADMINISTRATIVELY_PROHIBITED, description: 'malformed direct-tcpip request' };
+  /**
+   * Asks the handlers about a `direct-tcpip` open, or a `direct-streamlocal@openssh.com` one (a Unix socket,
+   * OpenSSH's `ssh -L PORT:/path`), and, if one accepts, connects to its target.
+   */
+  async request(conn: ConnectionState, channelId: number, kind: string, data: Uint8Array): Promise<TunnelOpening> {
+    const unix = kind === 'direct-streamlocal@openssh.com';
+    const target = unix ? parseDirectStreamlocal(data) : parseDirectTcpip(data);
+    if (!target) return { kind: 'refused', reason: OPEN_ADMINISTRATIVELY_PROHIBITED, description: `malformed ${kind} request` };
     let refusal: TunnelOpening = { kind: 'declined' };
     const e = tunnelRequest(conn, 'local', target.address, target.port, (reason, description) => (refusal = { kind: 'refused', reason, description }));
-    Object.assign(e, { channelId, originatorAddress: target.originatorAddress, originatorPort: target.originatorPort });
+    Object.assign(e, { channelId, originatorAddress: target.originatorAddress, originatorPort: target.originatorPort }, unix ? { socketPath: target.address } : {});
     await this.events.decide('sshTunnelRequested', e, () => (e.accept = false));
     if (!e.accept) return refusal;
-    if (!this.connectTcp) return { kind: 'refused', reason: OPEN_CONNECT_FAILED, description: 'this runtime opens no TCP connections' };
+    const connecting = unix ? this.connect.unix?.(e.address) : this.connect.tcp?.(e.address, e.port);
+    const where = unix ? e.address : `${e.address} port ${e.port}`;
+    if (!connecting) return { kind: 'refused', reason: OPEN_CONNECT_FAILED, description: `this runtime opens no ${unix ? 'Unix socket' : 'TCP'} connections` };
     try {
-      const connected = await this.withTimeout(this.connectTcp(e.address, e.port));
+      const connected = await this.withTimeout(connecting);
       return { kind: 'connected', target: connected, address: e.address, port: e.port };
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      return { kind: 'refused', reason: OPEN_CONNECT_FAILED, description: `connect to ${e.address} port ${e.port} failed: ${why}` };
+      return { kind: 'refused', reason: OPEN_CONNECT_FAILED, description: `connect to ${where} failed: ${why}` };
     }
   }
 

@@ -58,6 +58,8 @@ export interface Runtime {
   webSocket?: WebSocketListenAdapter;
   /** A TCP connection to `host`:`port`, where the runtime can open one: forwarded tunnels (`sshTunnelRequested`). */
   connectTcp?: (host: string, port: number) => Promise<Transport>;
+  /** A connection to the Unix socket at `path`, where the runtime can open one: forwarded tunnels to sockets. */
+  connectUnix?: (path: string) => Promise<Transport>;
   /** Default `systemClock`. */
   clock?: Clock;
   /** Uniform in [0, 1), for MaxStartups' random early drop. Default: the platform's CSPRNG. */

@@ -107,7 +107,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         }),
         openChannel: (connectionId, kind, data) => this.openChannelTo(connectionId, kind, data, false),
       },
-      runtime.connectTcp,
+      { tcp: runtime.connectTcp, unix: runtime.connectUnix },
       runtime.listen,
     );
     this.decisions = new Decisions(this.events, this.binding, this.clock, this.authFailureDelay, tunnels, options);

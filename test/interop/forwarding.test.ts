@@ -7,6 +7,9 @@
  */
 
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SSHServer, type SSHTunnelClosedEvent, type SSHTunnelRequestedEvent } from '../../ts/node/index.js';
@@ -104,6 +107,26 @@ describe('local forwarding (direct-tcpip) with OpenSSH', () => {
       [SIZE, SIZE],
       [SIZE, SIZE],
     ]);
+  });
+
+  it('ssh -L to a Unix socket (direct-streamlocal): 4 MiB byte-exact each way, the handler told the path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wasshd-unix-'));
+    const path = join(dir, 'echo.sock');
+    const unixEcho = createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => {});
+      s.pipe(s);
+    });
+    await new Promise<void>((resolve) => unixEcho.listen(path, resolve));
+    cleanup.push(() => new Promise((resolve) => unixEcho.close(resolve)));
+    const { port, requested, closed } = await tunnelServer((e) => (e.accept = e.socketPath === path));
+    const local = await freePort();
+    forwardWith(port, '-L', `127.0.0.1:${local}:${path}`);
+    const data = testData(4 * 1024 * 1024, 41);
+
+    expect(sha256hex(await roundTripOnceListening(local, data))).toBe(sha256hex(data));
+    expect(requested.map((e) => [e.direction, e.socketPath, e.address, e.port])).toEqual([['local', path, path, 0]]);
+    await until(() => closed.length === 1, 'sshTunnelClosed');
+    expect(closed[0]).toMatchObject({ bytesIn: data.length, bytesOut: data.length });
   });
 
   it('a refusal by the handler reaches the client with its reason and text; the target is never connected', async () => {

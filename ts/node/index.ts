@@ -10,7 +10,7 @@ import { instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import type { ChannelStreamOptions } from '../channel-streams.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
-import { nodeConnectTcp, nodeTcp } from './tcp.js';
+import { nodeConnectTcp, nodeConnectUnix, nodeTcp } from './tcp.js';
 import { uwsWebSocket } from './websocket.js';
 
 let module: WebAssembly.Module | undefined;
@@ -21,7 +21,7 @@ function compiled(): WebAssembly.Module {
   return module;
 }
 
-export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp };
+export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
 
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {

@@ -57,8 +57,16 @@ class TcpTransport implements Transport {
 
 /** A TCP connection to `host`:`port` (forwarded tunnels), once it is established. */
 export function nodeConnectTcp(host: string, port: number): Promise<Transport> {
+  return connected(connect({ host, port, allowHalfOpen: true }));
+}
+
+/** A connection to the Unix socket at `path` (forwarded tunnels), once it is established. */
+export function nodeConnectUnix(path: string): Promise<Transport> {
+  return connected(connect({ path, allowHalfOpen: true }));
+}
+
+function connected(socket: Socket): Promise<Transport> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, allowHalfOpen: true });
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);
