@@ -130,7 +130,7 @@ export class SSHClient {
       sendBudget: this.core.call_output_budget(),
     };
     this.transport.attach({
-      data: (bytes) => this.call((core) => core.input(bytes, wholeMs(this.clock))),
+      data: (bytes) => this.quietly((core) => core.input(bytes, wholeMs(this.clock))),
       drain: () => {
         this.writable = true;
         for (const session of this.sessions.values()) session.pump();
@@ -138,7 +138,7 @@ export class SSHClient {
       close: (error) => {
         this.transportClosed = true;
         this.transportError = error;
-        this.call((core) => core.connection_lost());
+        this.quietly((core) => core.connection_lost());
       },
     });
     this.afterCall(); // the version line and KEXINIT
@@ -221,6 +221,15 @@ export class SSHClient {
     return result;
   }
 
+  /** A call from a socket or timer callback, which has nobody to throw to: a trap has ended the connection. */
+  private quietly(f: (core: ClientCore) => void): void {
+    try {
+      this.call(f);
+    } catch {
+      // reported through `connect`, the sessions and `closed`
+    }
+  }
+
   private afterCall(): void {
     if (this.ended) return;
     this.flush();
@@ -257,7 +266,7 @@ export class SSHClient {
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.deadline = -1;
-      this.call((core) => core.handle_timeout(wholeMs(this.clock)));
+      this.quietly((core) => core.handle_timeout(wholeMs(this.clock)));
     }, Math.max(0, deadline - wholeMs(this.clock)));
   }
 
