@@ -21,6 +21,12 @@ export const ErrorCode = {
   NoHostKey: 1301,
   HostKeyPassphrase: 1302,
   HostKeyFormat: 1303,
+  /** The client's `verifyHostKey` refused the server's key. */
+  HostKeyNotAccepted: 1304,
+  /** The client's connection ended: the server closed it, the transport was lost, or a protocol error. */
+  ConnectionLost: 1310,
+  /** The server refused to open a channel, or a request on one (a command, a pty). */
+  ChannelRefused: 1311,
   WasmTrapped: 1400,
 } as const;
 

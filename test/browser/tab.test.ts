@@ -110,16 +110,22 @@ it("resolves wasshd's browser condition to the file the page imports, and the pa
   expect(paths.filter((p) => /\/ts\/(node|deno|bun|workerd|component|demo)\//.test(p))).toEqual([]);
 });
 
-it("type-checks a page's use of the browser entry, resolved by its condition, with the DOM library and no Node types", () => {
+it("type-checks a page's use of the browser entry (server and client), resolved by its condition, with the DOM library and no Node types", () => {
   const dir = join(app, 'typed');
   mkdirSync(dir);
   writeFileSync(
     join(dir, 'page.ts'),
-    `import { SSHServer, serveRelay, WebSocketTransport } from 'wasshd';
+    `import { SSHClient, SSHServer, serveRelay, WebSocketTransport } from 'wasshd';
 const server = await SSHServer.create({ wasm: new URL('core.wasm', location.href), localPort: 0 });
 server.on('userAuthRequest', (e) => (e.password === 'pw' ? e.accept() : e.reject()));
 serveRelay(server, 'wss://relay.example/tab', { onError: (e: Error) => console.warn(e.message) });
 void server.accept(new WebSocketTransport(new WebSocket('wss://relay.example/other'), { remoteAddress: 'client' }));
+const client = await SSHClient.connect({ url: 'wss://server.example/ssh', user: 'u', password: 'pw', verifyHostKey: (fp: string) => fp === 'SHA256:x' });
+const shell = await client.shell({ cols: 80, rows: 24 });
+shell.onData((data: Uint8Array) => console.log(data.length));
+shell.resize(100, 30);
+const { stdout, code }: { stdout: Uint8Array; code: number | null } = await client.exec('echo hello');
+console.log(stdout, code, (await shell.exit).signal);
 `,
   );
   const options = { strict: true, target: 'es2022', module: 'esnext', moduleResolution: 'bundler', customConditions: ['browser'], lib: ['es2022', 'dom'], types: [], noEmit: true };

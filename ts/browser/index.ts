@@ -11,9 +11,12 @@
  *   serveRelay(server, 'wss://relay.example/tab');
  */
 
-import { instantiateCore } from '../core/instance.js';
+import { SSHClient as BaseClient, type SSHClientOptions } from '../client/client.js';
+import { instantiateClientCore, instantiateCore } from '../core/instance.js';
 import { ErrorCode, SSHError } from '../errors.js';
 import { SSHServer as BaseServer, type Runtime, type SSHServerOptions } from '../server.js';
+import type { Transport } from '../transport.js';
+import { WebSocketTransport } from '../websocket-transport.js';
 
 /**
  * Where the core's wasm module comes from: its URL (fetched and compiled as it streams in), a `fetch` response
@@ -71,6 +74,42 @@ export class SSHServer extends BaseServer {
   }
 }
 
+/** `SSHClient.connect`'s options in a page: a transport, or a WebSocket endpoint to open. */
+export interface BrowserSSHClientOptions extends Omit<SSHClientOptions, 'transport'> {
+  transport?: Transport;
+  /** A WebSocket endpoint carrying SSH (`wss://host/ssh`), when no transport is given. */
+  url?: string | URL;
+  /** The core's wasm module, as for `SSHServer.create`. Default: the package's own, compiled once per page. */
+  wasm?: WasmSource;
+}
+
+let defaultModule: Promise<WebAssembly.Module> | undefined;
+
+/** Opens a WebSocket to `url`: the transport once it is open. */
+function openWebSocket(url: string | URL): Promise<Transport> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    const failed = () => reject(new SSHError(ErrorCode.ConnectionLost, `could not open a WebSocket to ${String(url)}`));
+    socket.addEventListener('error', failed);
+    socket.addEventListener('open', () => {
+      socket.removeEventListener('error', failed);
+      resolve(new WebSocketTransport(socket, { remoteAddress: String(url) }));
+    });
+  });
+}
+
+export class SSHClient extends BaseClient {
+  /** Compiles the wasm module if need be, connects (over `transport`, or a WebSocket to `url`), checks the host key, logs in. */
+  static async connect(options: BrowserSSHClientOptions): Promise<SSHClient> {
+    const module = await (options.wasm === undefined ? (defaultModule ??= compileCore()) : compileCore(options.wasm));
+    if (!options.transport && options.url === undefined) throw new SSHError(ErrorCode.InvalidArgument, 'give a transport or a url to connect to');
+    const transport = options.transport ?? (await openWebSocket(options.url!));
+    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now) };
+    return BaseClient.loggedIn(transport, () => new SSHClient(runtime, { ...options, transport }));
+  }
+}
+
+export * from '../client/exports.js';
 export { serveRelay } from './relay.js';
 export type { RelayOptions, ServedRelay } from './relay.js';
 export { WebSocketTransport } from '../websocket-transport.js';

@@ -36,7 +36,8 @@ export type ChannelRequestInfo =
 
 const utf8 = new TextDecoder();
 
-class RecordReader {
+/** Reads the records' fields (SSH wire types); both roles' decoders use it. */
+export class RecordReader {
   private pos = 0;
   private readonly view: DataView;
   constructor(private readonly bytes: Uint8Array) {

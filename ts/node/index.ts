@@ -6,10 +6,13 @@
 
 import { readFileSync } from 'node:fs';
 import { Duplex } from 'node:stream';
-import { instantiateCore } from '../core/instance.js';
-import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import type { ChannelStreamOptions } from '../channel-streams.js';
+import { SSHClient as BaseClient, type SSHClientOptions } from '../client/client.js';
+import { instantiateClientCore, instantiateCore } from '../core/instance.js';
+import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
+import { ErrorCode, SSHError } from '../errors.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
+import type { Transport } from '../transport.js';
 import { nodeConnectTcp, nodeConnectUnix, nodeTcp } from './tcp.js';
 import { uwsWebSocket } from './websocket.js';
 
@@ -35,6 +38,29 @@ export function channelDuplex(server: BaseServer, connectionId: number, channelI
   return Duplex.fromWeb(server.channelStreams(connectionId, channelId, options) as unknown as Parameters<typeof Duplex.fromWeb>[0]);
 }
 
+/** `SSHClient.connect`'s options on Node: a transport, or a TCP connection to make. */
+export interface NodeSSHClientOptions extends Omit<SSHClientOptions, 'transport'> {
+  transport?: Transport;
+  /** Where to connect over TCP when no transport is given; default localhost, port 22. */
+  host?: string;
+  port?: number;
+}
+
+export class SSHClient extends BaseClient {
+  /** Connects (over `transport`, or TCP to `host`:`port`), checks the host key, logs in. */
+  static async connect(options: NodeSSHClientOptions): Promise<SSHClient> {
+    const { host = 'localhost', port = 22 } = options;
+    const transport =
+      options.transport ??
+      (await nodeConnectTcp(host, port).catch((e: Error) => {
+        throw new SSHError(ErrorCode.ConnectionLost, `could not connect to ${host} port ${port}: ${e.message}`);
+      }));
+    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(compiled(), seed, now, nodeCryptoProvider) };
+    return BaseClient.loggedIn(transport, () => new SSHClient(runtime, { ...options, transport }));
+  }
+}
+
+export * from '../client/exports.js';
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';

@@ -5,10 +5,10 @@
 //! (Bun has no raw ChaCha20) comes back as handle 0 and is served by the core's own provider.
 
 use core::num::NonZeroU32;
+use wasshd_core::config::Config;
 use wasshd_core::crypto::kat;
 use wasshd_core::crypto::provider::{AesCtr, AesGcm, BadTag, ChaCha20, CryptoProvider, Hmac, HmacHash};
 use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
-use wasshd_core::Server;
 
 // Pointers and lengths address this instance's memory; the host reads and writes exactly those bytes
 // (`len` of data, 12 of a nonce, 16 of a counter block or GCM tag, the hash's output of an HMAC tag) and
@@ -37,19 +37,17 @@ pub struct HostCrypto;
 
 pub static HOST_CRYPTO: HostCrypto = HostCrypto;
 
-/// `server`, offered the host's provider if the host has one and it computes what the known-answer tests
-/// say: a runtime whose primitives differ would otherwise corrupt every packet.
-pub fn offered(mut server: Server) -> Server {
+/// Offers the host's provider to either role's `config` if the host has one and it computes what the
+/// known-answer tests say: a runtime whose primitives differ would otherwise corrupt every packet.
+pub fn offer(config: &mut Config) {
     // SAFETY: no arguments; every host supplies this import.
     if unsafe { available() } == 0 {
-        return server;
+        return;
     }
-    let config = server.config_mut();
     match kat::check(&HOST_CRYPTO) {
         Ok(()) => config.offer_crypto(&HOST_CRYPTO),
         Err(vector) => config.host_crypto = Err(format!("the host's crypto provider failed the known-answer test {vector}")),
     }
-    server
 }
 
 /// An entry in the host's table, freed with its owner.

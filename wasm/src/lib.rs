@@ -8,6 +8,9 @@
 //! a view of the Rust buffer, which is then zeroized. Returning a `Vec` or `String` instead would have the
 //! glue copy it and free it as it stands.
 //!
+//! Two classes: `Core`, the server, one instance serving every connection; `ClientCore` (`client.rs`), one
+//! client connection.
+//!
 //! Besides wasm-bindgen's own imports, the module imports the host's crypto primitives (`host_crypto`), a
 //! raw import module of its own that wasm-bindgen passes through to the instance's imports.
 
@@ -19,9 +22,12 @@ use wasshd_core::wipe::SecretBytes;
 use wasshd_core::{AuthReply, Server};
 use zeroize::Zeroizing;
 
+mod client;
 // Only the wasm build has the host's imports; natively (the fuzz transcripts) the core's own provider serves.
 #[cfg(target_arch = "wasm32")]
 mod host_crypto;
+
+pub use client::ClientCore;
 
 /// The event records and the status bits, re-exported for the fuzz transcripts (core-rs/fuzz), which record
 /// native calls as the module's.
@@ -32,15 +38,15 @@ extern "C" {
     pub type Uint8Array;
     /// `new Uint8Array(view)`: the bytes copied by JavaScript straight out of linear memory.
     #[wasm_bindgen(constructor)]
-    fn new(bytes: &[u8]) -> Uint8Array;
+    pub(crate) fn new(bytes: &[u8]) -> Uint8Array;
 }
 
 /// The code in brackets at the start of the message: `ts/errors.ts` `fromCoreError` reads it back.
-fn js(e: Error) -> JsError {
+pub(crate) fn js(e: Error) -> JsError {
     JsError::new(&format!("[{}] {}", e.code, e.message))
 }
 
-fn command_error(e: wasshd_core::CommandError) -> JsError {
+pub(crate) fn command_error(e: wasshd_core::CommandError) -> JsError {
     js(e.into())
 }
 
@@ -57,9 +63,10 @@ impl Core {
     /// that passes the known-answer tests, is the default (`CryptoProvider`).
     #[wasm_bindgen(constructor)]
     pub fn new(seed: &[u8]) -> Result<Core, JsError> {
-        let server = boundary::server(seed).map_err(js)?;
+        #[cfg_attr(not(target_arch = "wasm32"), allow(unused_mut))]
+        let mut server = boundary::server(seed).map_err(js)?;
         #[cfg(target_arch = "wasm32")]
-        let server = host_crypto::offered(server);
+        host_crypto::offer(server.config_mut());
         Ok(Core { server, records: SecretBytes::default() })
     }
 

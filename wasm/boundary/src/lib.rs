@@ -12,12 +12,14 @@
 #![no_std]
 extern crate alloc;
 
+pub mod client;
+
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use wasshd_core::auth::Method;
 use wasshd_core::connection::ChannelRequest;
-use wasshd_core::event::AuthRequest;
+use wasshd_core::event::{AuthRequest, KexSummary};
 use wasshd_core::keys::KeyError;
 use wasshd_core::wipe::{wipe, wipe_vec, SecretBytes};
 use wasshd_core::wire::Writer;
@@ -73,10 +75,15 @@ fn invalid(message: String) -> Error {
 
 /// A server seeded with `seed`: at least 32 bytes from the host's CSPRNG.
 pub fn server(seed: &[u8]) -> Result<Server, Error> {
+    check_seed(seed)?;
+    Ok(Server::new(seed))
+}
+
+fn check_seed(seed: &[u8]) -> Result<(), Error> {
     if seed.len() < 32 {
         return Err(invalid("the seed must be at least 32 random bytes".into()));
     }
-    Ok(Server::new(seed))
+    Ok(())
 }
 
 /// The host's clock in milliseconds (a float in every host language) as the core's.
@@ -89,19 +96,21 @@ pub fn set_config(server: &mut Server, name: &str, value: &str) -> Result<bool, 
     server.config_mut().set(name, value).map_err(|why| invalid(format!("{name}: {why}")))
 }
 
-fn key_error(e: KeyError) -> Error {
+/// A key file that could not be used: `what` names it in the message, `other` is the code of a damaged or
+/// refused one.
+pub(crate) fn key_error(e: KeyError, what: &str, other: u32) -> Error {
     let code = match e {
         KeyError::PassphraseNeeded | KeyError::WrongPassphrase => code::KEY_PASSPHRASE,
         KeyError::Unsupported(_) => code::KEY_FORMAT,
-        _ => code::NO_HOST_KEY,
+        _ => other,
     };
-    Error { code, message: format!("host key: {e}") }
+    Error { code, message: format!("{what}: {e}") }
 }
 
 /// Installs a private key file (OpenSSH, PKCS#1, SEC1 or PKCS#8), opened with `passphrase` if it is
 /// encrypted (empty: none); returns its public line.
 pub fn add_host_key(server: &mut Server, text: &str, passphrase: &str) -> Result<String, Error> {
-    server.add_host_key_openssh(text, Some(passphrase).filter(|p| !p.is_empty())).map_err(key_error)
+    server.add_host_key_openssh(text, Some(passphrase).filter(|p| !p.is_empty())).map_err(|e| key_error(e, "host key", code::NO_HOST_KEY))
 }
 
 /// The installed host keys' fingerprints, `hash` `sha256` or `md5`, as `ssh-keygen -l` prints them.
@@ -143,24 +152,35 @@ pub fn drain_events(server: &mut Server) -> SecretBytes {
 /// other records are written apart first (their length is not known ahead). A host that keeps `records`
 /// between drains passes it to [`clear_records`] once it has its copy.
 pub fn drain_events_into(server: &mut Server, records: &mut SecretBytes) {
-    let mut record = Zeroizing::new(Writer::new());
+    let mut scratch = Zeroizing::new(Writer::new());
     while let Some((conn, event)) = server.poll_event() {
-        if let Event::ChannelData { data, .. } = &event {
-            reserve_wiping(records, CHANNEL_DATA_HEADER_LEN + data.len());
-            let mut w = Writer::from(core::mem::take(&mut **records));
-            encode_event(&mut w, conn, &event);
-            **records = w.into_vec();
-            continue;
-        }
-        encode_event(&mut record, conn, &event);
-        reserve_wiping(records, record.len());
-        records.extend_from_slice(record.as_slice());
-        record.zeroize();
+        let known_len = match &event {
+            Event::ChannelData { data, .. } => Some(CHANNEL_DATA_HEADER_LEN + data.len()),
+            _ => None,
+        };
+        append_record(records, &mut scratch, known_len, |w| encode_event(w, conn, &event));
     }
 }
 
+/// Appends one record to `records`, which grows by hand so that no reallocation leaves earlier records
+/// behind. A record of `known_len` (channel data, the bulk of a stream) is written straight in; others are
+/// written into `scratch` first, which is wiped after.
+pub(crate) fn append_record(records: &mut SecretBytes, scratch: &mut Writer, known_len: Option<usize>, write: impl FnOnce(&mut Writer)) {
+    if let Some(len) = known_len {
+        reserve_wiping(records, len);
+        let mut w = Writer::from(core::mem::take(&mut **records));
+        write(&mut w);
+        **records = w.into_vec();
+        return;
+    }
+    write(scratch);
+    reserve_wiping(records, scratch.len());
+    records.extend_from_slice(scratch.as_slice());
+    scratch.zeroize();
+}
+
 /// A channel data record before its data: tag, connection, channel, stream, length.
-const CHANNEL_DATA_HEADER_LEN: usize = 1 + 4 * 4;
+pub(crate) const CHANNEL_DATA_HEADER_LEN: usize = 1 + 4 * 4;
 /// What a kept record buffer may hold on to between drains: a burst's worth goes back to the allocator.
 const RECORDS_KEPT_CAPACITY: usize = 1024 * 1024;
 
@@ -220,6 +240,14 @@ fn auth_record_len(req: &AuthRequest) -> usize {
     1 + 4 + 4 + req.user.len() + 4 + req.service.len() + 4 + req.method.name().len() + fields
 }
 
+/// A finished key exchange's algorithms, as both roles' records carry them.
+fn encode_kex_summary(w: &mut Writer, k: &KexSummary) {
+    for s in [k.kex, k.host_key, k.cipher_in, k.cipher_out, k.mac_in, k.mac_out] {
+        w.string(s.as_bytes());
+    }
+    w.bool(k.strict).bool(k.initial);
+}
+
 /// One event as the record `drain_events` returns and the hosts decode. Public so that the fuzz
 /// transcripts (core-rs/fuzz) record native events in exactly this form.
 pub fn encode_event(w: &mut Writer, conn: u32, event: &Event) {
@@ -237,10 +265,7 @@ pub fn encode_event(w: &mut Writer, conn: u32, event: &Event) {
         }
         Event::KeysExchanged(k) => {
             head(w, tag::KEYS_EXCHANGED);
-            for s in [k.kex, k.host_key, k.cipher_in, k.cipher_out, k.mac_in, k.mac_out] {
-                w.string(s.as_bytes());
-            }
-            w.bool(k.strict).bool(k.initial);
+            encode_kex_summary(w, k);
         }
         Event::ServiceRequest { service } => {
             head(w, tag::SERVICE_REQUEST);
