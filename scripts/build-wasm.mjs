@@ -30,9 +30,10 @@ if (process.argv.includes('--force') || !existsSync(output) || statSync(output).
     cwd: root,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  // binaryen from npm (Debian's is too old for rustc's output, so wasm-pack's own run is off): -O3 keeps the
-  // packet path's speed and takes 7 % off the gzipped size, which the ECDSA and RSA keys need to stay under 350 KiB.
-  execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-O3', output, '-o', output], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  // binaryen from npm (Debian's is too old for rustc's output, so wasm-pack's own run is off): -Os keeps the
+  // module (server and client roles) under 350 KiB gzipped, 1.6 KiB less than -O3, and the pure-wasm
+  // chacha20-poly1305 path no slower (server CPU for 128 MiB each way, alternating: 1.64/1.62 s against 1.66/1.70 s).
+  execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Os', output, '-o', output], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 const glueSource = join(root, 'wasm/pkg/wasshd_wasm.js');
