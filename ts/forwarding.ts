@@ -13,6 +13,7 @@ import type { Dispatcher } from './dispatcher.js';
 import type { SSHTunnelRequestedEvent } from './events.js';
 import type { Clock } from './runtime.js';
 import type { ListenAdapter, Listener, Transport } from './transport.js';
+import { concat } from './bytes.js';
 
 /** RFC 4254 §5.1 reason codes a tunnel's open can fail with. */
 const OPEN_ADMINISTRATIVELY_PROHIBITED = 1;
@@ -222,7 +223,7 @@ export class Tunnels {
 
   /** A connection to a remote forward: a `forwarded-tcpip` channel to the client carries it, once the client takes it. */
   private async forwarded(conn: ConnectionState, forward: RemoteForward, socket: Transport): Promise<void> {
-    const data = concat(sshString(forward.address), u32(forward.port), sshString(socket.remoteAddress), u32(socket.remotePort));
+    const data = concat([sshString(forward.address), u32(forward.port), sshString(socket.remoteAddress), u32(socket.remotePort)]);
     let channelId: number;
     try {
       channelId = await this.server.openChannel(conn.connectionId, 'forwarded-tcpip', data);
@@ -278,17 +279,8 @@ const u32 = (n: number): Uint8Array => {
 };
 const sshString = (text: string): Uint8Array => {
   const bytes = new TextEncoder().encode(text);
-  return concat(u32(bytes.length), bytes);
+  return concat([u32(bytes.length), bytes]);
 };
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** One forwarded connection: the channel's bytes to the target and the target's back. */
 class Tunnel implements ChannelSink {

@@ -12,6 +12,7 @@ import { randomBytes, systemClock, wholeMs, type Clock } from '../runtime.js';
 import type { Transport } from '../transport.js';
 import { decodeClientEvents, type ClientCoreEvent } from './events.js';
 import { ClientSession, type ExitInfo, type PtyOptions, type SessionHost } from './session.js';
+import { concat } from '../bytes.js';
 
 /** What a runtime entry gives the client. */
 export interface ClientRuntime {
@@ -405,12 +406,3 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}
