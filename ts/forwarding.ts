@@ -314,7 +314,8 @@ class Tunnel implements ChannelSink {
       close: () => {
         this.targetClosed = true;
         this.wake();
-        if (!this.channelClosed) void channel.sendEOF().then(() => channel.close()).catch(() => {});
+        // closeChannel sends EOF first when it has not gone yet.
+        if (!this.channelClosed) void channel.close().catch(() => {});
       },
     });
   }
