@@ -110,7 +110,7 @@ describe('SSHClient against the wasshd demo', () => {
 
   it('seals its packets with node:crypto, the host provider, on Node', async () => {
     const providers: HostCrypto[] = [];
-    const module = new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
+    const module = new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url)));
     class WatchedClient extends SSHClient {
       static async watched(): Promise<SSHClient> {
         const transport = await nodeConnectTcp('127.0.0.1', demo.port);
