@@ -12,7 +12,8 @@
  */
 
 import { SSHClient as BaseClient, type SSHClientOptions } from '../client/client.js';
-import { instantiateClientCore, instantiateCore } from '../core/instance.js';
+import { instantiateClientCore } from '../client/instance.js';
+import { instantiateCore } from '../core/instance.js';
 import { ErrorCode, SSHError } from '../errors.js';
 import { SSHServer as BaseServer, type Runtime, type SSHServerOptions } from '../server.js';
 import type { Transport } from '../transport.js';

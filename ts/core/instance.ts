@@ -1,13 +1,12 @@
 /**
- * Cores, each in a wasm instance of its own with its own copy of the glue (`wasshd_glue.js` and
- * `wasshd_client_glue.js`, written by scripts/build-wasm.mjs): the first core of a server, a fresh one after a
- * trap, from the server's module; each client connection's, from the client's. Runtimes differ only in how they obtain the `WebAssembly.Module` (read from disk and compiled, or
+ * Cores, each in a wasm instance of its own with its own copy of its role's glue (written by
+ * scripts/build-wasm.mjs): here the server's (`wasshd_glue.js`), the first core of a server and a fresh one
+ * after a trap; the client's connections in `ts/client/instance.ts`, so that a server-only entry (workerd,
+ * Deno, Bun) carries no client glue. Runtimes differ only in how they obtain the `WebAssembly.Module` (read from disk and compiled, or
  * imported where compiling bytes at run time is forbidden, as in Cloudflare workerd), and in whether they give
  * the core the host's crypto primitives.
  */
 
-import { createGlue as createClientGlue } from '../../wasm/pkg-client/wasshd_client_glue.js';
-import type { ClientCore } from '../../wasm/pkg-client/wasshd_client.js';
 import { createGlue as createServerGlue } from '../../wasm/pkg/wasshd_glue.js';
 import type { Core } from '../../wasm/pkg/wasshd_wasm.js';
 
@@ -50,7 +49,7 @@ function withoutHostCrypto(module: WebAssembly.Module): WebAssembly.ModuleImport
  * A fresh instance of `module` with its own copy of a role's glue (`createGlue`); `hostCrypto`: a provider per
  * instance where the runtime has one.
  */
-function instantiate<G extends { initSync: (o: { module: WebAssembly.Module }) => { memory: WebAssembly.Memory } }>(
+export function instantiate<G extends { initSync: (o: { module: WebAssembly.Module }) => { memory: WebAssembly.Memory } }>(
   createGlue: (imports: WebAssembly.ModuleImports) => G,
   module: WebAssembly.Module,
   hostCrypto: (() => HostCrypto) | undefined,
@@ -69,14 +68,6 @@ export function instantiateCore(module: WebAssembly.Module, seed: Uint8Array, ho
   memories.set(core, memory);
   if (crypto) hostCryptos.set(core, crypto);
   return core;
-}
-
-/**
- * One SSH client connection in an instance of the client's `module` of its own, so that a trap ends that
- * connection alone; `now` in ms.
- */
-export function instantiateClientCore(module: WebAssembly.Module, seed: Uint8Array, now: number, hostCrypto?: () => HostCrypto): ClientCore {
-  return new (instantiate(createClientGlue, module, hostCrypto).glue.ClientCore)(seed, now);
 }
 
 /** Records the linear memory of a core made another way (the WIT component: `ts/component/core.ts`). */
