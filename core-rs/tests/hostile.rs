@@ -847,7 +847,7 @@ impl RawSealer {
         let protection = match cipher {
             CipherAlg::Chacha20Poly1305 => Raw::ChaCha(ChaChaPoly::new(&RUST_CRYPTO, &key).unwrap()),
             CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => Raw::Gcm(Gcm::new(&RUST_CRYPTO, &key, &iv).unwrap()),
-            _ => Raw::Ctr(RUST_CRYPTO.aes_ctr(&key, &iv).unwrap(), PacketMac::new(&RUST_CRYPTO, mac.unwrap(), &mac_key)),
+            _ => Raw::Ctr(RUST_CRYPTO.aes_ctr(&key, &iv).unwrap(), PacketMac::new(&RUST_CRYPTO, mac.unwrap(), &mac_key).unwrap()),
         };
         RawSealer { protection, seq: p.client.send_seq() }
     }

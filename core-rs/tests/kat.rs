@@ -166,7 +166,7 @@ fn hmac_sha2_256_and_512_match_rfc4231_through_packet_mac() {
             (MacAlg::HmacSha512, &case.sha512[..], false),
             (MacAlg::HmacSha512Etm, &case.sha512[..], true),
         ] {
-            let mut mac = PacketMac::new(&RUST_CRYPTO, alg, case.key);
+            let mut mac = PacketMac::new(&RUST_CRYPTO, alg, case.key).unwrap();
             assert_eq!(mac.tag_len(), expected.len());
             assert_eq!(mac.etm(), etm);
             assert_eq!(mac.sign(seq, rest).as_ref(), expected, "{} {alg:?}", case.name);
@@ -195,6 +195,27 @@ fn key_material_sizes_follow_the_algorithms() {
     }
     for (alg, key) in [(MacAlg::HmacSha256, 32), (MacAlg::HmacSha256Etm, 32), (MacAlg::HmacSha512, 64), (MacAlg::HmacSha512Etm, 64)] {
         assert_eq!(mac_key_len(alg), key);
+    }
+    for alg in [MacAlg::Umac64, MacAlg::Umac64Etm, MacAlg::Umac128, MacAlg::Umac128Etm] {
+        assert_eq!(mac_key_len(alg), 16, "{alg:?}");
+    }
+}
+
+/// UMAC through PacketMac: the sequence number is the nonce (8 bytes, big-endian) and is not hashed, the
+/// tags are 8 and 16 bytes, a changed bit or sequence number fails, and the key must be 16 bytes.
+#[test]
+fn umac_through_packet_mac_uses_the_sequence_number_as_its_nonce() {
+    let key = *b"abcdefghijklmnop";
+    for (alg, len, etm) in [(MacAlg::Umac64, 8, false), (MacAlg::Umac64Etm, 8, true), (MacAlg::Umac128, 16, false), (MacAlg::Umac128Etm, 16, true)] {
+        let mut mac = PacketMac::new(&RUST_CRYPTO, alg, &key).unwrap();
+        assert_eq!((mac.tag_len(), mac.etm()), (len, etm));
+        let expected = wasshd_core::crypto::umac::Umac::new(&key, len).unwrap().tag(7u64.to_be_bytes(), b"packet");
+        let tag = mac.sign(7, b"packet");
+        assert_eq!(tag.as_ref(), &expected[..len], "{alg:?}");
+        assert_eq!(mac.verify(7, b"packet", tag.as_ref()), Ok(()));
+        assert_eq!(mac.verify(8, b"packet", tag.as_ref()), Err(BadTag));
+        assert_eq!(mac.verify(7, b"packes", tag.as_ref()), Err(BadTag));
+        assert!(PacketMac::new(&RUST_CRYPTO, alg, &[0; 32]).is_none());
     }
 }
 

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
-import { instantiateClientCore, type HostCrypto } from '../../ts/core/instance.js';
+import { instantiateClientCore } from '../../ts/client/instance.js';
+import type { HostCrypto } from '../../ts/core/instance.js';
 import { nodeCryptoProvider } from '../../ts/core/node-crypto-provider.js';
 import { nodeConnectTcp } from '../../ts/node/tcp.js';
 import { SSHClient, SSHError, type NodeSSHClientOptions } from '../../ts/node/index.js';
@@ -110,7 +111,7 @@ describe('SSHClient against the wasshd demo', () => {
 
   it('seals its packets with node:crypto, the host provider, on Node', async () => {
     const providers: HostCrypto[] = [];
-    const module = new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
+    const module = new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url)));
     class WatchedClient extends SSHClient {
       static async watched(): Promise<SSHClient> {
         const transport = await nodeConnectTcp('127.0.0.1', demo.port);

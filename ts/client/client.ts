@@ -5,7 +5,7 @@
  * was given and routes channel events to sessions. Runtime entries (`ts/node`, `ts/browser`) supply the core.
  */
 
-import type { ClientCore } from '../../wasm/pkg/wasshd_wasm.js';
+import type { ClientCore } from '../../wasm/pkg-client/wasshd_client.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from '../errors.js';
 import type { KeyboardInteractivePrompt } from '../events.js';
 import { randomBytes, systemClock, wholeMs, type Clock } from '../runtime.js';

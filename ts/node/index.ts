@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import type { ChannelStreamOptions } from '../channel-streams.js';
 import { SSHClient as BaseClient, type SSHClientOptions } from '../client/client.js';
-import { instantiateClientCore, instantiateCore } from '../core/instance.js';
+import { instantiateClientCore } from '../client/instance.js';
+import { instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { ErrorCode, SSHError } from '../errors.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
@@ -16,12 +17,19 @@ import type { Transport } from '../transport.js';
 import { nodeConnectTcp, nodeConnectUnix, nodeTcp } from './tcp.js';
 import { uwsWebSocket } from './websocket.js';
 
-let module: WebAssembly.Module | undefined;
+let serverModule: WebAssembly.Module | undefined;
+let clientModule: WebAssembly.Module | undefined;
 
-/** The module compiled once per process; every core is an instance of it. */
+/** The server's module, compiled once per process; every server core is an instance of it. */
 function compiled(): WebAssembly.Module {
-  module ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
-  return module;
+  serverModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
+  return serverModule;
+}
+
+/** The client's module, compiled by the first client connection; every client core is an instance of it. */
+function compiledClient(): WebAssembly.Module {
+  clientModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url)));
+  return clientModule;
 }
 
 export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
@@ -55,7 +63,7 @@ export class SSHClient extends BaseClient {
       (await nodeConnectTcp(host, port).catch((e: Error) => {
         throw new SSHError(ErrorCode.ConnectionLost, `could not connect to ${host} port ${port}: ${e.message}`);
       }));
-    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(compiled(), seed, now, nodeCryptoProvider) };
+    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(compiledClient(), seed, now, nodeCryptoProvider) };
     return BaseClient.loggedIn(transport, () => new SSHClient(runtime, { ...options, transport }));
   }
 }

@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use crate::crypto::provider::{AesGcm, BadTag, ChaCha20, CryptoProvider, Hmac, HmacHash};
+use crate::crypto::umac::Umac;
 use crate::transport::negotiate::{CipherAlg, MacAlg};
 
 /// Sizes of key material a cipher needs from the key derivation (RFC 4253 §7.2).
@@ -31,16 +32,26 @@ pub fn cipher_iv_len(alg: CipherAlg) -> usize {
     }
 }
 
-pub fn mac_hash(alg: MacAlg) -> HmacHash {
+/// The hash under an HMAC; `None` for UMAC.
+fn mac_hash(alg: MacAlg) -> Option<HmacHash> {
     match alg {
-        MacAlg::HmacSha256 | MacAlg::HmacSha256Etm => HmacHash::Sha256,
-        MacAlg::HmacSha512 | MacAlg::HmacSha512Etm => HmacHash::Sha512,
+        MacAlg::HmacSha256 | MacAlg::HmacSha256Etm => Some(HmacHash::Sha256),
+        MacAlg::HmacSha512 | MacAlg::HmacSha512Etm => Some(HmacHash::Sha512),
+        MacAlg::Umac64 | MacAlg::Umac64Etm | MacAlg::Umac128 | MacAlg::Umac128Etm => None,
     }
 }
 
-/// The MAC key is as long as the hash's output (RFC 4253 §7.2, RFC 6668).
+/// An HMAC key is as long as the hash's output (RFC 4253 §7.2, RFC 6668); UMAC's is an AES-128 key.
 pub fn mac_key_len(alg: MacAlg) -> usize {
-    mac_hash(alg).output_len()
+    mac_hash(alg).map_or(16, HmacHash::output_len)
+}
+
+fn mac_tag_len(alg: MacAlg) -> usize {
+    match alg {
+        MacAlg::Umac64 | MacAlg::Umac64Etm => 8,
+        MacAlg::Umac128 | MacAlg::Umac128Etm => 16,
+        _ => mac_key_len(alg),
+    }
 }
 
 /// `chacha20-poly1305@openssh.com` (OpenSSH PROTOCOL.chacha20poly1305): two ChaCha20 keys from 64 bytes of
@@ -163,30 +174,48 @@ impl AsRef<[u8]> for MacTag {
     }
 }
 
-/// HMAC over `uint32 seq || data` (RFC 4253 §6.4), keyed once.
+/// A packet's MAC, keyed once: an HMAC over `uint32 seq || data` (RFC 4253 §6.4), from the provider, or
+/// UMAC over `data` with the sequence number as its nonce (OpenSSH's `umac-*@openssh.com`), in the core.
 pub struct PacketMac {
     alg: MacAlg,
-    keyed: Box<dyn Hmac>,
+    keyed: Keyed,
+}
+
+enum Keyed {
+    Hmac(Box<dyn Hmac>),
+    Umac(Box<Umac>),
 }
 
 impl PacketMac {
-    pub fn new(provider: &dyn CryptoProvider, alg: MacAlg, key: &[u8]) -> Self {
-        PacketMac { alg, keyed: provider.hmac(mac_hash(alg), key) }
+    /// `None` for a UMAC key of another length than 16 bytes.
+    pub fn new(provider: &dyn CryptoProvider, alg: MacAlg, key: &[u8]) -> Option<Self> {
+        let keyed = match mac_hash(alg) {
+            Some(hash) => Keyed::Hmac(provider.hmac(hash, key)),
+            None => Keyed::Umac(Box::new(Umac::new(key, mac_tag_len(alg))?)),
+        };
+        Some(PacketMac { alg, keyed })
     }
 
     /// Whether the MAC covers the ciphertext (encrypt-then-MAC) rather than the plaintext.
     pub fn etm(&self) -> bool {
-        matches!(self.alg, MacAlg::HmacSha256Etm | MacAlg::HmacSha512Etm)
+        self.alg.is_etm()
     }
 
     pub fn tag_len(&self) -> usize {
-        mac_hash(self.alg).output_len()
+        mac_tag_len(self.alg)
     }
 
     /// The tag of `seq || data`, on the stack: this runs once per packet.
     pub fn sign(&mut self, seq: u32, data: &[u8]) -> MacTag {
         let mut tag = MacTag { bytes: [0; 64], len: self.tag_len() };
-        self.keyed.sign(seq, data, tag.bytes.get_mut(..tag.len).unwrap_or_default());
+        match &mut self.keyed {
+            Keyed::Hmac(hmac) => hmac.sign(seq, data, tag.bytes.get_mut(..tag.len).unwrap_or_default()),
+            Keyed::Umac(umac) => {
+                for (t, u) in tag.bytes.iter_mut().zip(umac.tag(u64::from(seq).to_be_bytes(), data)) {
+                    *t = u;
+                }
+            }
+        }
         tag
     }
 

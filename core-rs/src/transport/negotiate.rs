@@ -35,10 +35,27 @@ algorithms!(
     MacAlg {
         HmacSha256Etm => "hmac-sha2-256-etm@openssh.com",
         HmacSha512Etm => "hmac-sha2-512-etm@openssh.com",
+        Umac128Etm => "umac-128-etm@openssh.com",
         HmacSha256 => "hmac-sha2-256",
         HmacSha512 => "hmac-sha2-512",
+        Umac128 => "umac-128@openssh.com",
+        Umac64Etm => "umac-64-etm@openssh.com",
+        Umac64 => "umac-64@openssh.com",
     }
 );
+
+impl MacAlg {
+    /// Offered unless configured otherwise. Not the 64-bit UMAC tags, which `ssh-audit` warns are short, nor
+    /// UMAC as encrypt-and-MAC: every client with UMAC has its `-etm` form too, where the HMACs' plain forms
+    /// stay for clients of RFC 6668 alone.
+    pub const DEFAULT: &'static [MacAlg] =
+        &[MacAlg::HmacSha256Etm, MacAlg::HmacSha512Etm, MacAlg::Umac128Etm, MacAlg::HmacSha256, MacAlg::HmacSha512];
+
+    /// Whether the MAC covers the ciphertext (encrypt-then-MAC) rather than the plaintext.
+    pub fn is_etm(self) -> bool {
+        matches!(self, MacAlg::HmacSha256Etm | MacAlg::HmacSha512Etm | MacAlg::Umac128Etm | MacAlg::Umac64Etm)
+    }
+}
 
 algorithms!(
     /// Compression algorithms. `zlib@openssh.com` starts only after authentication; plain `zlib` inflates
@@ -82,7 +99,7 @@ impl Default for Preferences {
             kex: KexAlg::ALL.to_vec(),
             host_key: SigAlg::DEFAULT.to_vec(),
             cipher: CipherAlg::ALL.to_vec(),
-            mac: MacAlg::ALL.to_vec(),
+            mac: MacAlg::DEFAULT.to_vec(),
             compression: CompressionAlg::DEFAULT.to_vec(),
         }
     }

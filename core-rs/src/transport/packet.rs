@@ -17,6 +17,8 @@ use core::ops::Range;
 
 /// Largest `packet_length` accepted: OpenSSH's limit, well above the 35000 bytes RFC 4253 §6.1 requires.
 pub const MAX_PACKET_LEN: u32 = 256 * 1024;
+// A MAC covers at most a packet and its length field: within what UMAC's 64-bit POLY serves.
+const _: () = assert!(MAX_PACKET_LEN as usize + 4 <= crate::crypto::umac::MAX_MESSAGE);
 const MIN_PADDING: usize = 4;
 
 /// Keys for one direction, as derived after a key exchange, and the provider of the primitives they key.
@@ -51,7 +53,7 @@ impl Protection {
             CipherAlg::Chacha20Poly1305 => Protection::ChaCha(Box::new(ChaChaPoly::new(provider, keys.key).ok_or_else(bad)?)),
             CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => Protection::Gcm(Gcm::new(provider, keys.key, keys.iv).ok_or_else(bad)?),
             CipherAlg::Aes128Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes256Ctr => {
-                let mac = keys.mac.map(|m| PacketMac::new(provider, m, keys.mac_key)).ok_or_else(bad)?;
+                let mac = keys.mac.and_then(|m| PacketMac::new(provider, m, keys.mac_key)).ok_or_else(bad)?;
                 Protection::Ctr(provider.aes_ctr(keys.key, keys.iv).ok_or_else(bad)?, mac)
             }
         })
