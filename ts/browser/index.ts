@@ -110,6 +110,7 @@ export class SSHClient extends BaseClient {
 }
 
 export * from '../client/exports.js';
+export { MessagePortTransport, type MessagePortTransportOptions } from './message-port.js';
 export { serveRelay } from './relay.js';
 export type { RelayOptions, ServedRelay } from './relay.js';
 export { WebSocketTransport } from '../websocket-transport.js';

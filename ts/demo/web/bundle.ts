@@ -6,7 +6,7 @@
  * (`files.json`), for a server started later.
  */
 
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 
@@ -18,7 +18,7 @@ export interface ServedFile {
   type: string;
 }
 
-const TYPES: Record<string, string> = {
+const TYPES: Record<string, string | undefined> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -26,6 +26,9 @@ const TYPES: Record<string, string> = {
   // What streaming compilation requires.
   '.wasm': 'application/wasm',
 };
+
+/** The media type a server sends `path` with. */
+export const mediaType = (path: string): string => TYPES[extname(path)] ?? 'application/octet-stream';
 
 /** `new URL('x.wasm', import.meta.url)` in a source, with the relative path captured. */
 const WASM_URL = /new URL\(\s*['"]([^'"]+\.wasm)['"]\s*,\s*import\.meta\.url\s*\)/g;
@@ -35,10 +38,12 @@ export const MANIFEST = 'files.json';
 
 /**
  * Bundles `entries` (output name to source file, e.g. `{ page: 'ts/demo/web/page.ts' }`) into `outDir` and
- * returns the files to serve, by URL path.
+ * returns the files to serve, by URL path. `alias` maps package names to files (an example's `wasshd` to
+ * the source of its browser entry).
  */
-export async function bundlePage(html: string, entries: Record<string, string>, outDir: string): Promise<Map<string, ServedFile>> {
+export async function bundlePage(html: string, entries: Record<string, string>, outDir: string, alias: BuildOptions['alias'] = {}): Promise<Map<string, ServedFile>> {
   const result = await build({
+    alias,
     absWorkingDir: root,
     entryPoints: entries,
     bundle: true,
@@ -50,7 +55,7 @@ export async function bundlePage(html: string, entries: Record<string, string>, 
     metafile: true,
     logLevel: 'warning',
   });
-  const served = (file: string): ServedFile => ({ file, type: TYPES[extname(file)] ?? 'application/octet-stream' });
+  const served = (file: string): ServedFile => ({ file, type: mediaType(file) });
   const files = new Map([['/', served(resolve(root, html))]]);
   for (const output of Object.keys(result.metafile.outputs)) files.set(`/${output.slice(output.lastIndexOf('/') + 1)}`, served(resolve(root, output)));
   const bundleUrl = new URL('/bundle.js', 'http://page.invalid');
