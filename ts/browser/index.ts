@@ -103,9 +103,9 @@ export class SSHClient extends BaseClient {
   static async connect(options: BrowserSSHClientOptions): Promise<SSHClient> {
     const module = await (options.wasm === undefined ? (defaultModule ??= compileCore()) : compileCore(options.wasm));
     if (!options.transport && options.url === undefined) throw new SSHError(ErrorCode.InvalidArgument, 'give a transport or a url to connect to');
-    const transport = options.transport ?? (await openWebSocket(options.url!));
+    const open = async () => options.transport ?? openWebSocket(options.url!);
     const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now) };
-    return BaseClient.loggedIn(transport, () => new SSHClient(runtime, { ...options, transport }));
+    return BaseClient.loggedIn(options, open, (transport) => new SSHClient(runtime, { ...options, transport }));
   }
 }
 

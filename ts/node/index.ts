@@ -50,13 +50,13 @@ export class SSHClient extends BaseClient {
   /** Connects (over `transport`, or TCP to `host`:`port`), checks the host key, logs in. */
   static async connect(options: NodeSSHClientOptions): Promise<SSHClient> {
     const { host = 'localhost', port = 22 } = options;
-    const transport =
+    const open = async () =>
       options.transport ??
-      (await nodeConnectTcp(host, port).catch((e: Error) => {
+      nodeConnectTcp(host, port).catch((e: Error) => {
         throw new SSHError(ErrorCode.ConnectionLost, `could not connect to ${host} port ${port}: ${e.message}`);
-      }));
+      });
     const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(compiled(), seed, now, nodeCryptoProvider) };
-    return BaseClient.loggedIn(transport, () => new SSHClient(runtime, { ...options, transport }));
+    return BaseClient.loggedIn(options, open, (transport) => new SSHClient(runtime, { ...options, transport }));
   }
 }
 
