@@ -91,6 +91,9 @@ async function connect(page: Page, fields: { user: string; password?: string; pr
 const screen = (page: Page): Promise<string[]> =>
   page.evaluate(() => Array.from(document.querySelectorAll('.xterm-rows > div')).map((row) => (row.textContent ?? '').trimEnd()));
 
+/** expect.poll's default of 1 s is short for a page on a machine the whole suite loads. */
+const POLL = { timeout: 20_000 };
+
 /** Types `line` and Enter; resolves with the screen once `expected` shows as a line of its own after it. */
 async function run(page: Page, line: string, expected: string | RegExp): Promise<string> {
   const before = (await screen(page)).filter((row) => row.endsWith(`$ ${line}`)).length;
@@ -102,7 +105,7 @@ async function run(page: Page, line: string, expected: string | RegExp): Promise
       const at = rows.map((row, i) => (row.endsWith(`$ ${line}`) ? i : -1)).filter((i) => i >= 0)[before];
       output = at === undefined ? '' : (rows[at + 1] ?? '');
       return typeof expected === 'string' ? output === expected : expected.test(output);
-    })
+    }, POLL)
     .toBe(true);
   return output;
 }
@@ -138,7 +141,7 @@ it('shows the host key before logging in, then runs commands in a terminal that 
   console.log(`web demo screenshot: ${screenshot}`);
 
   await page.setViewportSize({ width: 640, height: 400 });
-  await expect.poll(async () => (await size(page))[0]).toBeLessThan(cols);
+  await expect.poll(async () => (await size(page))[0], POLL).toBeLessThan(cols);
   const [smallCols, smallRows] = await size(page);
   expect(smallRows).toBeLessThan(rows);
   await run(page, 'stty size', `${smallRows} ${smallCols}`);
@@ -157,15 +160,15 @@ it('pastes into the session and copies the selection out, through the clipboard'
     data.setData('text/plain', 'echo pasted ünïcode');
     document.querySelector('.xterm-helper-textarea')!.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
   });
-  await expect.poll(async () => (await screen(page)).some((row) => row.endsWith('$ echo pasted ünïcode'))).toBe(true);
+  await expect.poll(async () => (await screen(page)).some((row) => row.endsWith('$ echo pasted ünïcode')), POLL).toBe(true);
   await page.keyboard.press('Enter');
-  await expect.poll(async () => (await screen(page)).includes('pasted ünïcode')).toBe(true);
+  await expect.poll(async () => (await screen(page)).includes('pasted ünïcode'), POLL).toBe(true);
   // Double-click selects the word; Ctrl+Shift+C puts it on the clipboard.
   const row = (await screen(page)).indexOf('pasted ünïcode');
   const box = (await page.locator('.xterm-rows > div').nth(row).boundingBox())!;
   await page.mouse.dblclick(box.x + 5, box.y + box.height / 2);
   await page.keyboard.press('Control+Shift+C');
-  await expect.poll(() => page.evaluate(() => navigator.clipboard.readText())).toBe('pasted');
+  await expect.poll(() => page.evaluate(() => navigator.clipboard.readText()), POLL).toBe('pasted');
   await page.close();
 });
 

@@ -34,7 +34,7 @@ export const mediaType = (path: string): string => TYPES[extname(path)] ?? 'appl
 const WASM_URL = /new URL\(\s*['"]([^'"]+\.wasm)['"]\s*,\s*import\.meta\.url\s*\)/g;
 
 /** The list `bundlePage` wrote into `outDir`. */
-export const MANIFEST = 'files.json';
+const MANIFEST = 'files.json';
 
 /**
  * Bundles `entries` (output name to source file, e.g. `{ page: 'ts/demo/web/page.ts' }`) into `outDir` and
