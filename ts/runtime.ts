@@ -4,7 +4,7 @@
  */
 
 import type { Core } from '../wasm/pkg/wasshd_wasm.js';
-import type { ListenAdapter, Transport, WebSocketListenAdapter } from './transport.js';
+import type { ListenAdapter, StaticFile, Transport, WebSocketListenAdapter } from './transport.js';
 
 /**
  * The host's time and timers: milliseconds from any origin, never going back. Every wait of the host (the
@@ -41,6 +41,11 @@ export interface WebSocketEndpoint {
   allowedOrigins?: string[];
   /** Largest message accepted, in bytes; default 1 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Files served on GET and HEAD of their paths on the same port (`/` for a page): a page and the endpoint it
+   * connects to from one origin. Other paths are answered 404.
+   */
+  files?: ReadonlyMap<string, StaticFile>;
 }
 
 /** A message larger than any SSH packet and a socket read's worth of them. */

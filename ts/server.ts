@@ -255,6 +255,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         path: options.path ?? '/ssh',
         maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_WEBSOCKET_MESSAGE,
         ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+        ...(options.files ? { files: options.files } : {}),
       },
       (t) => void this.accept(t),
     );

@@ -115,13 +115,14 @@ export class SSHClient extends BaseClient {
   static async connect(options: BrowserSSHClientOptions): Promise<SSHClient> {
     const module = await (options.wasm === undefined ? (defaultClientModule ??= compileClientCore()) : compileClientCore(options.wasm));
     if (!options.transport && options.url === undefined) throw new SSHError(ErrorCode.InvalidArgument, 'give a transport or a url to connect to');
-    const transport = options.transport ?? (await openWebSocket(options.url!));
+    const open = async () => options.transport ?? openWebSocket(options.url!);
     const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now) };
-    return BaseClient.loggedIn(transport, () => new SSHClient(runtime, { ...options, transport }));
+    return BaseClient.loggedIn(options, open, (transport) => new SSHClient(runtime, { ...options, transport }));
   }
 }
 
 export * from '../client/exports.js';
+export { MessagePortTransport, type MessagePortTransportOptions } from './message-port.js';
 export { serveRelay } from './relay.js';
 export type { RelayOptions, ServedRelay } from './relay.js';
 export { WebSocketTransport } from '../websocket-transport.js';

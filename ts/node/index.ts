@@ -58,13 +58,13 @@ export class SSHClient extends BaseClient {
   /** Connects (over `transport`, or TCP to `host`:`port`), checks the host key, logs in. */
   static async connect(options: NodeSSHClientOptions): Promise<SSHClient> {
     const { host = 'localhost', port = 22 } = options;
-    const transport =
+    const open = async () =>
       options.transport ??
-      (await nodeConnectTcp(host, port).catch((e: Error) => {
+      nodeConnectTcp(host, port).catch((e: Error) => {
         throw new SSHError(ErrorCode.ConnectionLost, `could not connect to ${host} port ${port}: ${e.message}`);
-      }));
+      });
     const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(compiledClient(), seed, now, nodeCryptoProvider) };
-    return BaseClient.loggedIn(transport, () => new SSHClient(runtime, { ...options, transport }));
+    return BaseClient.loggedIn(options, open, (transport) => new SSHClient(runtime, { ...options, transport }));
   }
 }
 
@@ -72,4 +72,4 @@ export * from '../client/exports.js';
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, ListenAdapter, Listener, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';
+export type { Transport, TransportHandlers, ListenAdapter, Listener, StaticFile, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';
