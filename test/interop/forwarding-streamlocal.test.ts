@@ -1,0 +1,92 @@
+/**
+ * Remote forwarding of Unix sockets (`streamlocal-forward@openssh.com`, OpenSSH's `ssh -R /path:HOST:PORT`):
+ * the server listens on the socket the client names once `sshTunnelRequested` accepts, opens a
+ * `forwarded-streamlocal@openssh.com` channel for each connection there, and removes the socket file when the
+ * forward ends (cancelled, or with its connection). With Debian's OpenSSH client and with ssh2.
+ */
+
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { requirePrograms, run, sha256hex, testData } from '../helpers/demo.js';
+import { forwardingKit, PASSWORD, roundTrip, roundTripOnceListening, sshArgs, until } from '../helpers/forwarding.js';
+import { connect as connectSsh2 } from '../helpers/ssh2.js';
+
+const SIZE = 16 * 1024 * 1024;
+
+const { cleanup, echoService, tunnelServer, forwardWith } = forwardingKit();
+
+/** A fresh directory for sockets, and a socket path in it. */
+const socketPath = (): string => join(mkdtempSync(join(tmpdir(), 'wasshd-rsock-')), 'forward.sock');
+
+describe('remote forwarding of a Unix socket (streamlocal-forward) with OpenSSH', () => {
+  it('ssh -R /path:HOST:PORT: 16 MiB through the socket to the client\'s echo service and back byte-exact; the file goes with the connection', async () => {
+    requirePrograms('sshpass', 'ssh');
+    const echo = await echoService();
+    const path = socketPath();
+    const { server, port, requested, closed } = await tunnelServer((e) => (e.accept = e.socketPath === path));
+    forwardWith(port, '-R', `${path}:127.0.0.1:${echo.port}`);
+    const data = testData(SIZE, 51);
+
+    const back = await roundTripOnceListening(path, data);
+
+    expect(back.length).toBe(SIZE);
+    expect(sha256hex(back)).toBe(sha256hex(data));
+    expect(requested.map((e) => [e.direction, e.socketPath, e.address, e.port])).toEqual([['remote', path, path, 0]]);
+    await until(() => closed.length === 1, 'sshTunnelClosed');
+    expect(closed[0]).toMatchObject({ direction: 'remote', socketPath: path, address: path, port: 0, bytesIn: SIZE, bytesOut: SIZE });
+    expect(echo.connections()).toBe(1);
+
+    // ssh goes, and with its connection the forward and its socket file.
+    await cleanup.pop()!();
+    await until(() => server.connections.size === 0, 'the connection to end');
+    await until(() => !existsSync(path), 'the socket file to be removed');
+  });
+
+  it('a path the handler refuses makes ssh -R with ExitOnForwardFailure give up; no file is made', async () => {
+    const echo = await echoService();
+    const path = socketPath();
+    const { port, requested } = await tunnelServer((e) => e.reject());
+
+    const r = await run('sshpass', sshArgs(port, '-N', '-o', 'ExitOnForwardFailure=yes', '-R', `${path}:127.0.0.1:${echo.port}`, 'u@127.0.0.1'));
+
+    expect(r.stderr).toContain(`remote port forwarding failed for listen path ${path}`);
+    expect(r.code).toBe(255);
+    expect(existsSync(path)).toBe(false);
+    expect(requested.map((e) => [e.direction, e.socketPath])).toEqual([['remote', path]]);
+  });
+});
+
+describe('remote forwarding of a Unix socket with the ssh2 client', () => {
+  it('forwards in, carries a connection, cancels (the file goes, the connection stays); an existing file is refused and reported', async () => {
+    const path = socketPath();
+    const { server, port } = await tunnelServer((e) => (e.accept = true));
+    const errors: string[] = [];
+    server.on('error', (e) => void errors.push(e.description));
+    // ssh2 sends OpenSSH's extensions only to a server it takes for OpenSSH unless told otherwise.
+    const client = await connectSsh2(port, { username: 'u', password: PASSWORD, strictVendor: false });
+    cleanup.push(() => client.end());
+    const seen: string[] = [];
+    client.on('unix connection', (info, accept) => {
+      seen.push(info.socketPath);
+      const stream = accept();
+      stream.pipe(stream);
+    });
+    await new Promise<void>((resolve, reject) => client.openssh_forwardInStreamLocal(path, (err) => (err ? reject(err) : resolve())));
+    expect(existsSync(path)).toBe(true);
+    const data = testData(4 * 1024 * 1024, 52);
+    expect(sha256hex(await roundTrip(path, data))).toBe(sha256hex(data));
+    expect(seen).toEqual([path]);
+
+    await new Promise<void>((resolve, reject) => client.openssh_unforwardInStreamLocal(path, (err) => (err ? reject(err) : resolve())));
+    expect(existsSync(path)).toBe(false);
+    await expect(roundTrip(path, data)).rejects.toThrow(/ENOENT/);
+    expect(server.connections.size).toBe(1);
+
+    // A file already there is left alone: the request fails, and the host hears why.
+    writeFileSync(path, 'not a socket');
+    await expect(new Promise<void>((resolve, reject) => client.openssh_forwardInStreamLocal(path, (err) => (err ? reject(err) : resolve())))).rejects.toThrow();
+    expect(errors.some((d) => d.startsWith(`remote forward on ${path}: `) && d.includes('EADDRINUSE'))).toBe(true);
+  });
+});
