@@ -58,6 +58,13 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** A `forwarded-tcpip` open's data (RFC 4254 §7.2): the forward's address and port, then the originator's. */
+export function forwardedTcpip(address: string, port: number, originatorAddress: string, originatorPort: number): Buffer {
+  const u32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+  const text = (t: string) => Buffer.concat([u32(Buffer.byteLength(t)), Buffer.from(t)]);
+  return Buffer.concat([text(address), u32(port), text(originatorAddress), u32(originatorPort)]);
+}
+
 /**
  * The helpers that open what must close after each test of the calling file, and the list they put it on
  * (closed in reverse order).

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { BUN, BUN_DEMO, DENO, DENO_DEMO, NODE_DEMO, requirePrograms, run, sha256hex, startDemo, testData } from '../helpers/demo.js';
-import { forwardingKit, freePort, PASSWORD, roundTrip, roundTripOnceListening, sshArgs, until } from '../helpers/forwarding.js';
+import { forwardedTcpip, forwardingKit, freePort, PASSWORD, roundTrip, roundTripOnceListening, sshArgs, until } from '../helpers/forwarding.js';
 import { connect as connectSsh2 } from '../helpers/ssh2.js';
 
 const SIZE = 16 * 1024 * 1024;
@@ -223,7 +223,6 @@ describe('remote forwarding (tcpip-forward) with OpenSSH', () => {
     cleanup.push(() => ssh.kill());
     await until(() => server.connections.get(connectionId)?.user !== undefined, 'the login');
     // OpenSSH takes forwarded-tcpip only for ports it asked to have forwarded.
-    const data = Buffer.from([0, 0, 0, 9, ...Buffer.from('127.0.0.1'), 0, 0, 0x9c, 0x40, 0, 0, 0, 9, ...Buffer.from('127.0.0.1'), 0, 0, 0, 1]);
-    await expect(server.openChannel(connectionId, 'forwarded-tcpip', data)).rejects.toThrow(/the client refused the channel: .*\(reason \d\)/);
+    await expect(server.openChannel(connectionId, 'forwarded-tcpip', forwardedTcpip('127.0.0.1', 40_000, '127.0.0.1', 1))).rejects.toThrow(/the client refused the channel: .*\(reason \d\)/);
   });
 });
