@@ -2,14 +2,17 @@
  * Remote forwarding of Unix sockets (`streamlocal-forward@openssh.com`, OpenSSH's `ssh -R /path:HOST:PORT`):
  * the server listens on the socket the client names once `sshTunnelRequested` accepts, opens a
  * `forwarded-streamlocal@openssh.com` channel for each connection there, and removes the socket file when the
- * forward ends (cancelled, or with its connection). With Debian's OpenSSH client and with ssh2.
+ * forward ends (cancelled, or with its connection). With Debian's OpenSSH client and with ssh2, on Node, and
+ * with OpenSSH on Deno and Bun.
  */
 
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { requirePrograms, run, sha256hex, testData } from '../helpers/demo.js';
+import { nodeRuntime } from '../../ts/node/index.js';
+import { SSHServer } from '../../ts/server.js';
+import { BUN, DENO, requirePrograms, run, sha256hex, startDemo, testData } from '../helpers/demo.js';
 import { forwardingKit, PASSWORD, roundTrip, roundTripOnceListening, sshArgs, until } from '../helpers/forwarding.js';
 import { connect as connectSsh2 } from '../helpers/ssh2.js';
 
@@ -58,6 +61,26 @@ describe('remote forwarding of a Unix socket (streamlocal-forward) with OpenSSH'
   });
 });
 
+describe('remote forwarding of a Unix socket where the runtime listens on none', () => {
+  it('is refused after the handler accepted it, and the host hears why', async () => {
+    const server = new SSHServer({ ...nodeRuntime, listenUnix: undefined }, { localPort: 0 });
+    server.generateHostKey();
+    server.on('userAuthRequest', (e) => (e.password === PASSWORD ? e.accept() : e.reject()));
+    server.on('sshTunnelRequested', (e) => void (e.accept = true));
+    const errors: string[] = [];
+    server.on('error', (e) => void errors.push(e.description));
+    const { port } = await server.startListening();
+    cleanup.push(() => server.shutdown(500));
+    const path = socketPath();
+
+    const r = await run('sshpass', sshArgs(port, '-N', '-o', 'ExitOnForwardFailure=yes', '-R', `${path}:127.0.0.1:9`, 'u@127.0.0.1'));
+
+    expect(r.stderr).toContain(`remote port forwarding failed for listen path ${path}`);
+    expect(errors).toEqual([`remote forward on ${path}: this runtime listens on no Unix sockets`]);
+    expect(existsSync(path)).toBe(false);
+  });
+});
+
 describe('remote forwarding of a Unix socket with the ssh2 client', () => {
   it('forwards in, carries a connection, cancels (the file goes, the connection stays); an existing file is refused and reported', async () => {
     const path = socketPath();
@@ -88,5 +111,28 @@ describe('remote forwarding of a Unix socket with the ssh2 client', () => {
     writeFileSync(path, 'not a socket');
     await expect(new Promise<void>((resolve, reject) => client.openssh_forwardInStreamLocal(path, (err) => (err ? reject(err) : resolve())))).rejects.toThrow();
     expect(errors.some((d) => d.startsWith(`remote forward on ${path}: `) && d.includes('EADDRINUSE'))).toBe(true);
+  });
+});
+
+describe.each([
+  { runtime: 'deno', command: [DENO, 'run', '--sloppy-imports', '--allow-net', '--allow-read', '--allow-write', 'test/fixtures/forward-deno.ts'] },
+  { runtime: 'bun', command: [BUN, 'test/fixtures/forward-bun.ts'] },
+])('remote forwarding of a Unix socket on $runtime', ({ command }) => {
+  it('ssh -R /path:HOST:PORT: 4 MiB each way byte-exact, the tunnel closed with the path and counts, the file removed with the connection', async () => {
+    requirePrograms('sshpass', 'ssh', command[0]!);
+    const echo = await echoService();
+    const server = await startDemo([], {}, command);
+    cleanup.push(() => server.stop());
+    const path = socketPath();
+    forwardWith(server.port, '-R', `${path}:127.0.0.1:${echo.port}`);
+    const data = testData(4 * 1024 * 1024, 53);
+
+    expect(sha256hex(await roundTripOnceListening(path, data))).toBe(sha256hex(data));
+
+    await until(() => server.stdout().includes('"closed"'), 'sshTunnelClosed');
+    const closed = JSON.parse(/^\{"closed".*$/m.exec(server.stdout())![0]) as { closed: Record<string, unknown> };
+    expect(closed.closed).toMatchObject({ direction: 'remote', socketPath: path, bytesIn: data.length, bytesOut: data.length });
+    await cleanup.pop()!();
+    await until(() => !existsSync(path), 'the socket file to be removed');
   });
 });

@@ -25,8 +25,8 @@ class BunTcpTransport implements Transport {
   private closeError: Error | undefined;
 
   constructor(private readonly socket: BunSocket<BunTcpTransport>) {
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
     socket.setNoDelay(true);
     // Nothing is read until the host attaches (after its connectionRequest handlers).
     socket.pause();
@@ -171,3 +171,9 @@ export const bunTcp: ListenAdapter = {
     };
   },
 };
+
+/** Listens on a new Unix socket at `path` (remote forwards of sockets); Bun removes the file when it stops. */
+export async function bunListenUnix(path: string, accept: (transport: Transport) => void): Promise<Listener> {
+  const listener = Bun.listen<BunTcpTransport>({ unix: path, allowHalfOpen: true, socket: socketHandlers(accept) });
+  return { host: path, port: 0, close: async () => listener.stop(false) };
+}
