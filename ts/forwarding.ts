@@ -58,11 +58,14 @@ function parseForward(data: Uint8Array): { address: string; port: number } | und
   return address === undefined || port === undefined || !r.done() ? undefined : { address, port };
 }
 
-/** A `streamlocal-forward@openssh.com` request's socket path (OpenSSH's PROTOCOL §2.4), or undefined if malformed. */
-function parseStreamlocalForward(data: Uint8Array): string | undefined {
+/**
+ * A `streamlocal-forward@openssh.com` request's socket path (OpenSSH's PROTOCOL §2.4) as the address, with
+ * port 0, or undefined if malformed.
+ */
+function parseStreamlocalForward(data: Uint8Array): { address: string; port: number } | undefined {
   const r = wireReader(data);
   const path = r.text();
-  return path === undefined || !r.done() ? undefined : path;
+  return path === undefined || !r.done() ? undefined : { address: path, port: 0 };
 }
 
 /** Reads SSH strings (UTF-8) and ports (uint32 up to 65535) off `data`; undefined once anything is amiss. */
@@ -212,8 +215,7 @@ export class Tunnels {
   async globalRequest(conn: ConnectionState, name: string, data: Uint8Array): Promise<GlobalReply | undefined> {
     const unix = name === 'streamlocal-forward@openssh.com' || name === 'cancel-streamlocal-forward@openssh.com';
     if (!unix && name !== 'tcpip-forward' && name !== 'cancel-tcpip-forward') return undefined;
-    const socketPath = unix ? parseStreamlocalForward(data) : undefined;
-    const asked = unix ? (socketPath === undefined ? undefined : { address: socketPath, port: 0 }) : parseForward(data);
+    const asked = unix ? parseStreamlocalForward(data) : parseForward(data);
     if (!asked) return { accept: false };
     const forwards = this.remote.get(conn) ?? new Map<string, RemoteForward>();
     const id = key(unix, asked.address, asked.port);
@@ -379,7 +381,7 @@ class Tunnel implements ChannelSink {
     this.target.end();
   }
 
-  /** The channel is closed (by either side, or with its connection): the target goes too. */
+  /** The channel is closed (by either side, or with its connection): the target goes too, once flushed after an EOF. */
   closed(): void {
     if (this.channelClosed) return;
     this.channelClosed = true;
