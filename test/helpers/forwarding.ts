@@ -76,10 +76,10 @@ export function forwardingKit() {
   });
 
   /**
-   * A TCP service on loopback that sends back what it receives, and ends its side when the client ends;
-   * `each` sees every connection before it is echoed.
+   * A TCP service on loopback (or on the Unix socket at `path`) that sends back what it receives, and ends its
+   * side when the client ends; `each` sees every connection instead of echoing it.
    */
-  async function echoService(each?: (socket: Socket) => void): Promise<{ port: number; connections: () => number }> {
+  async function echoService(each?: (socket: Socket) => void, path?: string): Promise<{ port: number; connections: () => number }> {
     let count = 0;
     const sockets = new Set<Socket>();
     const server: Server = createServer({ allowHalfOpen: true }, (s) => {
@@ -90,12 +90,12 @@ export function forwardingKit() {
       if (each) each(s);
       else s.pipe(s);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => (path === undefined ? server.listen(0, '127.0.0.1', resolve) : server.listen(path, resolve)));
     cleanup.push(() => {
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => server.close(resolve));
     });
-    return { port: (server.address() as { port: number }).port, connections: () => count };
+    return { port: path === undefined ? (server.address() as { port: number }).port : 0, connections: () => count };
   }
 
   /** A server that logs in `u` by password and decides tunnels with `decide`. */

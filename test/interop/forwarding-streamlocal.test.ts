@@ -3,7 +3,7 @@
  * the server listens on the socket the client names once `sshTunnelRequested` accepts, opens a
  * `forwarded-streamlocal@openssh.com` channel for each connection there, and removes the socket file when the
  * forward ends (cancelled, or with its connection). With Debian's OpenSSH client and with ssh2, on Node, and
- * with OpenSSH on Deno and Bun.
+ * with OpenSSH on Deno and Bun, where `ssh -L PORT:/path` (`direct-streamlocal@openssh.com`) is tested too.
  */
 
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { nodeRuntime } from '../../ts/node/index.js';
 import { SSHServer } from '../../ts/server.js';
 import { BUN, DENO, requirePrograms, run, sha256hex, startDemo, testData } from '../helpers/demo.js';
-import { forwardingKit, PASSWORD, roundTrip, roundTripOnceListening, sshArgs, until } from '../helpers/forwarding.js';
+import { forwardingKit, freePort, PASSWORD, roundTrip, roundTripOnceListening, sshArgs, until } from '../helpers/forwarding.js';
 import { connect as connectSsh2 } from '../helpers/ssh2.js';
 
 const SIZE = 16 * 1024 * 1024;
@@ -117,7 +117,7 @@ describe('remote forwarding of a Unix socket with the ssh2 client', () => {
 describe.each([
   { runtime: 'deno', command: [DENO, 'run', '--sloppy-imports', '--allow-net', '--allow-read', '--allow-write', 'test/fixtures/forward-deno.ts'] },
   { runtime: 'bun', command: [BUN, 'test/fixtures/forward-bun.ts'] },
-])('remote forwarding of a Unix socket on $runtime', ({ command }) => {
+])('forwarding of Unix sockets on $runtime', ({ command }) => {
   it('ssh -R /path:HOST:PORT: 4 MiB each way byte-exact, the tunnel closed with the path and counts, the file removed with the connection', async () => {
     requirePrograms('sshpass', 'ssh', command[0]!);
     const echo = await echoService();
@@ -134,5 +134,21 @@ describe.each([
     expect(closed.closed).toMatchObject({ direction: 'remote', socketPath: path, bytesIn: data.length, bytesOut: data.length });
     await cleanup.pop()!();
     await until(() => !existsSync(path), 'the socket file to be removed');
+  });
+
+  it('ssh -L PORT:/path (direct-streamlocal): 4 MiB each way byte-exact through a Unix-socket echo service', async () => {
+    requirePrograms('sshpass', 'ssh', command[0]!);
+    const path = socketPath();
+    const echo = await echoService(undefined, path);
+    const server = await startDemo([], {}, command);
+    cleanup.push(() => server.stop());
+    const local = await freePort();
+    forwardWith(server.port, '-L', `127.0.0.1:${local}:${path}`);
+    const data = testData(4 * 1024 * 1024, 54);
+
+    expect(sha256hex(await roundTripOnceListening(local, data))).toBe(sha256hex(data));
+    expect(echo.connections()).toBe(1);
+    await until(() => server.stdout().includes('"closed"'), 'sshTunnelClosed');
+    expect(JSON.parse(/^\{"closed".*$/m.exec(server.stdout())![0])).toMatchObject({ closed: { direction: 'local', socketPath: path, bytesIn: data.length, bytesOut: data.length } });
   });
 });

@@ -10,7 +10,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { BUN, BUN_DEMO, DENO, DENO_DEMO, NODE_DEMO, requirePrograms, run, sha256hex, startDemo, testData } from '../helpers/demo.js';
 import { forwardedTcpip, forwardingKit, freePort, PASSWORD, roundTrip, roundTripOnceListening, sshArgs, until } from '../helpers/forwarding.js';
@@ -61,12 +60,7 @@ describe('local forwarding (direct-tcpip) with OpenSSH', () => {
   it('ssh -L to a Unix socket (direct-streamlocal): 4 MiB byte-exact each way, the handler told the path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wasshd-unix-'));
     const path = join(dir, 'echo.sock');
-    const unixEcho = createServer({ allowHalfOpen: true }, (s) => {
-      s.on('error', () => {});
-      s.pipe(s);
-    });
-    await new Promise<void>((resolve) => unixEcho.listen(path, resolve));
-    cleanup.push(() => new Promise((resolve) => unixEcho.close(resolve)));
+    await echoService(undefined, path);
     const { port, requested, closed } = await tunnelServer((e) => (e.accept = e.socketPath === path));
     const local = await freePort();
     forwardWith(port, '-L', `127.0.0.1:${local}:${path}`);

@@ -68,6 +68,7 @@ export interface BunApi {
   listen<Data>(options: { unix: string; allowHalfOpen?: boolean; socket: BunSocketHandlers<Data> }): BunTcpListener;
   /** Resolves once connected; rejects if the connection fails. */
   connect<Data>(options: { hostname: string; port: number; allowHalfOpen?: boolean; socket: BunSocketHandlers<Data> }): Promise<BunSocket<Data>>;
+  connect<Data>(options: { unix: string; allowHalfOpen?: boolean; socket: BunSocketHandlers<Data> }): Promise<BunSocket<Data>>;
   serve<Data>(options: {
     hostname: string;
     port: number;

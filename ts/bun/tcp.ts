@@ -158,6 +158,11 @@ export async function bunConnectTcp(host: string, port: number): Promise<Transpo
   return (await Bun.connect<BunTcpTransport>({ hostname: host, port, allowHalfOpen: true, socket: socketHandlers(() => {}) })).data;
 }
 
+/** A connection to the Unix socket at `path` (forwarded tunnels), once it is established. */
+export async function bunConnectUnix(path: string): Promise<Transport> {
+  return (await Bun.connect<BunTcpTransport>({ unix: path, allowHalfOpen: true, socket: socketHandlers(() => {}) })).data;
+}
+
 export const bunTcp: ListenAdapter = {
   // Bun.listen takes no backlog: ConnectionBacklog does not reach the kernel here.
   async listen(options, accept): Promise<Listener> {

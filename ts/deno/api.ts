@@ -56,6 +56,7 @@ export interface DenoApi {
   /** Fails if a file is at `path` already. */
   listen(options: { transport: 'unix'; path: string }): UnixListener;
   connect(options: { hostname: string; port: number; transport?: 'tcp' }): Promise<TcpConn>;
+  connect(options: { transport: 'unix'; path: string }): Promise<TcpConn>;
   serve(
     options: { hostname: string; port: number; tcpBacklog?: number; onListen?: (addr: NetAddr) => void; onError?: (error: unknown) => Response },
     handler: (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>,

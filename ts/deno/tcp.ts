@@ -182,6 +182,11 @@ export async function denoConnectTcp(host: string, port: number): Promise<Transp
   return new DenoTcpTransport(await Deno.connect({ hostname: host, port }));
 }
 
+/** A connection to the Unix socket at `path` (forwarded tunnels), once it is established. */
+export async function denoConnectUnix(path: string): Promise<Transport> {
+  return new DenoTcpTransport(await Deno.connect({ transport: 'unix', path }));
+}
+
 export const denoTcp: ListenAdapter = {
   async listen(options, accept): Promise<Listener> {
     const listener = Deno.listen({ hostname: options.host, port: options.port, ...(options.backlog ? { tcpBacklog: options.backlog } : {}) });
