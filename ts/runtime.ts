@@ -4,7 +4,7 @@
  */
 
 import type { Core } from '../wasm/pkg/wasshd_wasm.js';
-import type { ListenAdapter, StaticFile, Transport, WebSocketListenAdapter } from './transport.js';
+import type { ListenAdapter, Listener, StaticFile, Transport, WebSocketListenAdapter } from './transport.js';
 
 /**
  * The host's time and timers: milliseconds from any origin, never going back. Every wait of the host (the
@@ -65,6 +65,11 @@ export interface Runtime {
   connectTcp?: (host: string, port: number) => Promise<Transport>;
   /** A connection to the Unix socket at `path`, where the runtime can open one: forwarded tunnels to sockets. */
   connectUnix?: (path: string) => Promise<Transport>;
+  /**
+   * Listens on a new Unix socket at `path`, where the runtime can: remote forwards of sockets (`ssh -R /path:…`).
+   * Closing the listener removes the socket file; an existing file at `path` makes it fail.
+   */
+  listenUnix?: (path: string, accept: (transport: Transport) => void) => Promise<Listener>;
   /** Default `systemClock`. */
   clock?: Clock;
   /** Uniform in [0, 1), for MaxStartups' random early drop. Default: the platform's CSPRNG. */

@@ -108,7 +108,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         openChannel: (connectionId, kind, data) => this.openChannelTo(connectionId, kind, data, false),
       },
       { tcp: runtime.connectTcp, unix: runtime.connectUnix },
-      runtime.listen,
+      { tcp: runtime.listen, unix: runtime.listenUnix },
     );
     this.decisions = new Decisions(this.events, this.binding, this.clock, this.authFailureDelay, tunnels, options);
     this.router = new Router(this.conns, this.binding, this.events, this.decisions, this.admission, this.penalties, this.clock);

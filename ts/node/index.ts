@@ -14,7 +14,7 @@ import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { ErrorCode, SSHError } from '../errors.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import type { Transport } from '../transport.js';
-import { nodeConnectTcp, nodeConnectUnix, nodeTcp } from './tcp.js';
+import { nodeConnectTcp, nodeConnectUnix, nodeListenUnix, nodeTcp } from './tcp.js';
 import { uwsWebSocket } from './websocket.js';
 
 let serverModule: WebAssembly.Module | undefined;
@@ -32,7 +32,7 @@ function compiledClient(): WebAssembly.Module {
   return clientModule;
 }
 
-export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
+export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, listenUnix: nodeListenUnix, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
 
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {
