@@ -105,11 +105,21 @@ describe.each(SUITES)('64 MiB byte-exact with %s %s', (cipher, mac) => {
   });
 });
 
-it('does not offer the 64-bit UMAC tags, nor UMAC as encrypt-and-MAC, unless configured', async () => {
-  // ssh logs the failed negotiation at INFO, which the shared options' LogLevel=ERROR would hide.
+/** ssh run to fail the negotiation: it logs why at INFO, which the shared options' LogLevel=ERROR would hide. */
+function negotiate(algorithms: string[]) {
   const options = ['-F', '/dev/null', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'BatchMode=yes'];
-  const macs = ['-c', 'aes128-ctr', '-m', 'umac-64-etm@openssh.com,umac-64@openssh.com,umac-128@openssh.com'];
-  const r = await run('ssh', [...options, ...macs, '-p', String(demo.port), `${USER}@127.0.0.1`, 'true']);
+  return run('ssh', [...options, ...algorithms, '-p', String(demo.port), `${USER}@127.0.0.1`, 'true']);
+}
+
+it('does not offer the CBC ciphers unless configured', async () => {
+  const r = await negotiate(['-c', 'aes128-cbc,aes192-cbc,aes256-cbc,3des-cbc']);
+  expect(r.code).toBe(255);
+  expect(r.stderr.toString()).toMatch(/no matching cipher found/);
+});
+
+it('does not offer the 64-bit UMAC tags, UMAC as encrypt-and-MAC, nor the SHA-1 and MD5 HMACs, unless configured', async () => {
+  const off = ['umac-64-etm@openssh.com', 'umac-64@openssh.com', 'umac-128@openssh.com', 'hmac-sha1', 'hmac-sha1-etm@openssh.com', 'hmac-md5', 'hmac-md5-96'];
+  const r = await negotiate(['-c', 'aes128-ctr', '-m', off.join(',')]);
   expect(r.code).toBe(255);
   expect(r.stderr.toString()).toMatch(/no matching MAC found/);
 });

@@ -78,7 +78,7 @@ pub fn suite(index: u8) -> (CipherAlg, Option<MacAlg>) {
 /// AES-CTR with each HMAC-SHA-2. MACs added since are fuzzed by the packet and mac targets.
 pub fn handshake_suites() -> impl Iterator<Item = (CipherAlg, Option<MacAlg>)> {
     const HMACS: [MacAlg; 4] = [MacAlg::HmacSha256Etm, MacAlg::HmacSha512Etm, MacAlg::HmacSha256, MacAlg::HmacSha512];
-    suites().filter(|(_, mac)| mac.map_or(true, |m| HMACS.contains(&m)))
+    suites().filter(|(cipher, mac)| CipherAlg::DEFAULT.contains(cipher) && mac.map_or(true, |m| HMACS.contains(&m)))
 }
 
 pub fn handshake_suite(index: u8) -> (CipherAlg, Option<MacAlg>) {

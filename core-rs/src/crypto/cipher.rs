@@ -18,9 +18,9 @@ use crate::transport::negotiate::{CipherAlg, MacAlg};
 pub fn cipher_key_len(alg: CipherAlg) -> usize {
     match alg {
         CipherAlg::Chacha20Poly1305 => 64,
-        CipherAlg::Aes128Gcm | CipherAlg::Aes128Ctr => 16,
-        CipherAlg::Aes192Ctr => 24,
-        CipherAlg::Aes256Gcm | CipherAlg::Aes256Ctr => 32,
+        CipherAlg::Aes128Gcm | CipherAlg::Aes128Ctr | CipherAlg::Aes128Cbc => 16,
+        CipherAlg::Aes192Ctr | CipherAlg::Aes192Cbc | CipherAlg::TripleDesCbc => 24,
+        CipherAlg::Aes256Gcm | CipherAlg::Aes256Ctr | CipherAlg::Aes256Cbc => 32,
     }
 }
 
@@ -29,6 +29,8 @@ pub fn cipher_iv_len(alg: CipherAlg) -> usize {
         CipherAlg::Chacha20Poly1305 => 0,
         CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => 12,
         CipherAlg::Aes128Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes256Ctr => 16,
+        CipherAlg::Aes128Cbc | CipherAlg::Aes192Cbc | CipherAlg::Aes256Cbc => 16,
+        CipherAlg::TripleDesCbc => 8,
     }
 }
 
@@ -37,6 +39,8 @@ fn mac_hash(alg: MacAlg) -> Option<HmacHash> {
     match alg {
         MacAlg::HmacSha256 | MacAlg::HmacSha256Etm => Some(HmacHash::Sha256),
         MacAlg::HmacSha512 | MacAlg::HmacSha512Etm => Some(HmacHash::Sha512),
+        MacAlg::HmacSha1 | MacAlg::HmacSha1Etm | MacAlg::HmacSha196 | MacAlg::HmacSha196Etm => Some(HmacHash::Sha1),
+        MacAlg::HmacMd5 | MacAlg::HmacMd5Etm | MacAlg::HmacMd596 | MacAlg::HmacMd596Etm => Some(HmacHash::Md5),
         MacAlg::Umac64 | MacAlg::Umac64Etm | MacAlg::Umac128 | MacAlg::Umac128Etm => None,
     }
 }
@@ -50,6 +54,8 @@ fn mac_tag_len(alg: MacAlg) -> usize {
     match alg {
         MacAlg::Umac64 | MacAlg::Umac64Etm => 8,
         MacAlg::Umac128 | MacAlg::Umac128Etm => 16,
+        // The -96 forms send the first 12 bytes of the HMAC (RFC 2404).
+        MacAlg::HmacSha196 | MacAlg::HmacSha196Etm | MacAlg::HmacMd596 | MacAlg::HmacMd596Etm => 12,
         _ => mac_key_len(alg),
     }
 }
@@ -209,7 +215,8 @@ impl PacketMac {
     pub fn sign(&mut self, seq: u32, data: &[u8]) -> MacTag {
         let mut tag = MacTag { bytes: [0; 64], len: self.tag_len() };
         match &mut self.keyed {
-            Keyed::Hmac(hmac) => hmac.sign(seq, data, tag.bytes.get_mut(..tag.len).unwrap_or_default()),
+            // The whole HMAC; a -96 form's tag is its first 12 bytes.
+            Keyed::Hmac(hmac) => hmac.sign(seq, data, tag.bytes.get_mut(..mac_key_len(self.alg)).unwrap_or_default()),
             Keyed::Umac(umac) => {
                 for (t, u) in tag.bytes.iter_mut().zip(umac.tag(u64::from(seq).to_be_bytes(), data)) {
                     *t = u;
