@@ -50,6 +50,9 @@ export type PenaltyCause = 'authfail' | 'noauth' | 'grace-exceeded' | 'crash' | 
 
 /** OpenSSH 9.8's defaults (sshd_config(5), servconf.c), in its order; `protocol` 0 is off. */
 const DEFAULT_DURATIONS: Readonly<Record<PenaltyCause, number>> = { crash: 90_000, authfail: 5000, noauth: 1000, 'grace-exceeded': 20_000, protocol: 0 };
+const DEFAULT_MAX = 600_000;
+const DEFAULT_MIN = 15_000;
+const DEFAULT_MAX_SOURCES = 65_536;
 
 const DURATION = /^(\d+)(s|m|h)?$/;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -85,11 +88,23 @@ interface Penalty {
 export class SourcePenalties {
   enabled = true;
   readonly durations: Record<PenaltyCause, number> = { ...DEFAULT_DURATIONS };
-  max = 600_000;
-  min = 15_000;
-  readonly maxSources: Record<Family, number> = { 4: 65_536, 6: 65_536 };
+  max = DEFAULT_MAX;
+  min = DEFAULT_MIN;
+  readonly maxSources: Record<Family, number> = { 4: DEFAULT_MAX_SOURCES, 6: DEFAULT_MAX_SOURCES };
   private exempt: string[] = [];
   private readonly tables: Record<Family, Map<string, Penalty>> = { 4: new Map(), 6: new Map() };
+
+  /** OpenSSH's defaults, no exemptions, nobody penalised (`SSHServer.reset`). */
+  reset(): void {
+    this.enabled = true;
+    Object.assign(this.durations, DEFAULT_DURATIONS);
+    this.max = DEFAULT_MAX;
+    this.min = DEFAULT_MIN;
+    this.maxSources[4] = this.maxSources[6] = DEFAULT_MAX_SOURCES;
+    this.exempt = [];
+    this.tables[4].clear();
+    this.tables[6].clear();
+  }
 
   /** Parses OpenSSH's syntax: `yes`, `no`, or `key:value` words (`authfail:5s noauth:1s max:10m ...`). */
   configure(value: string): void {

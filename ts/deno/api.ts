@@ -20,6 +20,8 @@ export interface TcpConn {
   closeWrite(): Promise<void>;
   close(): void;
   setNoDelay(noDelay?: boolean): void;
+  /** SO_KEEPALIVE; the idle time before the first probe is the system's. */
+  setKeepAlive(keepAlive?: boolean): void;
 }
 
 export interface TcpListener {

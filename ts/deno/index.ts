@@ -27,4 +27,4 @@ export class SSHServer extends BaseServer {
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, ListenAdapter, Listener, WebSocketListenAdapter } from '../transport.js';
+export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, WebSocketListenAdapter } from '../transport.js';

@@ -64,4 +64,4 @@ export * from '../client/exports.js';
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, ListenAdapter, Listener, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';
+export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';

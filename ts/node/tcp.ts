@@ -1,7 +1,7 @@
 /** Node's TCP sockets behind the transport contract. */
 
 import { connect, createServer, type Socket } from 'node:net';
-import type { ListenAdapter, Listener, Transport, TransportHandlers } from '../transport.js';
+import type { ListenAdapter, Listener, SocketOptions, Transport, TransportHandlers } from '../transport.js';
 
 /** Bytes buffered in a socket before `write` reports backpressure; sized for a few 32 KiB packets in flight. */
 const HIGH_WATER_MARK = 1024 * 1024;
@@ -21,6 +21,12 @@ class TcpTransport implements Transport {
 
   get bufferedAmount(): number {
     return this.socket.writableLength;
+  }
+
+  /** Node sets the time before the first keep-alive probe, not the interval or the count (the system's apply). */
+  configure(options: SocketOptions): void {
+    this.socket.setNoDelay(options.noDelay);
+    this.socket.setKeepAlive(options.keepAliveMs > 0, options.keepAliveMs);
   }
 
   /** Ends our side once: Node makes an error (with its stack) for every later `end`. */
@@ -80,7 +86,7 @@ export const nodeTcp: ListenAdapter = {
     const server = createServer({ highWaterMark: HIGH_WATER_MARK, allowHalfOpen: true, noDelay: true }, (socket) => accept(new TcpTransport(socket)));
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: options.host, port: options.port, backlog: options.backlog }, () => {
+      server.listen({ host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only }, () => {
         server.off('error', reject);
         const address = server.address();
         const port = typeof address === 'object' && address ? address.port : options.port;
