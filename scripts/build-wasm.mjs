@@ -1,13 +1,20 @@
-// Builds wasm/pkg with wasm-pack unless it is newer than every Rust source and manifest, then writes the
-// glue again as a factory (wasshd_glue.js): wasm-bindgen's glue keeps its instance in module state, so a second
-// instance (after a trap) needs a second copy of that state, and runtimes that cannot import a module twice
-// under another URL (a bundled Cloudflare Worker) get one by calling the factory again.
+// Builds the core's two wasm modules with wasm-pack, each unless it is newer than every Rust source and manifest:
+// the server (`Core`, wasm/pkg) and the client (`ClientCore`, wasm/pkg-client), one role each (the wasm crate's
+// `server` and `client` features), so that neither carries the other's code. Then it writes each glue again as
+// a factory (wasshd_glue.js, wasshd_client_glue.js): wasm-bindgen's glue keeps its instance in module state, so
+// a second instance (after a trap, or a second client connection) needs a second copy of that state, and
+// runtimes that cannot import a module twice under another URL (a bundled Cloudflare Worker) get one by calling
+// the factory again.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const output = join(root, 'wasm/pkg/wasshd_wasm_bg.wasm');
+
+const roles = [
+  { feature: 'server', dir: 'wasm/pkg', name: 'wasshd_wasm', glue: 'wasshd_glue', cls: 'Core' },
+  { feature: 'client', dir: 'wasm/pkg-client', name: 'wasshd_client', glue: 'wasshd_client_glue', cls: 'ClientCore' },
+];
 
 function newest(dir) {
   let t = 0;
@@ -22,47 +29,57 @@ function newest(dir) {
 const sources = Math.max(
   newest(join(root, 'core-rs/src')),
   newest(join(root, 'wasm/src')),
-  ...['Cargo.toml', 'Cargo.lock', 'core-rs/Cargo.toml', 'wasm/Cargo.toml'].map((f) => (existsSync(join(root, f)) ? statSync(join(root, f)).mtimeMs : 0)),
+  newest(join(root, 'wasm/boundary/src')),
+  ...['Cargo.toml', 'Cargo.lock', 'core-rs/Cargo.toml', 'wasm/Cargo.toml', 'wasm/boundary/Cargo.toml'].map((f) =>
+    existsSync(join(root, f)) ? statSync(join(root, f)).mtimeMs : 0,
+  ),
 );
 
-if (process.argv.includes('--force') || !existsSync(output) || statSync(output).mtimeMs < sources) {
-  execFileSync('wasm-pack', ['--quiet', 'build', 'wasm', '--target', 'web', '--release', '--no-pack', '--out-dir', 'pkg'], {
-    cwd: root,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  // binaryen from npm (Debian's is too old for rustc's output, so wasm-pack's own run is off): -Os keeps the
-  // module (server and client roles) under 350 KiB gzipped, 1.6 KiB less than -O3, and the pure-wasm
+/** wasm-pack, then binaryen from npm (Debian's is too old for rustc's output, so wasm-pack's own run is off). */
+function build({ feature, dir, name }) {
+  const output = join(root, dir, `${name}_bg.wasm`);
+  if (!process.argv.includes('--force') && existsSync(output) && statSync(output).mtimeMs >= sources) return;
+  const outDir = dir.slice('wasm/'.length);
+  const args = ['--quiet', 'build', 'wasm', '--target', 'web', '--release', '--no-pack', '--out-dir', outDir, '--out-name', name];
+  execFileSync('wasm-pack', [...args, '--', '--no-default-features', '--features', feature], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  // -Os: 1.6 KiB less gzipped than -O3 (measured with both roles in one module), and the pure-wasm
   // chacha20-poly1305 path no slower (server CPU for 128 MiB each way, alternating: 1.64/1.62 s against 1.66/1.70 s).
   execFileSync(join(root, 'node_modules/.bin/wasm-opt'), ['-Os', output, '-o', output], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
-const glueSource = join(root, 'wasm/pkg/wasshd_wasm.js');
-const factory = join(root, 'wasm/pkg/wasshd_glue.js');
-if (!existsSync(factory) || statSync(factory).mtimeMs < statSync(glueSource).mtimeMs) {
+/** The role's glue as a factory whose every call has its own instance state and the host crypto imports given. */
+function writeFactory({ dir, name, glue, cls }) {
+  const glueSource = join(root, dir, `${name}.js`);
+  const factory = join(root, dir, `${glue}.js`);
+  if (existsSync(factory) && statSync(factory).mtimeMs >= statSync(glueSource).mtimeMs) return;
   // The wasm-bindgen version is pinned (wasm/Cargo.toml): if its output changes shape, fail here rather than
   // ship a factory that shares state.
-  const glue = readFileSync(glueSource, 'utf8');
-  const exports = ['export class Core {', 'export class ClientCore {', 'export { initSync };\n', 'export default __wbg_init;\n'];
+  const text = readFileSync(glueSource, 'utf8');
+  const exports = [`export class ${cls} {`, 'export { initSync };\n', 'export default __wbg_init;\n'];
   // The host's crypto primitives (wasm/src/host_crypto.rs), a raw import module that wasm-bindgen imports as an
   // ES module by its bare name; the factory takes it as an argument instead, one per instance.
   const hostCrypto = ["import * as __wbg_star0 from 'wasshd_crypto';\n", "imports['wasshd_crypto'] = __wbg_star0;"];
   for (const marker of [...exports, ...hostCrypto]) {
-    if (glue.split(marker).length !== 2) throw new Error(`build-wasm: the wasm-bindgen glue has changed shape (expected one "${marker.trim()}")`);
+    if (text.split(marker).length !== 2) throw new Error(`build-wasm: the wasm-bindgen glue of ${dir} has changed shape (expected one "${marker.trim()}")`);
   }
-  const body = glue
-    .replace(exports[0], 'class Core {')
-    .replace(exports[1], 'class ClientCore {')
+  const body = text
+    .replace(exports[0], `class ${cls} {`)
+    .replace(exports[1], '')
     .replace(exports[2], '')
-    .replace(exports[3], '')
     .replace(hostCrypto[0], '')
     .replace(hostCrypto[1], "imports['wasshd_crypto'] = hostCrypto;");
   if (/^(export|import) /m.test(body)) {
-    throw new Error('build-wasm: the wasm-bindgen glue exports more than Core, ClientCore, initSync and its default, or imports more than wasshd_crypto');
+    throw new Error(`build-wasm: the wasm-bindgen glue of ${dir} exports more than ${cls}, initSync and its default, or imports more than wasshd_crypto`);
   }
-  const header = '// Generated by scripts/build-wasm.mjs from wasshd_wasm.js: the same glue, as a factory whose every call has\n// its own instance state and the host crypto imports given.\n';
-  writeFileSync(factory, `${header}export function createGlue(hostCrypto) {\n${body}\nreturn { Core, ClientCore, initSync };\n}\n`);
+  const header = `// Generated by scripts/build-wasm.mjs from ${name}.js: the same glue, as a factory whose every call has\n// its own instance state and the host crypto imports given.\n`;
+  writeFileSync(factory, `${header}export function createGlue(hostCrypto) {\n${body}\nreturn { ${cls}, initSync };\n}\n`);
   writeFileSync(
-    join(root, 'wasm/pkg/wasshd_glue.d.ts'),
-    "import type { ClientCore, Core, initSync } from './wasshd_wasm.js';\n\n/** A fresh copy of the glue: its own instance, importing `hostCrypto` as `wasshd_crypto`, once `initSync` is called. */\nexport function createGlue(hostCrypto: WebAssembly.ModuleImports): { Core: typeof Core; ClientCore: typeof ClientCore; initSync: typeof initSync };\n",
+    join(root, dir, `${glue}.d.ts`),
+    `import type { ${cls}, initSync } from './${name}.js';\n\n/** A fresh copy of the glue: its own instance, importing \`hostCrypto\` as \`wasshd_crypto\`, once \`initSync\` is called. */\nexport function createGlue(hostCrypto: WebAssembly.ModuleImports): { ${cls}: typeof ${cls}; initSync: typeof initSync };\n`,
   );
+}
+
+for (const role of roles) {
+  build(role);
+  writeFactory(role);
 }

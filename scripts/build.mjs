@@ -1,5 +1,5 @@
 // Builds what plain JavaScript runtimes import: the wasm module and the component, then the TypeScript host
-// compiled to dist/, with wasm/pkg and wasm/component/pkg beside it at the same relative place the sources
+// compiled to dist/, with wasm/pkg (the server), wasm/pkg-client and wasm/component/pkg beside it at the same relative place the sources
 // expect. `--out DIR` builds into DIR instead of dist/ (tests build a package of their own there, apart from dist/).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, rmSync } from 'node:fs';
@@ -14,8 +14,12 @@ run(process.execPath, ['scripts/build-wasm.mjs']);
 run(process.execPath, ['scripts/build-component.mjs']);
 rmSync(out, { recursive: true, force: true });
 run(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json', '--outDir', out]);
-for (const file of ['wasshd_wasm.js', 'wasshd_wasm.d.ts', 'wasshd_glue.js', 'wasshd_glue.d.ts', 'wasshd_wasm_bg.wasm']) {
-  cpSync(`${root}wasm/pkg/${file}`, `${out}/wasm/pkg/${file}`);
+// Each role's glue as a factory, its types, and its module (not wasm-pack's .gitignore).
+for (const [dir, name] of [['pkg', 'wasshd_wasm'], ['pkg-client', 'wasshd_client']]) {
+  const glue = name === 'wasshd_wasm' ? 'wasshd_glue' : `${name}_glue`;
+  for (const file of [`${name}.js`, `${name}.d.ts`, `${glue}.js`, `${glue}.d.ts`, `${name}_bg.wasm`]) {
+    cpSync(`${root}wasm/${dir}/${file}`, `${out}/wasm/${dir}/${file}`);
+  }
 }
 // Its JavaScript bindings and core modules; the component file itself is for hosts in other languages.
 cpSync(`${root}wasm/component/pkg`, `${out}/wasm/component/pkg`, { recursive: true, filter: (src) => !src.endsWith('.component.wasm') });

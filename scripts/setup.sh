@@ -79,6 +79,8 @@ pypi_venv() {
 }
 # ssh-audit, for test/interop/ssh-audit.test.ts (Debian's 2.5 predates strict kex).
 pypi_venv ssh-audit 3.9.0 .tools/ssh-audit
+# paramiko, the second client forwarding in test/interop/paramiko.test.ts.
+pypi_venv paramiko 5.1.0 .tools/paramiko
 # wasmtime, for the Python host on the component (examples/wasmtime/, npm run demo:wasmtime).
 pypi_venv wasmtime 50.0.1 .tools/wasmtime
 # ---- end of the Python tools ----------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ export const ErrorCode = {
   ConnectionLost: 1310,
   /** The server refused to open a channel, or a request on one (a command, a pty). */
   ChannelRefused: 1311,
+  /** The client's login did not finish within `timeoutMs`. */
+  LoginTimeout: 1312,
   WasmTrapped: 1400,
 } as const;
 

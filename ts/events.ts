@@ -122,7 +122,12 @@ export interface SSHTunnelRequestedEvent extends ConnectionEvent {
   /** `local`: where the client says the forwarded connection came from. */
   originatorAddress?: string;
   originatorPort?: number;
-  /** `local` to a Unix socket (OpenSSH's `ssh -L PORT:/path`, `direct-streamlocal`): its path, also in `address` (and `port` 0). */
+  /**
+   * A Unix socket, also in `address` (and `port` 0): `local`, the one to connect to (OpenSSH's `ssh -L PORT:/path`,
+   * `direct-streamlocal@openssh.com`); `remote`, the one to listen on (`ssh -R /path:HOST:PORT`,
+   * `streamlocal-forward@openssh.com`, served where the runtime listens on Unix sockets: Node, Deno, Bun), whose
+   * file the server creates and removes when the forward ends.
+   */
   socketPath?: string;
   /** Default false: the server forwards nothing it was not told to. */
   accept: boolean;
@@ -138,6 +143,8 @@ export interface SSHTunnelClosedEvent extends ChannelEvent {
   direction: 'local' | 'remote';
   address: string;
   port: number;
+  /** A tunnel to or from a Unix socket: its path (also in `address`). */
+  socketPath?: string;
   /** From the client, written to the target (`remote`: to the connection accepted on the server). */
   bytesIn: number;
   /** From the target, sent to the client. */

@@ -11,7 +11,7 @@
 import type { ChannelSink, ConnectionState } from './connection.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { SSHTunnelRequestedEvent } from './events.js';
-import type { Clock } from './runtime.js';
+import type { Clock, Runtime } from './runtime.js';
 import type { ListenAdapter, Listener, Transport } from './transport.js';
 import { concat } from './bytes.js';
 
@@ -21,6 +21,9 @@ const OPEN_CONNECT_FAILED = 2;
 
 /** How long the server waits for the target to accept the connection before refusing the channel. */
 const CONNECT_TIMEOUT_MS = 10_000;
+
+/** How long a target the client sent EOF to may take, once the channel has closed, to take what it was sent. */
+const FLUSH_GRACE_MS = 10_000;
 
 /** Where a `direct-tcpip` open asks to be connected, and where the client says the connection came from. */
 export interface DirectTcpip {
@@ -53,6 +56,16 @@ function parseForward(data: Uint8Array): { address: string; port: number } | und
   const r = wireReader(data);
   const [address, port] = [r.text(), r.port()];
   return address === undefined || port === undefined || !r.done() ? undefined : { address, port };
+}
+
+/**
+ * A `streamlocal-forward@openssh.com` request's socket path (OpenSSH's PROTOCOL §2.4) as the address, with
+ * port 0, or undefined if malformed.
+ */
+function parseStreamlocalForward(data: Uint8Array): { address: string; port: number } | undefined {
+  const r = wireReader(data);
+  const path = r.text();
+  return path === undefined || !r.done() ? undefined : { address: path, port: 0 };
 }
 
 /** Reads SSH strings (UTF-8) and ports (uint32 up to 65535) off `data`; undefined once anything is amiss. */
@@ -95,7 +108,7 @@ export interface TunnelChannel {
 export type TunnelOpening =
   | { kind: 'declined' }
   | { kind: 'refused'; reason: number; description: string }
-  | { kind: 'connected'; target: Transport; address: string; port: number };
+  | { kind: 'connected'; target: Transport; address: string; port: number; socketPath?: string };
 
 /** What the server lends the tunnels: its sending calls for a channel, and its way to open one to a client. */
 export interface TunnelServer {
@@ -110,11 +123,18 @@ export interface GlobalReply {
   data?: Uint8Array;
 }
 
-/** A remote forward: the listener, and the address and port the client asked for (the port as bound). */
+/** A remote forward: the listener, and the address and port the client asked for (the port as bound), or its socket path. */
 interface RemoteForward {
   listener: Listener;
   address: string;
   port: number;
+  socketPath?: string;
+}
+
+/** The runtime's listeners: TCP, and Unix sockets where it has them. */
+export interface TunnelListeners {
+  tcp: ListenAdapter;
+  unix?: Runtime['listenUnix'];
 }
 
 export class Tunnels {
@@ -127,8 +147,7 @@ export class Tunnels {
     private readonly server: TunnelServer,
     /** The runtime's connectors, where it has them: TCP, and Unix sockets. */
     private readonly connect: { tcp?: (host: string, port: number) => Promise<Transport>; unix?: (path: string) => Promise<Transport> },
-    /** The runtime's TCP listener. */
-    private readonly listen: ListenAdapter,
+    private readonly listen: TunnelListeners,
   ) {}
 
   /**
@@ -149,7 +168,7 @@ export class Tunnels {
     if (!connecting) return { kind: 'refused', reason: OPEN_CONNECT_FAILED, description: `this runtime opens no ${unix ? 'Unix socket' : 'TCP'} connections` };
     try {
       const connected = await this.withTimeout(connecting);
-      return { kind: 'connected', target: connected, address: e.address, port: e.port };
+      return { kind: 'connected', target: connected, address: e.address, port: e.port, ...(unix ? { socketPath: e.address } : {}) };
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       return { kind: 'refused', reason: OPEN_CONNECT_FAILED, description: `connect to ${where} failed: ${why}` };
@@ -177,10 +196,10 @@ export class Tunnels {
   }
 
   /** Joins an opened channel and its connected socket; the returned sink takes the channel's side. */
-  join(conn: ConnectionState, channelId: number, opened: { target: Transport; address: string; port: number }, direction: 'local' | 'remote' = 'local'): ChannelSink {
+  join(conn: ConnectionState, channelId: number, opened: { target: Transport; address: string; port: number; socketPath?: string }, direction: 'local' | 'remote' = 'local'): ChannelSink {
     const { connectionId } = conn;
-    const where = { direction, address: opened.address, port: opened.port };
-    const tunnel: Tunnel = new Tunnel(opened.target, this.server.channel(connectionId, channelId), () =>
+    const where = { direction, address: opened.address, port: opened.port, ...(opened.socketPath === undefined ? {} : { socketPath: opened.socketPath }) };
+    const tunnel: Tunnel = new Tunnel(opened.target, this.server.channel(connectionId, channelId), this.clock, () =>
       this.events.enqueueChannel(conn, channelId, () =>
         this.events.dispatch('sshTunnelClosed', { connectionId, channelId, ...where, bytesIn: tunnel.bytesIn, bytesOut: tunnel.bytesOut }),
       ),
@@ -188,52 +207,73 @@ export class Tunnels {
     return tunnel;
   }
 
-  /** `tcpip-forward` and `cancel-tcpip-forward` (RFC 4254 §7.1); undefined for any other global request. */
+  /**
+   * `tcpip-forward` and `cancel-tcpip-forward` (RFC 4254 §7.1), and their Unix-socket forms
+   * `streamlocal-forward@openssh.com` and `cancel-streamlocal-forward@openssh.com` (OpenSSH's PROTOCOL §2.4,
+   * `ssh -R /path:HOST:PORT`); undefined for any other global request.
+   */
   async globalRequest(conn: ConnectionState, name: string, data: Uint8Array): Promise<GlobalReply | undefined> {
-    if (name !== 'tcpip-forward' && name !== 'cancel-tcpip-forward') return undefined;
-    const asked = parseForward(data);
+    const unix = name === 'streamlocal-forward@openssh.com' || name === 'cancel-streamlocal-forward@openssh.com';
+    if (!unix && name !== 'tcpip-forward' && name !== 'cancel-tcpip-forward') return undefined;
+    const asked = unix ? parseStreamlocalForward(data) : parseForward(data);
     if (!asked) return { accept: false };
     const forwards = this.remote.get(conn) ?? new Map<string, RemoteForward>();
-    if (name === 'cancel-tcpip-forward') {
-      const forward = forwards.get(key(asked.address, asked.port));
+    const id = key(unix, asked.address, asked.port);
+    if (name.startsWith('cancel-')) {
+      const forward = forwards.get(id);
       if (!forward) return { accept: false };
-      forwards.delete(key(asked.address, asked.port));
+      forwards.delete(id);
       await forward.listener.close();
       return { accept: true };
     }
     const e = tunnelRequest(conn, 'remote', asked.address, asked.port, () => {});
+    if (unix) e.socketPath = asked.address;
     await this.events.decide('sshTunnelRequested', e, () => (e.accept = false));
     if (!e.accept || conn.ended) return { accept: false };
-    let listener: Listener;
-    try {
-      listener = await this.listen.listen({ host: bindAddress(asked.address), port: asked.port }, (t) => void this.forwarded(conn, forward, t));
-    } catch (err) {
-      this.events.error(conn.connectionId, 0, `remote forward on ${asked.address}:${asked.port}: ${err instanceof Error ? err.message : String(err)}`);
+    const where = unix ? asked.address : `${asked.address}:${asked.port}`;
+    const listenUnix = this.listen.unix;
+    if (unix && !listenUnix) {
+      // REQUEST_FAILURE carries no text: the host hears why.
+      this.events.error(conn.connectionId, 0, `remote forward on ${where}: this runtime listens on no Unix sockets`);
       return { accept: false };
     }
-    const forward: RemoteForward = { listener, address: asked.address, port: listener.port };
+    let listener: Listener;
+    try {
+      const accept = (t: Transport) => void this.forwarded(conn, forward, t);
+      listener = listenUnix && unix ? await listenUnix(asked.address, accept) : await this.listen.tcp.listen({ host: bindAddress(asked.address), port: asked.port }, accept);
+    } catch (err) {
+      this.events.error(conn.connectionId, 0, `remote forward on ${where}: ${err instanceof Error ? err.message : String(err)}`);
+      return { accept: false };
+    }
+    const forward: RemoteForward = { listener, address: asked.address, port: unix ? 0 : listener.port, ...(unix ? { socketPath: asked.address } : {}) };
     if (conn.ended) {
       await listener.close();
       return { accept: false };
     }
-    forwards.set(key(asked.address, listener.port), forward);
+    forwards.set(key(unix, asked.address, forward.port), forward);
     this.remote.set(conn, forwards);
-    return asked.port === 0 ? { accept: true, data: u32(listener.port) } : { accept: true };
+    return !unix && asked.port === 0 ? { accept: true, data: u32(listener.port) } : { accept: true };
   }
 
-  /** A connection to a remote forward: a `forwarded-tcpip` channel to the client carries it, once the client takes it. */
+  /**
+   * A connection to a remote forward: a `forwarded-tcpip` channel to the client carries it, or for a socket a
+   * `forwarded-streamlocal@openssh.com` one (its path and a reserved string), once the client takes it.
+   */
   private async forwarded(conn: ConnectionState, forward: RemoteForward, socket: Transport): Promise<void> {
-    const data = concat([sshString(forward.address), u32(forward.port), sshString(socket.remoteAddress), u32(socket.remotePort)]);
+    const [kind, data] =
+      forward.socketPath === undefined
+        ? ['forwarded-tcpip', concat([sshString(forward.address), u32(forward.port), sshString(socket.remoteAddress), u32(socket.remotePort)])]
+        : ['forwarded-streamlocal@openssh.com', concat([sshString(forward.socketPath), sshString('')])];
     let channelId: number;
     try {
-      channelId = await this.server.openChannel(conn.connectionId, 'forwarded-tcpip', data);
+      channelId = await this.server.openChannel(conn.connectionId, kind, data);
     } catch {
       // The client refused it, or the connection ended.
       return socket.destroy();
     }
     const ch = conn.channels.get(channelId);
     if (!ch) return socket.destroy();
-    ch.sink = this.join(conn, channelId, { target: socket, address: forward.address, port: forward.port }, 'remote');
+    ch.sink = this.join(conn, channelId, { target: socket, address: forward.address, port: forward.port, ...(forward.socketPath === undefined ? {} : { socketPath: forward.socketPath }) }, 'remote');
   }
 
   /** The connection ended: its remote forwards stop listening. */
@@ -259,7 +299,7 @@ function tunnelRequest(conn: ConnectionState, direction: 'local' | 'remote', add
   };
 }
 
-const key = (address: string, port: number): string => `${address}\n${port}`;
+const key = (unix: boolean, address: string, port: number): string => `${unix ? 'unix' : 'tcp'}\n${address}\n${port}`;
 
 /**
  * Where to listen for an address a client names (RFC 4254 §7.1): "" and "0.0.0.0" mean every IPv4 address,
@@ -292,10 +332,15 @@ class Tunnel implements ChannelSink {
   private readonly drainWaiters: (() => void)[] = [];
   private targetClosed = false;
   private channelClosed = false;
+  /** The client's EOF was passed on: the target flushes what it holds, then shuts its writing side. */
+  private ending = false;
+  /** Destroys a target still flushing when the grace after the channel's close runs out. */
+  private flushTimer: unknown;
 
   constructor(
     private readonly target: Transport,
     channel: TunnelChannel,
+    private readonly clock: Clock,
     private readonly onClosed: () => void,
   ) {
     target.attach({
@@ -313,6 +358,7 @@ class Tunnel implements ChannelSink {
       end: () => void channel.sendEOF().catch(() => {}),
       close: () => {
         this.targetClosed = true;
+        if (this.flushTimer !== undefined) this.clock.clearTimeout(this.flushTimer);
         this.wake();
         // closeChannel sends EOF first when it has not gone yet.
         if (!this.channelClosed) void channel.close().catch(() => {});
@@ -330,14 +376,19 @@ class Tunnel implements ChannelSink {
 
   /** The client sends no more: the target is told so, and may still answer. */
   eof(): void {
-    if (!this.targetClosed) this.target.end();
+    if (this.targetClosed) return;
+    this.ending = true;
+    this.target.end();
   }
 
-  /** The channel is closed (by either side, or with its connection): the target goes too. */
+  /** The channel is closed (by either side, or with its connection): the target goes too, once flushed after an EOF. */
   closed(): void {
     if (this.channelClosed) return;
     this.channelClosed = true;
-    this.target.destroy();
+    // After an EOF the bytes the target was sent and has not taken yet still go (a Unix socket's kernel buffer
+    // is small: most of a window can be waiting in the runtime's); destroying now would drop them.
+    if (this.ending && !this.targetClosed) this.flushTimer = this.clock.setTimeout(() => this.target.destroy(), FLUSH_GRACE_MS);
+    else this.target.destroy();
     this.wake();
     this.onClosed();
   }

@@ -4,7 +4,7 @@
  */
 
 import type { Core } from '../wasm/pkg/wasshd_wasm.js';
-import type { ListenAdapter, Transport, WebSocketListenAdapter } from './transport.js';
+import type { ListenAdapter, Listener, StaticFile, Transport, WebSocketListenAdapter } from './transport.js';
 
 /**
  * The host's time and timers: milliseconds from any origin, never going back. Every wait of the host (the
@@ -41,6 +41,11 @@ export interface WebSocketEndpoint {
   allowedOrigins?: string[];
   /** Largest message accepted, in bytes; default 1 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Files served on GET and HEAD of their paths on the same port (`/` for a page): a page and the endpoint it
+   * connects to from one origin. Other paths are answered 404.
+   */
+  files?: ReadonlyMap<string, StaticFile>;
 }
 
 /** A message larger than any SSH packet and a socket read's worth of them. */
@@ -60,6 +65,11 @@ export interface Runtime {
   connectTcp?: (host: string, port: number) => Promise<Transport>;
   /** A connection to the Unix socket at `path`, where the runtime can open one: forwarded tunnels to sockets. */
   connectUnix?: (path: string) => Promise<Transport>;
+  /**
+   * Listens on a new Unix socket at `path`, where the runtime can: remote forwards of sockets (`ssh -R /path:…`).
+   * Closing the listener removes the socket file; an existing file at `path` makes it fail.
+   */
+  listenUnix?: (path: string, accept: (transport: Transport) => void) => Promise<Listener>;
   /** Default `systemClock`. */
   clock?: Clock;
   /** Uniform in [0, 1), for MaxStartups' random early drop. Default: the platform's CSPRNG. */

@@ -129,7 +129,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         openChannel: (connectionId, kind, data) => this.openChannelTo(connectionId, kind, data, false),
       },
       { tcp: runtime.connectTcp, unix: runtime.connectUnix },
-      runtime.listen,
+      { tcp: runtime.listen, unix: runtime.listenUnix },
     );
     this.decisions = new Decisions(this.events, this.binding, this.clock, this.authFailureDelay, tunnels, options);
     this.router = new Router(this.conns, this.binding, this.events, this.decisions, this.admission, this.penalties, this.clock);
@@ -301,6 +301,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         path: options.path ?? '/ssh',
         maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_WEBSOCKET_MESSAGE,
         ...(options.allowedOrigins ? { allowedOrigins: options.allowedOrigins } : {}),
+        ...(options.files ? { files: options.files } : {}),
       },
       (t) => void this.accept(t),
     );

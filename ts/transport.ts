@@ -79,10 +79,19 @@ export interface ListenAdapter {
   listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener>;
 }
 
+/** A file a WebSocket endpoint serves on its port beside the SSH path: a page that speaks SSH back to it. */
+export interface StaticFile {
+  /** Its media type, e.g. `text/html; charset=utf-8`; `application/wasm` lets a page compile it as it streams in. */
+  type: string;
+  body: Uint8Array;
+}
+
 /** Where and how a WebSocket endpoint carrying SSH listens. */
 export interface WebSocketListenOptions extends ListenOptions {
-  /** The endpoint's path, e.g. `/ssh`; other paths are answered 404. */
+  /** The endpoint's path, e.g. `/ssh`; other paths are answered from `files`, else 404. */
   path: string;
+  /** Files answered on GET and HEAD of their paths (`/index.html`); the same origin as the endpoint. */
+  files?: ReadonlyMap<string, StaticFile>;
   /**
    * `Origin` headers allowed to connect (browsers send one; other clients usually none). Absent: any
    * origin, and none. A request from an origin not listed is refused (403) before it is upgraded.

@@ -4,16 +4,30 @@
  * and the close codes, default message size and early-input bound of every endpoint.
  */
 
-import type { WebSocketListenOptions } from './transport.js';
+import type { StaticFile, WebSocketListenOptions } from './transport.js';
+
+/** The headers a served file goes with: never sniffed as another type, and checked again before reuse. */
+export function fileHeaders(file: StaticFile): Record<string, string> {
+  return { 'content-type': file.type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };
+}
+
+/** The file `files` holds for a GET or HEAD (upper or lower case) of `path`, if any. */
+export function servedFile(options: Pick<WebSocketListenOptions, 'path' | 'files'>, method: string, path: string): StaticFile | undefined {
+  const m = method.toUpperCase();
+  return path !== options.path && (m === 'GET' || m === 'HEAD') ? options.files?.get(path) : undefined;
+}
 
 /**
- * The response refusing `request`, or undefined if it may be upgraded: 404 on another path, 403 from an
- * origin the allow-list does not name, 426 for a plain HTTP request. A request without an `Origin` header
- * does not come from a browser page (whose requests always carry one), so the list does not apply to it:
- * such a client can claim any origin anyway, and the SSH layer authenticates it like any other.
+ * The response refusing `request`, or undefined if it may be upgraded: a file of `files` on its path, 404 on
+ * another path, 403 from an origin the allow-list does not name, 426 for a plain HTTP request. A request without
+ * an `Origin` header does not come from a browser page (whose requests always carry one), so the list does not
+ * apply to it: such a client can claim any origin anyway, and the SSH layer authenticates it like any other.
  */
-export function upgradeRefusal(request: Request, options: Pick<WebSocketListenOptions, 'path' | 'allowedOrigins'>): Response | undefined {
-  if (new URL(request.url).pathname !== options.path) return new Response('not found\n', { status: 404 });
+export function upgradeRefusal(request: Request, options: Pick<WebSocketListenOptions, 'path' | 'allowedOrigins' | 'files'>): Response | undefined {
+  const path = new URL(request.url).pathname;
+  const file = servedFile(options, request.method, path);
+  if (file) return new Response(request.method === 'HEAD' ? null : (file.body as Uint8Array<ArrayBuffer>), { headers: fileHeaders(file) });
+  if (path !== options.path) return new Response('not found\n', { status: 404 });
   const origin = request.headers.get('origin');
   if (origin !== null && options.allowedOrigins && !options.allowedOrigins.includes(origin)) {
     return new Response('origin not allowed\n', { status: 403 });

@@ -1,4 +1,7 @@
-/** The size of the wasm the server loads, raw and gzipped (level 9), and of the WIT component's core module if built. */
+/**
+ * The size of the wasm the server loads, raw and gzipped (level 9), beside the client's module and the WIT
+ * component's core module if built. The target is the server's.
+ */
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,11 +12,12 @@ import { kib, table } from './report.js';
 
 const TARGET_KIB = 350;
 const MODULE = 'wasm/pkg/wasshd_wasm_bg.wasm';
+const CLIENT_MODULE = 'wasm/pkg-client/wasshd_client_bg.wasm';
 const COMPONENT_CORE = 'wasm/component/pkg/wasshd.core.wasm';
 
 export function size(): Section {
-  const measured = [MODULE, COMPONENT_CORE]
-    .filter((file) => file === MODULE || existsSync(join(ROOT, file)))
+  const measured = [MODULE, CLIENT_MODULE, COMPONENT_CORE]
+    .filter((file) => file !== COMPONENT_CORE || existsSync(join(ROOT, file)))
     .map((file) => {
       const bytes = readFileSync(join(ROOT, file));
       return { file, raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };

@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn crypto_provider_is_the_cores_own_until_the_embedding_offers_one() {
-        use crate::crypto::provider::{AesCtr, AesGcm, ChaCha20, Hmac, HmacHash};
+        use crate::crypto::provider::{AesGcm, BlockCipher, ChaCha20, Hmac, HmacHash, SequentialCipher};
         use alloc::boxed::Box;
 
         #[derive(Debug)]
@@ -385,8 +385,11 @@ mod tests {
             fn aes_gcm(&self, key: &[u8]) -> Option<Box<dyn AesGcm>> {
                 RUST_CRYPTO.aes_gcm(key)
             }
-            fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn AesCtr>> {
+            fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn SequentialCipher>> {
                 RUST_CRYPTO.aes_ctr(key, iv)
+            }
+            fn cbc(&self, cipher: BlockCipher, key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>> {
+                RUST_CRYPTO.cbc(cipher, key, iv, decrypt)
             }
             fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
                 RUST_CRYPTO.chacha20(key)

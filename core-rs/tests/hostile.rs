@@ -13,7 +13,7 @@ mod common;
 use common::client::RawKeys;
 use common::*;
 use wasshd_core::crypto::cipher::{ChaChaPoly, Gcm, PacketMac};
-use wasshd_core::crypto::provider::{AesCtr, CryptoProvider};
+use wasshd_core::crypto::provider::{SequentialCipher, CryptoProvider};
 use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
 use wasshd_core::msg;
 use wasshd_core::server::{CommandError, CALL_OUTPUT_BUDGET, KEX_TIMEOUT_MS, MAX_PENDING_OPENS, MAX_PENDING_REQUESTS};
@@ -834,7 +834,7 @@ enum Raw {
     Plain,
     ChaCha(ChaChaPoly),
     Gcm(Gcm),
-    Ctr(Box<dyn AesCtr>, PacketMac),
+    Ctr(Box<dyn SequentialCipher>, PacketMac),
 }
 
 impl RawSealer {
@@ -847,7 +847,7 @@ impl RawSealer {
         let protection = match cipher {
             CipherAlg::Chacha20Poly1305 => Raw::ChaCha(ChaChaPoly::new(&RUST_CRYPTO, &key).unwrap()),
             CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => Raw::Gcm(Gcm::new(&RUST_CRYPTO, &key, &iv).unwrap()),
-            _ => Raw::Ctr(RUST_CRYPTO.aes_ctr(&key, &iv).unwrap(), PacketMac::new(&RUST_CRYPTO, mac.unwrap(), &mac_key)),
+            _ => Raw::Ctr(RUST_CRYPTO.aes_ctr(&key, &iv).unwrap(), PacketMac::new(&RUST_CRYPTO, mac.unwrap(), &mac_key).unwrap()),
         };
         RawSealer { protection, seq: p.client.send_seq() }
     }

@@ -18,7 +18,7 @@ use rand_core::{CryptoRng, CryptoRngCore, RngCore};
 use sha2::{Digest, Sha256};
 use wasshd_core::crypto::cipher::{cipher_iv_len, cipher_key_len, mac_key_len, ChaChaPoly, Gcm, PacketMac};
 use wasshd_core::crypto::kat;
-use wasshd_core::crypto::provider::{AesCtr, AesGcm, BadTag, ChaCha20, CryptoProvider, Hmac, HmacHash};
+use wasshd_core::crypto::provider::{AesGcm, BadTag, BlockCipher, ChaCha20, CryptoProvider, Hmac, HmacHash, SequentialCipher};
 use wasshd_core::crypto::rng::EntropyPool;
 use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
 use wasshd_core::keys::{HostKey, PublicKey, SigAlg};
@@ -54,6 +54,8 @@ enum Fault {
     HmacSeqIgnored,
     /// HMAC whose second tag under one key differs (a keyed state used up by the first).
     HmacOnce,
+    /// CBC that starts each call from the IV again instead of chaining on.
+    CbcUnchained,
 }
 
 #[derive(Debug)]
@@ -61,7 +63,9 @@ struct Faulty(Fault);
 
 struct FaultyChaCha(Fault, Box<dyn ChaCha20>);
 struct FaultyGcm(Fault, Box<dyn AesGcm>);
-struct FaultyCtr(Fault, Box<dyn AesCtr>, usize);
+struct FaultyCtr(Fault, Box<dyn SequentialCipher>, usize);
+/// A CBC object remade from the key and IV on every call when the fault is on.
+struct FaultyCbc(Fault, BlockCipher, Vec<u8>, Vec<u8>, bool, Box<dyn SequentialCipher>);
 struct FaultyHmac(Fault, Box<dyn Hmac>, bool);
 
 impl CryptoProvider for Faulty {
@@ -71,8 +75,12 @@ impl CryptoProvider for Faulty {
     fn aes_gcm(&self, key: &[u8]) -> Option<Box<dyn AesGcm>> {
         Some(Box::new(FaultyGcm(self.0, RUST_CRYPTO.aes_gcm(key)?)))
     }
-    fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn AesCtr>> {
+    fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn SequentialCipher>> {
         Some(Box::new(FaultyCtr(self.0, RUST_CRYPTO.aes_ctr(key, iv)?, 0)))
+    }
+    fn cbc(&self, cipher: BlockCipher, key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>> {
+        let keyed = RUST_CRYPTO.cbc(cipher, key, iv, decrypt)?;
+        Some(Box::new(FaultyCbc(self.0, cipher, key.to_vec(), iv.to_vec(), decrypt, keyed)))
     }
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
         Box::new(FaultyChaCha(self.0, RUST_CRYPTO.chacha20(key)))
@@ -113,7 +121,7 @@ impl AesGcm for FaultyGcm {
     }
 }
 
-impl AesCtr for FaultyCtr {
+impl SequentialCipher for FaultyCtr {
     fn apply(&mut self, data: &mut [u8]) {
         if self.0 == Fault::CtrBlockAligned && self.2 % 16 != 0 {
             let mut skipped = [0u8; 16];
@@ -123,6 +131,15 @@ impl AesCtr for FaultyCtr {
         }
         self.1.apply(data);
         self.2 += data.len();
+    }
+}
+
+impl SequentialCipher for FaultyCbc {
+    fn apply(&mut self, data: &mut [u8]) {
+        if self.0 == Fault::CbcUnchained {
+            self.5 = RUST_CRYPTO.cbc(self.1, &self.2, &self.3, self.4).unwrap();
+        }
+        self.5.apply(data);
     }
 }
 
@@ -143,6 +160,7 @@ fn a_provider_that_computes_anything_else_fails_the_check() {
         (Fault::GcmTag, "GCM test case 4 (AES-128)"),
         (Fault::GcmAcceptsAnyTag, "GCM test case 4 (AES-128)"),
         (Fault::CtrBlockAligned, "SP 800-38A F.5.1 (AES-128)"),
+        (Fault::CbcUnchained, "SP 800-38A F.2.1 CBC-AES128"),
         (Fault::HmacSeqIgnored, "RFC 4231 test case 1"),
         (Fault::HmacOnce, "RFC 4231 test case 1"),
     ];
@@ -166,7 +184,7 @@ fn hmac_sha2_256_and_512_match_rfc4231_through_packet_mac() {
             (MacAlg::HmacSha512, &case.sha512[..], false),
             (MacAlg::HmacSha512Etm, &case.sha512[..], true),
         ] {
-            let mut mac = PacketMac::new(&RUST_CRYPTO, alg, case.key);
+            let mut mac = PacketMac::new(&RUST_CRYPTO, alg, case.key).unwrap();
             assert_eq!(mac.tag_len(), expected.len());
             assert_eq!(mac.etm(), etm);
             assert_eq!(mac.sign(seq, rest).as_ref(), expected, "{} {alg:?}", case.name);
@@ -195,6 +213,51 @@ fn key_material_sizes_follow_the_algorithms() {
     }
     for (alg, key) in [(MacAlg::HmacSha256, 32), (MacAlg::HmacSha256Etm, 32), (MacAlg::HmacSha512, 64), (MacAlg::HmacSha512Etm, 64)] {
         assert_eq!(mac_key_len(alg), key);
+    }
+    for alg in [MacAlg::Umac64, MacAlg::Umac64Etm, MacAlg::Umac128, MacAlg::Umac128Etm] {
+        assert_eq!(mac_key_len(alg), 16, "{alg:?}");
+    }
+}
+
+/// The legacy HMACs through PacketMac (RFC 2202's vectors, the sequence number the first four bytes): the
+/// full tag, and the first 12 bytes of it for the -96 forms (RFC 2404), in both MAC orders.
+#[test]
+fn legacy_hmacs_through_packet_mac_and_their_truncated_forms() {
+    let forms = [
+        (HmacHash::Sha1, [(MacAlg::HmacSha1, 20), (MacAlg::HmacSha1Etm, 20), (MacAlg::HmacSha196, 12), (MacAlg::HmacSha196Etm, 12)]),
+        (HmacHash::Md5, [(MacAlg::HmacMd5, 16), (MacAlg::HmacMd5Etm, 16), (MacAlg::HmacMd596, 12), (MacAlg::HmacMd596Etm, 12)]),
+    ];
+    for (hash, name, key, data, expected) in kat::RFC2202 {
+        let seq = u32::from_be_bytes(data[..4].try_into().unwrap());
+        let algs = forms.iter().find(|(h, _)| *h == hash).unwrap().1;
+        for (alg, len) in algs {
+            let mut mac = PacketMac::new(&RUST_CRYPTO, alg, key).unwrap();
+            assert_eq!((mac.tag_len(), mac.etm()), (len, alg.name().contains("-etm@")));
+            assert_eq!(mac.sign(seq, &data[4..]).as_ref(), &expected[..len], "{name} {alg:?}");
+            assert_eq!(mac.verify(seq, &data[4..], &expected[..len]), Ok(()));
+            if len < expected.len() {
+                assert_eq!(mac.verify(seq, &data[4..], expected), Err(BadTag), "{alg:?}: only the tag's own length verifies");
+            }
+        }
+        assert_eq!(mac_key_len(algs[2].0), hash.output_len(), "the -96 forms keep the whole key");
+    }
+}
+
+/// UMAC through PacketMac: the sequence number is the nonce (8 bytes, big-endian) and is not hashed, the
+/// tags are 8 and 16 bytes, a changed bit or sequence number fails, and the key must be 16 bytes.
+#[test]
+fn umac_through_packet_mac_uses_the_sequence_number_as_its_nonce() {
+    let key = *b"abcdefghijklmnop";
+    for (alg, len, etm) in [(MacAlg::Umac64, 8, false), (MacAlg::Umac64Etm, 8, true), (MacAlg::Umac128, 16, false), (MacAlg::Umac128Etm, 16, true)] {
+        let mut mac = PacketMac::new(&RUST_CRYPTO, alg, &key).unwrap();
+        assert_eq!((mac.tag_len(), mac.etm()), (len, etm));
+        let expected = wasshd_core::crypto::umac::Umac::new(&key, len).unwrap().tag(7u64.to_be_bytes(), b"packet");
+        let tag = mac.sign(7, b"packet");
+        assert_eq!(tag.as_ref(), &expected[..len], "{alg:?}");
+        assert_eq!(mac.verify(7, b"packet", tag.as_ref()), Ok(()));
+        assert_eq!(mac.verify(8, b"packet", tag.as_ref()), Err(BadTag));
+        assert_eq!(mac.verify(7, b"packes", tag.as_ref()), Err(BadTag));
+        assert!(PacketMac::new(&RUST_CRYPTO, alg, &[0; 32]).is_none());
     }
 }
 

@@ -79,7 +79,9 @@ it('runs echo hello over a WebSocket to the server and shows hello, after showin
   // The page fetched the package's browser entry and its wasm, and nothing of another runtime's.
   const paths = requested.map((url) => new URL(url).pathname);
   expect(paths).toContain('/node_modules/wasshd/dist/ts/browser/index.js');
-  expect(paths).toContain('/node_modules/wasshd/dist/wasm/pkg/wasshd_wasm_bg.wasm');
+  expect(paths).toContain('/node_modules/wasshd/dist/wasm/pkg-client/wasshd_client_bg.wasm');
+  // The client's module alone: the server's stays on the shelf.
+  expect(paths.filter((p) => p.endsWith('/wasshd_wasm_bg.wasm'))).toEqual([]);
   expect(paths.filter((p) => /\/ts\/(node|deno|bun|workerd|component|demo)\//.test(p))).toEqual([]);
   await page.close();
 });

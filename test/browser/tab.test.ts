@@ -97,6 +97,7 @@ it("resolves wasshd's browser condition to the file the page imports, and the pa
   expect(resolve('wasshd')).toBe(pathToFileURL(entry).href);
   // The module the entry fetches by default is the one the package exports for bundlers.
   expect(resolve('wasshd/wasm')).toBe(pathToFileURL(join(pkg, 'dist/wasm/pkg/wasshd_wasm_bg.wasm')).href);
+  expect(resolve('wasshd/wasm-client')).toBe(pathToFileURL(join(pkg, 'dist/wasm/pkg-client/wasshd_client_bg.wasm')).href);
   // The example's import map names the same file, from the root of the project that serves it.
   const importMap = /<script type="importmap">(.*?)<\/script>/s.exec(readFileSync(join(app, 'examples/browser/index.html'), 'utf8'))?.[1];
   expect((JSON.parse(importMap!) as { imports: Record<string, string> }).imports.wasshd).toBe(`/${entry.slice(app.length + 1)}`);

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
-import { instantiateClientCore, type HostCrypto } from '../../ts/core/instance.js';
+import { instantiateClientCore } from '../../ts/client/instance.js';
+import type { HostCrypto } from '../../ts/core/instance.js';
 import { nodeCryptoProvider } from '../../ts/core/node-crypto-provider.js';
 import { nodeConnectTcp } from '../../ts/node/tcp.js';
 import { SSHClient, SSHError, type NodeSSHClientOptions } from '../../ts/node/index.js';
@@ -110,13 +111,13 @@ describe('SSHClient against the wasshd demo', () => {
 
   it('seals its packets with node:crypto, the host provider, on Node', async () => {
     const providers: HostCrypto[] = [];
-    const module = new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
+    const module = new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url)));
     class WatchedClient extends SSHClient {
       static async watched(): Promise<SSHClient> {
-        const transport = await nodeConnectTcp('127.0.0.1', demo.port);
         const provider = () => providers[providers.push(nodeCryptoProvider()) - 1]!;
         const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now, provider) };
-        return SSHClient.loggedIn(transport, () => new WatchedClient(runtime, { transport, user: USER, password: PASSWORD, verifyHostKey: trusted }));
+        const open = () => nodeConnectTcp('127.0.0.1', demo.port);
+        return SSHClient.loggedIn({}, open, (transport) => new WatchedClient(runtime, { transport, user: USER, password: PASSWORD, verifyHostKey: trusted }));
       }
     }
     const c = await WatchedClient.watched();
@@ -141,6 +142,36 @@ describe('SSHClient against the wasshd demo', () => {
       expect((failed as SSHError).message).toBe('connection lost');
     } finally {
       dropping.close();
+    }
+  });
+
+  it('gives up a login that does not finish within timeoutMs, saying at which step', async () => {
+    // A server that takes the connection and says nothing.
+    const silent: Server = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const started = performance.now();
+      const quiet = await connect({ port, password: PASSWORD, timeoutMs: 300 }).catch((e: unknown) => e);
+      expect(quiet).toBeInstanceOf(SSHError);
+      expect((quiet as SSHError).code).toBe(1312);
+      expect((quiet as SSHError).message).toBe('no login within 300 ms: the server sent no SSH version line');
+      expect(performance.now() - started).toBeLessThan(3000);
+    } finally {
+      silent.close();
+    }
+    const undecided = await connect({ password: PASSWORD, timeoutMs: 500, verifyHostKey: () => new Promise<boolean>(() => {}) }).catch((e: unknown) => e);
+    expect((undecided as SSHError).message).toBe('no login within 500 ms: verifyHostKey did not answer');
+    await expect(connect({ password: PASSWORD, timeoutMs: 0 })).rejects.toThrow('timeoutMs must be a number of milliseconds from 1 to 2147483647, not 0');
+  });
+
+  it('keeps a connection that logged in within timeoutMs past it', async () => {
+    const c = await connect({ password: PASSWORD, timeoutMs: 2000 });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2200));
+      expect(text((await c.exec('echo still here')).stdout)).toBe('still here\n');
+    } finally {
+      await c.close();
     }
   });
 

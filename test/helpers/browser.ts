@@ -6,8 +6,9 @@
 import { createReadStream, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
+import { join, normalize } from 'node:path';
 import type { Browser } from 'playwright-core';
+import { mediaType, type ServedFile } from '../../ts/demo/web/bundle.js';
 import { requirePrograms, SETUP_COMMAND } from './demo.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -25,13 +26,6 @@ export async function launchChromium(executablePath = CHROMIUM, playwright = 'pl
   return driver.chromium.launch({ executablePath, args: CHROMIUM_FLAGS });
 }
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.map': 'application/json',
-};
-
 /** Serves the files under `dir` on 127.0.0.1 (a folder's `index.html` for the folder); resolves with the server and its port. */
 export function serveStatic(dir: string): Promise<{ server: Server; port: number }> {
   const server = createServer((request, response) => {
@@ -43,8 +37,23 @@ export function serveStatic(dir: string): Promise<{ server: Server; port: number
     } catch {
       return void response.writeHead(404).end();
     }
-    response.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' });
+    response.writeHead(200, { 'content-type': mediaType(path) });
     createReadStream(path).pipe(response);
   });
+  return listen(server);
+}
+
+/** Serves `files` (URL path to file, as ts/demo/web/bundle.ts lists a page's) on 127.0.0.1, GET only. */
+export function serveFiles(files: ReadonlyMap<string, ServedFile>): Promise<{ server: Server; port: number }> {
+  const server = createServer((request, response) => {
+    const served = files.get(new URL(request.url ?? '/', 'http://x').pathname);
+    if (!served || request.method !== 'GET') return void response.writeHead(404).end();
+    response.writeHead(200, { 'content-type': served.type });
+    createReadStream(served.file).pipe(response);
+  });
+  return listen(server);
+}
+
+function listen(server: Server): Promise<{ server: Server; port: number }> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port })));
 }

@@ -17,20 +17,34 @@ const MiB = 1024 * 1024;
 const USER = 'carol';
 const PASSWORD = 'provider-pw';
 
+const HMACS = ['hmac-sha2-256', 'hmac-sha2-512', 'hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'];
+/** UMAC is the core's own on either provider (over the AES-CTR the provider gives), so one cipher serves. */
+const UMACS = ['umac-64@openssh.com', 'umac-64-etm@openssh.com', 'umac-128@openssh.com', 'umac-128-etm@openssh.com'];
+/** The legacy HMACs, off by default: SHA-1 and MD5, whole and cut to 96 bits, in both orders. */
+const LEGACY_HMACS = ['hmac-sha1', 'hmac-sha1-96', 'hmac-md5', 'hmac-md5-96'].flatMap((mac) => [mac, `${mac}-etm@openssh.com`]);
+
 /** Every cipher; with AES-CTR every MAC in both orders (the AEAD ciphers have none: ''). */
 const SUITES: [cipher: string, mac: string][] = [
   ['chacha20-poly1305@openssh.com', ''],
   ['aes128-gcm@openssh.com', ''],
   ['aes256-gcm@openssh.com', ''],
-  ...['aes128-ctr', 'aes192-ctr', 'aes256-ctr'].flatMap((cipher): [string, string][] =>
-    ['hmac-sha2-256', 'hmac-sha2-512', 'hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com'].map((mac) => [cipher, mac]),
-  ),
+  ...['aes128-ctr', 'aes192-ctr', 'aes256-ctr'].flatMap((cipher): [string, string][] => HMACS.map((mac) => [cipher, mac])),
+  ...[...UMACS, ...LEGACY_HMACS].map((mac): [string, string] => ['aes128-ctr', mac]),
+  // The CBC modes, off by default, each with a MAC of another kind.
+  ['aes128-cbc', 'hmac-sha2-256'],
+  ['aes192-cbc', 'hmac-sha2-512-etm@openssh.com'],
+  ['aes256-cbc', 'umac-128-etm@openssh.com'],
+  ['3des-cbc', 'hmac-sha1'],
 ];
+const CIPHERS = [...new Set(SUITES.map(([cipher]) => cipher))];
 
 describe.each(['wasm', 'host'])('CryptoProvider=%s with OpenSSH', (provider) => {
   let demo: Demo;
   beforeAll(async () => {
-    demo = await startDemo(['--user', `${USER}:${PASSWORD}`, '--config', `CryptoProvider=${provider}`, '--verbose']);
+    // Every MAC offered, those off by default included.
+    const macs = `SSHMacAlgorithms=${[...HMACS, ...UMACS, ...LEGACY_HMACS].join(',')}`;
+    const ciphers = `SSHEncryptionAlgorithms=${CIPHERS.join(',')}`;
+    demo = await startDemo(['--user', `${USER}:${PASSWORD}`, '--config', `CryptoProvider=${provider}`, '--config', macs, '--config', ciphers, '--verbose']);
   });
   afterAll(() => demo?.stop());
 

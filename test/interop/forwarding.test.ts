@@ -7,69 +7,17 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { SSHServer, type SSHTunnelClosedEvent, type SSHTunnelRequestedEvent } from '../../ts/node/index.js';
-import { BUN, BUN_DEMO, DENO, DENO_DEMO, NODE_DEMO, SSH_BASE, requirePrograms, run, sha256hex, startDemo, testData } from '../helpers/demo.js';
+import { describe, expect, it } from 'vitest';
+import { BUN, BUN_DEMO, DENO, DENO_DEMO, NODE_DEMO, requirePrograms, run, sha256hex, startDemo, testData } from '../helpers/demo.js';
+import { forwardedTcpip, forwardingKit, freePort, PASSWORD, roundTrip, roundTripOnceListening, sshArgs, until } from '../helpers/forwarding.js';
 import { connect as connectSsh2 } from '../helpers/ssh2.js';
 
 const SIZE = 16 * 1024 * 1024;
-const PASSWORD = 'pw';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-/** A TCP service on loopback that sends back what it receives, and ends its side when the client ends. */
-async function echoService(): Promise<{ port: number; connections: () => number }> {
-  let count = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer({ allowHalfOpen: true }, (s) => {
-    count++;
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup.push(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise((resolve) => server.close(resolve));
-  });
-  return { port: (server.address() as { port: number }).port, connections: () => count };
-}
-
-/** A server that logs in `u` by password and decides tunnels with `decide`. */
-async function tunnelServer(decide: (e: SSHTunnelRequestedEvent) => void) {
-  const server = new SSHServer({ localPort: 0 });
-  server.generateHostKey();
-  server.on('userAuthRequest', (e) => (e.authMethod === 'password' && e.password === PASSWORD ? e.accept() : e.reject()));
-  const requested: SSHTunnelRequestedEvent[] = [];
-  const closed: SSHTunnelClosedEvent[] = [];
-  server.on('sshTunnelRequested', (e) => {
-    requested.push(e);
-    decide(e);
-  });
-  server.on('sshTunnelClosed', (e) => void closed.push(e));
-  const { port } = await server.startListening();
-  cleanup.push(() => server.shutdown(500));
-  return { server, port, requested, closed };
-}
-
-const sshArgs = (port: number, ...args: string[]) => ['-p', PASSWORD, 'ssh', ...SSH_BASE, '-o', 'PubkeyAuthentication=no', '-p', String(port), ...args];
-
-/** Waits until `condition` holds, polling. */
-async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const { cleanup, echoService, tunnelServer, forwardWith, remotePortZero } = forwardingKit();
 
 describe('local forwarding (direct-tcpip) with OpenSSH', () => {
   it('ssh -W carries 16 MiB to a loopback echo service and back byte-exact, and the tunnel closes with the counts', async () => {
@@ -112,12 +60,7 @@ describe('local forwarding (direct-tcpip) with OpenSSH', () => {
   it('ssh -L to a Unix socket (direct-streamlocal): 4 MiB byte-exact each way, the handler told the path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wasshd-unix-'));
     const path = join(dir, 'echo.sock');
-    const unixEcho = createServer({ allowHalfOpen: true }, (s) => {
-      s.on('error', () => {});
-      s.pipe(s);
-    });
-    await new Promise<void>((resolve) => unixEcho.listen(path, resolve));
-    cleanup.push(() => new Promise((resolve) => unixEcho.close(resolve)));
+    await echoService(undefined, path);
     const { port, requested, closed } = await tunnelServer((e) => (e.accept = e.socketPath === path));
     const local = await freePort();
     forwardWith(port, '-L', `127.0.0.1:${local}:${path}`);
@@ -173,7 +116,7 @@ describe.each([
   { runtime: 'deno', command: DENO_DEMO, requires: [DENO] },
   { runtime: 'bun', command: BUN_DEMO, requires: [BUN] },
 ])('the $runtime demo with --allow-forward', ({ command, requires }) => {
-  it('forwards to loopback byte-exact (ssh -W, and ssh -R on a loopback port), refuses other targets, and forwards nothing without the flag', async () => {
+  it('forwards to loopback byte-exact (ssh -W, and ssh -R on a loopback port), refuses other targets and Unix sockets, and forwards nothing without the flag', async () => {
     requirePrograms(...requires);
     const echo = await echoService();
     const data = testData(4 * 1024 * 1024, 3);
@@ -188,13 +131,14 @@ describe.each([
     expect(elsewhere.stderr).toContain('open failed: administratively prohibited: forwarding to 192.0.2.1 refused: loopback targets only');
 
     // Remote: a loopback bind, port 0.
-    let stderr = '';
-    const remote = spawn('sshpass', ['-p', PASSWORD, 'ssh', ...SSH_INFO, '-o', 'PubkeyAuthentication=no', '-o', 'ExitOnForwardFailure=yes', '-N', '-R', `0:127.0.0.1:${echo.port}`, '-p', String(forwarding.port), 'u@127.0.0.1']);
-    remote.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    cleanup.push(() => remote.kill());
-    await until(() => /Allocated port (\d+)/.test(stderr), 'the allocated port');
-    const back = await roundTrip(Number(/Allocated port (\d+)/.exec(stderr)![1]), data);
+    const back = await roundTrip(await remotePortZero(forwarding.port, echo.port), data);
     expect(sha256hex(back)).toBe(sha256hex(data));
+
+    // Remote, on a Unix socket: refused, whatever the path.
+    const socketPath = join(mkdtempSync(join(tmpdir(), 'wasshd-demo-')), 'r.sock');
+    const unix = await run('sshpass', sshArgs(forwarding.port, '-N', '-o', 'ExitOnForwardFailure=yes', '-R', `${socketPath}:127.0.0.1:${echo.port}`, 'u@127.0.0.1'));
+    expect(unix.stderr).toContain(`remote port forwarding failed for listen path ${socketPath}`);
+    expect(existsSync(socketPath)).toBe(false);
 
     const plain = await startDemo(['--port', '0', '--user', `u:${PASSWORD}`], {}, command);
     cleanup.push(() => plain.stop());
@@ -204,61 +148,12 @@ describe.each([
   });
 });
 
-/** Sends `data` to 127.0.0.1:`port` and resolves with everything that comes back until the other side ends. */
-async function roundTrip(port: number, data: Buffer): Promise<Buffer> {
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = tcpConnect(port, '127.0.0.1', () => resolve(s));
-    s.once('error', reject);
-  });
-  const chunks: Buffer[] = [];
-  socket.on('data', (d: Buffer) => chunks.push(d));
-  const ended = new Promise<void>((resolve) => socket.on('end', () => resolve()));
-  socket.end(data);
-  await ended;
-  socket.destroy();
-  return Buffer.concat(chunks);
-}
-
-/** `roundTrip`, tried again until the port listens (ssh sets a forward up after its login). */
-async function roundTripOnceListening(port: number, data: Buffer): Promise<Buffer> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const back = await roundTrip(port, data).catch(() => undefined);
-    if (back) return back;
-    if (Date.now() > deadline) throw new Error(`nothing listened on port ${port}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A loopback port nothing listens on (just bound and freed). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-/** `ssh -N` holding one forward (`-L SPEC` or `-R SPEC`) to the server on `port` until the test ends. */
-function forwardWith(port: number, flag: '-L' | '-R', spec: string): void {
-  const ssh = spawn('sshpass', sshArgs(port, '-N', '-o', 'ExitOnForwardFailure=yes', flag, spec, 'u@127.0.0.1'), { stdio: 'ignore' });
-  cleanup.push(() => ssh.kill());
-}
-
-/** ssh with a log level that shows "Allocated port N" (INFO), the rest as SSH_BASE. */
-const SSH_INFO = ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentityAgent=none', '-o', 'LogLevel=INFO'];
-
 describe('remote forwarding (tcpip-forward) with OpenSSH', () => {
   it('ssh -R 0 gets the bound port, and connections there reach the client\'s target: 16 MiB byte-exact, twice', async () => {
     requirePrograms('sshpass', 'ssh');
     const echo = await echoService();
     const { port, requested, closed } = await tunnelServer((e) => (e.accept = e.direction === 'remote'));
-    let stderr = '';
-    const ssh = spawn('sshpass', ['-p', PASSWORD, 'ssh', ...SSH_INFO, '-o', 'PubkeyAuthentication=no', '-o', 'ExitOnForwardFailure=yes', '-N', '-R', `0:127.0.0.1:${echo.port}`, '-p', String(port), 'u@127.0.0.1']);
-    ssh.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    cleanup.push(() => ssh.kill());
-    await until(() => /Allocated port (\d+)/.test(stderr), 'the allocated port');
-    const bound = Number(/Allocated port (\d+)/.exec(stderr)![1]);
+    const bound = await remotePortZero(port, echo.port);
     expect(requested.map((e) => [e.direction, e.address, e.port])).toEqual([['remote', 'localhost', 0]]);
 
     for (const seed of [31, 32]) {
@@ -322,7 +217,6 @@ describe('remote forwarding (tcpip-forward) with OpenSSH', () => {
     cleanup.push(() => ssh.kill());
     await until(() => server.connections.get(connectionId)?.user !== undefined, 'the login');
     // OpenSSH takes forwarded-tcpip only for ports it asked to have forwarded.
-    const data = Buffer.from([0, 0, 0, 9, ...Buffer.from('127.0.0.1'), 0, 0, 0x9c, 0x40, 0, 0, 0, 9, ...Buffer.from('127.0.0.1'), 0, 0, 0, 1]);
-    await expect(server.openChannel(connectionId, 'forwarded-tcpip', data)).rejects.toThrow(/the client refused the channel: .*\(reason \d\)/);
+    await expect(server.openChannel(connectionId, 'forwarded-tcpip', forwardedTcpip('127.0.0.1', 40_000, '127.0.0.1', 1))).rejects.toThrow(/the client refused the channel: .*\(reason \d\)/);
   });
 });

@@ -5,7 +5,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeUserKey, requirePrograms, sha256hex, ssh, startDemo, SSH_BASE, testData, type Demo } from '../helpers/demo.js';
+import { makeUserKey, requirePrograms, run, sha256hex, ssh, startDemo, SSH_BASE, testData, type Demo } from '../helpers/demo.js';
 
 const USER = 'alice';
 const PASSWORD = 'correct horse';
@@ -22,6 +22,7 @@ const SUITES: [cipher: string, mac?: string][] = [
   ['aes128-ctr', 'hmac-sha2-512-etm@openssh.com'],
   ['aes192-ctr', 'hmac-sha2-256-etm@openssh.com'],
   ['aes256-ctr', 'hmac-sha2-512'],
+  ['aes256-ctr', 'umac-128-etm@openssh.com'],
 ];
 
 const key = makeUserKey();
@@ -102,6 +103,25 @@ describe.each(SUITES)('64 MiB byte-exact with %s %s', (cipher, mac) => {
     expect(r.stdout.length).toBe(data.length);
     expect(sha256hex(r.stdout)).toBe(sha256hex(data));
   });
+});
+
+/** ssh run to fail the negotiation: it logs why at INFO, which the shared options' LogLevel=ERROR would hide. */
+function negotiate(algorithms: string[]) {
+  const options = ['-F', '/dev/null', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'BatchMode=yes'];
+  return run('ssh', [...options, ...algorithms, '-p', String(demo.port), `${USER}@127.0.0.1`, 'true']);
+}
+
+it('does not offer the CBC ciphers unless configured', async () => {
+  const r = await negotiate(['-c', 'aes128-cbc,aes192-cbc,aes256-cbc,3des-cbc']);
+  expect(r.code).toBe(255);
+  expect(r.stderr.toString()).toMatch(/no matching cipher found/);
+});
+
+it('does not offer the 64-bit UMAC tags, UMAC as encrypt-and-MAC, nor the SHA-1 and MD5 HMACs, unless configured', async () => {
+  const off = ['umac-64-etm@openssh.com', 'umac-64@openssh.com', 'umac-128@openssh.com', 'hmac-sha1', 'hmac-sha1-etm@openssh.com', 'hmac-md5', 'hmac-md5-96'];
+  const r = await negotiate(['-c', 'aes128-ctr', '-m', off.join(',')]);
+  expect(r.code).toBe(255);
+  expect(r.stderr.toString()).toMatch(/no matching MAC found/);
 });
 
 describe('session features', () => {

@@ -5,15 +5,22 @@
 
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { compileCore, SSHServer } from '../../ts/browser/index.js';
+import { compileClientCore, compileCore, SSHServer } from '../../ts/browser/index.js';
 
 const wasm = readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url));
+const clientWasm = readFileSync(new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url));
 
 it('compiles the module from a response with or without the wasm media type, and takes a compiled one as it is', async () => {
   const streamed = await compileCore(new Response(wasm, { headers: { 'content-type': 'application/wasm' } }));
   const buffered = await compileCore(Promise.resolve(new Response(wasm, { headers: { 'content-type': 'application/octet-stream' } })));
   for (const module of [streamed, buffered]) expect(WebAssembly.Module.exports(module).length).toBeGreaterThan(10);
   expect(await compileCore(streamed)).toBe(streamed);
+});
+
+it('keeps each role in a module of its own: the server module has no client, the client module no server', async () => {
+  const constructors = (module: WebAssembly.Module) => WebAssembly.Module.exports(module).map((e) => e.name).filter((name) => name.endsWith('_new'));
+  expect(constructors(await compileCore(new Response(wasm)))).toEqual(['core_new']);
+  expect(constructors(await compileClientCore(new Response(clientWasm)))).toEqual(['clientcore_new']);
 });
 
 it('names the URL and status when the module cannot be fetched', async () => {

@@ -148,11 +148,22 @@ describe('exec commands', () => {
     expect(io.stdout).toBe('xterm-256color 132x43\r\n');
   });
 
+  it('stty size prints rows then columns, following window-change; without a pty it fails', async () => {
+    const { io, session } = open({ pty: XTERM });
+    session.onWindowChange(132, 43);
+    session.exec('stty size');
+    session.onEof();
+    expect(await io.exited).toBe(0);
+    expect(io.stdout).toBe('43 132\r\n');
+    expect(await exec('stty size')).toMatchObject({ stdout: '', stderr: 'stty: not a terminal\n', status: 1 });
+    expect(await exec('stty -a', { pty: XTERM })).toMatchObject({ stderr: 'usage: stty size\r\n', status: 2 });
+  });
+
   it('help lists every command, one per line', async () => {
     const { stdout, status } = await exec('help');
     expect(status).toBe(0);
     const names = stdout.trimEnd().split('\n').map((line) => line.split(' ')[0]);
-    expect(names).toEqual(['echo', 'cat', 'sha256', 'sink', 'source', 'exit', 'env', 'whoami', 'pty', 'sleep', 'true', 'help']);
+    expect(names).toEqual(['echo', 'cat', 'sha256', 'sink', 'source', 'exit', 'env', 'whoami', 'pty', 'stty', 'sleep', 'true', 'help']);
   });
 
   it('with a pty, output newlines are CRLF on stdout and stderr', async () => {

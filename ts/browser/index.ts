@@ -12,7 +12,8 @@
  */
 
 import { SSHClient as BaseClient, type SSHClientOptions } from '../client/client.js';
-import { instantiateClientCore, instantiateCore } from '../core/instance.js';
+import { instantiateClientCore } from '../client/instance.js';
+import { instantiateCore } from '../core/instance.js';
 import { ErrorCode, SSHError } from '../errors.js';
 import { SSHServer as BaseServer, type Runtime, type SSHServerOptions } from '../server.js';
 import type { Transport } from '../transport.js';
@@ -24,14 +25,25 @@ import { WebSocketTransport } from '../websocket-transport.js';
  */
 export type WasmSource = URL | string | Response | Promise<Response> | WebAssembly.Module;
 
-/** The module beside this file in the package, where a page that serves the package as it is finds it. */
-const DEFAULT_WASM = new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url);
+/** The server's module in the package, where a page that serves the package as it is finds it. */
+const SERVER_WASM = new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url);
+/** The client's module, likewise: a module of its own, so that a page that only connects fetches no server. */
+const CLIENT_WASM = new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url);
 
 /**
- * Compiles the core's wasm module. Bundlers move files: pass the URL the bundler gives the package's `wasshd/wasm`
- * export (Vite: `import url from 'wasshd/wasm?url'`), or a module compiled elsewhere.
+ * Compiles the server's wasm module. Bundlers move files: pass the URL the bundler gives the package's
+ * `wasshd/wasm` export (Vite: `import url from 'wasshd/wasm?url'`), or a module compiled elsewhere.
  */
-export async function compileCore(source: WasmSource = DEFAULT_WASM): Promise<WebAssembly.Module> {
+export function compileCore(source: WasmSource = SERVER_WASM): Promise<WebAssembly.Module> {
+  return compile(source);
+}
+
+/** Compiles the client's wasm module: as `compileCore`, from the package's `wasshd/wasm-client` export. */
+export function compileClientCore(source: WasmSource = CLIENT_WASM): Promise<WebAssembly.Module> {
+  return compile(source);
+}
+
+async function compile(source: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   const response = await (typeof source === 'string' || source instanceof URL ? fetch(source) : source);
   if (!response.ok) throw new SSHError(ErrorCode.InvalidArgument, `could not load the wasm module from ${response.url}: HTTP ${response.status}`);
@@ -79,11 +91,11 @@ export interface BrowserSSHClientOptions extends Omit<SSHClientOptions, 'transpo
   transport?: Transport;
   /** A WebSocket endpoint carrying SSH (`wss://host/ssh`), when no transport is given. */
   url?: string | URL;
-  /** The core's wasm module, as for `SSHServer.create`. Default: the package's own, compiled once per page. */
+  /** The client's wasm module (`compileClientCore`). Default: the package's own, compiled once per page. */
   wasm?: WasmSource;
 }
 
-let defaultModule: Promise<WebAssembly.Module> | undefined;
+let defaultClientModule: Promise<WebAssembly.Module> | undefined;
 
 /** Opens a WebSocket to `url`: the transport once it is open. */
 function openWebSocket(url: string | URL): Promise<Transport> {
@@ -101,15 +113,16 @@ function openWebSocket(url: string | URL): Promise<Transport> {
 export class SSHClient extends BaseClient {
   /** Compiles the wasm module if need be, connects (over `transport`, or a WebSocket to `url`), checks the host key, logs in. */
   static async connect(options: BrowserSSHClientOptions): Promise<SSHClient> {
-    const module = await (options.wasm === undefined ? (defaultModule ??= compileCore()) : compileCore(options.wasm));
+    const module = await (options.wasm === undefined ? (defaultClientModule ??= compileClientCore()) : compileClientCore(options.wasm));
     if (!options.transport && options.url === undefined) throw new SSHError(ErrorCode.InvalidArgument, 'give a transport or a url to connect to');
-    const transport = options.transport ?? (await openWebSocket(options.url!));
+    const open = async () => options.transport ?? openWebSocket(options.url!);
     const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now) };
-    return BaseClient.loggedIn(transport, () => new SSHClient(runtime, { ...options, transport }));
+    return BaseClient.loggedIn(options, open, (transport) => new SSHClient(runtime, { ...options, transport }));
   }
 }
 
 export * from '../client/exports.js';
+export { MessagePortTransport, type MessagePortTransportOptions } from './message-port.js';
 export { serveRelay } from './relay.js';
 export type { RelayOptions, ServedRelay } from './relay.js';
 export { WebSocketTransport } from '../websocket-transport.js';

@@ -7,8 +7,9 @@
 /** A TCP socket of `Bun.listen`; `data` is what the server's handlers keep with it. */
 export interface BunSocket<Data> {
   data: Data;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
+  /** Undefined on a Unix socket. */
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
   /** Writes what the kernel takes at once and returns how much that was (-1 once closed); Bun keeps no buffer. */
   write(data: Uint8Array): number;
   /** Sends FIN and closes: what the peer still sends is not delivered. */
@@ -65,8 +66,11 @@ export interface BunApi {
   file(path: string | URL): { arrayBuffer(): Promise<ArrayBuffer> };
   /** `allowHalfOpen`: a peer's FIN leaves our side open (by default Bun then closes the socket). */
   listen<Data>(options: { hostname: string; port: number; allowHalfOpen?: boolean; ipv6Only?: boolean; socket: BunSocketHandlers<Data> }): BunTcpListener;
+  /** On a new Unix socket (a file at `path` makes it fail); `stop` removes the file. */
+  listen<Data>(options: { unix: string; allowHalfOpen?: boolean; socket: BunSocketHandlers<Data> }): BunTcpListener;
   /** Resolves once connected; rejects if the connection fails. */
   connect<Data>(options: { hostname: string; port: number; allowHalfOpen?: boolean; socket: BunSocketHandlers<Data> }): Promise<BunSocket<Data>>;
+  connect<Data>(options: { unix: string; allowHalfOpen?: boolean; socket: BunSocketHandlers<Data> }): Promise<BunSocket<Data>>;
   serve<Data>(options: {
     hostname: string;
     port: number;

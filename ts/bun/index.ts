@@ -8,7 +8,7 @@ import { instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import type { BunApi } from './api.js';
-import { bunConnectTcp, bunTcp } from './tcp.js';
+import { bunConnectTcp, bunConnectUnix, bunListenUnix, bunTcp } from './tcp.js';
 import { bunWebSocket } from './websocket.js';
 
 declare const Bun: BunApi;
@@ -16,7 +16,7 @@ declare const Bun: BunApi;
 /** Compiled once, when this module loads; every core is an instance of it. */
 const module = await WebAssembly.compile(await Bun.file(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)).arrayBuffer());
 
-export const bunRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), listen: bunTcp, webSocket: bunWebSocket, connectTcp: bunConnectTcp };
+export const bunRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), listen: bunTcp, listenUnix: bunListenUnix, webSocket: bunWebSocket, connectTcp: bunConnectTcp, connectUnix: bunConnectUnix };
 
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {
@@ -27,4 +27,4 @@ export class SSHServer extends BaseServer {
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, WebSocketListenAdapter } from '../transport.js';
+export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, StaticFile, WebSocketListenAdapter } from '../transport.js';

@@ -25,8 +25,8 @@ class BunTcpTransport implements Transport {
   private closeError: Error | undefined;
 
   constructor(private readonly socket: BunSocket<BunTcpTransport>) {
-    this.remoteAddress = socket.remoteAddress;
-    this.remotePort = socket.remotePort;
+    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remotePort = socket.remotePort ?? 0;
     socket.setNoDelay(true);
     // Nothing is read until the host attaches (after its connectionRequest handlers).
     socket.pause();
@@ -163,6 +163,11 @@ export async function bunConnectTcp(host: string, port: number): Promise<Transpo
   return (await Bun.connect<BunTcpTransport>({ hostname: host, port, allowHalfOpen: true, socket: socketHandlers(() => {}) })).data;
 }
 
+/** A connection to the Unix socket at `path` (forwarded tunnels), once it is established. */
+export async function bunConnectUnix(path: string): Promise<Transport> {
+  return (await Bun.connect<BunTcpTransport>({ unix: path, allowHalfOpen: true, socket: socketHandlers(() => {}) })).data;
+}
+
 export const bunTcp: ListenAdapter = {
   // Bun.listen takes no backlog: ConnectionBacklog does not reach the kernel here.
   async listen(options, accept): Promise<Listener> {
@@ -182,3 +187,9 @@ export const bunTcp: ListenAdapter = {
     };
   },
 };
+
+/** Listens on a new Unix socket at `path` (remote forwards of sockets); Bun removes the file when it stops. */
+export async function bunListenUnix(path: string, accept: (transport: Transport) => void): Promise<Listener> {
+  const listener = Bun.listen<BunTcpTransport>({ unix: path, allowHalfOpen: true, socket: socketHandlers(accept) });
+  return { host: path, port: 0, close: async () => listener.stop(false) };
+}

@@ -5,7 +5,7 @@
  * was given and routes channel events to sessions. Runtime entries (`ts/node`, `ts/browser`) supply the core.
  */
 
-import type { ClientCore } from '../../wasm/pkg/wasshd_wasm.js';
+import type { ClientCore } from '../../wasm/pkg-client/wasshd_client.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from '../errors.js';
 import type { KeyboardInteractivePrompt } from '../events.js';
 import { randomBytes, systemClock, wholeMs, type Clock } from '../runtime.js';
@@ -55,6 +55,12 @@ export interface SSHClientOptions {
   keyboardInteractive?: KeyboardInteractiveHandler;
   /** The server's banner (RFC 4252 §5.4), control characters replaced. */
   onBanner?: (message: string) => void;
+  /**
+   * Gives up (SSHError `LoginTimeout`, saying at which step) when `connect` has not logged in this many
+   * milliseconds after it was called: opening the connection, the key exchange, `verifyHostKey` and the
+   * authentication together. Default: no limit.
+   */
+  timeoutMs?: number;
   clock?: Clock;
 }
 
@@ -74,6 +80,9 @@ export interface ExecResult extends ExitInfo {
 }
 
 type Method = 'publickey' | 'password' | 'keyboard-interactive';
+
+/** setTimeout's largest delay: a longer one would fire at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 const METHOD_NAMES: Record<Method, string> = { publickey: 'the key', password: 'the password', 'keyboard-interactive': 'the keyboard-interactive answers' };
 
@@ -96,6 +105,8 @@ export class SSHClient {
   private readonly untried: Method[];
   private trying: Method | undefined;
   private readonly refused: Method[] = [];
+  /** `verifyHostKey` accepted the server's key. */
+  private verified = false;
   /** Why the connection is ending, decided on our side before the core reports the end. */
   private failure: SSHError | undefined;
   private closing = false;
@@ -146,19 +157,55 @@ export class SSHClient {
   }
 
   /**
-   * Makes a client on `transport` (`make`, a runtime entry's constructor call) and waits for its login; the
-   * transport is closed if either fails, and the reason rejects.
+   * Opens the transport (`open`), makes a client on it (`make`, a runtime entry's constructor call) and waits
+   * for its login, within `options.timeoutMs`; the transport is closed if any of it fails, and the reason rejects.
    */
-  protected static async loggedIn<C extends SSHClient>(transport: Transport, make: () => C): Promise<C> {
-    let client: C;
-    try {
-      client = make();
-    } catch (e) {
-      transport.destroy();
-      throw e;
+  protected static async loggedIn<C extends SSHClient>(
+    options: Pick<SSHClientOptions, 'timeoutMs' | 'clock'>,
+    open: () => Promise<Transport>,
+    make: (transport: Transport) => C,
+  ): Promise<C> {
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
+      throw new SSHError(ErrorCode.InvalidArgument, `timeoutMs must be a number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, not ${timeoutMs}`);
     }
-    await client.login;
-    return client;
+    const clock = options.clock ?? systemClock;
+    let client: C | undefined;
+    let timer: unknown;
+    const late = new Promise<never>((_, reject) => {
+      if (timeoutMs === undefined) return;
+      timer = clock.setTimeout(() => {
+        const error = new SSHError(ErrorCode.LoginTimeout, `no login within ${timeoutMs} ms: ${client ? client.loginStep() : 'the connection did not open'}`);
+        reject(error);
+        client?.abort(error);
+      }, timeoutMs);
+    });
+    try {
+      const opening = open();
+      // A connection that opens after the deadline is closed at once.
+      const transport = await Promise.race([opening, late]).catch((e: unknown) => {
+        void opening.then((t) => t.destroy(), () => {});
+        throw e;
+      });
+      try {
+        client = make(transport);
+      } catch (e) {
+        transport.destroy();
+        throw e;
+      }
+      await Promise.race([client.login, late]);
+      return client;
+    } finally {
+      if (timer !== undefined) clock.clearTimeout(timer);
+    }
+  }
+
+  /** Where a login that has not finished is, for a timeout's message. */
+  private loginStep(): string {
+    if (!this.serverVersion) return 'the server sent no SSH version line';
+    if (!this.hostKey) return 'the key exchange did not finish';
+    if (!this.verified) return 'verifyHostKey did not answer';
+    return this.trying ? `the server did not answer ${METHOD_NAMES[this.trying]}` : 'the authentication did not finish';
   }
 
   /** Opens a session channel, on which to ask for a pty, a command, a shell or a subsystem. */
@@ -321,6 +368,7 @@ export class SSHClient {
         (ok) => {
           if (this.ended) return;
           if (!ok) return refuse('was not accepted by verifyHostKey');
+          this.verified = true;
           this.call((core) => core.accept_host_key(true));
           this.authenticate(undefined);
         },

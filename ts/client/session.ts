@@ -3,7 +3,7 @@
  * window-change, signal), data both ways with the server's window, EOF, close, and how the command ended.
  */
 
-import type { ClientCore } from '../../wasm/pkg/wasshd_wasm.js';
+import type { ClientCore } from '../../wasm/pkg-client/wasshd_client.js';
 import { ErrorCode, SSHError } from '../errors.js';
 import type { ClientCoreEvent } from './events.js';
 

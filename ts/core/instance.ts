@@ -1,13 +1,14 @@
 /**
- * Cores from one compiled module, each in a wasm instance of its own with its own copy of the glue
- * (`wasshd_glue.js`, written by scripts/build-wasm.mjs): the first core of a server, a fresh one after a
- * trap, and each client connection's. Runtimes differ only in how they obtain the `WebAssembly.Module` (read from disk and compiled, or
+ * Cores, each in a wasm instance of its own with its own copy of its role's glue (written by
+ * scripts/build-wasm.mjs): here the server's (`wasshd_glue.js`), the first core of a server and a fresh one
+ * after a trap; the client's connections in `ts/client/instance.ts`, so that a server-only entry (workerd,
+ * Deno, Bun) carries no client glue. Runtimes differ only in how they obtain the `WebAssembly.Module` (read from disk and compiled, or
  * imported where compiling bytes at run time is forbidden, as in Cloudflare workerd), and in whether they give
  * the core the host's crypto primitives.
  */
 
-import { createGlue } from '../../wasm/pkg/wasshd_glue.js';
-import type { ClientCore, Core } from '../../wasm/pkg/wasshd_wasm.js';
+import { createGlue as createServerGlue } from '../../wasm/pkg/wasshd_glue.js';
+import type { Core } from '../../wasm/pkg/wasshd_wasm.js';
 
 /**
  * The `wasshd_crypto` imports of one instance (wasm/src/host_crypto.rs: the host's AES-GCM, AES-CTR, ChaCha20
@@ -44,8 +45,15 @@ function withoutHostCrypto(module: WebAssembly.Module): WebAssembly.ModuleImport
   return imports;
 }
 
-/** A fresh instance of `module` with its own glue; `hostCrypto`: a provider per instance where the runtime has one. */
-function instantiate(module: WebAssembly.Module, hostCrypto: (() => HostCrypto) | undefined) {
+/**
+ * A fresh instance of `module` with its own copy of a role's glue (`createGlue`); `hostCrypto`: a provider per
+ * instance where the runtime has one.
+ */
+export function instantiate<G extends { initSync: (o: { module: WebAssembly.Module }) => { memory: WebAssembly.Memory } }>(
+  createGlue: (imports: WebAssembly.ModuleImports) => G,
+  module: WebAssembly.Module,
+  hostCrypto: (() => HostCrypto) | undefined,
+) {
   const crypto = hostCrypto?.();
   const glue = createGlue(crypto?.imports ?? withoutHostCrypto(module));
   const { memory } = glue.initSync({ module });
@@ -53,18 +61,13 @@ function instantiate(module: WebAssembly.Module, hostCrypto: (() => HostCrypto) 
   return { glue, memory, crypto };
 }
 
-/** `hostCrypto`: a provider per instance (`nodeCryptoProvider`) where the runtime has one. */
+/** A server core in an instance of the server's `module`; `hostCrypto`: a provider per instance (`nodeCryptoProvider`) where the runtime has one. */
 export function instantiateCore(module: WebAssembly.Module, seed: Uint8Array, hostCrypto?: () => HostCrypto): Core {
-  const { glue, memory, crypto } = instantiate(module, hostCrypto);
+  const { glue, memory, crypto } = instantiate(createServerGlue, module, hostCrypto);
   const core = new glue.Core(seed);
   memories.set(core, memory);
   if (crypto) hostCryptos.set(core, crypto);
   return core;
-}
-
-/** One SSH client connection in an instance of its own, so that a trap ends that connection alone; `now` in ms. */
-export function instantiateClientCore(module: WebAssembly.Module, seed: Uint8Array, now: number, hostCrypto?: () => HostCrypto): ClientCore {
-  return new (instantiate(module, hostCrypto).glue.ClientCore)(seed, now);
 }
 
 /** Records the linear memory of a core made another way (the WIT component: `ts/component/core.ts`). */

@@ -1,6 +1,7 @@
 /**
  * The host crypto provider of runtimes with `node:crypto` (Node, Deno and Bun): the `wasshd_crypto` imports
- * of one wasm instance (wasm/src/host_crypto.rs), which run AES-GCM, AES-CTR, ChaCha20 and HMAC-SHA-2 in the
+ * of one wasm instance (wasm/src/host_crypto.rs), which run AES-GCM, AES-CTR, ChaCha20 and HMAC-SHA-2 (and for the
+ * legacy algorithms AES and 3DES in CBC mode, HMAC-SHA-1 and HMAC-MD5) in the
  * runtime's native library (OpenSSL; BoringSSL on Bun) over views of the instance's memory, 20 to 30 times
  * faster than AES in wasm. Each keyed object is a slot in this instance's table, named by its handle (index
  * + 1); `free` zero-fills the key copy it kept. An algorithm the runtime lacks (Bun has no `chacha20`) is
@@ -12,16 +13,19 @@
  * original ChaCha20.
  */
 
-import { type Cipher, type CipherGCM, createCipheriv, createDecipheriv, createHmac, type DecipherGCM, getCiphers, getHashes } from 'node:crypto';
+import { type Cipher, type CipherGCM, createCipheriv, createDecipheriv, createHmac, type Decipher, type DecipherGCM, getCiphers, getHashes } from 'node:crypto';
 import type { HostCrypto } from './instance.js';
 
 type Entry =
   | { kind: 'gcm'; algorithm: string; key: Buffer }
-  | { kind: 'ctr'; cipher: Cipher }
+  | { kind: 'sequential'; cipher: Cipher | Decipher }
   | { kind: 'chacha20'; key: Buffer }
-  | { kind: 'hmac'; algorithm: 'sha256' | 'sha512'; key: Buffer };
+  | { kind: 'hmac'; algorithm: string; key: Buffer };
 
 type Kind = Entry['kind'];
+
+/** The hashes of `hmac_new`, by the core's number for each (wasm/src/host_crypto.rs). */
+const HMAC_HASHES = ['sha256', 'sha512', 'sha1', 'md5'];
 
 export function nodeCryptoProvider(): HostCrypto {
   const ciphers = new Set(getCiphers());
@@ -116,10 +120,20 @@ export function nodeCryptoProvider(): HostCrypto {
       const k = copy(key, keyLen);
       const cipher = createCipheriv(algorithm, k, view(iv, 16));
       k.fill(0);
-      return add({ kind: 'ctr', cipher });
+      return add({ kind: 'sequential', cipher });
     },
-    ctr_apply(handle: number, data: number, len: number): void {
-      put(entry(handle, 'ctr').cipher.update(view(data, len)), data);
+    cbc_new(cipher: number, decrypt: number, key: number, keyLen: number, iv: number): number {
+      const algorithm = cipherNamed(cipher === 0 ? `aes-${keyLen * 8}-cbc` : 'des-ede3-cbc');
+      if (!algorithm) return 0;
+      const k = copy(key, keyLen);
+      const made = (decrypt ? createDecipheriv : createCipheriv)(algorithm, k, view(iv, cipher === 0 ? 16 : 8));
+      k.fill(0);
+      // Whole blocks in, whole blocks out: no padding of its own.
+      made.setAutoPadding(false);
+      return add({ kind: 'sequential', cipher: made });
+    },
+    cipher_apply(handle: number, data: number, len: number): void {
+      put(entry(handle, 'sequential').cipher.update(view(data, len)), data);
     },
 
     chacha20_new(key: number): number {
@@ -129,8 +143,9 @@ export function nodeCryptoProvider(): HostCrypto {
       put(createCipheriv('chacha20', entry(handle, 'chacha20').key, field(ivField, iv)).update(view(data, len)), data);
     },
 
-    hmac_new(sha512: number, key: number, keyLen: number): number {
-      const algorithm = sha512 ? 'sha512' : 'sha256';
+    hmac_new(hash: number, key: number, keyLen: number): number {
+      const algorithm = HMAC_HASHES[hash];
+      if (algorithm === undefined) throw new Error(`wasshd_crypto: no HMAC hash ${hash}`);
       return hashes.has(algorithm) ? add({ kind: 'hmac', algorithm, key: copy(key, keyLen) }) : 0;
     },
     hmac_sign(handle: number, seq: number, data: number, len: number, tag: number): void {

@@ -6,6 +6,7 @@
  */
 
 import type { HostKeyFile, SSHServer, SSHServerOptions } from '../server.js';
+import type { StaticFile } from '../transport.js';
 import { CommandLine } from './cli.js';
 import { type DemoSettings, serveDemo, serveSettings } from './serve.js';
 import { authorizedKeysOf, installHostKeys, parseDemoFlags, stop, withDemoUser } from './setup.js';
@@ -35,12 +36,18 @@ export interface DemoRuntime {
   createServer(options: SSHServerOptions): SSHServer;
   /** Where the runtime has it (Node: node:cluster); without it `--workers` is refused. */
   workers?: DemoWorkers;
+  /**
+   * A page to serve from the WebSocket endpoint's port (the web demo): the endpoint is then always on, on
+   * `--ws-port` or 8080, and its address printed as `web on http://ADDR:PORT/`.
+   */
+  webFiles?: () => ReadonlyMap<string, StaticFile>;
 }
 
 const usage = (runtime: DemoRuntime) => `usage: ${runtime.command} [--listen ADDR] [--port N] [--host-key FILE]... [--host-key-passphrase PASS] [--user NAME:PASSWORD]...
        [--authorized-keys FILE] [--config NAME=VALUE]... [--ws-port N [--ws-origin ORIGIN]...] [--allow-forward] [--verbose]${runtime.workers ? ' [--workers N]' : ''}`;
 
 const DEFAULT_PORT = 2222;
+const DEFAULT_WEB_PORT = 8080;
 /** How long a stop waits for the connections to close before exiting anyway. */
 const SHUTDOWN_GRACE_MS = 2000;
 
@@ -80,6 +87,7 @@ export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<voi
     },
   });
   const users = withDemoUser(options.users);
+  const files = runtime.webFiles?.();
 
   let address: Address;
   if (options.workers !== undefined) {
@@ -102,10 +110,19 @@ export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<voi
   }
   console.log(`listening on ${address.host}:${address.port}`);
   console.log(`connect with: ssh -p ${address.port} ${[...users.keys()][0]}@${address.host}`);
-  if (options.wsPort !== undefined) {
-    const endpoint = { port: options.wsPort, ...(options.wsOrigins.length > 0 ? { allowedOrigins: options.wsOrigins } : {}) };
+  if (options.wsPort !== undefined || files) {
+    const endpoint = {
+      port: options.wsPort ?? DEFAULT_WEB_PORT,
+      ...(options.wsOrigins.length > 0 ? { allowedOrigins: options.wsOrigins } : {}),
+      ...(files ? { files } : {}),
+    };
     const ws = await server.startWebSocket(endpoint).catch((e: Error) => stop(e.message));
     console.log(`websocket on ${ws.host}:${ws.port}`);
+    if (files) {
+      // What the page shows before the user logs in, to be compared with this.
+      for (const fingerprint of server.hostKeyFingerprints()) console.log(`host key ${fingerprint}`);
+      console.log(`web on http://${ws.host.includes(':') ? `[${ws.host}]` : ws.host}:${ws.port}/`);
+    }
   }
 }
 

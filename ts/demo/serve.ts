@@ -15,7 +15,7 @@ export interface DemoUsers {
   authorizedKeys: Set<string>;
   /** Status lines on `log` (connections, key exchanges, ends) besides errors. */
   verbose: boolean;
-  /** Local forwarding (`ssh -L`, `ssh -W`) to loopback targets; refused otherwise, and without it. */
+  /** Local and remote forwarding (`ssh -L`, `-W`, `-R`) to and on loopback TCP; refused otherwise (Unix sockets too), and without it. */
   allowForward?: boolean;
   /** Where diagnostics go (stderr on a command line). */
   log(line: string): void;
@@ -86,9 +86,12 @@ export function serveDemo(server: SSHServer, { users, authorizedKeys, verbose, a
   const sessions = new Map<string, ChannelSession>();
   const key = (c: number, ch: number) => `${c}/${ch}`;
 
+  // Unix sockets are refused even with --allow-forward: a client-chosen path reaches or creates files anywhere the server may.
   server.on('sshTunnelRequested', (e) => {
-    if (allowForward && isLoopback(e.address)) e.accept = true;
-    else e.reject(1, allowForward ? `forwarding to ${e.address} refused: loopback targets only` : 'forwarding is off (--allow-forward)');
+    if (!allowForward) e.reject(1, 'forwarding is off (--allow-forward)');
+    else if (e.socketPath !== undefined) e.reject(1, `forwarding of Unix socket ${e.socketPath} refused: loopback TCP only`);
+    else if (isLoopback(e.address)) e.accept = true;
+    else e.reject(1, `forwarding to ${e.address} refused: loopback targets only`);
   });
 
   server.on('userAuthRequest', async (e) => {

@@ -30,7 +30,7 @@ export interface DemoFlags {
   authorizedKeysFile: string | undefined;
   config: string[];
   verbose: boolean;
-  /** `--allow-forward`: local forwarding to loopback targets. */
+  /** `--allow-forward`: local and remote forwarding on loopback TCP (no Unix sockets). */
   allowForward: boolean;
   /** `--workers N`, where the demo takes it (Node). */
   workers: number | undefined;

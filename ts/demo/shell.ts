@@ -397,6 +397,18 @@ async function pty(call: CommandCall): Promise<number> {
   return 0;
 }
 
+/** `stty size` as a real pty answers it (rows, then columns), so terminal programs' checks work here too. */
+async function stty(call: CommandCall): Promise<number> {
+  if (call.args.length !== 1 || call.args[0] !== 'size') return usageError(call, 'stty size');
+  const info = call.session.pty;
+  if (info === undefined) {
+    await call.err('stty: not a terminal\n');
+    return 1;
+  }
+  await call.out(`${info.rows} ${info.cols}\n`);
+  return 0;
+}
+
 async function sleep(call: CommandCall): Promise<number> {
   const ms = call.args.length === 1 ? parseCount(call.args[0], MAX_SLEEP_MS) : undefined;
   if (ms === undefined) return usageError(call, 'sleep MS (milliseconds)');
@@ -432,6 +444,7 @@ const COMMANDS = new Map<string, { usage: string; summary: string; run: Command 
   ['env', { usage: 'env', summary: 'print the variables the client set', run: env }],
   ['whoami', { usage: 'whoami', summary: 'print the user name', run: whoami }],
   ['pty', { usage: 'pty', summary: 'print the terminal type and size', run: pty }],
+  ['stty', { usage: 'stty size', summary: 'print the terminal size: rows, then columns', run: stty }],
   ['sleep', { usage: 'sleep MS', summary: 'wait MS milliseconds', run: sleep }],
   ['true', { usage: 'true', summary: 'do nothing, successfully', run: succeed }],
   ['help', { usage: 'help', summary: 'list the commands', run: help }],

@@ -8,7 +8,7 @@ import { instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import type { DenoApi } from './api.js';
-import { denoConnectTcp, denoTcp } from './tcp.js';
+import { denoConnectTcp, denoConnectUnix, denoListenUnix, denoTcp } from './tcp.js';
 import { denoWebSocket } from './websocket.js';
 
 declare const Deno: DenoApi;
@@ -16,7 +16,7 @@ declare const Deno: DenoApi;
 /** Compiled once, when this module loads; every core is an instance of it. */
 const module = await WebAssembly.compile(await Deno.readFile(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
 
-export const denoRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), listen: denoTcp, webSocket: denoWebSocket, connectTcp: denoConnectTcp };
+export const denoRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), listen: denoTcp, listenUnix: denoListenUnix, webSocket: denoWebSocket, connectTcp: denoConnectTcp, connectUnix: denoConnectUnix };
 
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {
@@ -27,4 +27,4 @@ export class SSHServer extends BaseServer {
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, WebSocketListenAdapter } from '../transport.js';
+export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, StaticFile, WebSocketListenAdapter } from '../transport.js';

@@ -2,7 +2,7 @@
 
 import { ErrorCode, SSHError } from '../errors.js';
 import type { ListenAdapter, Listener, SocketOptions, Transport, TransportHandlers } from '../transport.js';
-import type { DenoApi, TcpConn } from './api.js';
+import type { DenoApi, TcpConn, UnixListener } from './api.js';
 
 declare const Deno: DenoApi;
 
@@ -34,9 +34,10 @@ class DenoTcpTransport implements Transport {
   private closed = false;
 
   constructor(private readonly conn: TcpConn) {
-    this.remoteAddress = conn.remoteAddr.hostname;
-    this.remotePort = conn.remoteAddr.port;
-    conn.setNoDelay(true);
+    const from = conn.remoteAddr;
+    this.remoteAddress = from.transport === 'unix' ? '' : from.hostname;
+    this.remotePort = from.transport === 'unix' ? 0 : from.port;
+    conn.setNoDelay?.(true);
   }
 
   get bufferedAmount(): number {
@@ -45,8 +46,8 @@ class DenoTcpTransport implements Transport {
 
   /** Deno sets no keep-alive time: the system's applies (Linux: 2 hours). */
   configure(options: SocketOptions): void {
-    this.conn.setNoDelay(options.noDelay);
-    this.conn.setKeepAlive(options.keepAliveMs > 0);
+    this.conn.setNoDelay?.(options.noDelay);
+    this.conn.setKeepAlive?.(options.keepAliveMs > 0);
   }
 
   write(data: Uint8Array): boolean {
@@ -188,31 +189,42 @@ export async function denoConnectTcp(host: string, port: number): Promise<Transp
   return new DenoTcpTransport(await Deno.connect({ hostname: host, port }));
 }
 
+/** A connection to the Unix socket at `path` (forwarded tunnels), once it is established. */
+export async function denoConnectUnix(path: string): Promise<Transport> {
+  return new DenoTcpTransport(await Deno.connect({ transport: 'unix', path }));
+}
+
 export const denoTcp: ListenAdapter = {
   async listen(options, accept): Promise<Listener> {
     // Deno.listen has no IPV6_V6ONLY: an IPv6 wildcard listener takes IPv4 clients too, as Linux does by default.
     if (options.ipv6Only) throw new SSHError(ErrorCode.InvalidArgument, 'Deno cannot listen on IPv6 only (UseIPv6=1): it has no IPV6_V6ONLY option');
     const listener = Deno.listen({ hostname: options.host, port: options.port, ...(options.backlog ? { tcpBacklog: options.backlog } : {}) });
-    let open = true;
-    const accepting = (async () => {
-      while (open) {
-        try {
-          accept(new DenoTcpTransport(await listener.accept()));
-        } catch {
-          if (open) await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-        }
-      }
-    })();
-    return {
-      host: options.host,
-      port: listener.addr.port,
-      // Resolves once the pending accept has ended: only then has Deno closed the socket, and a client
-      // connecting meanwhile could be taken by the kernel and reset rather than refused.
-      close: async () => {
-        open = false;
-        listener.close();
-        await accepting;
-      },
-    };
+    return { host: options.host, port: listener.addr.port, close: accepting(listener, accept) };
   },
 };
+
+/** Listens on a new Unix socket at `path` (remote forwards of sockets); Deno removes the file when it closes. */
+export async function denoListenUnix(path: string, accept: (transport: Transport) => void): Promise<Listener> {
+  return { host: path, port: 0, close: accepting(Deno.listen({ transport: 'unix', path }), accept) };
+}
+
+/** Accepts until the returned close is called. */
+function accepting(listener: UnixListener, accept: (transport: Transport) => void): () => Promise<void> {
+  let open = true;
+  const loop = (async () => {
+    while (open) {
+      try {
+        accept(new DenoTcpTransport(await listener.accept()));
+      } catch {
+        if (open) await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+      }
+    }
+  })();
+  // Resolves once the pending accept has ended: only then has Deno closed the socket, and a client
+  // connecting meanwhile could be taken by the kernel and reset rather than refused.
+  return async () => {
+    open = false;
+    listener.close();
+    await loop;
+  };
+}

@@ -8,23 +8,31 @@ import { readFileSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import type { ChannelStreamOptions } from '../channel-streams.js';
 import { SSHClient as BaseClient, type SSHClientOptions } from '../client/client.js';
-import { instantiateClientCore, instantiateCore } from '../core/instance.js';
+import { instantiateClientCore } from '../client/instance.js';
+import { instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { ErrorCode, SSHError } from '../errors.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import type { Transport } from '../transport.js';
-import { nodeConnectTcp, nodeConnectUnix, nodeTcp } from './tcp.js';
+import { nodeConnectTcp, nodeConnectUnix, nodeListenUnix, nodeTcp } from './tcp.js';
 import { uwsWebSocket } from './websocket.js';
 
-let module: WebAssembly.Module | undefined;
+let serverModule: WebAssembly.Module | undefined;
+let clientModule: WebAssembly.Module | undefined;
 
-/** The module compiled once per process; every core is an instance of it. */
+/** The server's module, compiled once per process; every server core is an instance of it. */
 function compiled(): WebAssembly.Module {
-  module ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
-  return module;
+  serverModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
+  return serverModule;
 }
 
-export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
+/** The client's module, compiled by the first client connection; every client core is an instance of it. */
+function compiledClient(): WebAssembly.Module {
+  clientModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url)));
+  return clientModule;
+}
+
+export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, listenUnix: nodeListenUnix, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
 
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {
@@ -50,13 +58,13 @@ export class SSHClient extends BaseClient {
   /** Connects (over `transport`, or TCP to `host`:`port`), checks the host key, logs in. */
   static async connect(options: NodeSSHClientOptions): Promise<SSHClient> {
     const { host = 'localhost', port = 22 } = options;
-    const transport =
+    const open = async () =>
       options.transport ??
-      (await nodeConnectTcp(host, port).catch((e: Error) => {
+      nodeConnectTcp(host, port).catch((e: Error) => {
         throw new SSHError(ErrorCode.ConnectionLost, `could not connect to ${host} port ${port}: ${e.message}`);
-      }));
-    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(compiled(), seed, now, nodeCryptoProvider) };
-    return BaseClient.loggedIn(transport, () => new SSHClient(runtime, { ...options, transport }));
+      });
+    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(compiledClient(), seed, now, nodeCryptoProvider) };
+    return BaseClient.loggedIn(options, open, (transport) => new SSHClient(runtime, { ...options, transport }));
   }
 }
 
@@ -64,4 +72,4 @@ export * from '../client/exports.js';
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';
+export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, StaticFile, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';

@@ -1,6 +1,6 @@
 /** Node's TCP sockets behind the transport contract. */
 
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer, type ListenOptions, type Socket } from 'node:net';
 import type { ListenAdapter, Listener, SocketOptions, Transport, TransportHandlers } from '../transport.js';
 
 /** Bytes buffered in a socket before `write` reports backpressure; sized for a few 32 KiB packets in flight. */
@@ -82,22 +82,26 @@ function connected(socket: Socket): Promise<Transport> {
 }
 
 export const nodeTcp: ListenAdapter = {
-  listen(options, accept): Promise<Listener> {
-    const server = createServer({ highWaterMark: HIGH_WATER_MARK, allowHalfOpen: true, noDelay: true }, (socket) => accept(new TcpTransport(socket)));
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only }, () => {
-        server.off('error', reject);
-        const address = server.address();
-        const port = typeof address === 'object' && address ? address.port : options.port;
-        resolve({
-          host: options.host,
-          port,
-          // Node's close callback waits for every connection to end; the contract only asks to stop accepting,
-          // which happens at once.
-          close: async () => void server.close(),
-        });
+  listen: (options, accept) => listening(accept, { host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only }, options.host),
+};
+
+/** Listens on a new Unix socket at `path` (remote forwards of sockets); Node removes the file when it closes. */
+export const nodeListenUnix = (path: string, accept: (transport: Transport) => void): Promise<Listener> => listening(accept, { path }, path);
+
+function listening(accept: (transport: Transport) => void, where: ListenOptions, host: string): Promise<Listener> {
+  const server = createServer({ highWaterMark: HIGH_WATER_MARK, allowHalfOpen: true, noDelay: true }, (socket) => accept(new TcpTransport(socket)));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(where, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve({
+        host,
+        port: typeof address === 'object' && address ? address.port : (where.port ?? 0),
+        // Node's close callback waits for every connection to end; the contract only asks to stop accepting,
+        // which happens at once.
+        close: async () => void server.close(),
       });
     });
-  },
-};
+  });
+}

@@ -5,7 +5,7 @@
 
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { ErrorCode, SSHError } from '../errors.js';
-import { CloseCode, MAX_EARLY_BYTES } from '../websocket-gate.js';
+import { CloseCode, fileHeaders, MAX_EARLY_BYTES, servedFile } from '../websocket-gate.js';
 import type { Listener, Transport, TransportHandlers, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';
 
 type Uws = typeof import('uWebSockets.js');
@@ -158,11 +158,22 @@ class UwsTransport implements Transport {
   }
 }
 
-/** The response to any plain HTTP request: 426 on the endpoint's path, 404 elsewhere. */
-function refuseHttp(path: string) {
+/** The response to any plain HTTP request: a file of `files` on its path, 426 on the endpoint's path, 404 elsewhere. */
+function answerHttp(options: WebSocketListenOptions) {
   return (res: HttpResponse, req: HttpRequest) => {
-    if (req.getUrl() === path) res.writeStatus('426 Upgrade Required').writeHeader('Upgrade', 'websocket').end('this endpoint speaks SSH over WebSocket only\n');
-    else res.writeStatus('404 Not Found').end('not found\n');
+    const method = req.getMethod();
+    const file = servedFile(options, method, req.getUrl());
+    if (file) {
+      res.writeStatus('200 OK');
+      for (const [name, value] of Object.entries(fileHeaders(file))) res.writeHeader(name, value);
+      // This build of uWebSockets.js aborts the process when given the length here.
+      if (method.toUpperCase() === 'HEAD') res.endWithoutBody();
+      else res.end(file.body);
+    } else if (req.getUrl() === options.path) {
+      res.writeStatus('426 Upgrade Required').writeHeader('Upgrade', 'websocket').end('this endpoint speaks SSH over WebSocket only\n');
+    } else {
+      res.writeStatus('404 Not Found').end('not found\n');
+    }
   };
 }
 
@@ -221,7 +232,7 @@ export const uwsWebSocket: WebSocketListenAdapter = {
         ws.getUserData().transport?.gone(abnormal ? new Error(`WebSocket closed: ${code}${reason ? ` ${reason}` : ''}`) : undefined);
       },
     });
-    app.any('/*', refuseHttp(options.path));
+    app.any('/*', answerHttp(options));
     const socket = await listenOn(app, options.host, options.port);
     return {
       host: options.host,

@@ -7,7 +7,7 @@
 use core::num::NonZeroU32;
 use wasshd_core::config::Config;
 use wasshd_core::crypto::kat;
-use wasshd_core::crypto::provider::{AesCtr, AesGcm, BadTag, ChaCha20, CryptoProvider, Hmac, HmacHash};
+use wasshd_core::crypto::provider::{AesGcm, BadTag, BlockCipher, ChaCha20, CryptoProvider, Hmac, HmacHash, SequentialCipher};
 use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
 
 // Pointers and lengths address this instance's memory; the host reads and writes exactly those bytes
@@ -22,12 +22,16 @@ extern "C" {
     /// 1 if the tag authenticated the data, which is then decrypted; 0 otherwise, the data left as it was.
     fn gcm_open(handle: u32, nonce: *const u8, aad: *const u8, aad_len: usize, data: *mut u8, len: usize, tag: *const u8) -> u32;
     fn ctr_new(key: *const u8, key_len: usize, iv: *const u8) -> u32;
-    fn ctr_apply(handle: u32, data: *mut u8, len: usize);
+    /// `cipher`: 0 AES (by the key's length), 1 3DES-EDE; `iv` is one block; `decrypt`: 1 or 0.
+    fn cbc_new(cipher: u32, decrypt: u32, key: *const u8, key_len: usize, iv: *const u8) -> u32;
+    /// Runs `data` through a CTR or CBC object, its state carried on.
+    fn cipher_apply(handle: u32, data: *mut u8, len: usize);
     fn chacha20_new(key: *const u8) -> u32;
     /// `iv`: ChaCha20's state words 12 to 15, the block counter (little-endian) and then the nonce, as
     /// OpenSSL's `chacha20` takes them.
     fn chacha20_apply(handle: u32, iv: *const u8, data: *mut u8, len: usize);
-    fn hmac_new(sha512: u32, key: *const u8, key_len: usize) -> u32;
+    /// `hash`: 0 SHA-256, 1 SHA-512, 2 SHA-1, 3 MD5.
+    fn hmac_new(hash: u32, key: *const u8, key_len: usize) -> u32;
     fn hmac_sign(handle: u32, seq: u32, data: *const u8, len: usize, tag: *mut u8);
     fn free(handle: u32);
 }
@@ -86,14 +90,29 @@ impl CryptoProvider for HostCrypto {
         }
     }
 
-    fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn AesCtr>> {
+    fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn SequentialCipher>> {
         if !matches!(key.len(), 16 | 24 | 32) || iv.len() != 16 {
             return None;
         }
         // SAFETY: the host reads `key` and the 16 bytes of `iv`.
         match Handle::new(unsafe { ctr_new(key.as_ptr(), key.len(), iv.as_ptr()) }) {
-            Some(handle) => Some(Box::new(HostCtr(handle))),
+            Some(handle) => Some(Box::new(HostSequential(handle))),
             None => RUST_CRYPTO.aes_ctr(key, iv),
+        }
+    }
+
+    fn cbc(&self, cipher: BlockCipher, key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>> {
+        let (id, key_lens) = match cipher {
+            BlockCipher::Aes => (0, &[16, 24, 32][..]),
+            BlockCipher::TripleDes => (1, &[24][..]),
+        };
+        if !key_lens.contains(&key.len()) || iv.len() != cipher.block_len() {
+            return None;
+        }
+        // SAFETY: the host reads `key` and the block of `iv`.
+        match Handle::new(unsafe { cbc_new(id, u32::from(decrypt), key.as_ptr(), key.len(), iv.as_ptr()) }) {
+            Some(handle) => Some(Box::new(HostSequential(handle))),
+            None => RUST_CRYPTO.cbc(cipher, key, iv, decrypt),
         }
     }
 
@@ -106,8 +125,14 @@ impl CryptoProvider for HostCrypto {
     }
 
     fn hmac(&self, hash: HmacHash, key: &[u8]) -> Box<dyn Hmac> {
+        let id = match hash {
+            HmacHash::Sha256 => 0,
+            HmacHash::Sha512 => 1,
+            HmacHash::Sha1 => 2,
+            HmacHash::Md5 => 3,
+        };
         // SAFETY: the host reads `key`.
-        match Handle::new(unsafe { hmac_new(u32::from(hash == HmacHash::Sha512), key.as_ptr(), key.len()) }) {
+        match Handle::new(unsafe { hmac_new(id, key.as_ptr(), key.len()) }) {
             Some(handle) => Box::new(HostHmac(handle)),
             None => RUST_CRYPTO.hmac(hash, key),
         }
@@ -135,12 +160,12 @@ impl AesGcm for HostGcm {
     }
 }
 
-struct HostCtr(Handle);
+struct HostSequential(Handle);
 
-impl AesCtr for HostCtr {
+impl SequentialCipher for HostSequential {
     fn apply(&mut self, data: &mut [u8]) {
         // SAFETY: the host rewrites `data`.
-        unsafe { ctr_apply(self.0.get(), data.as_mut_ptr(), data.len()) }
+        unsafe { cipher_apply(self.0.get(), data.as_mut_ptr(), data.len()) }
     }
 }
 

@@ -20,7 +20,7 @@ use wasshd_core::transport::compress::{Deflater, ZlibStream};
 use wasshd_core::transport::packet::Sealer;
 use wasshd_core::wire::Writer;
 use wasshd_fuzz::host::{server, Host, Session, PARTIAL_PASSWORD, PASSWORD};
-use wasshd_fuzz::{suite, suites, Input, KeyMaterial};
+use wasshd_fuzz::{handshake_suites, suite, suites, Input, KeyMaterial};
 
 /// One item of a `handshake` input.
 enum Item {
@@ -242,7 +242,7 @@ fn session_seed(out: &mut Out, name: &str, flags: u8, items: &[Item], raw: bool)
 }
 
 fn sessions(out: &mut Out) {
-    for (i, (cipher, mac)) in suites().enumerate() {
+    for (i, (cipher, mac)) in handshake_suites().enumerate() {
         let name = format!("exec-{}-{}", cipher.name(), mac.map_or("aead", |m| m.name()));
         session_seed(out, &name.replace('@', "-"), ENABLED | i as u8, &exec_session(), true);
     }

@@ -19,7 +19,7 @@ use wasshd_core::{AuthMethod, AuthReply, Event, Server};
 use crate::client::{Client, ClientOptions};
 use crate::peer::Peer;
 use crate::transcript::{self, Recorder};
-use crate::{suite, suites, Input};
+use crate::{handshake_suite, handshake_suites, Input};
 
 /// The one password the host accepts.
 pub const PASSWORD: &str = "pw";
@@ -332,7 +332,7 @@ impl Session {
     }
 
     fn start(flags: u8, record: bool, make_server: fn(StrictKex) -> Recorder) -> Session {
-        let (cipher, mac) = suite(flags & 0x0f);
+        let (cipher, mac) = handshake_suite(flags & 0x0f);
         let strict = flags & 0x40 == 0;
         let mode = match (flags >> 4) & 3 {
             0 => StrictKex::Disabled,
@@ -340,7 +340,7 @@ impl Session {
             3 if strict => StrictKex::Required,
             _ => StrictKex::Enabled,
         };
-        let compress = usize::from(flags & 0x0f) == suites().count();
+        let compress = usize::from(flags & 0x0f) == handshake_suites().count();
         let opts = ClientOptions {
             strict,
             ext_info: flags & 0x80 == 0,

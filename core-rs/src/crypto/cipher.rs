@@ -11,15 +11,16 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use crate::crypto::provider::{AesGcm, BadTag, ChaCha20, CryptoProvider, Hmac, HmacHash};
+use crate::crypto::umac::Umac;
 use crate::transport::negotiate::{CipherAlg, MacAlg};
 
 /// Sizes of key material a cipher needs from the key derivation (RFC 4253 §7.2).
 pub fn cipher_key_len(alg: CipherAlg) -> usize {
     match alg {
         CipherAlg::Chacha20Poly1305 => 64,
-        CipherAlg::Aes128Gcm | CipherAlg::Aes128Ctr => 16,
-        CipherAlg::Aes192Ctr => 24,
-        CipherAlg::Aes256Gcm | CipherAlg::Aes256Ctr => 32,
+        CipherAlg::Aes128Gcm | CipherAlg::Aes128Ctr | CipherAlg::Aes128Cbc => 16,
+        CipherAlg::Aes192Ctr | CipherAlg::Aes192Cbc | CipherAlg::TripleDesCbc => 24,
+        CipherAlg::Aes256Gcm | CipherAlg::Aes256Ctr | CipherAlg::Aes256Cbc => 32,
     }
 }
 
@@ -28,19 +29,35 @@ pub fn cipher_iv_len(alg: CipherAlg) -> usize {
         CipherAlg::Chacha20Poly1305 => 0,
         CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => 12,
         CipherAlg::Aes128Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes256Ctr => 16,
+        CipherAlg::Aes128Cbc | CipherAlg::Aes192Cbc | CipherAlg::Aes256Cbc => 16,
+        CipherAlg::TripleDesCbc => 8,
     }
 }
 
-pub fn mac_hash(alg: MacAlg) -> HmacHash {
+/// The hash under an HMAC; `None` for UMAC.
+fn mac_hash(alg: MacAlg) -> Option<HmacHash> {
     match alg {
-        MacAlg::HmacSha256 | MacAlg::HmacSha256Etm => HmacHash::Sha256,
-        MacAlg::HmacSha512 | MacAlg::HmacSha512Etm => HmacHash::Sha512,
+        MacAlg::HmacSha256 | MacAlg::HmacSha256Etm => Some(HmacHash::Sha256),
+        MacAlg::HmacSha512 | MacAlg::HmacSha512Etm => Some(HmacHash::Sha512),
+        MacAlg::HmacSha1 | MacAlg::HmacSha1Etm | MacAlg::HmacSha196 | MacAlg::HmacSha196Etm => Some(HmacHash::Sha1),
+        MacAlg::HmacMd5 | MacAlg::HmacMd5Etm | MacAlg::HmacMd596 | MacAlg::HmacMd596Etm => Some(HmacHash::Md5),
+        MacAlg::Umac64 | MacAlg::Umac64Etm | MacAlg::Umac128 | MacAlg::Umac128Etm => None,
     }
 }
 
-/// The MAC key is as long as the hash's output (RFC 4253 §7.2, RFC 6668).
+/// An HMAC key is as long as the hash's output (RFC 4253 §7.2, RFC 6668); UMAC's is an AES-128 key.
 pub fn mac_key_len(alg: MacAlg) -> usize {
-    mac_hash(alg).output_len()
+    mac_hash(alg).map_or(16, HmacHash::output_len)
+}
+
+fn mac_tag_len(alg: MacAlg) -> usize {
+    match alg {
+        MacAlg::Umac64 | MacAlg::Umac64Etm => 8,
+        MacAlg::Umac128 | MacAlg::Umac128Etm => 16,
+        // The -96 forms send the first 12 bytes of the HMAC (RFC 2404).
+        MacAlg::HmacSha196 | MacAlg::HmacSha196Etm | MacAlg::HmacMd596 | MacAlg::HmacMd596Etm => 12,
+        _ => mac_key_len(alg),
+    }
 }
 
 /// `chacha20-poly1305@openssh.com` (OpenSSH PROTOCOL.chacha20poly1305): two ChaCha20 keys from 64 bytes of
@@ -163,30 +180,49 @@ impl AsRef<[u8]> for MacTag {
     }
 }
 
-/// HMAC over `uint32 seq || data` (RFC 4253 §6.4), keyed once.
+/// A packet's MAC, keyed once: an HMAC over `uint32 seq || data` (RFC 4253 §6.4), from the provider, or
+/// UMAC over `data` with the sequence number as its nonce (OpenSSH's `umac-*@openssh.com`), in the core.
 pub struct PacketMac {
     alg: MacAlg,
-    keyed: Box<dyn Hmac>,
+    keyed: Keyed,
+}
+
+enum Keyed {
+    Hmac(Box<dyn Hmac>),
+    Umac(Box<Umac>),
 }
 
 impl PacketMac {
-    pub fn new(provider: &dyn CryptoProvider, alg: MacAlg, key: &[u8]) -> Self {
-        PacketMac { alg, keyed: provider.hmac(mac_hash(alg), key) }
+    /// `None` for a UMAC key of another length than 16 bytes.
+    pub fn new(provider: &dyn CryptoProvider, alg: MacAlg, key: &[u8]) -> Option<Self> {
+        let keyed = match mac_hash(alg) {
+            Some(hash) => Keyed::Hmac(provider.hmac(hash, key)),
+            None => Keyed::Umac(Box::new(Umac::new(key, mac_tag_len(alg))?)),
+        };
+        Some(PacketMac { alg, keyed })
     }
 
     /// Whether the MAC covers the ciphertext (encrypt-then-MAC) rather than the plaintext.
     pub fn etm(&self) -> bool {
-        matches!(self.alg, MacAlg::HmacSha256Etm | MacAlg::HmacSha512Etm)
+        self.alg.is_etm()
     }
 
     pub fn tag_len(&self) -> usize {
-        mac_hash(self.alg).output_len()
+        mac_tag_len(self.alg)
     }
 
     /// The tag of `seq || data`, on the stack: this runs once per packet.
     pub fn sign(&mut self, seq: u32, data: &[u8]) -> MacTag {
         let mut tag = MacTag { bytes: [0; 64], len: self.tag_len() };
-        self.keyed.sign(seq, data, tag.bytes.get_mut(..tag.len).unwrap_or_default());
+        match &mut self.keyed {
+            // The whole HMAC; a -96 form's tag is its first 12 bytes.
+            Keyed::Hmac(hmac) => hmac.sign(seq, data, tag.bytes.get_mut(..mac_key_len(self.alg)).unwrap_or_default()),
+            Keyed::Umac(umac) => {
+                for (t, u) in tag.bytes.iter_mut().zip(umac.tag(u64::from(seq).to_be_bytes(), data)) {
+                    *t = u;
+                }
+            }
+        }
         tag
     }
 

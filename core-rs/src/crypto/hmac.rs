@@ -1,6 +1,7 @@
-//! HMAC-SHA-256 and HMAC-SHA-512 (RFC 2104) over the SHA-2 compression functions. Built here rather than
-//! taken from the `hmac` crate so that the keyed inner and outer states are plain arrays that are zeroized
-//! when a key is dropped, and so that a packet's MAC copies 64 bytes of state instead of two hasher objects.
+//! HMAC (RFC 2104) over the compression functions of SHA-256, SHA-512 and, for the legacy MACs, SHA-1 and MD5.
+//! Built here rather than taken from the `hmac` crate so that the keyed inner and outer states are plain
+//! arrays that are zeroized when a key is dropped, and so that a packet's MAC copies 64 bytes of state instead
+//! of two hasher objects. MD5's compression function is written here too: `md-5` exposes none.
 //! The same running hash serves the key exchange ([`SecretSha256`]): `sha2` 0.10 and `digest` 0.10 have no
 //! `zeroize` feature, so their hashers would leave the shared secret's blocks behind.
 
@@ -8,11 +9,13 @@ use sha2::digest::consts::{U128, U64};
 use sha2::digest::generic_array::GenericArray;
 use zeroize::Zeroize;
 
-/// One SHA-2 variant: its state, block size and how a block is compressed.
-pub trait Sha2: Copy + Zeroize {
+/// One Merkle-Damgard hash: its state, block size and how a block is compressed.
+pub trait BlockHash: Copy + Zeroize {
     const BLOCK: usize;
     /// Bytes of the message length field at the end of the last block.
     const LENGTH_FIELD: usize;
+    /// MD5 writes the length little-endian; the SHAs big-endian.
+    const LITTLE_ENDIAN: bool = false;
     const OUTPUT: usize;
     fn initial() -> Self;
     /// Compresses one block of exactly `BLOCK` bytes.
@@ -26,7 +29,13 @@ pub struct Sha256State([u32; 8]);
 #[derive(Clone, Copy, Zeroize)]
 pub struct Sha512State([u64; 8]);
 
-impl Sha2 for Sha256State {
+#[derive(Clone, Copy, Zeroize)]
+pub struct Sha1State([u32; 5]);
+
+#[derive(Clone, Copy, Zeroize)]
+pub struct Md5State([u32; 4]);
+
+impl BlockHash for Sha256State {
     const BLOCK: usize = 64;
     const LENGTH_FIELD: usize = 8;
     const OUTPUT: usize = 32;
@@ -43,7 +52,7 @@ impl Sha2 for Sha256State {
     }
 }
 
-impl Sha2 for Sha512State {
+impl BlockHash for Sha512State {
     const BLOCK: usize = 128;
     const LENGTH_FIELD: usize = 16;
     const OUTPUT: usize = 64;
@@ -69,9 +78,80 @@ impl Sha2 for Sha512State {
     }
 }
 
+impl BlockHash for Sha1State {
+    const BLOCK: usize = 64;
+    const LENGTH_FIELD: usize = 8;
+    const OUTPUT: usize = 20;
+    fn initial() -> Self {
+        Sha1State([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0])
+    }
+    fn compress(&mut self, block: &[u8]) {
+        sha1::compress(&mut self.0, core::slice::from_ref(GenericArray::<u8, U64>::from_slice(block)));
+    }
+    fn write_output(&self, out: &mut [u8]) {
+        for (chunk, word) in out.chunks_exact_mut(4).zip(self.0) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+    }
+}
+
+/// MD5's sine-derived constants, floor(|sin(i + 1)| * 2^32) (RFC 1321 §3.4), and each round's rotations.
+const MD5_K: [u32; 64] = [
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
+];
+const MD5_ROTATIONS: [[u32; 4]; 4] = [[7, 12, 17, 22], [5, 9, 14, 20], [4, 11, 16, 23], [6, 10, 15, 21]];
+
+impl BlockHash for Md5State {
+    const BLOCK: usize = 64;
+    const LENGTH_FIELD: usize = 8;
+    const LITTLE_ENDIAN: bool = true;
+    const OUTPUT: usize = 16;
+    fn initial() -> Self {
+        Md5State([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476])
+    }
+    /// RFC 1321 §3.4: four rounds of sixteen steps, each round with its own function and word order.
+    fn compress(&mut self, block: &[u8]) {
+        let mut m = [0u32; 16];
+        for (w, b) in m.iter_mut().zip(block.chunks_exact(4)) {
+            *w = <[u8; 4]>::try_from(b).map(u32::from_le_bytes).unwrap_or_default();
+        }
+        let [mut a, mut b, mut c, mut d] = self.0;
+        for (i, k) in MD5_K.iter().enumerate() {
+            let round = i / 16;
+            let (f, g) = match round {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let word = m.get(g).copied().unwrap_or_default();
+            let rotation = MD5_ROTATIONS.get(round).and_then(|r| r.get(i % 4)).copied().unwrap_or_default();
+            let sum = a.wrapping_add(f).wrapping_add(*k).wrapping_add(word);
+            (a, d, c) = (d, c, b);
+            b = b.wrapping_add(sum.rotate_left(rotation));
+        }
+        for (s, v) in self.0.iter_mut().zip([a, b, c, d]) {
+            *s = s.wrapping_add(v);
+        }
+        m.zeroize();
+    }
+    fn write_output(&self, out: &mut [u8]) {
+        for (chunk, word) in out.chunks_exact_mut(4).zip(self.0) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+    }
+}
+
 /// A hash in progress: whole blocks are compressed straight from the input, the rest waits in `pending`.
 /// State and pending bytes are zeroized when it is dropped.
-pub struct Running<H: Sha2> {
+pub struct Running<H: BlockHash> {
     state: H,
     pending: [u8; 128],
     filled: usize,
@@ -81,13 +161,13 @@ pub struct Running<H: Sha2> {
 /// SHA-256 for data that holds a secret (the key exchange's shared secret).
 pub type SecretSha256 = Running<Sha256State>;
 
-impl<H: Sha2> Default for Running<H> {
+impl<H: BlockHash> Default for Running<H> {
     fn default() -> Self {
         Self::resume(H::initial(), 0)
     }
 }
 
-impl<H: Sha2> Running<H> {
+impl<H: BlockHash> Running<H> {
     /// Continues from `state`, which has already absorbed `done` bytes (a whole number of blocks).
     fn resume(state: H, done: u64) -> Self {
         Running { state, pending: [0; 128], filled: 0, total: done }
@@ -132,7 +212,7 @@ impl<H: Sha2> Running<H> {
             *b = 0x80;
         }
         if let Some(dst) = tail.get_mut(room - 8..room) {
-            dst.copy_from_slice(&bits.to_be_bytes());
+            dst.copy_from_slice(&if H::LITTLE_ENDIAN { bits.to_le_bytes() } else { bits.to_be_bytes() });
         }
         for block in tail.get(..room).unwrap_or_default().chunks_exact(H::BLOCK) {
             self.state.compress(block);
@@ -142,7 +222,7 @@ impl<H: Sha2> Running<H> {
     }
 }
 
-impl<H: Sha2> Drop for Running<H> {
+impl<H: BlockHash> Drop for Running<H> {
     fn drop(&mut self) {
         self.state.zeroize();
         self.pending.zeroize();
@@ -150,12 +230,12 @@ impl<H: Sha2> Drop for Running<H> {
 }
 
 /// A keyed HMAC: the states after absorbing the inner and outer padded keys.
-pub struct Hmac<H: Sha2> {
+pub struct Hmac<H: BlockHash> {
     inner: H,
     outer: H,
 }
 
-impl<H: Sha2> Hmac<H> {
+impl<H: BlockHash> Hmac<H> {
     pub fn new(key: &[u8]) -> Self {
         let mut block = [0u8; 128];
         if key.len() > H::BLOCK {
@@ -193,7 +273,7 @@ impl<H: Sha2> Hmac<H> {
     }
 }
 
-impl<H: Sha2> Drop for Hmac<H> {
+impl<H: BlockHash> Drop for Hmac<H> {
     fn drop(&mut self) {
         self.inner.zeroize();
         self.outer.zeroize();
@@ -205,9 +285,10 @@ mod tests {
     use super::*;
     use sha2::{Digest, Sha256, Sha512};
 
-    /// Every message length around the block and padding boundaries, in every split, against the `sha2` digest.
+    /// Every message length around the block and padding boundaries, in every split, against the `sha2`,
+    /// `sha1` and `md-5` digests.
     #[test]
-    fn running_hash_matches_sha2_at_every_boundary() {
+    fn running_hash_matches_the_crates_at_every_boundary() {
         let data: alloc::vec::Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
         for len in 0..data.len() {
             for split in [0, 1, len / 2, len] {
@@ -224,6 +305,18 @@ mod tests {
                 let mut out = [0u8; 64];
                 r.finish(&mut out);
                 assert_eq!(out.as_slice(), Sha512::digest(&data[..len]).as_slice(), "sha512 len {len} split {split}");
+                let mut r = Running::resume(Sha1State::initial(), 0);
+                r.update(a);
+                r.update(b);
+                let mut out = [0u8; 20];
+                r.finish(&mut out);
+                assert_eq!(out.as_slice(), sha1::Sha1::digest(&data[..len]).as_slice(), "sha1 len {len} split {split}");
+                let mut r = Running::resume(Md5State::initial(), 0);
+                r.update(a);
+                r.update(b);
+                let mut out = [0u8; 16];
+                r.finish(&mut out);
+                assert_eq!(out.as_slice(), md5::Md5::digest(&data[..len]).as_slice(), "md5 len {len} split {split}");
             }
         }
     }

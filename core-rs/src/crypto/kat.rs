@@ -7,7 +7,7 @@ use hex_literal::hex;
 use subtle::ConstantTimeEq;
 
 use crate::crypto::cipher::ChaChaPoly;
-use crate::crypto::provider::{BadTag, CryptoProvider, HmacHash};
+use crate::crypto::provider::{BadTag, BlockCipher, CryptoProvider, HmacHash};
 
 pub struct ChaChaVector {
     pub name: &'static str,
@@ -170,6 +170,36 @@ pub const SP800_38A_CTR: [CtrVector; 3] = [
 /// Sizes of the pieces a CTR vector is fed in: the keystream must run on across calls of any size.
 pub const CTR_PIECES: [usize; 5] = [1, 15, 16, 5, 27];
 
+/// A CBC vector: its name, cipher, key, IV and the ciphertext of `CTR_PLAINTEXT`.
+pub type CbcVector = (&'static str, BlockCipher, &'static [u8], &'static [u8], [u8; 64]);
+
+/// CBC vectors over the same plaintext as the CTR ones: SP 800-38A F.2.1 and F.2.5 (AES-128 and AES-256,
+/// IV 00 01 .. 0f), and 3DES-EDE as OpenSSL computes it (`des-ede3-cbc`; no standard vector with SSH's
+/// three independent keys is at hand).
+pub const CBC: [CbcVector; 3] = [
+    (
+        "SP 800-38A F.2.1 CBC-AES128",
+        BlockCipher::Aes,
+        &hex!("2b7e151628aed2a6abf7158809cf4f3c"),
+        &hex!("000102030405060708090a0b0c0d0e0f"),
+        hex!("7649abac8119b246cee98e9b12e9197d5086cb9b507219ee95db113a917678b273bed6b8e3c1743b7116e69e222295163ff1caa1681fac09120eca307586e1a7"),
+    ),
+    (
+        "SP 800-38A F.2.5 CBC-AES256",
+        BlockCipher::Aes,
+        &hex!("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4"),
+        &hex!("000102030405060708090a0b0c0d0e0f"),
+        hex!("f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d679f777bc6702c7d39f23369a9d9bacfa530e26304231461b2eb05e2c39be9fcda6c19078c6a9d1b"),
+    ),
+    (
+        "3DES-EDE CBC (OpenSSL)",
+        BlockCipher::TripleDes,
+        &hex!("0123456789abcdef23456789abcdef01456789abcdef0123"),
+        &hex!("f69f2445df4f9b17"),
+        hex!("2079c3d53aa763e193b79e2569ab5262516570481f25b50f73c0bda85c8e0da79bd86425fae429fdbd65a7a21b6e5d20925d8b0ef919a428154b96ed90f2bc1e"),
+    ),
+];
+
 /// RFC 4231's HMAC-SHA-256 and HMAC-SHA-512 test cases (all but 5, which truncates). Every message is at
 /// least 4 bytes: SSH's MAC covers `uint32 seq || packet`, so the first four play the sequence number.
 pub struct HmacVector {
@@ -228,6 +258,23 @@ pub const RFC4231: [HmacVector; 6] = [
     },
 ];
 
+/// An HMAC test case: the hash, its name, key, message (its first four bytes the sequence number, as above)
+/// and tag.
+pub type HmacCase = (HmacHash, &'static str, &'static [u8], &'static [u8], &'static [u8]);
+
+/// RFC 2202's HMAC-SHA-1 and HMAC-MD5 test cases 1, 2, 3 and 6 (a key longer than the block), for the
+/// legacy MACs.
+pub const RFC2202: [HmacCase; 8] = [
+    (HmacHash::Sha1, "RFC 2202 HMAC-SHA-1 case 1", &[0x0b; 20], b"Hi There", &hex!("b617318655057264e28bc0b6fb378c8ef146be00")),
+    (HmacHash::Sha1, "RFC 2202 HMAC-SHA-1 case 2", b"Jefe", b"what do ya want for nothing?", &hex!("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")),
+    (HmacHash::Sha1, "RFC 2202 HMAC-SHA-1 case 3", &[0xaa; 20], &[0xdd; 50], &hex!("125d7342b9ac11cd91a39af48aa17b4f63f175d3")),
+    (HmacHash::Sha1, "RFC 2202 HMAC-SHA-1 case 6", &[0xaa; 80], b"Test Using Larger Than Block-Size Key - Hash Key First", &hex!("aa4ae5e15272d00e95705637ce8a3b55ed402112")),
+    (HmacHash::Md5, "RFC 2202 HMAC-MD5 case 1", &[0x0b; 16], b"Hi There", &hex!("9294727a3638bb1c13f48ef8158bfc9d")),
+    (HmacHash::Md5, "RFC 2202 HMAC-MD5 case 2", b"Jefe", b"what do ya want for nothing?", &hex!("750c783e6ab0b503eaa86e310a5db738")),
+    (HmacHash::Md5, "RFC 2202 HMAC-MD5 case 3", &[0xaa; 16], &[0xdd; 50], &hex!("56be34521d144c88dbb8c733f0e8b3f6")),
+    (HmacHash::Md5, "RFC 2202 HMAC-MD5 case 6", &[0xaa; 80], b"Test Using Larger Than Block-Size Key - Hash Key First", &hex!("6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd")),
+];
+
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
@@ -238,6 +285,7 @@ pub fn check(provider: &dyn CryptoProvider) -> Result<(), &'static str> {
     check_openssh(provider)?;
     check_gcm(provider)?;
     check_ctr(provider)?;
+    check_cbc(provider)?;
     check_hmac(provider)
 }
 
@@ -317,21 +365,37 @@ fn check_ctr(provider: &dyn CryptoProvider) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Encrypts and decrypts each vector in two calls (a block, then the rest), so the chaining must carry.
+fn check_cbc(provider: &dyn CryptoProvider) -> Result<(), &'static str> {
+    for (name, cipher, key, iv, ciphertext) in &CBC {
+        for decrypt in [false, true] {
+            let mut keyed = provider.cbc(*cipher, key, iv, decrypt).ok_or(*name)?;
+            let mut data = if decrypt { *ciphertext } else { CTR_PLAINTEXT };
+            let (first, rest) = data.split_at_mut(cipher.block_len());
+            keyed.apply(first);
+            keyed.apply(rest);
+            if !same(&data, if decrypt { &CTR_PLAINTEXT } else { ciphertext }) {
+                return Err(name);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn check_hmac(provider: &dyn CryptoProvider) -> Result<(), &'static str> {
-    for v in &RFC4231 {
-        let (seq, packet) = v.data.split_first_chunk::<4>().ok_or(v.name)?;
+    let sha2 = RFC4231.iter().flat_map(|v| -> [HmacCase; 2] { [(HmacHash::Sha256, v.name, v.key, v.data, &v.sha256), (HmacHash::Sha512, v.name, v.key, v.data, &v.sha512)] });
+    for (hash, name, key, data, expected) in sha2.chain(RFC2202) {
+        let (seq, packet) = data.split_first_chunk::<4>().ok_or(name)?;
         let seq = u32::from_be_bytes(*seq);
-        for (hash, expected) in [(HmacHash::Sha256, &v.sha256[..]), (HmacHash::Sha512, &v.sha512[..])] {
-            let mut mac = provider.hmac(hash, v.key);
-            let mut tag = [0u8; 64];
-            let tag = tag.get_mut(..hash.output_len()).ok_or(v.name)?;
-            // Twice: a keyed MAC serves every packet of a direction.
-            for _ in 0..2 {
-                tag.fill(0);
-                mac.sign(seq, packet, tag);
-                if !same(tag, expected) {
-                    return Err(v.name);
-                }
+        let mut mac = provider.hmac(hash, key);
+        let mut tag = [0u8; 64];
+        let tag = tag.get_mut(..hash.output_len()).ok_or(name)?;
+        // Twice: a keyed MAC serves every packet of a direction.
+        for _ in 0..2 {
+            tag.fill(0);
+            mac.sign(seq, packet, tag);
+            if !same(tag, expected) {
+                return Err(name);
             }
         }
     }

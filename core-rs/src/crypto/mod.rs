@@ -1,5 +1,5 @@
 //! Cryptographic building blocks: the provider of bulk primitives and the core's own over RustCrypto, the
-//! packet protections built on a provider, their known-answer tests, HMAC and the seeded RNG.
+//! packet protections built on a provider, their known-answer tests, HMAC, UMAC and the seeded RNG.
 
 pub mod cipher;
 pub mod hmac;
@@ -7,3 +7,4 @@ pub mod kat;
 pub mod provider;
 pub mod rng;
 pub mod rustcrypto;
+pub mod umac;

@@ -19,6 +19,9 @@ pub struct BadTag;
 pub enum HmacHash {
     Sha256,
     Sha512,
+    /// The legacy MACs' (`hmac-sha1`, `hmac-md5`), off unless configured.
+    Sha1,
+    Md5,
 }
 
 impl HmacHash {
@@ -26,6 +29,8 @@ impl HmacHash {
         match self {
             HmacHash::Sha256 => 32,
             HmacHash::Sha512 => 64,
+            HmacHash::Sha1 => 20,
+            HmacHash::Md5 => 16,
         }
     }
 }
@@ -38,7 +43,10 @@ pub trait CryptoProvider: Debug {
     /// AES-128, -192 or -256 by the key's length in counter mode from the 16-byte counter block `iv`
     /// (incremented as a 128-bit big-endian number, RFC 4344), its position kept across calls; `None` for
     /// a key or counter block of another length.
-    fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn AesCtr>>;
+    fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn SequentialCipher>>;
+    /// `cipher` in CBC mode from `iv` (a block), encrypting, or decrypting if `decrypt`, whole blocks per
+    /// call, chained on from the last; `None` for a key or IV of another length.
+    fn cbc(&self, cipher: BlockCipher, key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>>;
     /// The original ChaCha20 (64-bit block counter, 64-bit nonce) under `key`.
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20>;
     /// HMAC (RFC 2104) under `key`, of any length.
@@ -53,9 +61,29 @@ pub trait AesGcm {
     fn open(&mut self, nonce: &[u8; 12], aad: &[u8], data: &mut [u8], tag: &[u8; 16]) -> Result<(), BadTag>;
 }
 
-pub trait AesCtr {
-    /// XORs the next `data.len()` bytes of keystream into `data`.
+/// A cipher whose state runs on across calls: CTR's counter, CBC's chaining block.
+pub trait SequentialCipher {
+    /// Encrypts or decrypts `data` in place, as keyed: for CTR, XORs the next `data.len()` bytes of
+    /// keystream; for CBC, `data` is whole blocks.
     fn apply(&mut self, data: &mut [u8]);
+}
+
+/// The block ciphers of the legacy CBC modes (`aes*-cbc`, `3des-cbc`), off unless configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockCipher {
+    /// AES-128, -192 or -256 by the key's length; 16-byte blocks.
+    Aes,
+    /// 3DES-EDE with three 8-byte keys; 8-byte blocks.
+    TripleDes,
+}
+
+impl BlockCipher {
+    pub fn block_len(self) -> usize {
+        match self {
+            BlockCipher::Aes => 16,
+            BlockCipher::TripleDes => 8,
+        }
+    }
 }
 
 pub trait ChaCha20 {

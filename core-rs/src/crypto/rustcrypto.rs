@@ -1,4 +1,5 @@
-//! The core's own provider: RustCrypto's AES, AES-GCM and ChaCha20, and the core's HMAC (`crypto::hmac`),
+//! The core's own provider: RustCrypto's AES (CTR, and CBC with 3DES for the legacy ciphers), AES-GCM and
+//! ChaCha20, and the core's HMAC (`crypto::hmac`),
 //! compiled into the wasm module, so it serves every host (workerd, browsers, the WIT component). Key
 //! schedules and keys are zeroized on drop (the crates' `zeroize` features, `crypto::hmac`).
 
@@ -7,12 +8,15 @@ use aes_gcm::aead::consts::{U12, U16};
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
 use alloc::boxed::Box;
-use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+use chacha20::cipher::generic_array::GenericArray;
+use chacha20::cipher::{
+    BlockCipher as BlockCipherMarker, BlockDecryptMut, BlockEncryptMut, KeyIvInit, StreamCipher, StreamCipherSeek,
+};
 use chacha20::{ChaCha20Legacy, LegacyNonce};
 use zeroize::Zeroize;
 
-use crate::crypto::hmac::{Hmac as CoreHmac, Sha2, Sha256State, Sha512State};
-use crate::crypto::provider::{AesCtr, AesGcm, BadTag, ChaCha20, CryptoProvider, Hmac, HmacHash};
+use crate::crypto::hmac::{BlockHash, Hmac as CoreHmac, Md5State, Sha1State, Sha256State, Sha512State};
+use crate::crypto::provider::{AesGcm, BadTag, BlockCipher, ChaCha20, CryptoProvider, Hmac, HmacHash, SequentialCipher};
 
 type Ctr<C> = ctr::Ctr128BE<C>;
 
@@ -34,13 +38,33 @@ impl CryptoProvider for RustCrypto {
         })
     }
 
-    fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn AesCtr>> {
+    fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn SequentialCipher>> {
         Some(match key.len() {
             16 => Box::new(Stream(Ctr::<Aes128>::new_from_slices(key, iv).ok()?)),
             24 => Box::new(Stream(Ctr::<Aes192>::new_from_slices(key, iv).ok()?)),
             32 => Box::new(Stream(Ctr::<Aes256>::new_from_slices(key, iv).ok()?)),
             _ => return None,
         })
+    }
+
+    fn cbc(&self, cipher: BlockCipher, key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>> {
+        fn keyed<C>(key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>>
+        where
+            C: BlockEncryptMut + BlockDecryptMut + BlockCipherMarker + KeyInit + 'static,
+        {
+            Some(if decrypt {
+                Box::new(Cbc(cbc::Decryptor::<C>::new_from_slices(key, iv).ok()?))
+            } else {
+                Box::new(Cbc(cbc::Encryptor::<C>::new_from_slices(key, iv).ok()?))
+            })
+        }
+        match (cipher, key.len()) {
+            (BlockCipher::Aes, 16) => keyed::<Aes128>(key, iv, decrypt),
+            (BlockCipher::Aes, 24) => keyed::<Aes192>(key, iv, decrypt),
+            (BlockCipher::Aes, 32) => keyed::<Aes256>(key, iv, decrypt),
+            (BlockCipher::TripleDes, 24) => keyed::<des::TdesEde3>(key, iv, decrypt),
+            _ => None,
+        }
     }
 
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
@@ -51,6 +75,8 @@ impl CryptoProvider for RustCrypto {
         match hash {
             HmacHash::Sha256 => Box::new(CoreHmac::<Sha256State>::new(key)),
             HmacHash::Sha512 => Box::new(CoreHmac::<Sha512State>::new(key)),
+            HmacHash::Sha1 => Box::new(CoreHmac::<Sha1State>::new(key)),
+            HmacHash::Md5 => Box::new(CoreHmac::<Md5State>::new(key)),
         }
     }
 }
@@ -71,9 +97,40 @@ impl<A: AeadInPlace<NonceSize = U12, TagSize = U16>> AesGcm for Aead<A> {
 
 struct Stream<S>(S);
 
-impl<S: StreamCipher> AesCtr for Stream<S> {
+impl<S: StreamCipher> SequentialCipher for Stream<S> {
     fn apply(&mut self, data: &mut [u8]) {
         self.0.apply_keystream(data);
+    }
+}
+
+/// A CBC encryptor or decryptor over whole blocks; the chaining block carries across calls.
+struct Cbc<M>(M);
+
+impl<M: CbcBlocks> SequentialCipher for Cbc<M> {
+    fn apply(&mut self, data: &mut [u8]) {
+        self.0.blocks(data);
+    }
+}
+
+/// Either direction of `cbc`'s modes, a block at a time (a trailing partial block, which the packet layer
+/// never passes, is left alone).
+trait CbcBlocks {
+    fn blocks(&mut self, data: &mut [u8]);
+}
+
+impl<C: BlockEncryptMut + BlockCipherMarker> CbcBlocks for cbc::Encryptor<C> {
+    fn blocks(&mut self, data: &mut [u8]) {
+        for block in data.chunks_exact_mut(C::block_size()) {
+            self.encrypt_block_mut(GenericArray::from_mut_slice(block));
+        }
+    }
+}
+
+impl<C: BlockDecryptMut + BlockCipherMarker> CbcBlocks for cbc::Decryptor<C> {
+    fn blocks(&mut self, data: &mut [u8]) {
+        for block in data.chunks_exact_mut(C::block_size()) {
+            self.decrypt_block_mut(GenericArray::from_mut_slice(block));
+        }
     }
 }
 
@@ -95,7 +152,7 @@ impl Drop for ChaChaKey {
     }
 }
 
-impl<H: Sha2> Hmac for CoreHmac<H> {
+impl<H: BlockHash> Hmac for CoreHmac<H> {
     fn sign(&mut self, seq: u32, data: &[u8], tag: &mut [u8]) {
         self.mac(&[&seq.to_be_bytes(), data], tag);
     }

@@ -27,6 +27,10 @@ algorithms!(
         Aes128Ctr => "aes128-ctr",
         Aes192Ctr => "aes192-ctr",
         Aes256Ctr => "aes256-ctr",
+        Aes128Cbc => "aes128-cbc",
+        Aes192Cbc => "aes192-cbc",
+        Aes256Cbc => "aes256-cbc",
+        TripleDesCbc => "3des-cbc",
     }
 );
 
@@ -35,10 +39,45 @@ algorithms!(
     MacAlg {
         HmacSha256Etm => "hmac-sha2-256-etm@openssh.com",
         HmacSha512Etm => "hmac-sha2-512-etm@openssh.com",
+        Umac128Etm => "umac-128-etm@openssh.com",
         HmacSha256 => "hmac-sha2-256",
         HmacSha512 => "hmac-sha2-512",
+        Umac128 => "umac-128@openssh.com",
+        Umac64Etm => "umac-64-etm@openssh.com",
+        Umac64 => "umac-64@openssh.com",
+        HmacSha1Etm => "hmac-sha1-etm@openssh.com",
+        HmacSha1 => "hmac-sha1",
+        HmacSha196Etm => "hmac-sha1-96-etm@openssh.com",
+        HmacSha196 => "hmac-sha1-96",
+        HmacMd5Etm => "hmac-md5-etm@openssh.com",
+        HmacMd5 => "hmac-md5",
+        HmacMd596Etm => "hmac-md5-96-etm@openssh.com",
+        HmacMd596 => "hmac-md5-96",
     }
 );
+
+impl MacAlg {
+    /// Offered unless configured otherwise. Not the 64-bit UMAC tags, which `ssh-audit` warns are short, nor
+    /// UMAC as encrypt-and-MAC: every client with UMAC has its `-etm` form too, where the HMACs' plain forms
+    /// stay for clients of RFC 6668 alone. Nor the SHA-1 and MD5 HMACs, which `ssh-audit` fails.
+    pub const DEFAULT: &'static [MacAlg] =
+        &[MacAlg::HmacSha256Etm, MacAlg::HmacSha512Etm, MacAlg::Umac128Etm, MacAlg::HmacSha256, MacAlg::HmacSha512];
+
+    /// Whether the MAC covers the ciphertext (encrypt-then-MAC) rather than the plaintext.
+    pub fn is_etm(self) -> bool {
+        matches!(
+            self,
+            MacAlg::HmacSha256Etm
+                | MacAlg::HmacSha512Etm
+                | MacAlg::Umac128Etm
+                | MacAlg::Umac64Etm
+                | MacAlg::HmacSha1Etm
+                | MacAlg::HmacSha196Etm
+                | MacAlg::HmacMd5Etm
+                | MacAlg::HmacMd596Etm
+        )
+    }
+}
 
 algorithms!(
     /// Compression algorithms. `zlib@openssh.com` starts only after authentication; plain `zlib` inflates
@@ -55,6 +94,17 @@ impl CompressionAlg {
 }
 
 impl CipherAlg {
+    /// Offered unless configured otherwise: not the CBC modes, whose encrypt-and-MAC packets leak length
+    /// bits to an attacker who can inject (Albrecht, Paterson, Watson 2009), and 3DES's 64-bit blocks.
+    pub const DEFAULT: &'static [CipherAlg] = &[
+        CipherAlg::Chacha20Poly1305,
+        CipherAlg::Aes128Gcm,
+        CipherAlg::Aes256Gcm,
+        CipherAlg::Aes128Ctr,
+        CipherAlg::Aes192Ctr,
+        CipherAlg::Aes256Ctr,
+    ];
+
     pub fn is_aead(self) -> bool {
         matches!(self, CipherAlg::Chacha20Poly1305 | CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm)
     }
@@ -81,8 +131,8 @@ impl Default for Preferences {
         Preferences {
             kex: KexAlg::ALL.to_vec(),
             host_key: SigAlg::DEFAULT.to_vec(),
-            cipher: CipherAlg::ALL.to_vec(),
-            mac: MacAlg::ALL.to_vec(),
+            cipher: CipherAlg::DEFAULT.to_vec(),
+            mac: MacAlg::DEFAULT.to_vec(),
             compression: CompressionAlg::DEFAULT.to_vec(),
         }
     }

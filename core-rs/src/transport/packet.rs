@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use rand_core::RngCore;
 
 use crate::crypto::cipher::{cipher_key_len, ChaChaPoly, Gcm, PacketMac};
-use crate::crypto::provider::{AesCtr, CryptoProvider};
+use crate::crypto::provider::{BlockCipher, CryptoProvider, SequentialCipher};
 use crate::error::{Error, Result};
 use crate::msg::DisconnectReason;
 use crate::transport::compress::{Compression, Deflater, Inflater, MAX_INFLATED_LEN};
@@ -17,6 +17,8 @@ use core::ops::Range;
 
 /// Largest `packet_length` accepted: OpenSSH's limit, well above the 35000 bytes RFC 4253 §6.1 requires.
 pub const MAX_PACKET_LEN: u32 = 256 * 1024;
+// A MAC covers at most a packet and its length field: within what UMAC's 64-bit POLY serves.
+const _: () = assert!(MAX_PACKET_LEN as usize + 4 <= crate::crypto::umac::MAX_MESSAGE);
 const MIN_PADDING: usize = 4;
 
 /// Keys for one direction, as derived after a key exchange, and the provider of the primitives they key.
@@ -37,22 +39,29 @@ enum Protection {
     Plain,
     ChaCha(Box<ChaChaPoly>),
     Gcm(Gcm),
-    Ctr(Box<dyn AesCtr>, PacketMac),
+    /// AES-CTR (16-byte blocks) or a CBC mode, with a MAC: the cipher, its block size, the MAC.
+    Sequential(Box<dyn SequentialCipher>, usize, PacketMac),
 }
 
 impl Protection {
-    fn new(keys: &DirectionKeys) -> Result<Self> {
+    /// `opening`: for the packets received (a CBC mode decrypts), or sent.
+    fn new(keys: &DirectionKeys, opening: bool) -> Result<Self> {
         let bad = || Error::kex("could not key cipher");
         if keys.key.len() != cipher_key_len(keys.cipher) {
             return Err(bad());
         }
         let provider = keys.provider;
+        let mac = || keys.mac.and_then(|m| PacketMac::new(provider, m, keys.mac_key)).ok_or_else(bad);
         Ok(match keys.cipher {
             CipherAlg::Chacha20Poly1305 => Protection::ChaCha(Box::new(ChaChaPoly::new(provider, keys.key).ok_or_else(bad)?)),
             CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => Protection::Gcm(Gcm::new(provider, keys.key, keys.iv).ok_or_else(bad)?),
             CipherAlg::Aes128Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes256Ctr => {
-                let mac = keys.mac.map(|m| PacketMac::new(provider, m, keys.mac_key)).ok_or_else(bad)?;
-                Protection::Ctr(provider.aes_ctr(keys.key, keys.iv).ok_or_else(bad)?, mac)
+                Protection::Sequential(provider.aes_ctr(keys.key, keys.iv).ok_or_else(bad)?, 16, mac()?)
+            }
+            CipherAlg::Aes128Cbc | CipherAlg::Aes192Cbc | CipherAlg::Aes256Cbc | CipherAlg::TripleDesCbc => {
+                let cipher = if keys.cipher == CipherAlg::TripleDesCbc { BlockCipher::TripleDes } else { BlockCipher::Aes };
+                let keyed = provider.cbc(cipher, keys.key, keys.iv, opening).ok_or_else(bad)?;
+                Protection::Sequential(keyed, cipher.block_len(), mac()?)
             }
         })
     }
@@ -60,7 +69,8 @@ impl Protection {
     fn block_size(&self) -> usize {
         match self {
             Protection::Plain | Protection::ChaCha(_) => 8,
-            Protection::Gcm(_) | Protection::Ctr(..) => 16,
+            Protection::Gcm(_) => 16,
+            Protection::Sequential(_, block, _) => *block,
         }
     }
 
@@ -69,7 +79,7 @@ impl Protection {
         match self {
             Protection::Plain => false,
             Protection::ChaCha(_) | Protection::Gcm(_) => true,
-            Protection::Ctr(_, mac) => mac.etm(),
+            Protection::Sequential(_, _, mac) => mac.etm(),
         }
     }
 
@@ -78,7 +88,7 @@ impl Protection {
             Protection::Plain => 0,
             Protection::ChaCha(_) => ChaChaPoly::TAG_LEN,
             Protection::Gcm(_) => Gcm::TAG_LEN,
-            Protection::Ctr(_, mac) => mac.tag_len(),
+            Protection::Sequential(_, _, mac) => mac.tag_len(),
         }
     }
 }
@@ -99,7 +109,7 @@ impl Sealer {
     }
 
     pub fn rekey(&mut self, keys: &DirectionKeys) -> Result<()> {
-        self.protection = Protection::new(keys)?;
+        self.protection = Protection::new(keys, false)?;
         Ok(())
     }
 
@@ -179,7 +189,7 @@ impl Sealer {
                 let tag = g.seal(len, body);
                 out.extend_from_slice(&tag);
             }
-            Protection::Ctr(ctr, mac) => {
+            Protection::Sequential(ctr, _, mac) => {
                 if mac.etm() {
                     if let Some(body) = packet.get_mut(4..) {
                         ctr.apply(body);
@@ -282,7 +292,7 @@ impl Opener {
     }
 
     pub fn rekey(&mut self, keys: &DirectionKeys) -> Result<()> {
-        self.protection = Protection::new(keys)?;
+        self.protection = Protection::new(keys, true)?;
         Ok(())
     }
 
@@ -335,7 +345,7 @@ impl Opener {
                         enc.copy_from_slice(head.get(..4).unwrap_or(&[0; 4]));
                         c.packet_length(self.seq, enc)
                     }
-                    Protection::Ctr(ctr, mac) if !mac.etm() => {
+                    Protection::Sequential(ctr, _, mac) if !mac.etm() => {
                         ctr.apply(head);
                         read_u32(head)
                     }
@@ -363,7 +373,7 @@ impl Opener {
                 let (aad, body) = packet.split_at_mut(4);
                 g.open(aad, body, tag).map_err(mac_error)?;
             }
-            Protection::Ctr(ctr, mac) => {
+            Protection::Sequential(ctr, _, mac) => {
                 if mac.etm() {
                     mac.verify(seq, packet, tag).map_err(mac_error)?;
                     if let Some(body) = packet.get_mut(4..) {

@@ -334,7 +334,7 @@ fn strict_kex_name(role: Role) -> &'static str {
 
 /// Terrapin can truncate the start of a sequence under chacha20-poly1305 and encrypt-then-MAC modes.
 fn terrapin_affected(n: &Negotiated) -> bool {
-    let etm = |m: Option<MacAlg>| matches!(m, Some(MacAlg::HmacSha256Etm | MacAlg::HmacSha512Etm));
+    let etm = |m: Option<MacAlg>| m.is_some_and(MacAlg::is_etm);
     [n.cipher_c2s, n.cipher_s2c].contains(&CipherAlg::Chacha20Poly1305) || etm(n.mac_c2s) || etm(n.mac_s2c)
 }
 
