@@ -1,9 +1,12 @@
 /**
  * Whether a new connection is taken, before anything of it reaches the core or a handler: MaxConnections,
  * PerSourcePenalties, PerSourceMaxStartups and MaxStartups, in that order, over the connections still
- * logging in, counted here in all and by source. The limits' own rules are in limits.ts.
+ * logging in, counted here in all and by source. The limits' own rules are in limits.ts. Then the
+ * reference's AllowedClients and BlockedClients (client-lists.ts), which decide how the `connectionRequest`
+ * event starts: refused, for a handler to overrule.
  */
 
+import { ClientList } from './client-lists.js';
 import type { ConnectionState } from './connection.js';
 import { StartupLimit, sourceOf, type SourcePenalties } from './limits.js';
 
@@ -15,6 +18,9 @@ export class Admission {
   /** `SSHVersionPattern` as set, and as one expression (`*` any run of characters, `?` one). */
   private versionPatternText = DEFAULT_VERSION_PATTERN;
   private versionPattern = globs(DEFAULT_VERSION_PATTERN);
+  /** `AllowedClients`: empty or `*` (the default) lets every address through. */
+  allowedClients = new ClientList('AllowedClients', '*');
+  blockedClients = new ClientList('BlockedClients', '');
   maxStartups = new StartupLimit();
   perSourceMaxStartups = Infinity;
   /**
@@ -38,6 +44,13 @@ export class Admission {
     if (this.penalties.refuses(address, now)) return 'source penalised (PerSourcePenalties)';
     if ((this.startupsBySource.get(sourceOf(address)) ?? 0) >= this.perSourceMaxStartups) return `PerSourceMaxStartups (${this.perSourceMaxStartups}) reached`;
     if (this.maxStartups.drops(this.startups, this.random)) return `MaxStartups ${this.maxStartups} with ${this.startups} unauthenticated`;
+    return undefined;
+  }
+
+  /** The list that keeps `address` out, if one does; read at each accept, so a change applies to the next. */
+  listedOut(address: string): 'AllowedClients' | 'BlockedClients' | undefined {
+    if (!this.allowedClients.empty && !this.allowedClients.matches(address)) return 'AllowedClients';
+    if (this.blockedClients.matches(address)) return 'BlockedClients';
     return undefined;
   }
 

@@ -46,6 +46,10 @@ export class ChannelState implements SSHChannel {
     readonly service: string,
   ) {}
 
+  get readyToSend(): boolean {
+    return !this.closed && this.queue.length === 0;
+  }
+
   /** Resolves once everything queued has been handed to the core. */
   idle(): Promise<void> {
     if (this.queue.length === 0) return Promise.resolve();

@@ -54,7 +54,7 @@ export class Decisions {
   /** The instruction sent with keyboard-interactive prompts no handler worded (KeyboardInteractiveMessage). */
   keyboardInteractiveMessage: string;
   /** Sent when a client starts keyboard-interactive and neither a handler nor the connection chose others. */
-  private readonly keyboardInteractivePrompts: KeyboardInteractivePrompt[];
+  private keyboardInteractivePrompts: KeyboardInteractivePrompt[];
   /** Prompts set for one connection (`KeyboardInteractivePrompts[id]`), until it authenticates or ends. */
   readonly connectionPrompts = new Map<number, KeyboardInteractivePrompt[]>();
 
@@ -69,6 +69,13 @@ export class Decisions {
   ) {
     this.keyboardInteractiveMessage = options.keyboardInteractiveMessage ?? '';
     this.keyboardInteractivePrompts = options.keyboardInteractivePrompts ?? [];
+  }
+
+  /** No message or prompts of the server's own (`SSHServer.reset`). */
+  reset(): void {
+    this.keyboardInteractiveMessage = '';
+    this.keyboardInteractivePrompts = [];
+    this.connectionPrompts.clear();
   }
 
   /** The keyboard-interactive prompts a connection gets when no handler chooses. */

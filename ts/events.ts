@@ -15,8 +15,13 @@ export interface KeyboardInteractivePrompt {
 export interface ConnectionRequestEvent {
   address: string;
   port: number;
-  /** Set to false (or call reject) to refuse. Default true. */
+  /**
+   * Set to false (or call reject) to refuse. Default true, unless `refusedBy` names the list that keeps the
+   * address out; a handler may still set it to true, as in the reference.
+   */
   accept: boolean;
+  /** The address is not in `AllowedClients`, or is in `BlockedClients`. */
+  refusedBy?: 'AllowedClients' | 'BlockedClients';
   reject(): void;
 }
 
@@ -258,4 +263,9 @@ export interface SSHChannel {
   readonly bytesReceived: number;
   /** Channel data the core has taken to send to the client so far. */
   readonly bytesSent: number;
+  /**
+   * Whether data sent now is taken at once: false while earlier sends wait, for the client's window (until
+   * `channelReadyToSend` fires) or for its socket to drain.
+   */
+  readonly readyToSend: boolean;
 }

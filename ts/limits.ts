@@ -4,7 +4,10 @@
  * syntax. Pure bookkeeping: the caller passes the time and the randomness.
  */
 
+import { ClientList } from './client-lists.js';
 import { ErrorCode, SSHError } from './errors.js';
+
+const NO_EXEMPTIONS = new ClientList('PerSourcePenaltyExemptList', '');
 
 function invalid(name: string, value: string, expected: string): SSHError {
   return new SSHError(ErrorCode.InvalidArgument, `${name}=${value}: expected ${expected}`);
@@ -50,6 +53,9 @@ export type PenaltyCause = 'authfail' | 'noauth' | 'grace-exceeded' | 'crash' | 
 
 /** OpenSSH 9.8's defaults (sshd_config(5), servconf.c), in its order; `protocol` 0 is off. */
 const DEFAULT_DURATIONS: Readonly<Record<PenaltyCause, number>> = { crash: 90_000, authfail: 5000, noauth: 1000, 'grace-exceeded': 20_000, protocol: 0 };
+const DEFAULT_MAX = 600_000;
+const DEFAULT_MIN = 15_000;
+const DEFAULT_MAX_SOURCES = 65_536;
 
 const DURATION = /^(\d+)(s|m|h)?$/;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -85,11 +91,23 @@ interface Penalty {
 export class SourcePenalties {
   enabled = true;
   readonly durations: Record<PenaltyCause, number> = { ...DEFAULT_DURATIONS };
-  max = 600_000;
-  min = 15_000;
-  readonly maxSources: Record<Family, number> = { 4: 65_536, 6: 65_536 };
-  private exempt: string[] = [];
+  max = DEFAULT_MAX;
+  min = DEFAULT_MIN;
+  readonly maxSources: Record<Family, number> = { 4: DEFAULT_MAX_SOURCES, 6: DEFAULT_MAX_SOURCES };
+  private exempt = NO_EXEMPTIONS;
   private readonly tables: Record<Family, Map<string, Penalty>> = { 4: new Map(), 6: new Map() };
+
+  /** OpenSSH's defaults, no exemptions, nobody penalised (`SSHServer.reset`). */
+  reset(): void {
+    this.enabled = true;
+    Object.assign(this.durations, DEFAULT_DURATIONS);
+    this.max = DEFAULT_MAX;
+    this.min = DEFAULT_MIN;
+    this.maxSources[4] = this.maxSources[6] = DEFAULT_MAX_SOURCES;
+    this.exempt = NO_EXEMPTIONS;
+    this.tables[4].clear();
+    this.tables[6].clear();
+  }
 
   /** Parses OpenSSH's syntax: `yes`, `no`, or `key:value` words (`authfail:5s noauth:1s max:10m ...`). */
   configure(value: string): void {
@@ -130,32 +148,17 @@ export class SourcePenalties {
     return this.durations[cause] > 0;
   }
 
-  /** `PerSourcePenaltyExemptList`: comma-separated addresses, or IPv4 prefixes in CIDR form. */
+  /** `PerSourcePenaltyExemptList`: comma-separated addresses and CIDR ranges, as AllowedClients takes them. */
   setExempt(value: string): void {
-    const list = value.split(',').map((a) => a.trim()).filter(Boolean);
-    for (const entry of list) {
-      const [addr, bits] = entry.split('/');
-      if (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > 32 || ipv4(addr!) === undefined)) {
-        throw invalid('PerSourcePenaltyExemptList', entry, 'an address or an IPv4 CIDR block');
-      }
-    }
-    this.exempt = list;
+    this.exempt = new ClientList('PerSourcePenaltyExemptList', value);
   }
 
   get exemptList(): string {
-    return this.exempt.join(',');
+    return this.exempt.text;
   }
 
   private exempted(source: string): boolean {
-    return this.exempt.some((entry) => {
-      const [addr, bits] = entry.split('/');
-      if (bits === undefined) return addr === source;
-      const net = ipv4(addr!);
-      const ip = ipv4(source);
-      if (net === undefined || ip === undefined) return false;
-      const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-      return ((net & mask) >>> 0) === ((ip & mask) >>> 0);
-    });
+    return this.exempt.matches(source);
   }
 
   /** Whether a new connection from `address` is refused now. */
@@ -197,16 +200,4 @@ export class SourcePenalties {
   private sweep(table: Map<string, Penalty>, now: number): void {
     for (const [source, p] of table) if (p.expires <= now) table.delete(source);
   }
-}
-
-function ipv4(address: string): number | undefined {
-  const parts = address.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const part of parts) {
-    const v = Number(part);
-    if (!/^\d{1,3}$/.test(part) || v > 255) return undefined;
-    n = n * 256 + v;
-  }
-  return n;
 }

@@ -30,8 +30,20 @@ import type { ConnectionRequestEvent, SSHChannel, SSHConnection, SSHServerEvents
 import { SourcePenalties, StartupLimit } from './limits.js';
 import { Router } from './routing.js';
 import { DEFAULT_MAX_WEBSOCKET_MESSAGE, cryptoRandom, systemClock, wholeMs, type Clock, type Runtime, type WebSocketEndpoint } from './runtime.js';
-import { HOST_SETTINGS, formatPrompts, optionSettings, parsePrompts, parseSetting, positiveInt, type SSHServerOptions } from './settings.js';
-import type { Listener, Transport } from './transport.js';
+import { ClientList } from './client-lists.js';
+import {
+  HOST_SETTINGS,
+  formatPrompts,
+  impliedFamily,
+  listenFamily,
+  optionSettings,
+  parseBoolean,
+  parsePrompts,
+  parseSetting,
+  positiveInt,
+  type SSHServerOptions,
+} from './settings.js';
+import type { Listener, SocketOptions, Transport } from './transport.js';
 
 export type {
   AuthMethodName,
@@ -63,6 +75,9 @@ export { systemClock, type Clock, type Runtime, type WebSocketEndpoint } from '.
 export { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamType } from './ssh-params.js';
 export type { HostKeyFile, SSHServerOptions } from './settings.js';
 
+/** Where a new server listens, unless told otherwise (and again after `reset()`). */
+const DEFAULT_LISTEN = { localHost: '127.0.0.1', localPort: 22, connectionBacklog: 511 };
+
 export class SSHServer extends Emitter<SSHServerEvents> {
   private readonly conns = new Map<number, ConnectionState>();
   private listener: Listener | undefined;
@@ -79,6 +94,12 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   localHost: string;
   localPort: number;
   connectionBacklog: number;
+  /** TcpNoDelay and KeepAliveTime, applied to each connection as it is accepted. */
+  private readonly socketOptions: SocketOptions = { noDelay: true, keepAliveMs: 0 };
+  /** UseIPv6 as set; undefined: as `localHost` is written. */
+  private useIPv6: 0 | 1 | 2 | undefined;
+  /** The host settings a new server has, before any option: what `reset()` puts back. */
+  private readonly hostDefaults: [string, string][];
 
   constructor(
     private readonly runtime: Runtime,
@@ -112,9 +133,12 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     );
     this.decisions = new Decisions(this.events, this.binding, this.clock, this.authFailureDelay, tunnels, options);
     this.router = new Router(this.conns, this.binding, this.events, this.decisions, this.admission, this.penalties, this.clock);
-    this.localHost = options.localHost ?? '127.0.0.1';
-    this.localPort = options.localPort ?? 22;
-    this.connectionBacklog = options.connectionBacklog ?? 511;
+    this.localHost = options.localHost ?? DEFAULT_LISTEN.localHost;
+    this.localPort = options.localPort ?? DEFAULT_LISTEN.localPort;
+    this.connectionBacklog = options.connectionBacklog ?? DEFAULT_LISTEN.connectionBacklog;
+    // These came with the options already, or have reset methods of their own.
+    const ownReset = ['ConnectionBacklog', 'KeyboardInteractiveMessage', 'PerSourcePenalties', 'PerSourcePenaltyExemptList', 'UseIPv6'];
+    this.hostDefaults = HOST_SETTINGS.filter((name) => !ownReset.includes(name)).map((name) => [name, this.config(name)]);
     for (const file of options.hostKeys ?? []) {
       if (typeof file === 'string') this.addHostKey(file);
       else this.addHostKey(file.key, { passphrase: file.passphrase });
@@ -183,6 +207,27 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       case 'SSHVersionPattern':
         if (value !== undefined) this.admission.sshVersionPattern = value;
         return this.admission.sshVersionPattern;
+      case 'AllowedClients':
+        if (value !== undefined) admission.allowedClients = new ClientList(name, value);
+        return admission.allowedClients.text;
+      case 'BlockedClients':
+        if (value !== undefined) admission.blockedClients = new ClientList(name, value);
+        return admission.blockedClients.text;
+      case 'TcpNoDelay':
+        if (value !== undefined) this.socketOptions.noDelay = parseBoolean(name, value);
+        return String(this.socketOptions.noDelay);
+      case 'KeepAliveTime':
+        if (value !== undefined) this.socketOptions.keepAliveMs = /^\s*0\s*$/.test(value) ? 0 : positiveInt(name, value, 2 ** 31 - 1);
+        return String(this.socketOptions.keepAliveMs);
+      case 'KeepAliveInterval':
+      case 'KeepAliveRetryCount':
+        throw new SSHError(ErrorCode.InvalidArgument, `${name}: no JavaScript runtime sets TCP_KEEPINTVL or TCP_KEEPCNT; the system's values apply`);
+      case 'UseIPv6':
+        if (value !== undefined) {
+          if (!/^\s*[012]\s*$/.test(value)) throw new SSHError(ErrorCode.InvalidArgument, 'UseIPv6 must be 0 (IPv4 only), 1 (IPv6 only) or 2 (both)');
+          this.useIPv6 = Number(value) as 0 | 1 | 2;
+        }
+        return String(this.useIPv6 ?? impliedFamily(this.localHost));
     }
     if (value !== undefined && !this.binding.setConfig(name, value)) {
       throw new SSHError(ErrorCode.InvalidArgument, `unknown setting: ${name} (host settings: ${HOST_SETTINGS.join(', ')})`);
@@ -234,7 +279,8 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   async startListening(): Promise<{ host: string; port: number }> {
     if (this.listener) throw new SSHError(ErrorCode.AlreadyListening, 'already listening');
     if (this.hostPublicKeys.length === 0) throw new SSHError(ErrorCode.NoHostKey, 'no host key: pass hostKeys or call addHostKey/generateHostKey first');
-    this.listener = await this.runtime.listen.listen({ host: this.localHost, port: this.localPort, backlog: this.connectionBacklog }, (t) => void this.accept(t));
+    const where = listenFamily(this.localHost, this.useIPv6);
+    this.listener = await this.runtime.listen.listen({ ...where, port: this.localPort, backlog: this.connectionBacklog }, (t) => void this.accept(t));
     this.localPort = this.listener.port;
     return { host: this.listener.host, port: this.listener.port };
   }
@@ -287,6 +333,21 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   }
 
   /**
+   * The reference's Reset: as `shutdown`, then every setting back to what a new `SSHServer` without options
+   * has: a fresh wasm instance without host keys and with the core's defaults, the host settings', `localHost`
+   * 127.0.0.1, `localPort` 22, penalties forgotten. Event handlers stay. Add a host key before listening again.
+   */
+  async reset(graceMs = 2000): Promise<void> {
+    await this.shutdown(graceMs);
+    this.binding.reset();
+    Object.assign(this, DEFAULT_LISTEN);
+    this.useIPv6 = undefined;
+    for (const [name, value] of this.hostDefaults) this.config(`${name}=${value}`);
+    this.penalties.reset();
+    this.decisions.reset();
+  }
+
+  /**
    * Serves one already-accepted byte stream: what the listen adapters call, and the way to serve a
    * transport they do not cover (a WebSocket stream, an in-memory pipe).
    */
@@ -300,6 +361,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       transport.destroy();
       return;
     }
+    transport.configure?.(this.socketOptions);
     // The slot is held from here, while the handler decides: connections arriving meanwhile count it.
     this.admission.begin(address);
     let served = false;
@@ -319,10 +381,12 @@ export class SSHServer extends Emitter<SSHServerEvents> {
    * trap between the two would leave it on a dead instance); false if refused.
    */
   private async admit(transport: Transport): Promise<boolean> {
+    const refusedBy = this.admission.listedOut(transport.remoteAddress);
     const request: ConnectionRequestEvent = {
       address: transport.remoteAddress,
       port: transport.remotePort,
-      accept: true,
+      accept: refusedBy === undefined,
+      ...(refusedBy ? { refusedBy } : {}),
       reject() {
         this.accept = false;
       },
@@ -333,7 +397,11 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       this.events.handlerFailed(0, e);
       request.accept = false;
     }
-    if (!request.accept) return false;
+    if (!request.accept) {
+      const why = refusedBy === 'AllowedClients' ? 'not in AllowedClients' : refusedBy === 'BlockedClients' ? 'in BlockedClients' : 'by a connectionRequest handler';
+      this.events.log(2, `refused connection from ${transport.remoteAddress}:${transport.remotePort}: ${why}`);
+      return false;
+    }
     // A trap while the handler ran: this connection belongs to the fresh instance.
     const recovering = this.binding.recovering;
     if (recovering) await recovering;

@@ -51,6 +51,22 @@ export interface SSHServerOptions {
    * by user name (AuthFailureDelay); 0 turns it off. Default 5, as OpenSSH.
    */
   authFailureDelay?: number;
+  /**
+   * Client addresses let in (AllowedClients; default any) and kept out (BlockedClients): IPv4 and IPv6
+   * addresses, CIDR ranges, or IPv4 wildcards such as `10.1.*`.
+   */
+  allowedClients?: string[];
+  blockedClients?: string[];
+  /** Nagle's algorithm off on accepted connections (TcpNoDelay). Default true. */
+  tcpNoDelay?: boolean;
+  /** Idle milliseconds before TCP keep-alive probes start on accepted connections (KeepAliveTime); 0, the default, is off. */
+  keepAliveTime?: number;
+  /**
+   * The listening socket's family (UseIPv6): 0 IPv4 only, 1 IPv6 only, 2 both (IPv4 clients as `::ffff:a.b.c.d`).
+   * With a wildcard `localHost` (`0.0.0.0` or `::`) it picks the wildcard; a specific address must agree.
+   * Default: as `localHost` is written.
+   */
+  useIPv6?: 0 | 1 | 2;
   /** Further settings by the reference's names, as `config()` takes them. */
   config?: Record<string, string | number | boolean>;
 }
@@ -69,6 +85,11 @@ export function optionSettings(options: SSHServerOptions): string[] {
   if (options.compressionAlgorithms) settings.push(`SSHCompressionAlgorithms=${options.compressionAlgorithms.join(',')}`);
   if (options.cryptoProvider) settings.push(`CryptoProvider=${options.cryptoProvider}`);
   if (options.authFailureDelay !== undefined) settings.push(`AuthFailureDelay=${options.authFailureDelay}`);
+  if (options.allowedClients) settings.push(`AllowedClients=${options.allowedClients.join(',')}`);
+  if (options.blockedClients) settings.push(`BlockedClients=${options.blockedClients.join(',')}`);
+  if (options.tcpNoDelay !== undefined) settings.push(`TcpNoDelay=${options.tcpNoDelay}`);
+  if (options.keepAliveTime !== undefined) settings.push(`KeepAliveTime=${options.keepAliveTime}`);
+  if (options.useIPv6 !== undefined) settings.push(`UseIPv6=${options.useIPv6}`);
   for (const [name, value] of Object.entries(options.config ?? {})) settings.push(`${name}=${value}`);
   return settings;
 }
@@ -84,6 +105,11 @@ export const HOST_SETTINGS = [
   'PerSourcePenalties',
   'PerSourcePenaltyExemptList',
   'SSHVersionPattern',
+  'AllowedClients',
+  'BlockedClients',
+  'TcpNoDelay',
+  'KeepAliveTime',
+  'UseIPv6',
 ] as const;
 
 /**
@@ -97,6 +123,34 @@ export function parseSetting(setting: string): { name: string; value: string | u
   const indexed = /^(\w+)\[(\d+)\]$/.exec(name);
   if (indexed) return { name: indexed[1]!, value, connectionId: Number(indexed[2]) };
   return { name, value, connectionId: undefined };
+}
+
+/** The reference's booleans: `true`/`false`, `True`/`False`, `1`/`0`. */
+export function parseBoolean(name: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new SSHError(ErrorCode.InvalidArgument, `${name} must be true or false`);
+}
+
+/**
+ * Where to listen for `UseIPv6` (0 IPv4 only, 1 IPv6 only, 2 both; undefined: as `host` is written): a
+ * wildcard host becomes that family's; a specific address must be of the family asked for.
+ */
+export function listenFamily(host: string, useIPv6: 0 | 1 | 2 | undefined): { host: string; ipv6Only?: boolean } {
+  if (useIPv6 === undefined) return { host };
+  if (host === '0.0.0.0' || host === '::') return useIPv6 === 0 ? { host: '0.0.0.0' } : { host: '::', ipv6Only: useIPv6 === 1 };
+  const v6 = host.includes(':');
+  if (useIPv6 === 2 || v6 !== (useIPv6 === 1)) {
+    const wants = ['IPv4 only', 'IPv6 only', 'IPv4 and IPv6'][useIPv6];
+    throw new SSHError(ErrorCode.InvalidArgument, `UseIPv6=${useIPv6} listens on ${wants}: localHost ${host} cannot; use 0.0.0.0 or ::`);
+  }
+  return { host, ipv6Only: v6 };
+}
+
+/** What `UseIPv6` reads when it was not set: the family `host` listens on (`::` takes IPv4 too, by default). */
+export function impliedFamily(host: string): 0 | 1 | 2 {
+  return host === '::' ? 2 : host.includes(':') ? 1 : 0;
 }
 
 export function positiveInt(name: string, value: string, max: number): number {

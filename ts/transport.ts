@@ -23,6 +23,19 @@ export interface Transport {
   resume(): void;
   /** Installs the callbacks; called once, before any data is delivered. */
   attach(handlers: TransportHandlers): void;
+  /**
+   * Applies the socket settings as far as the runtime has the knobs (TCP on Node, Deno and Bun); a
+   * transport without a socket of its own (a WebSocket, a pipe) leaves it out. Called once, as accepted.
+   */
+  configure?(options: SocketOptions): void;
+}
+
+/** `TcpNoDelay` and `KeepAliveTime`, as the server applies them to each accepted connection. */
+export interface SocketOptions {
+  /** Nagle's algorithm off. */
+  noDelay: boolean;
+  /** Idle milliseconds before TCP keep-alive probes start; 0 turns keep-alive off. */
+  keepAliveMs: number;
 }
 
 /** What serves a transport accepted elsewhere: `SSHServer.accept`. */
@@ -50,6 +63,8 @@ export interface ListenOptions {
   host: string;
   port: number;
   backlog?: number;
+  /** On an IPv6 `host`: take IPv6 clients only (true), or IPv4 ones too, mapped (false); default the system's. */
+  ipv6Only?: boolean;
 }
 
 /** A listening socket. */

@@ -6,7 +6,7 @@
  */
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,8 @@ beforeAll(async () => {
   execFileSync(process.execPath, ['scripts/build.mjs', '--out', join(pkg, 'dist')], { cwd: root, stdio: 'ignore' });
   const { name, version, type, exports } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name, version, type, exports }));
+  // Its dependency, as an install would have put it beside the package.
+  symlinkSync(join(root, 'node_modules/cidr-block'), join(app, 'node_modules/cidr-block'));
   mkdirSync(join(app, 'examples'));
   cpSync(join(root, 'examples/browser-client'), join(app, 'examples/browser-client'), { recursive: true });
   const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'demo host', '-f', hostKey]);

@@ -52,8 +52,8 @@ beforeAll(async () => {
   execFileSync(process.execPath, ['scripts/build.mjs', '--out', join(pkg, 'dist')], { cwd: root, stdio: 'ignore' });
   const { name, version, type, exports, bin } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name, version, type, exports, bin }));
-  // The relay's one dependency, as an install would have put it beside the package.
-  symlinkSync(join(root, 'node_modules/ws'), join(app, 'node_modules/ws'));
+  // The package's dependencies (the relay's and the admission lists'), as an install would have put them beside it.
+  for (const dep of ['ws', 'cidr-block']) symlinkSync(join(root, 'node_modules', dep), join(app, 'node_modules', dep));
   mkdirSync(join(app, 'examples'));
   cpSync(join(root, 'examples/browser'), join(app, 'examples/browser'), { recursive: true });
 

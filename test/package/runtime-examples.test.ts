@@ -6,7 +6,7 @@
  */
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,8 @@ beforeAll(() => {
   const { name, version, type, exports } = manifest;
   writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name, version, type, exports }));
   writeFileSync(join(app, 'package.json'), JSON.stringify({ type: 'module', dependencies: { wasshd: version } }));
+  // Its dependency, as an install would have put it beside the package.
+  cpSync(join(root, 'node_modules/cidr-block'), join(app, 'node_modules/cidr-block'), { recursive: true });
   for (const runtime of ['deno', 'bun']) {
     mkdirSync(join(app, runtime));
     copyFileSync(join(root, 'examples', runtime, 'server.ts'), join(app, runtime, 'server.ts'));

@@ -70,24 +70,26 @@ describe('PerSourcePenalties', () => {
     expect(p.refuses('198.51.100.7', 600_000)).toBe(false);
   });
 
-  it('takes the OpenSSH syntax, exempts listed addresses and CIDR blocks, and can be turned off', () => {
+  it('takes the OpenSSH syntax, exempts listed addresses and CIDR ranges of either family, and can be turned off', () => {
     const p = new SourcePenalties();
     p.configure('authfail:1m noauth:2s min:30s max:1h max-sources:3');
     expect(p.describe()).toBe('crash:90s authfail:60s noauth:2s grace-exceeded:20s max:3600s min:30s max-sources4:3 max-sources6:3');
     p.configure('max-sources6:7');
     expect(p.describe()).toMatch(/ max-sources4:3 max-sources6:7$/);
-    p.setExempt('10.0.0.0/8, 192.0.2.9');
-    p.penalise('10.1.2.3', 'authfail', 0);
-    p.penalise('192.0.2.9', 'authfail', 0);
-    expect(p.refuses('10.1.2.3', 0)).toBe(false);
-    expect(p.refuses('192.0.2.9', 0)).toBe(false);
+    p.setExempt('10.0.0.0/8, 192.0.2.9,2001:db8::/32');
+    expect(p.exemptList).toBe('10.0.0.0/8,192.0.2.9,2001:db8::/32');
+    for (const source of ['10.1.2.3', '192.0.2.9', '2001:db8::5']) {
+      p.penalise(source, 'authfail', 0);
+      expect(p.refuses(source, 0), source).toBe(false);
+    }
     p.penalise('192.0.2.10', 'authfail', 0);
     expect(p.refuses('192.0.2.10', 0)).toBe(true);
     p.configure('no');
     expect(p.refuses('192.0.2.10', 0)).toBe(false);
     expect(p.describe()).toBe('no');
     for (const bad of ['authfail', 'authfail:5x', 'bogus:5s', 'max-sources:0']) expect(() => new SourcePenalties().configure(bad), bad).toThrow(/PerSourcePenalties/);
-    expect(() => p.setExempt('10.0.0.0/33')).toThrow(/PerSourcePenaltyExemptList/);
+    for (const bad of ['10.0.0.0/33', 'proxy.example']) expect(() => p.setExempt(bad), bad).toThrow(/PerSourcePenaltyExemptList/);
+    expect(p.exemptList).toBe('10.0.0.0/8,192.0.2.9,2001:db8::/32');
   });
 
   it('keeps at most max-sources live entries: new sources beyond them go unrecorded until old ones expire', () => {

@@ -28,6 +28,8 @@ beforeAll(async () => {
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(installed, 'dist')]);
   cpSync(join(root, 'wasm/pkg'), join(installed, 'dist/wasm/pkg'), { recursive: true });
   copyFileSync(join(root, 'package.json'), join(installed, 'package.json'));
+  // Its dependency as an install would have put it beside the package.
+  symlinkSync(join(root, 'node_modules/cidr-block'), join(dir, 'node_modules/cidr-block'));
   const app = join(dir, 'app');
   mkdirSync(app);
   symlinkSync(join(dir, 'node_modules'), join(app, 'node_modules'));

@@ -130,4 +130,4 @@ export type { WebSocketTransportOptions } from '../websocket-transport.js';
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportAcceptor, TransportHandlers } from '../transport.js';
+export type { Transport, TransportAcceptor, TransportHandlers, SocketOptions } from '../transport.js';

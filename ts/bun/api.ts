@@ -21,6 +21,8 @@ export interface BunSocket<Data> {
   pause(): void;
   resume(): void;
   setNoDelay(noDelay?: boolean): boolean;
+  /** SO_KEEPALIVE, with the idle time in milliseconds before the first probe. */
+  setKeepAlive(enable?: boolean, initialDelay?: number): boolean;
 }
 
 export interface BunSocketHandlers<Data> {
@@ -63,7 +65,7 @@ export interface BunApi {
   readonly argv: string[];
   file(path: string | URL): { arrayBuffer(): Promise<ArrayBuffer> };
   /** `allowHalfOpen`: a peer's FIN leaves our side open (by default Bun then closes the socket). */
-  listen<Data>(options: { hostname: string; port: number; allowHalfOpen?: boolean; socket: BunSocketHandlers<Data> }): BunTcpListener;
+  listen<Data>(options: { hostname: string; port: number; allowHalfOpen?: boolean; ipv6Only?: boolean; socket: BunSocketHandlers<Data> }): BunTcpListener;
   /** On a new Unix socket (a file at `path` makes it fail); `stop` removes the file. */
   listen<Data>(options: { unix: string; allowHalfOpen?: boolean; socket: BunSocketHandlers<Data> }): BunTcpListener;
   /** Resolves once connected; rejects if the connection fails. */

@@ -4,6 +4,9 @@
  * from `Bun.listen` and WebSockets from `Bun.serve`.
  */
 
+import { SSHClient as BaseClient } from '../client/client.js';
+import { instantiateClientCore } from '../client/instance.js';
+import { tcpTransport, type TcpSSHClientOptions } from '../client/tcp.js';
 import { instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
@@ -24,7 +27,21 @@ export class SSHServer extends BaseServer {
   }
 }
 
+let clientModule: Promise<WebAssembly.Module> | undefined;
+
+export class SSHClient extends BaseClient {
+  /** Connects (over `transport`, or TCP to `host`:`port`), checks the host key, logs in. The first connect compiles the client's module. */
+  static async connect(options: TcpSSHClientOptions): Promise<SSHClient> {
+    clientModule ??= Bun.file(new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url)).arrayBuffer().then((bytes) => WebAssembly.compile(bytes));
+    const module = await clientModule;
+    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now, nodeCryptoProvider) };
+    return BaseClient.loggedIn(options, tcpTransport(options, bunConnectTcp), (transport) => new SSHClient(runtime, { ...options, transport }));
+  }
+}
+
+export * from '../client/exports.js';
+export type { TcpSSHClientOptions } from '../client/tcp.js';
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, ListenAdapter, Listener, StaticFile, WebSocketListenAdapter } from '../transport.js';
+export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, StaticFile, WebSocketListenAdapter } from '../transport.js';

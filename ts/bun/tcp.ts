@@ -1,6 +1,6 @@
 /** Bun's TCP sockets (`Bun.listen`) behind the transport contract. */
 
-import type { ListenAdapter, Listener, Transport, TransportHandlers } from '../transport.js';
+import type { ListenAdapter, Listener, SocketOptions, Transport, TransportHandlers } from '../transport.js';
 import type { BunApi, BunSocket, BunSocketHandlers } from './api.js';
 
 declare const Bun: BunApi;
@@ -34,6 +34,11 @@ class BunTcpTransport implements Transport {
 
   get bufferedAmount(): number {
     return this.queued;
+  }
+
+  configure(options: SocketOptions): void {
+    this.socket.setNoDelay(options.noDelay);
+    this.socket.setKeepAlive(options.keepAliveMs > 0, options.keepAliveMs);
   }
 
   write(data: Uint8Array): boolean {
@@ -167,7 +172,13 @@ export const bunTcp: ListenAdapter = {
   // Bun.listen takes no backlog: ConnectionBacklog does not reach the kernel here.
   async listen(options, accept): Promise<Listener> {
     // Half-open allowed: whether a peer's FIN ends our side too is the handlers' choice (`TransportHandlers.end`).
-    const listener = Bun.listen<BunTcpTransport>({ hostname: options.host, port: options.port, allowHalfOpen: true, socket: socketHandlers(accept) });
+    const listener = Bun.listen<BunTcpTransport>({
+      hostname: options.host,
+      port: options.port,
+      allowHalfOpen: true,
+      ...(options.ipv6Only !== undefined ? { ipv6Only: options.ipv6Only } : {}),
+      socket: socketHandlers(accept),
+    });
     return {
       host: options.host,
       port: listener.port,

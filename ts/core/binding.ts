@@ -152,6 +152,19 @@ export class CoreBinding {
     return key;
   }
 
+  /**
+   * A fresh instance without host keys and with every core setting at its default (`SSHServer.reset`), for
+   * a server that serves no connection any more; connection ids go on from the last one.
+   */
+  reset(): void {
+    const core = this.runtime.createCore(randomBytes(64));
+    core.continue_ids_after(this.lastConnectionId);
+    this.instance = core;
+    this.broken = undefined;
+    this.settings.clear();
+    this.hostKeyFiles.length = 0;
+  }
+
   /** Sets a setting the core holds; false when the core does not know the name. */
   setConfig(name: string, value: string): boolean {
     const known = this.call((core) => core.set_config(name, value));

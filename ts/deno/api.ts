@@ -16,7 +16,7 @@ export interface UnixAddr {
   path: string | null;
 }
 
-/** A TCP connection, or a Unix socket's (which has no `setNoDelay`). */
+/** A TCP connection, or a Unix socket's (which has neither `setNoDelay` nor `setKeepAlive`). */
 export interface TcpConn {
   readonly remoteAddr: NetAddr | UnixAddr;
   /** Resolves with the bytes read, or null at end of stream. */
@@ -27,6 +27,8 @@ export interface TcpConn {
   closeWrite(): Promise<void>;
   close(): void;
   setNoDelay?(noDelay?: boolean): void;
+  /** SO_KEEPALIVE; the idle time before the first probe is the system's. */
+  setKeepAlive?(keepAlive?: boolean): void;
 }
 
 export interface UnixListener {

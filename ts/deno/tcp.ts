@@ -1,6 +1,7 @@
 /** Deno's TCP sockets (`Deno.listen`) behind the transport contract. */
 
-import type { ListenAdapter, Listener, Transport, TransportHandlers } from '../transport.js';
+import { ErrorCode, SSHError } from '../errors.js';
+import type { ListenAdapter, Listener, SocketOptions, Transport, TransportHandlers } from '../transport.js';
 import type { DenoApi, TcpConn, UnixListener } from './api.js';
 
 declare const Deno: DenoApi;
@@ -41,6 +42,12 @@ class DenoTcpTransport implements Transport {
 
   get bufferedAmount(): number {
     return this.queued;
+  }
+
+  /** Deno sets no keep-alive time: the system's applies (Linux: 2 hours). */
+  configure(options: SocketOptions): void {
+    this.conn.setNoDelay?.(options.noDelay);
+    this.conn.setKeepAlive?.(options.keepAliveMs > 0);
   }
 
   write(data: Uint8Array): boolean {
@@ -189,6 +196,8 @@ export async function denoConnectUnix(path: string): Promise<Transport> {
 
 export const denoTcp: ListenAdapter = {
   async listen(options, accept): Promise<Listener> {
+    // Deno.listen has no IPV6_V6ONLY: an IPv6 wildcard listener takes IPv4 clients too, as Linux does by default.
+    if (options.ipv6Only) throw new SSHError(ErrorCode.InvalidArgument, 'Deno cannot listen on IPv6 only (UseIPv6=1): it has no IPV6_V6ONLY option');
     const listener = Deno.listen({ hostname: options.host, port: options.port, ...(options.backlog ? { tcpBacklog: options.backlog } : {}) });
     return { host: options.host, port: listener.addr.port, close: accepting(listener, accept) };
   },

@@ -7,13 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import type { ChannelStreamOptions } from '../channel-streams.js';
-import { SSHClient as BaseClient, type SSHClientOptions } from '../client/client.js';
+import { SSHClient as BaseClient } from '../client/client.js';
 import { instantiateClientCore } from '../client/instance.js';
+import { tcpTransport, type TcpSSHClientOptions } from '../client/tcp.js';
 import { instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
-import { ErrorCode, SSHError } from '../errors.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
-import type { Transport } from '../transport.js';
 import { nodeConnectTcp, nodeConnectUnix, nodeListenUnix, nodeTcp } from './tcp.js';
 import { uwsWebSocket } from './websocket.js';
 
@@ -47,29 +46,19 @@ export function channelDuplex(server: BaseServer, connectionId: number, channelI
 }
 
 /** `SSHClient.connect`'s options on Node: a transport, or a TCP connection to make. */
-export interface NodeSSHClientOptions extends Omit<SSHClientOptions, 'transport'> {
-  transport?: Transport;
-  /** Where to connect over TCP when no transport is given; default localhost, port 22. */
-  host?: string;
-  port?: number;
-}
+export type NodeSSHClientOptions = TcpSSHClientOptions;
 
 export class SSHClient extends BaseClient {
   /** Connects (over `transport`, or TCP to `host`:`port`), checks the host key, logs in. */
-  static async connect(options: NodeSSHClientOptions): Promise<SSHClient> {
-    const { host = 'localhost', port = 22 } = options;
-    const open = async () =>
-      options.transport ??
-      nodeConnectTcp(host, port).catch((e: Error) => {
-        throw new SSHError(ErrorCode.ConnectionLost, `could not connect to ${host} port ${port}: ${e.message}`);
-      });
+  static async connect(options: TcpSSHClientOptions): Promise<SSHClient> {
     const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(compiledClient(), seed, now, nodeCryptoProvider) };
-    return BaseClient.loggedIn(options, open, (transport) => new SSHClient(runtime, { ...options, transport }));
+    return BaseClient.loggedIn(options, tcpTransport(options, nodeConnectTcp), (transport) => new SSHClient(runtime, { ...options, transport }));
   }
 }
 
 export * from '../client/exports.js';
+export type { TcpSSHClientOptions } from '../client/tcp.js';
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, ListenAdapter, Listener, StaticFile, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';
+export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, StaticFile, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';

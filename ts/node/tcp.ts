@@ -1,7 +1,7 @@
 /** Node's TCP sockets behind the transport contract. */
 
 import { connect, createServer, type ListenOptions, type Socket } from 'node:net';
-import type { ListenAdapter, Listener, Transport, TransportHandlers } from '../transport.js';
+import type { ListenAdapter, Listener, SocketOptions, Transport, TransportHandlers } from '../transport.js';
 
 /** Bytes buffered in a socket before `write` reports backpressure; sized for a few 32 KiB packets in flight. */
 const HIGH_WATER_MARK = 1024 * 1024;
@@ -21,6 +21,12 @@ class TcpTransport implements Transport {
 
   get bufferedAmount(): number {
     return this.socket.writableLength;
+  }
+
+  /** Node sets the time before the first keep-alive probe, not the interval or the count (the system's apply). */
+  configure(options: SocketOptions): void {
+    this.socket.setNoDelay(options.noDelay);
+    this.socket.setKeepAlive(options.keepAliveMs > 0, options.keepAliveMs);
   }
 
   /** Ends our side once: Node makes an error (with its stack) for every later `end`. */
@@ -76,7 +82,7 @@ function connected(socket: Socket): Promise<Transport> {
 }
 
 export const nodeTcp: ListenAdapter = {
-  listen: (options, accept) => listening(accept, { host: options.host, port: options.port, backlog: options.backlog }, options.host),
+  listen: (options, accept) => listening(accept, { host: options.host, port: options.port, backlog: options.backlog, ipv6Only: options.ipv6Only }, options.host),
 };
 
 /** Listens on a new Unix socket at `path` (remote forwards of sockets); Node removes the file when it closes. */

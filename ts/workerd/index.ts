@@ -32,4 +32,4 @@ export type { ClientAddress, WebSocketEndpointOptions, WorkerWebSocket } from '.
 export * from '../server.js';
 export * from '../errors.js';
 export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportAcceptor, TransportHandlers } from '../transport.js';
+export type { Transport, TransportAcceptor, TransportHandlers, SocketOptions } from '../transport.js';
