@@ -26,6 +26,10 @@ pub struct Sha256State([u32; 8]);
 #[derive(Clone, Copy, Zeroize)]
 pub struct Sha512State([u64; 8]);
 
+/// SHA-384: SHA-512's compression from other initial values, its output cut to six words.
+#[derive(Clone, Copy, Zeroize)]
+pub struct Sha384State(Sha512State);
+
 impl Sha2 for Sha256State {
     const BLOCK: usize = 64;
     const LENGTH_FIELD: usize = 8;
@@ -69,6 +73,30 @@ impl Sha2 for Sha512State {
     }
 }
 
+impl Sha2 for Sha384State {
+    const BLOCK: usize = 128;
+    const LENGTH_FIELD: usize = 16;
+    const OUTPUT: usize = 48;
+    fn initial() -> Self {
+        Sha384State(Sha512State([
+            0xcbbb9d5dc1059ed8,
+            0x629a292a367cd507,
+            0x9159015a3070dd17,
+            0x152fecd8f70e5939,
+            0x67332667ffc00b31,
+            0x8eb44a8768581511,
+            0xdb0c2e0d64f98fa7,
+            0x47b5481dbefa4fa4,
+        ]))
+    }
+    fn compress(&mut self, block: &[u8]) {
+        self.0.compress(block);
+    }
+    fn write_output(&self, out: &mut [u8]) {
+        self.0.write_output(out);
+    }
+}
+
 /// A hash in progress: whole blocks are compressed straight from the input, the rest waits in `pending`.
 /// State and pending bytes are zeroized when it is dropped.
 pub struct Running<H: Sha2> {
@@ -80,6 +108,8 @@ pub struct Running<H: Sha2> {
 
 /// SHA-256 for data that holds a secret (the key exchange's shared secret).
 pub type SecretSha256 = Running<Sha256State>;
+pub type SecretSha384 = Running<Sha384State>;
+pub type SecretSha512 = Running<Sha512State>;
 
 impl<H: Sha2> Default for Running<H> {
     fn default() -> Self {

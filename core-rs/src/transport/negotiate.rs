@@ -13,6 +13,7 @@ use crate::wire::{list_contains, Reader, Writer};
 algorithms!(
     /// Key exchange methods.
     KexAlg {
+        Mlkem768x25519Sha256 => "mlkem768x25519-sha256",
         Curve25519Sha256 => "curve25519-sha256",
         Curve25519Sha256Libssh => "curve25519-sha256@libssh.org",
     }
