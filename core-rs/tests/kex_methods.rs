@@ -104,6 +104,7 @@ fn init(value: &[u8]) -> Vec<u8> {
 #[test]
 fn hostile_values_end_the_exchange_with_key_exchange_failed() {
     let mlkem_len = 1184 + 32;
+    let sntrup_len = 1158 + 32;
     let cases: Vec<(KexAlg, Vec<u8>, &str)> = vec![
         (KexAlg::Curve25519Sha256, vec![9; 31], "curve25519 public key is not 32 bytes"),
         (KexAlg::Curve25519Sha256, vec![0; 32], "curve25519 shared secret is zero"),
@@ -113,6 +114,9 @@ fn hostile_values_end_the_exchange_with_key_exchange_failed() {
         (KexAlg::Mlkem768x25519Sha256, vec![0xff; mlkem_len], "invalid ML-KEM-768 value"),
         // A valid (all-zero) ML-KEM key beside a low-order X25519 point.
         (KexAlg::Mlkem768x25519Sha256, vec![0; mlkem_len], "curve25519 shared secret is zero"),
+        (KexAlg::Sntrup761x25519Sha512, vec![0; sntrup_len - 1], "the client's hybrid key exchange value is not 1190 bytes"),
+        (KexAlg::Sntrup761x25519Sha512Openssh, vec![0; sntrup_len + 32], "the client's hybrid key exchange value is not 1190 bytes"),
+        (KexAlg::Sntrup761x25519Sha512, vec![0; sntrup_len], "curve25519 shared secret is zero"),
     ];
     for (alg, value, why) in cases {
         let mut p = hostile(alg);

@@ -24,6 +24,8 @@ type Peer = 'openssh' | 'ssh2' | 'asyncssh';
 /** Each method and the clients here that speak it. */
 const METHODS: { name: string; peers: Peer[] }[] = [
   { name: 'mlkem768x25519-sha256', peers: ['asyncssh'] },
+  { name: 'sntrup761x25519-sha512', peers: ['openssh'] },
+  { name: 'sntrup761x25519-sha512@openssh.com', peers: ['openssh'] },
   { name: 'curve25519-sha256', peers: ['openssh', 'ssh2', 'asyncssh'] },
   { name: 'curve25519-sha256@libssh.org', peers: ['openssh', 'ssh2', 'asyncssh'] },
 ];

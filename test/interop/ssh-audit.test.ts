@@ -17,7 +17,7 @@ const EXIT_WARNING = 2;
 const ACCEPTED_WARNINGS: Record<string, { warn: string[]; reason: string }> = {
   'curve25519-sha256': {
     warn: ['does not provide protection against post-quantum attacks'],
-    reason: 'offered after the post-quantum hybrids, for clients that have none (OpenSSH before 9.9, most libraries)',
+    reason: 'offered after the post-quantum hybrids, for clients that have none (OpenSSH before 8.5, most libraries)',
   },
   'curve25519-sha256@libssh.org': {
     warn: ['does not provide protection against post-quantum attacks'],

@@ -14,6 +14,8 @@ algorithms!(
     /// Key exchange methods.
     KexAlg {
         Mlkem768x25519Sha256 => "mlkem768x25519-sha256",
+        Sntrup761x25519Sha512 => "sntrup761x25519-sha512",
+        Sntrup761x25519Sha512Openssh => "sntrup761x25519-sha512@openssh.com",
         Curve25519Sha256 => "curve25519-sha256",
         Curve25519Sha256Libssh => "curve25519-sha256@libssh.org",
     }

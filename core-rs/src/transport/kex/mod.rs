@@ -7,6 +7,7 @@ mod curve25519;
 mod hybrid;
 mod mlkem768x25519;
 mod round_trip;
+mod sntrup761x25519;
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -70,13 +71,18 @@ pub trait KexMethod {
 
 /// A fresh exchange of `alg` on `role`'s side.
 pub fn exchange(alg: KexAlg, role: Role) -> Box<dyn KexMethod> {
-    let agreement: &'static dyn round_trip::Agreement = match alg {
-        KexAlg::Curve25519Sha256 | KexAlg::Curve25519Sha256Libssh => &curve25519::Curve25519,
-        KexAlg::Mlkem768x25519Sha256 => &hybrid::Hybrid(mlkem768x25519::MlKem768),
-    };
+    let agreement = agreement(alg);
     match role {
         Role::Server => Box::new(round_trip::Server(agreement)),
         Role::Client => Box::new(round_trip::Client::new(agreement)),
+    }
+}
+
+fn agreement(alg: KexAlg) -> &'static dyn round_trip::Agreement {
+    match alg {
+        KexAlg::Curve25519Sha256 | KexAlg::Curve25519Sha256Libssh => &curve25519::Curve25519,
+        KexAlg::Mlkem768x25519Sha256 => &hybrid::Hybrid(mlkem768x25519::MlKem768),
+        KexAlg::Sntrup761x25519Sha512 | KexAlg::Sntrup761x25519Sha512Openssh => &hybrid::Hybrid(sntrup761x25519::Sntrup761),
     }
 }
 
@@ -90,9 +96,7 @@ pub enum HashAlg {
 
 impl HashAlg {
     pub fn of(kex: KexAlg) -> HashAlg {
-        match kex {
-            KexAlg::Curve25519Sha256 | KexAlg::Curve25519Sha256Libssh | KexAlg::Mlkem768x25519Sha256 => HashAlg::Sha256,
-        }
+        agreement(kex).hash()
     }
 
     pub fn output_len(self) -> usize {
