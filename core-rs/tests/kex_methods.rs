@@ -85,9 +85,12 @@ fn every_method_between_our_client_and_our_server_exchanges_and_re_exchanges() {
     }
 }
 
-/// A test client that offers only `alg` and shows the server's KEXINIT to the test instead of answering.
+/// A test client that offers only `alg` (which the server allows) and shows the server's KEXINIT to the
+/// test instead of answering.
 fn hostile(alg: KexAlg) -> Pair {
-    let mut p = Pair::new(ClientOptions { kex: alg.name().into(), ..Default::default() });
+    let mut server = test_server();
+    server.config_mut().algorithms.kex = vec![alg];
+    let mut p = Pair::on(server, ClientOptions { kex: alg.name().into(), ..Default::default() }, 1);
     p.client.passive = true;
     p.pump();
     p.expect_msg(msg::KEXINIT);
@@ -117,6 +120,11 @@ fn hostile_values_end_the_exchange_with_key_exchange_failed() {
         (KexAlg::Sntrup761x25519Sha512, vec![0; sntrup_len - 1], "the client's hybrid key exchange value is not 1190 bytes"),
         (KexAlg::Sntrup761x25519Sha512Openssh, vec![0; sntrup_len + 32], "the client's hybrid key exchange value is not 1190 bytes"),
         (KexAlg::Sntrup761x25519Sha512, vec![0; sntrup_len], "curve25519 shared secret is zero"),
+        (KexAlg::EcdhSha2Nistp256, vec![4; 64], "ECDH public key is not an uncompressed point of the curve's size"),
+        // A compressed point, which RFC 5656 §3.1 leaves out of the key exchange.
+        (KexAlg::EcdhSha2Nistp256, [&[2][..], &[1; 64]].concat(), "ECDH public key is not an uncompressed point of the curve's size"),
+        (KexAlg::EcdhSha2Nistp384, [&[4][..], &[1; 96]].concat(), "ECDH public key is not on the curve"),
+        (KexAlg::EcdhSha2Nistp521, [&[4][..], &[0; 132]].concat(), "ECDH public key is not on the curve"),
     ];
     for (alg, value, why) in cases {
         let mut p = hostile(alg);
@@ -124,5 +132,20 @@ fn hostile_values_end_the_exchange_with_key_exchange_failed() {
         p.pump();
         let (description, _) = p.expect_disconnect(KEY_EXCHANGE_FAILED);
         assert_eq!(description, why, "{}", alg.name());
+    }
+}
+
+/// What ssh-audit fails (the NIST curves; SHA-1 and 1024-bit groups) is off until configured: a client that
+/// offers only such a method meets a default server with no method in common.
+#[test]
+fn methods_off_by_default_find_no_match_with_a_default_server() {
+    let off: Vec<KexAlg> = KexAlg::ALL.iter().copied().filter(|a| !KexAlg::DEFAULT.contains(a)).collect();
+    assert!(off.contains(&KexAlg::EcdhSha2Nistp256));
+    for alg in off {
+        let mut p = Pair::new(ClientOptions { kex: alg.name().into(), ..Default::default() });
+        p.client.passive = true; // keeps the server's KEXINIT, which the test client would fail on too
+        p.pump();
+        let (description, _) = p.expect_disconnect(KEY_EXCHANGE_FAILED);
+        assert_eq!(description, "no matching key exchange algorithm", "{}", alg.name());
     }
 }

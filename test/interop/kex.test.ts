@@ -28,6 +28,9 @@ const METHODS: { name: string; peers: Peer[] }[] = [
   { name: 'sntrup761x25519-sha512@openssh.com', peers: ['openssh'] },
   { name: 'curve25519-sha256', peers: ['openssh', 'ssh2', 'asyncssh'] },
   { name: 'curve25519-sha256@libssh.org', peers: ['openssh', 'ssh2', 'asyncssh'] },
+  { name: 'ecdh-sha2-nistp256', peers: ['openssh', 'ssh2', 'asyncssh'] },
+  { name: 'ecdh-sha2-nistp384', peers: ['openssh', 'ssh2', 'asyncssh'] },
+  { name: 'ecdh-sha2-nistp521', peers: ['openssh', 'ssh2', 'asyncssh'] },
 ];
 
 const { servers, clients } = closeAfterEach();

@@ -18,6 +18,9 @@ algorithms!(
         Sntrup761x25519Sha512Openssh => "sntrup761x25519-sha512@openssh.com",
         Curve25519Sha256 => "curve25519-sha256",
         Curve25519Sha256Libssh => "curve25519-sha256@libssh.org",
+        EcdhSha2Nistp256 => "ecdh-sha2-nistp256",
+        EcdhSha2Nistp384 => "ecdh-sha2-nistp384",
+        EcdhSha2Nistp521 => "ecdh-sha2-nistp521",
     }
 );
 
@@ -53,6 +56,18 @@ algorithms!(
     }
 );
 
+impl KexAlg {
+    /// The post-quantum hybrids, then curve25519: nothing ssh-audit marks as a failure (it fails the NIST
+    /// curves, and SHA-1 and 1024-bit groups); the rest exists for clients that need it, once configured.
+    pub const DEFAULT: &'static [KexAlg] = &[
+        KexAlg::Mlkem768x25519Sha256,
+        KexAlg::Sntrup761x25519Sha512,
+        KexAlg::Sntrup761x25519Sha512Openssh,
+        KexAlg::Curve25519Sha256,
+        KexAlg::Curve25519Sha256Libssh,
+    ];
+}
+
 impl CompressionAlg {
     pub const DEFAULT: &'static [CompressionAlg] = &[CompressionAlg::None, CompressionAlg::ZlibOpenssh];
 }
@@ -82,7 +97,7 @@ pub struct Preferences {
 impl Default for Preferences {
     fn default() -> Self {
         Preferences {
-            kex: KexAlg::ALL.to_vec(),
+            kex: KexAlg::DEFAULT.to_vec(),
             host_key: SigAlg::DEFAULT.to_vec(),
             cipher: CipherAlg::ALL.to_vec(),
             mac: MacAlg::ALL.to_vec(),

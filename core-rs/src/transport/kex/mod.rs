@@ -4,6 +4,7 @@
 //! derivation (RFC 4253 §7.2) are here.
 
 mod curve25519;
+mod ecdh_nistp;
 mod hybrid;
 mod mlkem768x25519;
 mod round_trip;
@@ -83,6 +84,9 @@ fn agreement(alg: KexAlg) -> &'static dyn round_trip::Agreement {
         KexAlg::Curve25519Sha256 | KexAlg::Curve25519Sha256Libssh => &curve25519::Curve25519,
         KexAlg::Mlkem768x25519Sha256 => &hybrid::Hybrid(mlkem768x25519::MlKem768),
         KexAlg::Sntrup761x25519Sha512 | KexAlg::Sntrup761x25519Sha512Openssh => &hybrid::Hybrid(sntrup761x25519::Sntrup761),
+        KexAlg::EcdhSha2Nistp256 => &ecdh_nistp::Ecdh::<p256::NistP256>::NEW,
+        KexAlg::EcdhSha2Nistp384 => &ecdh_nistp::Ecdh::<p384::NistP384>::NEW,
+        KexAlg::EcdhSha2Nistp521 => &ecdh_nistp::Ecdh::<p521::NistP521>::NEW,
     }
 }
 
