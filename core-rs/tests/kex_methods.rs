@@ -97,7 +97,7 @@ fn hostile(alg: KexAlg) -> Pair {
     p
 }
 
-/// KEX_ECDH_INIT (the hybrids' KEX_HYBRID_INIT) carrying `value`.
+/// KEX_ECDH_INIT (the hybrids' KEX_HYBRID_INIT, finite-field DH's KEXDH_INIT) carrying `value`.
 fn init(value: &[u8]) -> Vec<u8> {
     let mut w = Writer::message(msg::KEX_ECDH_INIT);
     w.raw(&ssh_string(value));
@@ -125,6 +125,14 @@ fn hostile_values_end_the_exchange_with_key_exchange_failed() {
         (KexAlg::EcdhSha2Nistp256, [&[2][..], &[1; 64]].concat(), "ECDH public key is not an uncompressed point of the curve's size"),
         (KexAlg::EcdhSha2Nistp384, [&[4][..], &[1; 96]].concat(), "ECDH public key is not on the curve"),
         (KexAlg::EcdhSha2Nistp521, [&[4][..], &[0; 132]].concat(), "ECDH public key is not on the curve"),
+        (KexAlg::DiffieHellmanGroup14Sha256, vec![], "DH public value is not in 1 < e < p-1"),
+        (KexAlg::DiffieHellmanGroup14Sha256, vec![1], "DH public value is not in 1 < e < p-1"),
+        // Negative, and longer than p.
+        (KexAlg::DiffieHellmanGroup16Sha512, vec![0xff; 512], "DH public value is not in 1 < e < p-1"),
+        (KexAlg::DiffieHellmanGroup18Sha512, vec![0x7f; 1025], "DH public value is not in 1 < e < p-1"),
+        // p itself (RFC 3526's 1024-bit group starts and ends with 64 one bits), as a minimal mpint.
+        (KexAlg::DiffieHellmanGroup1Sha1, [&[0][..], &[0xff; 128]].concat(), "DH public value is not in 1 < e < p-1"),
+        (KexAlg::DiffieHellmanGroup14Sha1, vec![0, 2], "DH public value is not a minimal mpint"),
     ];
     for (alg, value, why) in cases {
         let mut p = hostile(alg);
@@ -147,5 +155,54 @@ fn methods_off_by_default_find_no_match_with_a_default_server() {
         p.pump();
         let (description, _) = p.expect_disconnect(KEY_EXCHANGE_FAILED);
         assert_eq!(description, "no matching key exchange algorithm", "{}", alg.name());
+    }
+}
+
+/// Group exchange (RFC 4419) from a hostile client: a request out of order, sizes that are not
+/// min <= n <= max, sizes no group has, and an e out of range after a proper request.
+#[test]
+fn hostile_group_exchange_requests_end_the_exchange() {
+    let request = |min: u32, n: u32, max: u32| {
+        let mut w = Writer::message(msg::KEX_DH_GEX_REQUEST);
+        w.u32(min).u32(n).u32(max);
+        w.into_vec()
+    };
+    let gex = KexAlg::DiffieHellmanGroupExchangeSha256;
+    let cases: Vec<(Vec<Vec<u8>>, u32, &str)> = vec![
+        (vec![init(&[2])], 2, "unexpected key exchange message"),
+        (vec![request(4096, 2048, 8192)], KEY_EXCHANGE_FAILED, "group exchange request is not min <= n <= max"),
+        (vec![request(1024, 1024, 1536)], KEY_EXCHANGE_FAILED, "no group of the requested size"),
+        (vec![request(2048, 2048, 8192), request(2048, 2048, 8192)], 2, "unexpected key exchange message"),
+        (
+            vec![request(2048, 4096, 8192), [&[msg::KEX_DH_GEX_INIT][..], &ssh_string(&[1])].concat()],
+            KEY_EXCHANGE_FAILED,
+            "DH public value is not in 1 < e < p-1",
+        ),
+    ];
+    for (messages, reason, why) in cases {
+        let mut p = hostile(gex);
+        for m in &messages {
+            p.client.seal_now(m);
+        }
+        p.pump();
+        let (description, _) = p.expect_disconnect(reason);
+        assert_eq!(description, why);
+    }
+}
+
+/// The server's groups by the sizes asked for: the smallest of at least n bits, else the largest that fits.
+#[test]
+fn group_exchange_serves_the_smallest_group_of_at_least_n_bits() {
+    for ((min, n, max), bits) in
+        [((2048, 2048, 8192), 2048), ((2048, 3072, 8192), 4096), ((2048, 8192, 8192), 8192), ((2048, 3000, 3500), 2048)]
+    {
+        let mut p = hostile(KexAlg::DiffieHellmanGroupExchangeSha256);
+        let mut w = Writer::message(msg::KEX_DH_GEX_REQUEST);
+        w.u32(min).u32(n).u32(max);
+        p.client.seal_now(w.as_slice());
+        let group = p.expect_msg(msg::KEX_DH_GEX_GROUP);
+        let mut r = wasshd_core::wire::Reader::new(&group[1..]);
+        let prime = r.mpint().unwrap();
+        assert_eq!((prime.len() * 8, r.mpint().unwrap()), (bits, &[2][..]), "request {min} {n} {max}");
     }
 }

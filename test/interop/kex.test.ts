@@ -1,6 +1,7 @@
 /**
- * Every key exchange method with every real client here that speaks it, one method at a time, each running
- * `echo` over the exchanged keys: OpenSSH 9.2's `ssh -o KexAlgorithms=NAME`, the ssh2 npm client, and AsyncSSH
+ * Every key exchange method with every real client here that speaks it, one method at a time (the server
+ * configured with that one, so methods that are off by default are switched on), each running `echo` over the
+ * exchanged keys: OpenSSH 9.2's `ssh -o KexAlgorithms=NAME`, the ssh2 npm client, and AsyncSSH
  * (PyPI) for what Debian's OpenSSH lacks. The connection's `algorithms.kex` names the method.
  */
 
@@ -31,6 +32,14 @@ const METHODS: { name: string; peers: Peer[] }[] = [
   { name: 'ecdh-sha2-nistp256', peers: ['openssh', 'ssh2', 'asyncssh'] },
   { name: 'ecdh-sha2-nistp384', peers: ['openssh', 'ssh2', 'asyncssh'] },
   { name: 'ecdh-sha2-nistp521', peers: ['openssh', 'ssh2', 'asyncssh'] },
+  { name: 'diffie-hellman-group-exchange-sha256', peers: ['openssh', 'ssh2', 'asyncssh'] },
+  { name: 'diffie-hellman-group16-sha512', peers: ['openssh', 'ssh2', 'asyncssh'] },
+  { name: 'diffie-hellman-group18-sha512', peers: ['openssh', 'ssh2', 'asyncssh'] },
+  { name: 'diffie-hellman-group14-sha256', peers: ['openssh', 'ssh2', 'asyncssh'] },
+  // Off by default: the server in each test is configured with the one method.
+  { name: 'diffie-hellman-group14-sha1', peers: ['openssh', 'ssh2', 'asyncssh'] },
+  { name: 'diffie-hellman-group-exchange-sha1', peers: ['openssh', 'ssh2', 'asyncssh'] },
+  { name: 'diffie-hellman-group1-sha1', peers: ['openssh', 'ssh2', 'asyncssh'] },
 ];
 
 const { servers, clients } = closeAfterEach();

@@ -23,6 +23,22 @@ const ACCEPTED_WARNINGS: Record<string, { warn: string[]; reason: string }> = {
     warn: ['does not provide protection against post-quantum attacks'],
     reason: 'the pre-RFC 8731 name of the same kex, for clients older than OpenSSH 7.4',
   },
+  'diffie-hellman-group-exchange-sha256': {
+    warn: ['2048-bit modulus only provides 112-bits of symmetric strength', 'does not provide protection against post-quantum attacks'],
+    reason: 'RFC 4419 lets the client choose the size: 2048 bits only for a client that asks for it, 4096 or 8192 otherwise',
+  },
+  'diffie-hellman-group14-sha256': {
+    warn: ['2048-bit modulus only provides 112-bits of symmetric strength', 'does not provide protection against post-quantum attacks'],
+    reason: 'the one finite-field method RFC 8268 says every implementation should offer, for clients without elliptic curves',
+  },
+  'diffie-hellman-group16-sha512': {
+    warn: ['does not provide protection against post-quantum attacks'],
+    reason: 'after the hybrids and curve25519, for clients without elliptic curves',
+  },
+  'diffie-hellman-group18-sha512': {
+    warn: ['does not provide protection against post-quantum attacks'],
+    reason: 'after the hybrids and curve25519, for clients without elliptic curves',
+  },
   'hmac-sha2-256': {
     warn: ['using encrypt-and-MAC mode'],
     reason: 'compatibility: clients without the -etm@openssh.com MACs (RFC 6668 only) need it with aes*-ctr',

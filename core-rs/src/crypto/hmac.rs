@@ -8,7 +8,7 @@ use sha2::digest::consts::{U128, U64};
 use sha2::digest::generic_array::GenericArray;
 use zeroize::Zeroize;
 
-/// One SHA-2 variant: its state, block size and how a block is compressed.
+/// One SHA-2 variant (or SHA-1, built the same way): its state, block size and how a block is compressed.
 pub trait Sha2: Copy + Zeroize {
     const BLOCK: usize;
     /// Bytes of the message length field at the end of the last block.
@@ -25,6 +25,10 @@ pub struct Sha256State([u32; 8]);
 
 #[derive(Clone, Copy, Zeroize)]
 pub struct Sha512State([u64; 8]);
+
+/// SHA-1, for the key exchanges that name it (off unless configured): the same construction as SHA-2's.
+#[derive(Clone, Copy, Zeroize)]
+pub struct Sha1State([u32; 5]);
 
 /// SHA-384: SHA-512's compression from other initial values, its output cut to six words.
 #[derive(Clone, Copy, Zeroize)]
@@ -73,6 +77,23 @@ impl Sha2 for Sha512State {
     }
 }
 
+impl Sha2 for Sha1State {
+    const BLOCK: usize = 64;
+    const LENGTH_FIELD: usize = 8;
+    const OUTPUT: usize = 20;
+    fn initial() -> Self {
+        Sha1State([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0])
+    }
+    fn compress(&mut self, block: &[u8]) {
+        sha1::compress(&mut self.0, core::slice::from_ref(GenericArray::<u8, U64>::from_slice(block)));
+    }
+    fn write_output(&self, out: &mut [u8]) {
+        for (chunk, word) in out.chunks_exact_mut(4).zip(self.0) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+    }
+}
+
 impl Sha2 for Sha384State {
     const BLOCK: usize = 128;
     const LENGTH_FIELD: usize = 16;
@@ -108,6 +129,7 @@ pub struct Running<H: Sha2> {
 
 /// SHA-256 for data that holds a secret (the key exchange's shared secret).
 pub type SecretSha256 = Running<Sha256State>;
+pub type SecretSha1 = Running<Sha1State>;
 pub type SecretSha384 = Running<Sha384State>;
 pub type SecretSha512 = Running<Sha512State>;
 

@@ -20,23 +20,17 @@ impl Agreement for Curve25519 {
         HashAlg::Sha256
     }
 
-    fn client_share(&self, rng: &mut dyn CryptoRngCore) -> (Vec<u8>, Box<dyn Pending>) {
+    fn share(&self, rng: &mut dyn CryptoRngCore) -> (Vec<u8>, Box<dyn Pending>) {
         let secret = ephemeral(rng);
-        (XPublic::from(&secret).as_bytes().to_vec(), Box::new(ClientSecret(secret)))
-    }
-
-    fn server_answer(&self, client: &[u8], rng: &mut dyn CryptoRngCore) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
-        let secret = ephemeral(rng);
-        let k = x25519(&secret, client)?;
-        Ok((XPublic::from(&secret).as_bytes().to_vec(), mpint(&k)))
+        (XPublic::from(&secret).as_bytes().to_vec(), Box::new(Secret(secret)))
     }
 }
 
-struct ClientSecret(StaticSecret);
+struct Secret(StaticSecret);
 
-impl Pending for ClientSecret {
-    fn finish(self: Box<Self>, server: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let k = x25519(&self.0, server)?;
+impl Pending for Secret {
+    fn finish(self: Box<Self>, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let k = x25519(&self.0, peer)?;
         Ok(mpint(&k))
     }
 }

@@ -45,23 +45,17 @@ impl<C: Curve> Agreement for Ecdh<C> {
         C::HASH
     }
 
-    fn client_share(&self, mut rng: &mut dyn CryptoRngCore) -> (Vec<u8>, Box<dyn Pending>) {
+    fn share(&self, mut rng: &mut dyn CryptoRngCore) -> (Vec<u8>, Box<dyn Pending>) {
         let secret = EphemeralSecret::<C>::random(&mut rng);
-        (point(&secret), Box::new(ClientSecret(secret)))
-    }
-
-    fn server_answer(&self, client: &[u8], mut rng: &mut dyn CryptoRngCore) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
-        let secret = EphemeralSecret::<C>::random(&mut rng);
-        let k = shared_secret(&secret, client)?;
-        Ok((point(&secret), k))
+        (point(&secret), Box::new(Secret(secret)))
     }
 }
 
-struct ClientSecret<C: Curve>(EphemeralSecret<C>);
+struct Secret<C: Curve>(EphemeralSecret<C>);
 
-impl<C: Curve> Pending for ClientSecret<C> {
-    fn finish(self: Box<Self>, server: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        shared_secret(&self.0, server)
+impl<C: Curve> Pending for Secret<C> {
+    fn finish(self: Box<Self>, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        shared_secret(&self.0, peer)
     }
 }
 

@@ -37,7 +37,7 @@ impl<K: Kem> Agreement for Hybrid<K> {
         K::HASH
     }
 
-    fn client_share(&self, rng: &mut dyn CryptoRngCore) -> (Vec<u8>, Box<dyn Pending>) {
+    fn share(&self, rng: &mut dyn CryptoRngCore) -> (Vec<u8>, Box<dyn Pending>) {
         let (kem, mut value) = K::generate(rng);
         let x = ephemeral(rng);
         value.extend_from_slice(XPublic::from(&x).as_bytes());

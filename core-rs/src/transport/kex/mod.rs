@@ -4,6 +4,8 @@
 //! derivation (RFC 4253 §7.2) are here.
 
 mod curve25519;
+mod dh;
+mod dh_gex;
 mod ecdh_nistp;
 mod hybrid;
 mod mlkem768x25519;
@@ -16,7 +18,7 @@ use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
 use crate::crypto::cipher::{cipher_iv_len, cipher_key_len, mac_key_len};
-use crate::crypto::hmac::{SecretSha256, SecretSha384, SecretSha512};
+use crate::crypto::hmac::{SecretSha1, SecretSha256, SecretSha384, SecretSha512};
 use crate::error::Result;
 use crate::keys::{HostKey, SigAlg};
 use crate::transport::negotiate::{CipherAlg, KexAlg, MacAlg, Negotiated};
@@ -72,27 +74,43 @@ pub trait KexMethod {
 
 /// A fresh exchange of `alg` on `role`'s side.
 pub fn exchange(alg: KexAlg, role: Role) -> Box<dyn KexMethod> {
-    let agreement = agreement(alg);
-    match role {
-        Role::Server => Box::new(round_trip::Server(agreement)),
-        Role::Client => Box::new(round_trip::Client::new(agreement)),
+    match (shape(alg), role) {
+        (Shape::RoundTrip(agreement), Role::Server) => Box::new(round_trip::Server(agreement)),
+        (Shape::RoundTrip(agreement), Role::Client) => Box::new(round_trip::Client::new(agreement)),
+        (Shape::GroupExchange(hash), Role::Server) => Box::new(dh_gex::Server::new(hash)),
+        (Shape::GroupExchange(hash), Role::Client) => Box::new(dh_gex::Client::new(hash)),
     }
 }
 
-fn agreement(alg: KexAlg) -> &'static dyn round_trip::Agreement {
-    match alg {
+/// How a method runs: one round trip of values an [`Agreement`](round_trip::Agreement) computes, or a
+/// group exchange with its hash.
+enum Shape {
+    RoundTrip(&'static dyn round_trip::Agreement),
+    GroupExchange(HashAlg),
+}
+
+fn shape(alg: KexAlg) -> Shape {
+    Shape::RoundTrip(match alg {
+        KexAlg::DiffieHellmanGroupExchangeSha256 => return Shape::GroupExchange(HashAlg::Sha256),
+        KexAlg::DiffieHellmanGroupExchangeSha1 => return Shape::GroupExchange(HashAlg::Sha1),
         KexAlg::Curve25519Sha256 | KexAlg::Curve25519Sha256Libssh => &curve25519::Curve25519,
         KexAlg::Mlkem768x25519Sha256 => &hybrid::Hybrid(mlkem768x25519::MlKem768),
         KexAlg::Sntrup761x25519Sha512 | KexAlg::Sntrup761x25519Sha512Openssh => &hybrid::Hybrid(sntrup761x25519::Sntrup761),
         KexAlg::EcdhSha2Nistp256 => &ecdh_nistp::Ecdh::<p256::NistP256>::NEW,
         KexAlg::EcdhSha2Nistp384 => &ecdh_nistp::Ecdh::<p384::NistP384>::NEW,
         KexAlg::EcdhSha2Nistp521 => &ecdh_nistp::Ecdh::<p521::NistP521>::NEW,
-    }
+        KexAlg::DiffieHellmanGroup14Sha256 => &dh::GROUP14_SHA256,
+        KexAlg::DiffieHellmanGroup16Sha512 => &dh::GROUP16_SHA512,
+        KexAlg::DiffieHellmanGroup18Sha512 => &dh::GROUP18_SHA512,
+        KexAlg::DiffieHellmanGroup14Sha1 => &dh::GROUP14_SHA1,
+        KexAlg::DiffieHellmanGroup1Sha1 => &dh::GROUP1_SHA1,
+    })
 }
 
 /// The HASH of a method (RFC 4253 §8): of H, of the key derivation and, in the hybrids, of K itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashAlg {
+    Sha1,
     Sha256,
     Sha384,
     Sha512,
@@ -100,11 +118,15 @@ pub enum HashAlg {
 
 impl HashAlg {
     pub fn of(kex: KexAlg) -> HashAlg {
-        agreement(kex).hash()
+        match shape(kex) {
+            Shape::RoundTrip(agreement) => agreement.hash(),
+            Shape::GroupExchange(hash) => hash,
+        }
     }
 
     pub fn output_len(self) -> usize {
         match self {
+            HashAlg::Sha1 => 20,
             HashAlg::Sha256 => 32,
             HashAlg::Sha384 => 48,
             HashAlg::Sha512 => 64,
@@ -114,6 +136,7 @@ impl HashAlg {
 
 /// A running HASH over data that holds secrets: zeroized when dropped.
 enum Hasher {
+    Sha1(SecretSha1),
     Sha256(SecretSha256),
     Sha384(SecretSha384),
     Sha512(SecretSha512),
@@ -122,6 +145,7 @@ enum Hasher {
 impl Hasher {
     fn new(alg: HashAlg) -> Self {
         match alg {
+            HashAlg::Sha1 => Hasher::Sha1(SecretSha1::default()),
             HashAlg::Sha256 => Hasher::Sha256(SecretSha256::default()),
             HashAlg::Sha384 => Hasher::Sha384(SecretSha384::default()),
             HashAlg::Sha512 => Hasher::Sha512(SecretSha512::default()),
@@ -130,6 +154,7 @@ impl Hasher {
 
     fn update(&mut self, data: &[u8]) {
         match self {
+            Hasher::Sha1(h) => h.update(data),
             Hasher::Sha256(h) => h.update(data),
             Hasher::Sha384(h) => h.update(data),
             Hasher::Sha512(h) => h.update(data),
@@ -139,6 +164,7 @@ impl Hasher {
     /// The digest into `out`, which is as long as the hash's output.
     fn finish(self, out: &mut [u8]) {
         match self {
+            Hasher::Sha1(h) => h.finish(out),
             Hasher::Sha256(h) => h.finish(out),
             Hasher::Sha384(h) => h.finish(out),
             Hasher::Sha512(h) => h.finish(out),
@@ -168,6 +194,10 @@ impl ExchangeHash {
             h.string(part);
         }
         h
+    }
+
+    fn u32(&mut self, value: u32) {
+        self.0.update(&value.to_be_bytes());
     }
 
     /// Hashes `bytes` as an SSH `string`.
@@ -275,6 +305,7 @@ mod tests {
         let long = [7u8; 300];
         for parts in [&[][..], &[&b"abc"[..]][..], &[&long[..111], &long[111..]][..]] {
             let all = parts.concat();
+            assert_eq!(*digest(HashAlg::Sha1, parts), sha1::Sha1::digest(&all)[..]);
             assert_eq!(*digest(HashAlg::Sha256, parts), Sha256::digest(&all)[..]);
             assert_eq!(*digest(HashAlg::Sha384, parts), Sha384::digest(&all)[..]);
             assert_eq!(*digest(HashAlg::Sha512, parts), Sha512::digest(&all)[..]);

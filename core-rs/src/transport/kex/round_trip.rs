@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use super::{ExchangeHash, HashAlg, KexContext, KexMethod, KexOutcome, Step, Transcript};
 use crate::error::{Error, Result};
-use crate::keys::PublicKey;
+use crate::keys::{HostKey, PublicKey};
 use crate::msg;
 use crate::wire::{Reader, Writer};
 
@@ -19,9 +19,13 @@ use crate::wire::{Reader, Writer};
 pub trait Agreement: Sync {
     fn hash(&self) -> HashAlg;
     /// The client's value and what turns the server's value into K.
-    fn client_share(&self, rng: &mut dyn CryptoRngCore) -> (Vec<u8>, Box<dyn Pending>);
-    /// The server's value in answer to the client's, and K encoded as it is hashed.
-    fn server_answer(&self, client: &[u8], rng: &mut dyn CryptoRngCore) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)>;
+    fn share(&self, rng: &mut dyn CryptoRngCore) -> (Vec<u8>, Box<dyn Pending>);
+    /// The server's value in answer to the client's, and K encoded as it is hashed: in a Diffie-Hellman
+    /// method, a share of the server's own, whichever side sent first (a KEM answers otherwise).
+    fn server_answer(&self, client: &[u8], rng: &mut dyn CryptoRngCore) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+        let (value, secret) = self.share(rng);
+        Ok((value, secret.finish(client)?))
+    }
 }
 
 /// A client's ephemeral secret, waiting for the server's value; zeroized when dropped.
@@ -38,8 +42,7 @@ impl KexMethod for Server {
         if message.first() != Some(&msg::KEX_ECDH_INIT) {
             return Err(unexpected());
         }
-        let host_key =
-            cx.host_keys.iter().find(|k| k.signs(cx.sig_alg)).ok_or_else(|| Error::kex("no host key for the negotiated algorithm"))?;
+        let host_key = host_key(cx)?;
         let mut r = Reader::new(message);
         r.u8()?;
         let client = r.string()?;
@@ -48,11 +51,7 @@ impl KexMethod for Server {
         let (server, shared_secret) = self.0.server_answer(client, cx.rng)?;
         let host_blob = host_key.public().blob();
         let exchange_hash = exchange_hash(self.0.hash(), &cx.transcript, &host_blob, client, &server, &shared_secret);
-
-        let signature = host_key.sign(cx.sig_alg, &exchange_hash, cx.rng).map_err(|_| Error::kex("the host key could not sign"))?;
-        let mut reply = Writer::message(msg::KEX_ECDH_REPLY);
-        reply.string(&host_blob).string(&server).string(&signature);
-        Ok(Step { send: Some(reply.into_vec()), done: Some(KexOutcome { shared_secret, exchange_hash, host_key: host_blob }) })
+        reply(msg::KEX_ECDH_REPLY, host_key, &server, KexOutcome { shared_secret, exchange_hash, host_key: host_blob }, cx)
     }
 }
 
@@ -70,7 +69,7 @@ impl Client {
 
 impl KexMethod for Client {
     fn start(&mut self, cx: &mut KexContext) -> Result<Option<Vec<u8>>> {
-        let (value, pending) = self.agreement.client_share(cx.rng);
+        let (value, pending) = self.agreement.share(cx.rng);
         let mut init = Writer::message(msg::KEX_ECDH_INIT);
         init.string(&value);
         self.sent = Some((value, pending));
@@ -90,16 +89,34 @@ impl KexMethod for Client {
 
         let shared_secret = pending.finish(server)?;
         let exchange_hash = exchange_hash(self.agreement.hash(), &cx.transcript, host_blob, &client, server, &shared_secret);
-        let host_key = PublicKey::from_blob(host_blob).map_err(|_| Error::kex("unreadable host key"))?;
-        if !host_key.verify(cx.sig_alg, &exchange_hash, signature) {
-            return Err(Error::kex("host key signature does not verify"));
-        }
-        Ok(Step { send: None, done: Some(KexOutcome { shared_secret, exchange_hash, host_key: host_blob.to_vec() }) })
+        verified(KexOutcome { shared_secret, exchange_hash, host_key: host_blob.to_vec() }, signature, cx)
     }
 }
 
-fn unexpected() -> Error {
+pub(super) fn unexpected() -> Error {
     Error::protocol("unexpected key exchange message")
+}
+
+/// The server's key that makes the negotiated signature algorithm.
+pub(super) fn host_key<'a>(cx: &KexContext<'a>) -> Result<&'a HostKey> {
+    cx.host_keys.iter().find(|k| k.signs(cx.sig_alg)).ok_or_else(|| Error::kex("no host key for the negotiated algorithm"))
+}
+
+/// The server's last message: its host key, its `value` and its signature over H; the exchange is done.
+pub(super) fn reply(msg_type: u8, host_key: &HostKey, value: &[u8], outcome: KexOutcome, cx: &mut KexContext) -> Result<Step> {
+    let signature = host_key.sign(cx.sig_alg, &outcome.exchange_hash, cx.rng).map_err(|_| Error::kex("the host key could not sign"))?;
+    let mut reply = Writer::message(msg_type);
+    reply.string(&outcome.host_key).string(value).string(&signature);
+    Ok(Step { send: Some(reply.into_vec()), done: Some(outcome) })
+}
+
+/// The client's end of an exchange: done once the server's signature over H verifies.
+pub(super) fn verified(outcome: KexOutcome, signature: &[u8], cx: &KexContext) -> Result<Step> {
+    let host_key = PublicKey::from_blob(&outcome.host_key).map_err(|_| Error::kex("unreadable host key"))?;
+    if !host_key.verify(cx.sig_alg, &outcome.exchange_hash, signature) {
+        return Err(Error::kex("host key signature does not verify"));
+    }
+    Ok(Step { send: None, done: Some(outcome) })
 }
 
 fn exchange_hash(alg: HashAlg, t: &Transcript, host_key: &[u8], client: &[u8], server: &[u8], shared_secret: &[u8]) -> Vec<u8> {
@@ -113,7 +130,7 @@ fn exchange_hash(alg: HashAlg, t: &Transcript, host_key: &[u8], client: &[u8], s
 mod tests {
     use super::*;
     use crate::crypto::rng::EntropyPool;
-    use crate::keys::{HostKey, SigAlg};
+    use crate::keys::SigAlg;
     use crate::transport::kex::curve25519::Curve25519;
 
     fn transcript() -> Transcript<'static> {
