@@ -9,8 +9,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectConfig } from 'ssh2';
 import { describe, expect, it } from 'vitest';
-import { SSHServer } from '../../ts/node/index.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
+import { serveEcho } from '../helpers/echo-server.js';
 import { run, ssh } from '../helpers/demo.js';
 import { connect as ssh2Connect, exec } from '../helpers/ssh2.js';
 
@@ -44,23 +44,12 @@ const METHODS: { name: string; peers: Peer[] }[] = [
 
 const { servers, clients } = closeAfterEach();
 
-/** A server offering only `kex` (and the defaults when it is undefined); `echo ARGS` prints ARGS, and every
- * exec records the connection's negotiated kex. */
+/** A server offering only `kex` (the defaults when it is undefined), recording each echo's negotiated kex. */
 async function serve(kex?: string): Promise<{ port: number; seen: string[] }> {
-  const server = new SSHServer({ localPort: 0, config: { PerSourcePenaltyExemptList: '127.0.0.1', ...(kex ? { SSHKeyExchangeAlgorithms: kex } : {}) } });
-  server.generateHostKey();
-  servers.push(server);
   const seen: string[] = [];
-  server.on('userAuthRequest', (e) => (e.authMethod === 'password' && e.user === USER && e.password === PASSWORD ? e.accept() : e.reject()));
-  server.on('channelRequested', async (e) => {
-    if (e.request.type !== 'exec' || !e.request.command.startsWith('echo ')) return;
-    seen.push(server.connections.get(e.connectionId)!.algorithms!.kex);
-    await server.sendText(e.connectionId, e.channelId, `${e.request.command.slice(5)}\n`);
-    await server.sendEOF(e.connectionId, e.channelId);
-    server.sendExitStatus(e.connectionId, e.channelId, 0);
-    await server.closeChannel(e.connectionId, e.channelId);
-  });
-  const { port } = await server.startListening();
+  const { port } = await serveEcho(servers, { user: USER, password: PASSWORD }, kex ? { SSHKeyExchangeAlgorithms: kex } : {}, (server, id) =>
+    seen.push(server.connections.get(id)!.algorithms!.kex),
+  );
   return { port, seen };
 }
 

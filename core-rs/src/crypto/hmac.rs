@@ -45,9 +45,7 @@ impl Sha2 for Sha256State {
         sha2::compress256(&mut self.0, core::slice::from_ref(GenericArray::<u8, U64>::from_slice(block)));
     }
     fn write_output(&self, out: &mut [u8]) {
-        for (chunk, word) in out.chunks_exact_mut(4).zip(self.0) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
+        write_be_u32(&self.0, out);
     }
 }
 
@@ -88,9 +86,7 @@ impl Sha2 for Sha1State {
         sha1::compress(&mut self.0, core::slice::from_ref(GenericArray::<u8, U64>::from_slice(block)));
     }
     fn write_output(&self, out: &mut [u8]) {
-        for (chunk, word) in out.chunks_exact_mut(4).zip(self.0) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
+        write_be_u32(&self.0, out);
     }
 }
 
@@ -115,6 +111,13 @@ impl Sha2 for Sha384State {
     }
     fn write_output(&self, out: &mut [u8]) {
         self.0.write_output(out);
+    }
+}
+
+/// 32-bit state words into `out`, big-endian.
+fn write_be_u32(words: &[u32], out: &mut [u8]) {
+    for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&word.to_be_bytes());
     }
 }
 

@@ -6,7 +6,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use crypto_bigint::{U2048, U4096, U8192};
+use crypto_bigint::{U2048, U8192};
 
 use super::dh::{mpint_body, Group, Modp, MODP2048, MODP4096, MODP8192};
 use super::round_trip::{host_key, reply, unexpected, verified, Pending};
@@ -181,9 +181,9 @@ fn received_group(p: &[u8], g: &[u8]) -> Result<Box<dyn Group>> {
     if !CLIENT_REQUEST.fits(bits) {
         return Err(Error::kex("the server's group is not of the size asked for"));
     }
+    // The two widths the fixed groups use: each width is another copy of the arithmetic in the module.
     let group: Option<Box<dyn Group>> = match p.len() {
         ..=256 => Modp::<{ U2048::LIMBS }>::from_be(p, g).map(|m| Box::new(m) as Box<dyn Group>),
-        257..=512 => Modp::<{ U4096::LIMBS }>::from_be(p, g).map(|m| Box::new(m) as Box<dyn Group>),
         _ => Modp::<{ U8192::LIMBS }>::from_be(p, g).map(|m| Box::new(m) as Box<dyn Group>),
     };
     group.ok_or_else(|| Error::kex("the server's group is not an odd prime with 1 < g < p-1"))
