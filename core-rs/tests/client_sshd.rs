@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use wasshd_core::config::Config;
 use wasshd_core::connection::{ChannelRequest, PtyRequest};
 use wasshd_core::keys::HostKey;
+use wasshd_core::transport::negotiate::KexAlg;
 use wasshd_core::{Client, ClientEvent};
 
 const SSHD: &str = "/usr/sbin/sshd";
@@ -103,11 +104,15 @@ impl Sshd {
     }
 
     fn connect(&self) -> Wire {
+        self.connect_with(Config::default())
+    }
+
+    fn connect_with(&self, config: Config) -> Wire {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         stream.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
         stream.set_nodelay(true).unwrap();
         let start = Instant::now();
-        Wire { stream, client: Client::new(Config::default(), b"seed of the client in the sshd tests", 0), start, events: VecDeque::new() }
+        Wire { stream, client: Client::new(config, b"seed of the client in the sshd tests", 0), start, events: VecDeque::new(), kex: None }
     }
 }
 
@@ -125,6 +130,8 @@ struct Wire {
     client: Client,
     start: Instant,
     events: VecDeque<ClientEvent>,
+    /// The method of the last key exchange.
+    kex: Option<String>,
 }
 
 impl Wire {
@@ -149,6 +156,9 @@ impl Wire {
             self.client.handle_timeout(self.now());
         }
         while let Some(event) = self.client.poll_event() {
+            if let ClientEvent::KeysExchanged(summary) = &event {
+                self.kex = Some(summary.kex.to_string());
+            }
             if !matches!(event, ClientEvent::Log { .. }) {
                 self.events.push_back(event);
             }
@@ -249,6 +259,27 @@ fn the_host_key_fingerprint_is_ssh_keygens_and_an_ed25519_login_runs_echo() {
     let channel = wire.exec("echo hello");
     let (down, status, _) = wire.run(channel, &[], 6);
     assert_eq!((down.as_slice(), status), (&b"hello\n"[..], Some(0)));
+}
+
+/// Each method of ours that Debian's OpenSSH has (all but mlkem768x25519-sha256, which came in 9.9), one
+/// connection each, with an echo over the keys.
+#[test]
+fn every_key_exchange_method_sshd_has_runs_echo() {
+    let listed = Command::new("ssh").args(["-Q", "kex"]).output().unwrap().stdout;
+    let listed = String::from_utf8(listed).unwrap();
+    let methods: Vec<&str> = KexAlg::ALL.iter().map(|a| a.name()).filter(|name| listed.lines().any(|l| l == *name)).collect();
+    assert_eq!(methods.len(), KexAlg::ALL.len() - 1, "sshd has {methods:?}");
+    let sshd = Sshd::start(&[&format!("KexAlgorithms {}", methods.join(","))]);
+    for name in methods {
+        let mut config = Config::default();
+        config.set("SSHKeyExchangeAlgorithms", name).unwrap();
+        let mut wire = sshd.connect_with(config);
+        wire.login();
+        assert_eq!(wire.kex.as_deref(), Some(name));
+        let channel = wire.exec("echo hello");
+        let (down, status, _) = wire.run(channel, &[], 6);
+        assert_eq!((down.as_slice(), status), (&b"hello\n"[..], Some(0)), "{name}");
+    }
 }
 
 #[test]

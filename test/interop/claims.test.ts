@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { SSHError, SSHServer, ErrorCode, type SSHServerEvents } from '../../ts/node/index.js';
 import { makeUserKey, run, ssh, SSH_BASE, startDemo, type Demo } from '../helpers/demo.js';
 import { closeAfterEach } from '../helpers/cleanup.js';
+import { serveEcho } from '../helpers/echo-server.js';
 import { MSG, RawClient, Writer } from '../helpers/raw-client.js';
 import { connect as ssh2Connect, exec, type Ssh2Client } from '../helpers/ssh2.js';
 
@@ -31,20 +32,8 @@ const { servers, demos, clients, rawClients, sockets } = closeAfterEach();
  * An in-process server with a password login for USER; `exec echo ARGS` prints ARGS. Tests add their own
  * handlers for the rest. 127.0.0.1 is exempt from penalties unless `config` says otherwise.
  */
-async function serve(config: Record<string, string | number> = {}): Promise<{ server: SSHServer; port: number }> {
-  const server = new SSHServer({ localPort: 0, config: { PerSourcePenaltyExemptList: '127.0.0.1', ...config } });
-  server.generateHostKey();
-  servers.push(server);
-  server.on('userAuthRequest', (e) => (e.authMethod === 'password' && e.user === USER && e.password === PASSWORD ? e.accept() : e.reject()));
-  server.on('channelRequested', async (e) => {
-    if (e.request.type !== 'exec' || !e.request.command.startsWith('echo ')) return;
-    await server.sendText(e.connectionId, e.channelId, `${e.request.command.slice(5)}\n`);
-    await server.sendEOF(e.connectionId, e.channelId);
-    server.sendExitStatus(e.connectionId, e.channelId, 0);
-    await server.closeChannel(e.connectionId, e.channelId);
-  });
-  const { port } = await server.startListening();
-  return { server, port };
+function serve(config: Record<string, string | number> = {}): Promise<{ server: SSHServer; port: number }> {
+  return serveEcho(servers, { user: USER, password: PASSWORD }, config);
 }
 
 async function demo(args: string[], env: Record<string, string> = {}): Promise<Demo> {

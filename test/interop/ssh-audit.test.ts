@@ -17,11 +17,27 @@ const EXIT_WARNING = 2;
 const ACCEPTED_WARNINGS: Record<string, { warn: string[]; reason: string }> = {
   'curve25519-sha256': {
     warn: ['does not provide protection against post-quantum attacks'],
-    reason: 'no post-quantum kex exists yet (planned: mlkem768x25519-sha256); curve25519 is the only kex',
+    reason: 'offered after the post-quantum hybrids, for clients that have none (OpenSSH before 8.5, most libraries)',
   },
   'curve25519-sha256@libssh.org': {
     warn: ['does not provide protection against post-quantum attacks'],
     reason: 'the pre-RFC 8731 name of the same kex, for clients older than OpenSSH 7.4',
+  },
+  'diffie-hellman-group-exchange-sha256': {
+    warn: ['2048-bit modulus only provides 112-bits of symmetric strength', 'does not provide protection against post-quantum attacks'],
+    reason: 'RFC 4419 lets the client choose the size: 2048 bits only for a client that asks for it, 4096 or 8192 otherwise',
+  },
+  'diffie-hellman-group14-sha256': {
+    warn: ['2048-bit modulus only provides 112-bits of symmetric strength', 'does not provide protection against post-quantum attacks'],
+    reason: 'the one finite-field method RFC 8268 says every implementation should offer, for clients without elliptic curves',
+  },
+  'diffie-hellman-group16-sha512': {
+    warn: ['does not provide protection against post-quantum attacks'],
+    reason: 'after the hybrids and curve25519, for clients without elliptic curves',
+  },
+  'diffie-hellman-group18-sha512': {
+    warn: ['does not provide protection against post-quantum attacks'],
+    reason: 'after the hybrids and curve25519, for clients without elliptic curves',
   },
   'hmac-sha2-256': {
     warn: ['using encrypt-and-MAC mode'],
@@ -84,6 +100,12 @@ describe('ssh-audit 3.9.0 against the default configuration', () => {
 
   it('reports no failures', () => {
     expect(findings.filter((f) => f.notes.fail?.length).map((f) => ({ algorithm: f.algorithm, fail: f.notes.fail }))).toEqual([]);
+  });
+
+  it('sees the post-quantum hybrids offered first, without warnings', () => {
+    const kex = (report.kex as Finding[]).map((f) => f.algorithm);
+    expect(kex[0]).toBe('mlkem768x25519-sha256');
+    expect((report.kex as Finding[])[0]!.notes.warn ?? []).toEqual([]);
   });
 
   it('reports no CVEs', () => {

@@ -9,7 +9,7 @@ use sha2::digest::consts::{U128, U64};
 use sha2::digest::generic_array::GenericArray;
 use zeroize::Zeroize;
 
-/// One Merkle-Damgard hash: its state, block size and how a block is compressed.
+/// One Merkle-Damgard hash (SHA-2, SHA-1, MD5): its state, block size and how a block is compressed.
 pub trait BlockHash: Copy + Zeroize {
     const BLOCK: usize;
     /// Bytes of the message length field at the end of the last block.
@@ -29,9 +29,15 @@ pub struct Sha256State([u32; 8]);
 #[derive(Clone, Copy, Zeroize)]
 pub struct Sha512State([u64; 8]);
 
+/// SHA-1: the legacy MACs and the key exchanges that name it (off unless configured).
 #[derive(Clone, Copy, Zeroize)]
 pub struct Sha1State([u32; 5]);
 
+/// SHA-384: SHA-512's compression from other initial values, its output cut to six words.
+#[derive(Clone, Copy, Zeroize)]
+pub struct Sha384State(Sha512State);
+
+/// MD5, for the legacy MACs (off unless configured).
 #[derive(Clone, Copy, Zeroize)]
 pub struct Md5State([u32; 4]);
 
@@ -46,9 +52,7 @@ impl BlockHash for Sha256State {
         sha2::compress256(&mut self.0, core::slice::from_ref(GenericArray::<u8, U64>::from_slice(block)));
     }
     fn write_output(&self, out: &mut [u8]) {
-        for (chunk, word) in out.chunks_exact_mut(4).zip(self.0) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
+        write_be_u32(&self.0, out);
     }
 }
 
@@ -89,9 +93,31 @@ impl BlockHash for Sha1State {
         sha1::compress(&mut self.0, core::slice::from_ref(GenericArray::<u8, U64>::from_slice(block)));
     }
     fn write_output(&self, out: &mut [u8]) {
-        for (chunk, word) in out.chunks_exact_mut(4).zip(self.0) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
+        write_be_u32(&self.0, out);
+    }
+}
+
+impl BlockHash for Sha384State {
+    const BLOCK: usize = 128;
+    const LENGTH_FIELD: usize = 16;
+    const OUTPUT: usize = 48;
+    fn initial() -> Self {
+        Sha384State(Sha512State([
+            0xcbbb9d5dc1059ed8,
+            0x629a292a367cd507,
+            0x9159015a3070dd17,
+            0x152fecd8f70e5939,
+            0x67332667ffc00b31,
+            0x8eb44a8768581511,
+            0xdb0c2e0d64f98fa7,
+            0x47b5481dbefa4fa4,
+        ]))
+    }
+    fn compress(&mut self, block: &[u8]) {
+        self.0.compress(block);
+    }
+    fn write_output(&self, out: &mut [u8]) {
+        self.0.write_output(out);
     }
 }
 
@@ -149,6 +175,13 @@ impl BlockHash for Md5State {
     }
 }
 
+/// 32-bit state words into `out`, big-endian.
+fn write_be_u32(words: &[u32], out: &mut [u8]) {
+    for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+}
+
 /// A hash in progress: whole blocks are compressed straight from the input, the rest waits in `pending`.
 /// State and pending bytes are zeroized when it is dropped.
 pub struct Running<H: BlockHash> {
@@ -160,6 +193,9 @@ pub struct Running<H: BlockHash> {
 
 /// SHA-256 for data that holds a secret (the key exchange's shared secret).
 pub type SecretSha256 = Running<Sha256State>;
+pub type SecretSha1 = Running<Sha1State>;
+pub type SecretSha384 = Running<Sha384State>;
+pub type SecretSha512 = Running<Sha512State>;
 
 impl<H: BlockHash> Default for Running<H> {
     fn default() -> Self {

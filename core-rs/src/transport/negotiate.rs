@@ -13,8 +13,21 @@ use crate::wire::{list_contains, Reader, Writer};
 algorithms!(
     /// Key exchange methods.
     KexAlg {
+        Mlkem768x25519Sha256 => "mlkem768x25519-sha256",
+        Sntrup761x25519Sha512 => "sntrup761x25519-sha512",
+        Sntrup761x25519Sha512Openssh => "sntrup761x25519-sha512@openssh.com",
         Curve25519Sha256 => "curve25519-sha256",
         Curve25519Sha256Libssh => "curve25519-sha256@libssh.org",
+        EcdhSha2Nistp256 => "ecdh-sha2-nistp256",
+        EcdhSha2Nistp384 => "ecdh-sha2-nistp384",
+        EcdhSha2Nistp521 => "ecdh-sha2-nistp521",
+        DiffieHellmanGroupExchangeSha256 => "diffie-hellman-group-exchange-sha256",
+        DiffieHellmanGroup16Sha512 => "diffie-hellman-group16-sha512",
+        DiffieHellmanGroup18Sha512 => "diffie-hellman-group18-sha512",
+        DiffieHellmanGroup14Sha256 => "diffie-hellman-group14-sha256",
+        DiffieHellmanGroup14Sha1 => "diffie-hellman-group14-sha1",
+        DiffieHellmanGroupExchangeSha1 => "diffie-hellman-group-exchange-sha1",
+        DiffieHellmanGroup1Sha1 => "diffie-hellman-group1-sha1",
     }
 );
 
@@ -89,6 +102,23 @@ algorithms!(
     }
 );
 
+impl KexAlg {
+    /// The post-quantum hybrids, then curve25519, then the finite-field groups of 2048 bits and more:
+    /// nothing ssh-audit marks as a failure (it fails the NIST curves, SHA-1 and 1024-bit groups); the rest
+    /// exists for clients that need it, once configured.
+    pub const DEFAULT: &'static [KexAlg] = &[
+        KexAlg::Mlkem768x25519Sha256,
+        KexAlg::Sntrup761x25519Sha512,
+        KexAlg::Sntrup761x25519Sha512Openssh,
+        KexAlg::Curve25519Sha256,
+        KexAlg::Curve25519Sha256Libssh,
+        KexAlg::DiffieHellmanGroupExchangeSha256,
+        KexAlg::DiffieHellmanGroup16Sha512,
+        KexAlg::DiffieHellmanGroup18Sha512,
+        KexAlg::DiffieHellmanGroup14Sha256,
+    ];
+}
+
 impl CompressionAlg {
     pub const DEFAULT: &'static [CompressionAlg] = &[CompressionAlg::None, CompressionAlg::ZlibOpenssh];
 }
@@ -129,7 +159,7 @@ pub struct Preferences {
 impl Default for Preferences {
     fn default() -> Self {
         Preferences {
-            kex: KexAlg::ALL.to_vec(),
+            kex: KexAlg::DEFAULT.to_vec(),
             host_key: SigAlg::DEFAULT.to_vec(),
             cipher: CipherAlg::DEFAULT.to_vec(),
             mac: MacAlg::DEFAULT.to_vec(),
