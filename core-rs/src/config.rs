@@ -391,6 +391,9 @@ mod tests {
             fn cbc(&self, cipher: BlockCipher, key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>> {
                 RUST_CRYPTO.cbc(cipher, key, iv, decrypt)
             }
+            fn arcfour(&self, key: &[u8]) -> Option<Box<dyn SequentialCipher>> {
+                RUST_CRYPTO.arcfour(key)
+            }
             fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
                 RUST_CRYPTO.chacha20(key)
             }

@@ -82,6 +82,9 @@ impl CryptoProvider for Faulty {
         let keyed = RUST_CRYPTO.cbc(cipher, key, iv, decrypt)?;
         Some(Box::new(FaultyCbc(self.0, cipher, key.to_vec(), iv.to_vec(), decrypt, keyed)))
     }
+    fn arcfour(&self, key: &[u8]) -> Option<Box<dyn SequentialCipher>> {
+        RUST_CRYPTO.arcfour(key)
+    }
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
         Box::new(FaultyChaCha(self.0, RUST_CRYPTO.chacha20(key)))
     }
@@ -167,6 +170,42 @@ fn a_provider_that_computes_anything_else_fails_the_check() {
     for (fault, vector) in cases {
         assert_eq!(kat::check(&Faulty(fault)), Err(vector), "{fault:?}");
     }
+}
+
+/// The legacy ciphers no host provides: Blowfish and CAST-128 in CBC mode over the SP 800-38A plaintext as
+/// OpenSSL 3's legacy provider computes them (`openssl enc`; decrypted back in two calls, so the chaining must
+/// carry), and RC4's keystream for RFC 6229's 128- and 256-bit keys at 0 and at 1536, where `arcfour128` and
+/// `arcfour256` start.
+#[test]
+fn blowfish_cast128_and_rc4_match_openssl() {
+    let key = hex!("0123456789abcdeff0e1d2c3b4a59687");
+    let iv = hex!("fedcba9876543210");
+    for (cipher, expected) in [
+        (BlockCipher::Blowfish, hex!("46a796dc84d2716dadb3c45896e0cdf3609a4d405d7b1d8c20be71eb0e2fb2bff4acc500a6ace802297873e4c375d11eeaa231bf47d883ac3f2036cec8f7054f")),
+        (BlockCipher::Cast128, hex!("2c1a8825c84f5a8f94375d4152ca526824d2649d26a6c0ab3131e125f9eaef0e62c8377709e43a19dfdeebf456fa31372fff353b1290a0c20e72bceeb21ddab9")),
+    ] {
+        let mut data = kat::CTR_PLAINTEXT;
+        RUST_CRYPTO.cbc(cipher, &key, &iv, false).unwrap().apply(&mut data);
+        assert_eq!(data, expected, "{cipher:?}");
+        let mut decrypt = RUST_CRYPTO.cbc(cipher, &key, &iv, true).unwrap();
+        let (first, rest) = data.split_at_mut(8);
+        decrypt.apply(first);
+        decrypt.apply(rest);
+        assert_eq!(data, kat::CTR_PLAINTEXT, "{cipher:?}");
+        assert!(RUST_CRYPTO.cbc(cipher, &[0; 24], &iv, false).is_none(), "{cipher:?} takes 16-byte keys");
+    }
+    let rc4 = |key: &[u8]| {
+        let mut stream = [0u8; 1568];
+        RUST_CRYPTO.arcfour(key).unwrap().apply(&mut stream);
+        stream
+    };
+    let short = rc4(&hex!("0102030405060708090a0b0c0d0e0f10"));
+    assert_eq!(short[..32], hex!("9ac7cc9a609d1ef7b2932899cde41b975248c4959014126a6e8a84f11d1a9e1c"));
+    assert_eq!(short[1536..], hex!("ffa0b514647ec04f6306b892ae6611810ee284558a70e8fb861fd23f9ce01a66"));
+    let long = rc4(&hex!("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20"));
+    assert_eq!(long[..16], hex!("eaa6bd25880bf93d3f5d1e4ca2611d91"));
+    assert_eq!(long[1536..], hex!("3e34135c79db010200767651cf2630735f81980cb7138e377c0bc405858042c3"));
+    assert!(RUST_CRYPTO.arcfour(&[0; 24]).is_none());
 }
 
 // ---- HMAC-SHA-2 through PacketMac ---------------------------------------------------------------------

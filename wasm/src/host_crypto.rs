@@ -105,6 +105,8 @@ impl CryptoProvider for HostCrypto {
         let (id, key_lens) = match cipher {
             BlockCipher::Aes => (0, &[16, 24, 32][..]),
             BlockCipher::TripleDes => (1, &[24][..]),
+            // OpenSSL 3 keeps these in its legacy provider, which the runtimes do not load.
+            BlockCipher::Blowfish | BlockCipher::Cast128 => return RUST_CRYPTO.cbc(cipher, key, iv, decrypt),
         };
         if !key_lens.contains(&key.len()) || iv.len() != cipher.block_len() {
             return None;
@@ -114,6 +116,11 @@ impl CryptoProvider for HostCrypto {
             Some(handle) => Some(Box::new(HostSequential(handle))),
             None => RUST_CRYPTO.cbc(cipher, key, iv, decrypt),
         }
+    }
+
+    /// OpenSSL 3 keeps RC4 in its legacy provider, which the runtimes do not load: the core's own serves.
+    fn arcfour(&self, key: &[u8]) -> Option<Box<dyn SequentialCipher>> {
+        RUST_CRYPTO.arcfour(key)
     }
 
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {

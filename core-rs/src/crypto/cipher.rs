@@ -19,7 +19,9 @@ pub fn cipher_key_len(alg: CipherAlg) -> usize {
     match alg {
         CipherAlg::Chacha20Poly1305 => 64,
         CipherAlg::Aes128Gcm | CipherAlg::Aes128Ctr | CipherAlg::Aes128Cbc => 16,
+        CipherAlg::BlowfishCbc | CipherAlg::Cast128Cbc | CipherAlg::Arcfour | CipherAlg::Arcfour128 => 16,
         CipherAlg::Aes192Ctr | CipherAlg::Aes192Cbc | CipherAlg::TripleDesCbc => 24,
+        CipherAlg::Arcfour256 => 32,
         CipherAlg::Aes256Gcm | CipherAlg::Aes256Ctr | CipherAlg::Aes256Cbc => 32,
     }
 }
@@ -30,7 +32,8 @@ pub fn cipher_iv_len(alg: CipherAlg) -> usize {
         CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => 12,
         CipherAlg::Aes128Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes256Ctr => 16,
         CipherAlg::Aes128Cbc | CipherAlg::Aes192Cbc | CipherAlg::Aes256Cbc => 16,
-        CipherAlg::TripleDesCbc => 8,
+        CipherAlg::TripleDesCbc | CipherAlg::BlowfishCbc | CipherAlg::Cast128Cbc => 8,
+        CipherAlg::Arcfour | CipherAlg::Arcfour128 | CipherAlg::Arcfour256 => 0,
     }
 }
 

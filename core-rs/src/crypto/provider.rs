@@ -47,6 +47,9 @@ pub trait CryptoProvider: Debug {
     /// `cipher` in CBC mode from `iv` (a block), encrypting, or decrypting if `decrypt`, whole blocks per
     /// call, chained on from the last; `None` for a key or IV of another length.
     fn cbc(&self, cipher: BlockCipher, key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>>;
+    /// RC4 under `key` (16 or 32 bytes), its keystream from the start: the `arcfour` ciphers, off unless
+    /// configured; `None` for another length.
+    fn arcfour(&self, key: &[u8]) -> Option<Box<dyn SequentialCipher>>;
     /// The original ChaCha20 (64-bit block counter, 64-bit nonce) under `key`.
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20>;
     /// HMAC (RFC 2104) under `key`, of any length.
@@ -75,13 +78,17 @@ pub enum BlockCipher {
     Aes,
     /// 3DES-EDE with three 8-byte keys; 8-byte blocks.
     TripleDes,
+    /// Blowfish with a 16-byte key (`blowfish-cbc`); 8-byte blocks.
+    Blowfish,
+    /// CAST-128 with a 16-byte key (`cast128-cbc`, RFC 2144); 8-byte blocks.
+    Cast128,
 }
 
 impl BlockCipher {
     pub fn block_len(self) -> usize {
         match self {
             BlockCipher::Aes => 16,
-            BlockCipher::TripleDes => 8,
+            BlockCipher::TripleDes | BlockCipher::Blowfish | BlockCipher::Cast128 => 8,
         }
     }
 }

@@ -63,8 +63,19 @@ impl CryptoProvider for RustCrypto {
             (BlockCipher::Aes, 24) => keyed::<Aes192>(key, iv, decrypt),
             (BlockCipher::Aes, 32) => keyed::<Aes256>(key, iv, decrypt),
             (BlockCipher::TripleDes, 24) => keyed::<des::TdesEde3>(key, iv, decrypt),
+            (BlockCipher::Blowfish, 16) => keyed::<blowfish::Blowfish>(key, iv, decrypt),
+            (BlockCipher::Cast128, 16) => keyed::<cast5::Cast5>(key, iv, decrypt),
             _ => None,
         }
+    }
+
+    fn arcfour(&self, key: &[u8]) -> Option<Box<dyn SequentialCipher>> {
+        use rc4::consts::{U16, U32};
+        Some(match key.len() {
+            16 => Box::new(Stream(rc4::Rc4::<U16>::new_from_slice(key).ok()?)),
+            32 => Box::new(Stream(rc4::Rc4::<U32>::new_from_slice(key).ok()?)),
+            _ => return None,
+        })
     }
 
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {

@@ -44,6 +44,11 @@ algorithms!(
         Aes192Cbc => "aes192-cbc",
         Aes256Cbc => "aes256-cbc",
         TripleDesCbc => "3des-cbc",
+        BlowfishCbc => "blowfish-cbc",
+        Cast128Cbc => "cast128-cbc",
+        Arcfour => "arcfour",
+        Arcfour128 => "arcfour128",
+        Arcfour256 => "arcfour256",
     }
 );
 
@@ -125,7 +130,8 @@ impl CompressionAlg {
 
 impl CipherAlg {
     /// Offered unless configured otherwise: not the CBC modes, whose encrypt-and-MAC packets leak length
-    /// bits to an attacker who can inject (Albrecht, Paterson, Watson 2009), and 3DES's 64-bit blocks.
+    /// bits to an attacker who can inject (Albrecht, Paterson, Watson 2009), nor the 64-bit block ciphers
+    /// (3DES, Blowfish, CAST-128), nor RC4, whose keystream is biased.
     pub const DEFAULT: &'static [CipherAlg] = &[
         CipherAlg::Chacha20Poly1305,
         CipherAlg::Aes128Gcm,

@@ -52,16 +52,28 @@ impl Protection {
         }
         let provider = keys.provider;
         let mac = || keys.mac.and_then(|m| PacketMac::new(provider, m, keys.mac_key)).ok_or_else(bad);
+        let cbc = |cipher: BlockCipher| -> Result<Self> {
+            let keyed = provider.cbc(cipher, keys.key, keys.iv, opening).ok_or_else(bad)?;
+            Ok(Protection::Sequential(keyed, cipher.block_len(), mac()?))
+        };
         Ok(match keys.cipher {
             CipherAlg::Chacha20Poly1305 => Protection::ChaCha(Box::new(ChaChaPoly::new(provider, keys.key).ok_or_else(bad)?)),
             CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => Protection::Gcm(Gcm::new(provider, keys.key, keys.iv).ok_or_else(bad)?),
             CipherAlg::Aes128Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes256Ctr => {
                 Protection::Sequential(provider.aes_ctr(keys.key, keys.iv).ok_or_else(bad)?, 16, mac()?)
             }
-            CipherAlg::Aes128Cbc | CipherAlg::Aes192Cbc | CipherAlg::Aes256Cbc | CipherAlg::TripleDesCbc => {
-                let cipher = if keys.cipher == CipherAlg::TripleDesCbc { BlockCipher::TripleDes } else { BlockCipher::Aes };
-                let keyed = provider.cbc(cipher, keys.key, keys.iv, opening).ok_or_else(bad)?;
-                Protection::Sequential(keyed, cipher.block_len(), mac()?)
+            CipherAlg::Aes128Cbc | CipherAlg::Aes192Cbc | CipherAlg::Aes256Cbc => cbc(BlockCipher::Aes)?,
+            CipherAlg::TripleDesCbc => cbc(BlockCipher::TripleDes)?,
+            CipherAlg::BlowfishCbc => cbc(BlockCipher::Blowfish)?,
+            CipherAlg::Cast128Cbc => cbc(BlockCipher::Cast128)?,
+            CipherAlg::Arcfour | CipherAlg::Arcfour128 | CipherAlg::Arcfour256 => {
+                let mut rc4 = provider.arcfour(keys.key).ok_or_else(bad)?;
+                // RFC 4345: the improved forms throw away the first 1536 bytes of keystream.
+                if keys.cipher != CipherAlg::Arcfour {
+                    rc4.apply(&mut [0u8; 1536]);
+                }
+                // RC4 has no blocks; packets are padded to 8 bytes (RFC 4253 §6).
+                Protection::Sequential(rc4, 8, mac()?)
             }
         })
     }
