@@ -8,13 +8,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { roles } from './wasm-roles.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 
-const roles = [
-  { feature: 'server', dir: 'wasm/pkg', name: 'wasshd_wasm', glue: 'wasshd_glue', cls: 'Core' },
-  { feature: 'client', dir: 'wasm/pkg-client', name: 'wasshd_client', glue: 'wasshd_client_glue', cls: 'ClientCore' },
-];
 
 function newest(dir) {
   let t = 0;

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { roles } from './wasm-roles.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const out = resolve(root, parseArgs({ options: { out: { type: 'string', default: 'dist' } } }).values.out);
@@ -15,10 +16,9 @@ run(process.execPath, ['scripts/build-component.mjs']);
 rmSync(out, { recursive: true, force: true });
 run(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', 'tsconfig.build.json', '--outDir', out]);
 // Each role's glue as a factory, its types, and its module (not wasm-pack's .gitignore).
-for (const [dir, name] of [['pkg', 'wasshd_wasm'], ['pkg-client', 'wasshd_client']]) {
-  const glue = name === 'wasshd_wasm' ? 'wasshd_glue' : `${name}_glue`;
+for (const { dir, name, glue } of roles) {
   for (const file of [`${name}.js`, `${name}.d.ts`, `${glue}.js`, `${glue}.d.ts`, `${name}_bg.wasm`]) {
-    cpSync(`${root}wasm/${dir}/${file}`, `${out}/wasm/${dir}/${file}`);
+    cpSync(`${root}${dir}/${file}`, `${out}/${dir}/${file}`);
   }
 }
 // Its JavaScript bindings and core modules; the component file itself is for hosts in other languages.
