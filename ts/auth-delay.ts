@@ -64,6 +64,7 @@ export class AuthFailureDelay {
     return this.baseMs;
   }
 
+  /** Sets the base; throws `InvalidArgument` on a negative or non-numeric value. */
   set base(ms: number) {
     this.baseMs = parseAuthFailureDelay(ms);
   }

@@ -14,6 +14,7 @@ export interface ChannelIO {
   close(): Promise<void>;
 }
 
+/** `channelStreams`' options. */
 export interface ChannelStreamOptions {
   /** Bytes the readable holds unread before the window waits for its reader. Default 256 KiB. */
   highWaterMark?: number;
@@ -21,8 +22,11 @@ export interface ChannelStreamOptions {
   signal?: AbortSignal;
 }
 
+/** A channel as web streams. */
 export interface ChannelStreams {
+  /** What the client sends on the data stream; it closes at the client's EOF. */
   readable: ReadableStream<Uint8Array>;
+  /** What goes to the client; closing it sends EOF, aborting it closes the channel. */
   writable: WritableStream<Uint8Array>;
 }
 

@@ -1,10 +1,13 @@
 /** A small typed event emitter whose handlers may be async; portable to every runtime (no node:events). */
 
+/** An event handler: it may return a promise, which the emitter waits for before the next handler runs. */
 export type Handler<T> = (event: T) => void | Promise<void>;
 
+/** Events by name (`Events` maps each name to what its handlers receive). */
 export class Emitter<Events extends object> {
   private readonly handlers = new Map<keyof Events, Handler<never>[]>();
 
+  /** Adds a handler of the event `name`; handlers run in the order added. */
   on<K extends keyof Events>(name: K, handler: Handler<Events[K]>): this {
     const list = this.handlers.get(name) ?? [];
     list.push(handler as Handler<never>);
@@ -12,12 +15,14 @@ export class Emitter<Events extends object> {
     return this;
   }
 
+  /** Removes a handler added with `on`. */
   off<K extends keyof Events>(name: K, handler: Handler<Events[K]>): this {
     const list = this.handlers.get(name);
     if (list) this.handlers.set(name, list.filter((h) => h !== (handler as Handler<never>)));
     return this;
   }
 
+  /** Whether the event has any handler. */
   protected hasListeners(name: keyof Events): boolean {
     return (this.handlers.get(name)?.length ?? 0) > 0;
   }

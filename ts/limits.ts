@@ -16,11 +16,15 @@ function invalid(name: string, value: string, expected: string): SSHError {
 /** `MaxStartups`: `start:rate:full`, or one number (refuse everything beyond it). */
 export class StartupLimit {
   constructor(
+    /** Unauthenticated connections before any is dropped. */
     readonly start = 10,
+    /** Percent of new connections dropped at `start`, rising linearly to 100 at `full`. */
     readonly rate = 30,
+    /** Unauthenticated connections at which every new one is dropped. */
     readonly full = 100,
   ) {}
 
+  /** Reads OpenSSH's syntax; throws `InvalidArgument` naming the value. */
   static parse(value: string): StartupLimit {
     const parts = value.trim().split(':').map(Number);
     const ok = parts.every((n) => Number.isInteger(n) && n >= 0);
@@ -30,6 +34,7 @@ export class StartupLimit {
     return new StartupLimit(start, rate, full);
   }
 
+  /** OpenSSH's syntax, `start:rate:full`. */
   toString(): string {
     return `${this.start}:${this.rate}:${this.full}`;
   }
@@ -71,7 +76,8 @@ export function sourceOf(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-type Family = 4 | 6;
+/** An address family: IPv4 or IPv6. */
+export type Family = 4 | 6;
 
 function familyOf(source: string): Family {
   return source.includes(':') ? 6 : 4;
@@ -89,10 +95,15 @@ interface Penalty {
  * when one is full of live penalties new ones are not recorded (OpenSSH's permissive overflow).
  */
 export class SourcePenalties {
+  /** False: nobody is penalised (`PerSourcePenalties=no`). */
   enabled = true;
+  /** Seconds of penalty each cause adds to its source. */
   readonly durations: Record<PenaltyCause, number> = { ...DEFAULT_DURATIONS };
+  /** Seconds a source's penalty may accumulate to. */
   max = DEFAULT_MAX;
+  /** Seconds of penalty a source must owe before it is refused. */
   min = DEFAULT_MIN;
+  /** How many sources of each family are tracked at most (OpenSSH's `max-sources4`/`max-sources6`). */
   readonly maxSources: Record<Family, number> = { 4: DEFAULT_MAX_SOURCES, 6: DEFAULT_MAX_SOURCES };
   private exempt = NO_EXEMPTIONS;
   private readonly tables: Record<Family, Map<string, Penalty>> = { 4: new Map(), 6: new Map() };
@@ -153,6 +164,7 @@ export class SourcePenalties {
     this.exempt = new ClientList('PerSourcePenaltyExemptList', value);
   }
 
+  /** `PerSourcePenaltyExemptList`: addresses and ranges never penalised, as set. */
   get exemptList(): string {
     return this.exempt.text;
   }

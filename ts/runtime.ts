@@ -12,8 +12,11 @@ import type { ListenAdapter, Listener, StaticFile, Transport, WebSocketListenAda
  * usual globals can supply its own and a test can run the server on a fake clock.
  */
 export interface Clock {
+  /** Milliseconds since any fixed origin; never decreasing. */
   now(): number;
+  /** Calls `callback` once, `ms` milliseconds from now; returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a `setTimeout` not yet run. */
   clearTimeout(handle: unknown): void;
 }
 
@@ -27,6 +30,14 @@ export const systemClock: Clock = {
 /** The clock in whole milliseconds, as the core and the penalties take it. */
 export function wholeMs(clock: Clock): number {
   return Math.floor(clock.now());
+}
+
+/** Where a listener was bound: the port is the real one when 0 was asked. */
+export interface BoundAddress {
+  /** The address listened on. */
+  host: string;
+  /** The port listened on. */
+  port: number;
 }
 
 /** `startWebSocket`'s options. */
@@ -54,10 +65,11 @@ export const DEFAULT_MAX_WEBSOCKET_MESSAGE = 1024 * 1024;
 /** What a runtime entry point provides. */
 export interface Runtime {
   /**
-   * A core in a wasm instance of its own, sharing nothing with earlier ones (`instantiateCore`): the first,
-   * synchronously, so that a server can be configured as soon as it is constructed, and a fresh one after a trap.
+   * @internal A core in a wasm instance of its own, sharing nothing with earlier ones (`instantiateCore`): the
+   * first, synchronously, so that a server can be configured as soon as it is constructed, and a fresh one after a trap.
    */
   createCore(seed: Uint8Array): Core;
+  /** The runtime's TCP server (`startListening`); a runtime without one rejects with the reason. */
   listen: ListenAdapter;
   /** The runtime's WebSocket server, where it has one (`startWebSocket`). */
   webSocket?: WebSocketListenAdapter;

@@ -29,7 +29,7 @@ import { DisconnectReason, ErrorCode, SSHError } from './errors.js';
 import type { ConnectionRequestEvent, SSHChannel, SSHConnection, SSHServerEvents } from './events.js';
 import { SourcePenalties, StartupLimit } from './limits.js';
 import { Router } from './routing.js';
-import { DEFAULT_MAX_WEBSOCKET_MESSAGE, cryptoRandom, systemClock, wholeMs, type Clock, type Runtime, type WebSocketEndpoint } from './runtime.js';
+import { DEFAULT_MAX_WEBSOCKET_MESSAGE, cryptoRandom, systemClock, wholeMs, type BoundAddress, type Clock, type Runtime, type WebSocketEndpoint } from './runtime.js';
 import { ClientList } from './client-lists.js';
 import {
   HOST_SETTINGS,
@@ -71,17 +71,26 @@ export type {
   SSHChannel,
   NegotiatedAlgorithms,
 } from './events.js';
-export { systemClock, type Clock, type Runtime, type WebSocketEndpoint } from './runtime.js';
+export { systemClock, type BoundAddress, type Clock, type Runtime, type WebSocketEndpoint } from './runtime.js';
 export { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamType } from './ssh-params.js';
 export type { HostKeyFile, SSHServerOptions } from './settings.js';
+export type { AuthFailureDelay } from './auth-delay.js';
+export type { ChannelStreamOptions, ChannelStreams } from './channel-streams.js';
+export type { Handler } from './emitter.js';
 
 /** Where a new server listens, unless told otherwise (and again after `reset()`). */
 const DEFAULT_LISTEN = { localHost: '127.0.0.1', localPort: 22, connectionBacklog: 511 };
 
+/**
+ * An SSH-2 server (the reference's SSHServer): host keys, listeners (TCP, WebSocket, or transports handed to
+ * `accept`), and every connection's events and methods. Each runtime entry exports its own subclass, which
+ * only supplies the runtime.
+ */
 export class SSHServer extends Emitter<SSHServerEvents> {
   private readonly conns = new Map<number, ConnectionState>();
   private listener: Listener | undefined;
   private webSocketListener: Listener | undefined;
+  /** `PerSourcePenalties` and its exemptions, as set. */
   readonly penalties = new SourcePenalties();
   /** How long refused authentication attempts wait (AuthFailureDelay), with this instance's secret. */
   readonly authFailureDelay = new AuthFailureDelay();
@@ -91,8 +100,11 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   private readonly binding: CoreBinding;
   private readonly decisions: Decisions;
   private readonly router: Router;
+  /** The address `startListening` binds (the reference's LocalHost); default `127.0.0.1`. */
   localHost: string;
+  /** The port `startListening` binds (LocalPort); 0 picks a free one; default 22. */
   localPort: number;
+  /** Connections the kernel queues before they are accepted (ConnectionBacklog); default 511. */
   connectionBacklog: number;
   /** TcpNoDelay and KeepAliveTime, applied to each connection as it is accepted. */
   private readonly socketOptions: SocketOptions = { noDelay: true, keepAliveMs: 0 };
@@ -162,6 +174,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     return this.binding.generateHostKey(comment);
   }
 
+  /** The installed host keys' public halves, as OpenSSH one-line public keys. */
   get hostPublicKeys(): string[] {
     return this.binding.call((core) => core.host_public_keys());
   }
@@ -258,6 +271,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
 
   // ---- listening --------------------------------------------------------------------------------------
 
+  /** Whether `startListening` is in force (the reference's Listening). */
   get listening(): boolean {
     return this.listener !== undefined;
   }
@@ -267,16 +281,18 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     return coreMemory(this.binding.core)?.buffer.byteLength ?? 0;
   }
 
+  /** The connected clients by id (the reference's Connections). */
   get connections(): ReadonlyMap<number, SSHConnection> {
     return this.conns;
   }
 
+  /** Every open channel of every connection (the reference's Channels). */
   get channels(): SSHChannel[] {
     return [...this.conns.values()].flatMap((c) => [...c.channels.values()].filter((ch) => !ch.closed));
   }
 
   /** Starts accepting connections; resolves with the bound address (the port is real when 0 was asked). */
-  async startListening(): Promise<{ host: string; port: number }> {
+  async startListening(): Promise<BoundAddress> {
     if (this.listener) throw new SSHError(ErrorCode.AlreadyListening, 'already listening');
     if (this.hostPublicKeys.length === 0) throw new SSHError(ErrorCode.NoHostKey, 'no host key: pass hostKeys or call addHostKey/generateHostKey first');
     const where = listenFamily(this.localHost, this.useIPv6);
@@ -290,7 +306,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
    * OpenSSH through the `wasshd-ws-proxy` bridge). Resolves with the bound address. The connections are
    * the same as over TCP, with the same limits; behind a proxy, see PerSourcePenaltyExemptList.
    */
-  async startWebSocket(options: WebSocketEndpoint): Promise<{ host: string; port: number }> {
+  async startWebSocket(options: WebSocketEndpoint): Promise<BoundAddress> {
     if (!this.runtime.webSocket) throw new SSHError(ErrorCode.InvalidArgument, 'this runtime has no WebSocket server');
     if (this.webSocketListener) throw new SSHError(ErrorCode.AlreadyListening, 'the WebSocket endpoint is already listening');
     if (this.hostPublicKeys.length === 0) throw new SSHError(ErrorCode.NoHostKey, 'no host key: pass hostKeys or call addHostKey/generateHostKey first');

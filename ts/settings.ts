@@ -7,8 +7,19 @@ import { ErrorCode, SSHError } from './errors.js';
 import type { AuthMethodName, KeyboardInteractivePrompt } from './events.js';
 
 /** A private key file's text, or the text and the passphrase that opens it. */
-export type HostKeyFile = string | { key: string; passphrase?: string };
+export type HostKeyFile =
+  | string
+  | {
+      /** The private key file's text. */
+      key: string;
+      /** Opens an encrypted key. */
+      passphrase?: string;
+    };
 
+/**
+ * The constructor's typed options. Each has a reference setting of the same meaning, which `config("Name=Value")`
+ * sets as well; the setting's name is given with each.
+ */
 export interface SSHServerOptions {
   /**
    * Private key files (text) to serve as host keys (the reference's SSHCert), with the passphrase of an
@@ -52,10 +63,11 @@ export interface SSHServerOptions {
    */
   authFailureDelay?: number;
   /**
-   * Client addresses let in (AllowedClients; default any) and kept out (BlockedClients): IPv4 and IPv6
-   * addresses, CIDR ranges, or IPv4 wildcards such as `10.1.*`.
+   * Client addresses let in (AllowedClients; default any): IPv4 and IPv6 addresses, CIDR ranges, or IPv4
+   * wildcards such as `10.1.*`.
    */
   allowedClients?: string[];
+  /** Client addresses kept out (BlockedClients), in the syntax of `allowedClients`. */
   blockedClients?: string[];
   /** Nagle's algorithm off on accepted connections (TcpNoDelay). Default true. */
   tcpNoDelay?: boolean;

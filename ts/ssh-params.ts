@@ -6,9 +6,10 @@
  * a uint64, `b` a byte, `f` a boolean (`true`/`false`); integers may be written in hex with `0x`.
  */
 
-import type { ChannelRequestInfo } from './core/events.js';
+import type { ChannelRequestInfo } from './events.js';
 import { ErrorCode, SSHError } from './errors.js';
 
+/** A payload field's type, as the module comment lists them. */
 export type SSHParamType = 's' | 'sb' | 'm' | 'i' | 'l' | 'b' | 'f';
 
 const utf8 = new TextEncoder();

@@ -5,7 +5,9 @@
 
 /** One accepted byte stream. */
 export interface Transport {
+  /** The peer's address (for a WebSocket, the client's as the runtime or a trusted proxy reports it). */
   readonly remoteAddress: string;
+  /** The peer's port. */
   readonly remotePort: number;
   /** Queues bytes; returns false when the runtime's buffer is full (wait for `drain`). */
   write(data: Uint8Array): boolean;
@@ -20,6 +22,7 @@ export interface Transport {
    * A transport that cannot (a WebSocket) may go on delivering: the server queues what arrives, within bounds.
    */
   pause(): void;
+  /** Delivers data again after `pause`. */
   resume(): void;
   /** Installs the callbacks; called once, before any data is delivered. */
   attach(handlers: TransportHandlers): void;
@@ -40,9 +43,11 @@ export interface SocketOptions {
 
 /** What serves a transport accepted elsewhere: `SSHServer.accept`. */
 export interface TransportAcceptor {
+  /** Serves SSH over the transport until either side ends it. */
   accept(transport: Transport): Promise<void>;
 }
 
+/** What a transport calls as things happen to its stream. */
 export interface TransportHandlers {
   /** Bytes from the peer, in pieces of any size (a whole WebSocket message, say). */
   data(bytes: Uint8Array): void;
@@ -59,9 +64,13 @@ export interface TransportHandlers {
   end?(): void;
 }
 
+/** Where and how a TCP server listens. */
 export interface ListenOptions {
+  /** The address to listen on (`0.0.0.0`, `::`, or one interface's). */
   host: string;
+  /** 0 picks a free port. */
   port: number;
+  /** Connections the kernel queues before they are accepted. */
   backlog?: number;
   /** On an IPv6 `host`: take IPv6 clients only (true), or IPv4 ones too, mapped (false); default the system's. */
   ipv6Only?: boolean;
@@ -69,13 +78,17 @@ export interface ListenOptions {
 
 /** A listening socket. */
 export interface Listener {
+  /** The address it listens on. */
   readonly host: string;
+  /** The port it listens on (the one picked, for port 0). */
   readonly port: number;
+  /** Stops accepting; connections already accepted go on. */
   close(): Promise<void>;
 }
 
 /** A runtime's way to accept connections. */
 export interface ListenAdapter {
+  /** Listens, calling `accept` with each connection's transport. */
   listen(options: ListenOptions, accept: (transport: Transport) => void): Promise<Listener>;
 }
 
@@ -83,6 +96,7 @@ export interface ListenAdapter {
 export interface StaticFile {
   /** Its media type, e.g. `text/html; charset=utf-8`; `application/wasm` lets a page compile it as it streams in. */
   type: string;
+  /** The file's bytes. */
   body: Uint8Array;
 }
 
@@ -106,5 +120,6 @@ export interface WebSocketListenOptions extends ListenOptions {
  * each direction, with no other framing. Text messages are a protocol error (the connection is closed).
  */
 export interface WebSocketListenAdapter {
+  /** Listens, calling `accept` with each upgraded connection's transport. */
   listen(options: WebSocketListenOptions, accept: (transport: Transport) => void): Promise<Listener>;
 }

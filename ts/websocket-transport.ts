@@ -16,6 +16,7 @@ const LOW_WATER_MARK = HIGH_WATER_MARK / 2;
 /** How often the buffered amount is looked at while over the mark. */
 const DRAIN_POLL_MS = 4;
 
+/** `WebSocketTransport`'s options. */
 export interface WebSocketTransportOptions {
   /** The peer's address as the server should count it (penalties, MaxStartups). */
   remoteAddress: string;

@@ -68,11 +68,13 @@ export function browserRuntime(module: WebAssembly.Module): Runtime {
   };
 }
 
+/** The browser server's options: the typed options and where its wasm module comes from. */
 export interface BrowserServerOptions extends SSHServerOptions {
   /** The core's wasm module. Default: the package's own, fetched from beside this file. */
   wasm?: WasmSource;
 }
 
+/** The SSH server in a page or a Worker: its connections come from `accept` (a relay's WebSockets, a `MessagePort`). */
 export class SSHServer extends BaseServer {
   /** Compiles the wasm module (`options.wasm`), then makes a server on it. */
   static async create(options: BrowserServerOptions = {}): Promise<SSHServer> {
@@ -88,6 +90,7 @@ export class SSHServer extends BaseServer {
 
 /** `SSHClient.connect`'s options in a page: a transport, or a WebSocket endpoint to open. */
 export interface BrowserSSHClientOptions extends Omit<SSHClientOptions, 'transport'> {
+  /** A byte stream to the server; without one, a WebSocket to `url` is opened. */
   transport?: Transport;
   /** A WebSocket endpoint carrying SSH (`wss://host/ssh`), when no transport is given. */
   url?: string | URL;
@@ -110,6 +113,7 @@ function openWebSocket(url: string | URL): Promise<Transport> {
   });
 }
 
+/** The SSH client in a page: `connect` makes one, over a WebSocket or a transport. */
 export class SSHClient extends BaseClient {
   /** Compiles the wasm module if need be, connects (over `transport`, or a WebSocket to `url`), checks the host key, logs in. */
   static async connect(options: BrowserSSHClientOptions): Promise<SSHClient> {
@@ -129,5 +133,5 @@ export { WebSocketTransport } from '../websocket-transport.js';
 export type { WebSocketTransportOptions } from '../websocket-transport.js';
 export * from '../server.js';
 export * from '../errors.js';
-export { SourcePenalties, StartupLimit } from '../limits.js';
+export { SourcePenalties, StartupLimit, type Family, type PenaltyCause } from '../limits.js';
 export type { Transport, TransportAcceptor, TransportHandlers, SocketOptions } from '../transport.js';

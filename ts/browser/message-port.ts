@@ -12,6 +12,7 @@
 import type { Transport, TransportHandlers } from '../transport.js';
 import { MAX_EARLY_BYTES } from '../websocket-gate.js';
 
+/** `MessagePortTransport`'s options. */
 export interface MessagePortTransportOptions {
   /** The peer as the server should name it (logs, penalties). Default `messageport`. */
   remoteAddress?: string;

@@ -10,6 +10,7 @@ import type { TransportAcceptor } from '../transport.js';
 import { CloseCode } from '../websocket-gate.js';
 import { WebSocketTransport } from '../websocket-transport.js';
 
+/** `serveRelay`'s options. */
 export interface RelayOptions {
   /** Largest message accepted from the relay; a larger one closes that connection (1009). Default 1 MiB. */
   maxMessageBytes?: number;
@@ -19,6 +20,7 @@ export interface RelayOptions {
   onError?: (error: Error) => void;
 }
 
+/** A relay being served by `serveRelay`. */
 export interface ServedRelay {
   /** Stops waiting for clients (the waiting WebSocket is closed); connections already paired go on. */
   close(): void;

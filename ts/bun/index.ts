@@ -19,8 +19,10 @@ declare const Bun: BunApi;
 /** Compiled once, when this module loads; every core is an instance of it. */
 const module = await WebAssembly.compile(await Bun.file(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)).arrayBuffer());
 
+/** The runtime of Bun: the module read with `Bun.file`, `node:crypto` for the packet ciphers, `Bun.listen`, `Bun.serve` for WebSockets, Unix sockets. */
 export const bunRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), listen: bunTcp, listenUnix: bunListenUnix, webSocket: bunWebSocket, connectTcp: bunConnectTcp, connectUnix: bunConnectUnix };
 
+/** The SSH server on Bun: `SSHServer` with this runtime. */
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {
     super(bunRuntime, options);
@@ -29,6 +31,7 @@ export class SSHServer extends BaseServer {
 
 let clientModule: Promise<WebAssembly.Module> | undefined;
 
+/** The SSH client on Bun: `connect` makes one. */
 export class SSHClient extends BaseClient {
   /** Connects (over `transport`, or TCP to `host`:`port`), checks the host key, logs in. The first connect compiles the client's module. */
   static async connect(options: TcpSSHClientOptions): Promise<SSHClient> {
@@ -43,5 +46,5 @@ export * from '../client/exports.js';
 export type { TcpSSHClientOptions } from '../client/tcp.js';
 export * from '../server.js';
 export * from '../errors.js';
-export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, StaticFile, WebSocketListenAdapter } from '../transport.js';
+export { SourcePenalties, StartupLimit, type Family, type PenaltyCause } from '../limits.js';
+export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, ListenOptions, Listener, StaticFile, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';

@@ -16,7 +16,7 @@ import { concat } from '../bytes.js';
 
 /** What a runtime entry gives the client. */
 export interface ClientRuntime {
-  /** A client core in a wasm instance of its own (`instantiateClientCore`); `now` in ms. */
+  /** @internal A client core in a wasm instance of its own (`instantiateClientCore`); `now` in ms. */
   createClientCore(seed: Uint8Array, now: number): ClientCore;
   /** Default `systemClock`. */
   clock?: Clock;
@@ -38,8 +38,11 @@ export type KeyboardInteractiveHandler = (
   info: { name: string; instruction: string },
 ) => string[] | Promise<string[]>;
 
+/** `SSHClient.connect`'s options: where to connect, how to check the server, how to log in. */
 export interface SSHClientOptions {
+  /** The byte stream to the server (a runtime entry can make a TCP one from `host` and `port`). */
   transport: Transport;
+  /** The user name to log in as. */
   user: string;
   /**
    * Decides whether the server is the one meant, before anything is sent to it: compare `fingerprint`
@@ -52,6 +55,7 @@ export interface SSHClientOptions {
   privateKey?: string;
   /** Opens `privateKey` if it is encrypted. */
   passphrase?: string;
+  /** Answers the server's keyboard-interactive prompts. */
   keyboardInteractive?: KeyboardInteractiveHandler;
   /** The server's banner (RFC 4252 §5.4), control characters replaced. */
   onBanner?: (message: string) => void;
@@ -61,6 +65,7 @@ export interface SSHClientOptions {
    * authentication together. Default: no limit.
    */
   timeoutMs?: number;
+  /** Default `systemClock`. */
   clock?: Clock;
 }
 
@@ -74,8 +79,11 @@ export interface ExecOptions {
   stdin?: string | Uint8Array;
 }
 
+/** What `exec` collected: the whole output and how the command ended. */
 export interface ExecResult extends ExitInfo {
+  /** Everything written to the data stream. */
   stdout: Uint8Array;
+  /** Everything written to stderr. */
   stderr: Uint8Array;
 }
 
@@ -86,6 +94,10 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 const METHOD_NAMES: Record<Method, string> = { publickey: 'the key', password: 'the password', 'keyboard-interactive': 'the keyboard-interactive answers' };
 
+/**
+ * An SSH-2 client over the same core: host-key check, login, then `session` channels (`exec`, `shell`,
+ * `session`). Each runtime entry exports its own subclass, whose static `connect` makes one.
+ */
 export class SSHClient {
   /** The server's identification string. */
   serverVersion = '';

@@ -20,25 +20,32 @@ export interface SessionHost {
 }
 
 /** How the command or shell ended: `code` from `exit-status`, `signal` (without `SIG`) from `exit-signal`. */
+/** How a command ended, as the server reported it. */
 export interface ExitInfo {
+  /** Its exit status (`exit-status`), or null if the server sent none. */
   code: number | null;
+  /** The signal that ended it (`exit-signal`, without `SIG`), or null. */
   signal: string | null;
 }
 
+/** A pseudo-terminal to ask for (`pty-req`). */
 export interface PtyOptions {
   /** `TERM` for the remote side; default `xterm-256color`. */
   term?: string;
-  /** Default 80 by 24. */
+  /** Width in characters; default 80. */
   cols?: number;
+  /** Height in rows; default 24. */
   rows?: number;
   /** Encoded terminal modes (RFC 4254 §8); default none (the server's defaults). */
   modes?: Uint8Array;
 }
 
-type DataListener = (data: Uint8Array) => void;
+/** Receives a session's output, a piece at a time, in order. */
+export type DataListener = (data: Uint8Array) => void;
 
 const utf8 = new TextEncoder();
 
+/** A `session` channel of an `SSHClient`: a command, a shell or a subsystem, with its output and its end. */
 export class ClientSession {
   /** Settles once the server confirmed or refused the channel. */
   readonly opened: Promise<void>;
@@ -58,8 +65,10 @@ export class ClientSession {
   private closed = false;
   private sending = false;
 
+  /** @internal Made by `SSHClient`'s `exec`, `shell` and `session`. */
   constructor(
     private readonly host: SessionHost,
+    /** The client's id of the channel. */
     readonly id: number,
   ) {
     this.opened = new Promise((resolve, reject) => (this.settleOpen = { resolve, reject }));
@@ -74,6 +83,7 @@ export class ClientSession {
     return this.request('pty-req', 'a terminal (pty-req)', (core) => core.request_pty(this.id, term, cols, rows, modes));
   }
 
+  /** Asks to set an environment variable before the command or shell starts; rejects if the server refuses. */
   env(name: string, value: string): Promise<void> {
     return this.request('env', `the environment variable ${name}`, (core) => core.request_env(this.id, name, value));
   }
@@ -84,10 +94,12 @@ export class ClientSession {
     return this.request('exec', 'the command', (core) => core.request_exec(this.id, bytes));
   }
 
+  /** Starts the user's shell (ask for a pty first with `pty`); rejects if the server refuses. */
   shell(): Promise<void> {
     return this.request('shell', 'a shell', (core) => core.request_shell(this.id));
   }
 
+  /** Starts a subsystem such as `sftp`; rejects if the server refuses. */
   subsystem(name: string): Promise<void> {
     return this.request('subsystem', `the subsystem ${name}`, (core) => core.request_subsystem(this.id, name));
   }
@@ -107,6 +119,7 @@ export class ClientSession {
     this.listen(0, listener);
   }
 
+  /** Data on the stderr stream (extended data), as `onData` has it. */
   onStderr(listener: DataListener): void {
     this.listen(1, listener);
   }
@@ -192,7 +205,7 @@ export class ClientSession {
     }
   }
 
-  /** One event for this channel. Returns true once the channel is gone. */
+  /** @internal One event for this channel. Returns true once the channel is gone. */
   handle(event: ClientCoreEvent): boolean {
     switch (event.type) {
       case 'channelOpened':

@@ -4,10 +4,13 @@ import { ErrorCode, SSHError } from '../errors.js';
 import type { Transport } from '../transport.js';
 import type { SSHClientOptions } from './client.js';
 
+/** `SSHClient.connect`'s options on Node, Deno and Bun: a transport, or a TCP connection to make. */
 export interface TcpSSHClientOptions extends Omit<SSHClientOptions, 'transport'> {
+  /** A byte stream to the server; without one, a TCP connection to `host`:`port` is made. */
   transport?: Transport;
-  /** Where to connect over TCP when no transport is given; default localhost, port 22. */
+  /** Where to connect over TCP when no transport is given; default localhost. */
   host?: string;
+  /** Default 22. */
   port?: number;
 }
 

@@ -3,6 +3,8 @@
  * record is a tag byte, the connection id, then fields in SSH wire types.
  */
 
+import type { AuthMethodName, ChannelRequestInfo } from '../events.js';
+
 export type CoreEvent =
   | { type: 'log'; conn: number; level: number; message: string }
   | { type: 'clientVersion'; conn: number; version: string }
@@ -20,19 +22,6 @@ export type CoreEvent =
   | { type: 'globalRequest'; conn: number; name: string; wantReply: boolean; data: Uint8Array }
   | { type: 'channelOpenConfirmed'; conn: number; channel: number }
   | { type: 'channelOpenFailed'; conn: number; channel: number; reason: number; description: string };
-
-export type AuthMethodName = 'none' | 'password' | 'publickey' | 'keyboard-interactive';
-
-/** A channel request, decoded by type. */
-export type ChannelRequestInfo =
-  | { type: 'pty-req'; term: string; cols: number; rows: number; widthPx: number; heightPx: number; modes: Uint8Array }
-  | { type: 'env'; name: string; value: string }
-  | { type: 'shell' }
-  | { type: 'exec'; command: string; commandBytes: Uint8Array }
-  | { type: 'subsystem'; name: string }
-  | { type: 'window-change'; cols: number; rows: number; widthPx: number; heightPx: number }
-  | { type: 'signal'; name: string }
-  | { type: 'other'; name: string; data: Uint8Array };
 
 const utf8 = new TextDecoder();
 

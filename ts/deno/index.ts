@@ -19,8 +19,10 @@ declare const Deno: DenoApi;
 /** Compiled once, when this module loads; every core is an instance of it. */
 const module = await WebAssembly.compile(await Deno.readFile(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
 
+/** The runtime of Deno: the module read with `Deno.readFile`, `node:crypto` for the packet ciphers, `Deno.listen`, `Deno.serve` for WebSockets, Unix sockets. */
 export const denoRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), listen: denoTcp, listenUnix: denoListenUnix, webSocket: denoWebSocket, connectTcp: denoConnectTcp, connectUnix: denoConnectUnix };
 
+/** The SSH server on Deno: `SSHServer` with this runtime. */
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {
     super(denoRuntime, options);
@@ -29,6 +31,7 @@ export class SSHServer extends BaseServer {
 
 let clientModule: Promise<WebAssembly.Module> | undefined;
 
+/** The SSH client on Deno: `connect` makes one. */
 export class SSHClient extends BaseClient {
   /** Connects (over `transport`, or TCP to `host`:`port`), checks the host key, logs in. The first connect compiles the client's module. */
   static async connect(options: TcpSSHClientOptions): Promise<SSHClient> {
@@ -43,5 +46,5 @@ export * from '../client/exports.js';
 export type { TcpSSHClientOptions } from '../client/tcp.js';
 export * from '../server.js';
 export * from '../errors.js';
-export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, StaticFile, WebSocketListenAdapter } from '../transport.js';
+export { SourcePenalties, StartupLimit, type Family, type PenaltyCause } from '../limits.js';
+export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, ListenOptions, Listener, StaticFile, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';

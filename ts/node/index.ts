@@ -31,8 +31,10 @@ function compiledClient(): WebAssembly.Module {
   return clientModule;
 }
 
+/** The runtime of Node: the module read from disk, `node:crypto` for the packet ciphers, `node:net`, uWebSockets.js for WebSockets, Unix sockets. */
 export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, listenUnix: nodeListenUnix, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
 
+/** The SSH server on Node: `SSHServer` with this runtime. */
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {
     super(nodeRuntime, options);
@@ -40,7 +42,7 @@ export class SSHServer extends BaseServer {
 }
 
 /** A channel as a Node `Duplex` over its web streams (`channelStreams`): `end()` sends EOF, `destroy()` closes the channel. */
-export function channelDuplex(server: BaseServer, connectionId: number, channelId: number, options?: ChannelStreamOptions): Duplex {
+export function channelDuplex(server: SSHServer, connectionId: number, channelId: number, options?: ChannelStreamOptions): Duplex {
   // The same streams at run time; TypeScript's DOM and node:stream/web declarations of them differ.
   return Duplex.fromWeb(server.channelStreams(connectionId, channelId, options) as unknown as Parameters<typeof Duplex.fromWeb>[0]);
 }
@@ -48,6 +50,7 @@ export function channelDuplex(server: BaseServer, connectionId: number, channelI
 /** `SSHClient.connect`'s options on Node: a transport, or a TCP connection to make. */
 export type NodeSSHClientOptions = TcpSSHClientOptions;
 
+/** The SSH client on Node: `connect` makes one. */
 export class SSHClient extends BaseClient {
   /** Connects (over `transport`, or TCP to `host`:`port`), checks the host key, logs in. */
   static async connect(options: TcpSSHClientOptions): Promise<SSHClient> {
@@ -60,5 +63,5 @@ export * from '../client/exports.js';
 export type { TcpSSHClientOptions } from '../client/tcp.js';
 export * from '../server.js';
 export * from '../errors.js';
-export { SourcePenalties, StartupLimit } from '../limits.js';
-export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, Listener, StaticFile, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';
+export { SourcePenalties, StartupLimit, type Family, type PenaltyCause } from '../limits.js';
+export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, ListenOptions, Listener, StaticFile, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';

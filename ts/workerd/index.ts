@@ -12,6 +12,7 @@ import { instantiateCore } from '../core/instance.js';
 import { ErrorCode, SSHError } from '../errors.js';
 import { SSHServer as BaseServer, type Runtime, type SSHServerOptions } from '../server.js';
 
+/** The runtime of Cloudflare workerd: the module imported by the Worker, the core's own cryptography; no TCP (WebSockets through `acceptWebSocket`). */
 export const workerdRuntime: Runtime = {
   // The module is imported once; a fresh instance after a trap is another instance of it.
   createCore: (seed) => instantiateCore(wasm, seed),
@@ -21,6 +22,7 @@ export const workerdRuntime: Runtime = {
   },
 };
 
+/** The SSH server on workerd: `SSHServer` with this runtime. */
 export class SSHServer extends BaseServer {
   constructor(options: SSHServerOptions = {}) {
     super(workerdRuntime, options);
@@ -31,5 +33,5 @@ export { acceptWebSocket, defaultClientAddress, WorkerWebSocketTransport } from 
 export type { ClientAddress, WebSocketEndpointOptions, WorkerWebSocket } from './websocket.js';
 export * from '../server.js';
 export * from '../errors.js';
-export { SourcePenalties, StartupLimit } from '../limits.js';
+export { SourcePenalties, StartupLimit, type Family, type PenaltyCause } from '../limits.js';
 export type { Transport, TransportAcceptor, TransportHandlers, SocketOptions } from '../transport.js';

@@ -15,15 +15,21 @@ import { CloseCode, DEFAULT_MAX_MESSAGE_BYTES, MAX_EARLY_BYTES } from '../websoc
 
 /** The part of workerd's WebSocket the transport uses (workerd's own type is not in the DOM library). */
 export interface WorkerWebSocket {
+  /** Takes the server side of a `WebSocketPair` into this Worker. */
   accept(): void;
+  /** Sends one message. */
   send(message: ArrayBuffer | ArrayBufferView | string): void;
+  /** Closes with a status code and reason. */
   close(code?: number, reason?: string): void;
   /** How binary messages arrive: the standard default (from compatibility date 2026-03-17) is `blob`. */
   binaryType: 'arraybuffer' | 'blob';
   /** Bytes passed to `send` that workerd has not written to the network yet. */
   readonly bufferedAmount: number;
+  /** Each message. */
   addEventListener(type: 'message', listener: (event: { data: ArrayBuffer | string }) => void): void;
+  /** The close, by either side. */
   addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void;
+  /** An error; a close follows. */
   addEventListener(type: 'error', listener: (event: { error?: unknown; message?: string }) => void): void;
 }
 
@@ -184,10 +190,13 @@ export class WorkerWebSocketTransport implements Transport {
 
 /** Where a request came from, as the SSH server sees it (penalties and MaxStartups count by address). */
 export interface ClientAddress {
+  /** The client's IP address. */
   address: string;
+  /** The client's port, 0 if unknown. */
   port: number;
 }
 
+/** `acceptWebSocket`'s options. */
 export interface WebSocketEndpointOptions {
   /** The endpoint's path; other paths are answered 404. Default `/ssh`. */
   path?: string;
