@@ -164,9 +164,14 @@ export class SSHServer extends Emitter<SSHServerEvents> {
    * Installs a private key file as a host key (OpenSSH, PEM PKCS#1 / SEC1 / PKCS#8; ed25519, ECDSA or RSA of
    * 2048 bits or more), replacing one of the same type; returns its public key line. An encrypted file needs
    * `passphrase` (error 1302 without it or with a wrong one; 1303 for a format or key type not read).
+   *
+   * With `next`, the key is one the server will move to (OpenSSH's host-key rotation) instead: it signs no
+   * key exchange and replaces nothing, but every client is told of it after login (`hostkeys-00@openssh.com`)
+   * and may ask for proof the server holds it, so that OpenSSH's `UpdateHostKeys` adds it to `known_hosts`.
+   * Once clients have learned it, install it without `next` on the next start.
    */
-  addHostKey(privateKey: string, options: { passphrase?: string } = {}): string {
-    return this.binding.addHostKey(privateKey, options.passphrase ?? '');
+  addHostKey(privateKey: string, options: { passphrase?: string; next?: boolean } = {}): string {
+    return this.binding.addHostKey(privateKey, options.passphrase ?? '', options.next ?? false);
   }
 
   /** Generates an ed25519 host key, installs it and returns the private key file to store. */

@@ -51,7 +51,14 @@ impl FakeServer {
     }
 
     fn with<R>(&mut self, f: impl FnOnce(Option<&mut Session>, &mut Ctx) -> R) -> R {
-        let mut ctx = Ctx { id: 0, config: &self.config, host_keys: &self.host_keys, rng: &mut self.rng, events: &mut self.events };
+        let mut ctx = Ctx {
+            id: 0,
+            config: &self.config,
+            host_keys: &self.host_keys,
+            next_host_keys: &[],
+            rng: &mut self.rng,
+            events: &mut self.events,
+        };
         f(self.session.as_mut(), &mut ctx)
     }
 

@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use wasshd_core::keys::{HostKey, SigAlg};
 use wasshd_core::msg;
 use wasshd_core::server::{CommandError, MAX_PENDING_GLOBAL};
 use wasshd_core::wire::{Reader, Writer};
@@ -184,4 +185,56 @@ fn raw_messages_go_only_where_they_leave_the_protocol_state_as_it_was() {
     let mut fresh = Pair::on(test_server(), ClientOptions::default(), 9);
     fresh.handshake();
     assert_eq!(fresh.server.send_raw(fresh.id, None, 200, &[]), Err(CommandError::WrongState("not authenticated")));
+}
+
+/// OpenSSH's host-key rotation: after the login the server names its host key and the next key it will move
+/// to; proofs for both verify over the session identifier, in the order asked; a key it does not hold, or a
+/// proof asked behind a request the host has not answered yet, gets its reply in turn.
+#[test]
+fn host_keys_are_announced_after_login_and_proven_on_request() {
+    let next = HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[42; 32]));
+    let mut server = test_server();
+    server.add_next_host_key_openssh(&next.to_openssh("next", 7).unwrap(), None).unwrap();
+    let mut p = Pair::on(server, ClientOptions::default(), 9);
+    p.handshake();
+    assert!(p.client.host_key_announcements.is_empty(), "nothing is named before the login");
+    p.login();
+    p.pump();
+    let [announcement] = &p.client.host_key_announcements[..] else { panic!("one announcement: {:?}", p.client.host_key_announcements) };
+    let mut r = Reader::new(&announcement[1..]);
+    assert_eq!((r.utf8().unwrap(), r.bool().unwrap()), ("hostkeys-00@openssh.com", false));
+    let named: Vec<Vec<u8>> = core::iter::from_fn(|| (r.remaining() > 0).then(|| r.string().unwrap().to_vec())).collect();
+    assert_eq!(named, [host_key().public().blob(), next.public().blob()]);
+
+    // A request the host decides, then a proof: the proof's answer waits for the host's.
+    p.send(&tcpip_forward(0));
+    assert!(matches!(p.expect_event(), Event::GlobalRequest { .. }));
+    p.send(&global("hostkeys-prove-00@openssh.com", true, |w| {
+        w.string(&next.public().blob()).string(&host_key().public().blob());
+    }));
+    assert_eq!(replies(&mut p), Vec::<Vec<u8>>::new());
+    p.server.reply_global_request(p.id, false, &[]).unwrap();
+    let replies_now = replies(&mut p);
+    assert_eq!(replies_now.len(), 2);
+    assert_eq!(replies_now[0], [msg::REQUEST_FAILURE]);
+    let mut proofs = Reader::new(&replies_now[1]);
+    assert_eq!(proofs.u8().unwrap(), msg::REQUEST_SUCCESS);
+    let session_id = p.client.session_id.clone().unwrap();
+    for key in [&next, &host_key()] {
+        let mut signed = Writer::new();
+        signed.string(b"hostkeys-prove-00@openssh.com").string(&session_id).string(&key.public().blob());
+        assert!(key.public().verify(SigAlg::Ed25519, signed.as_slice(), proofs.string().unwrap()));
+    }
+    assert_eq!(proofs.remaining(), 0);
+
+    // A key the server does not hold is refused, and so is a malformed list; the connection goes on.
+    let stranger = HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[43; 32]));
+    p.send(&global("hostkeys-prove-00@openssh.com", true, |w| {
+        w.string(&stranger.public().blob());
+    }));
+    p.send(&global("hostkeys-prove-00@openssh.com", true, |w| {
+        w.u32(1000);
+    }));
+    assert_eq!(replies(&mut p), [vec![msg::REQUEST_FAILURE], vec![msg::REQUEST_FAILURE]]);
+    assert!(p.client.disconnect.is_none());
 }

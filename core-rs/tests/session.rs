@@ -52,7 +52,8 @@ impl ClientEnd {
     }
 
     fn with<R>(&mut self, f: impl FnOnce(Option<&mut Session>, &mut Ctx) -> R) -> R {
-        let mut ctx = Ctx { id: 0, config: &self.config, host_keys: &[], rng: &mut self.rng, events: &mut self.events };
+        let mut ctx =
+            Ctx { id: 0, config: &self.config, host_keys: &[], next_host_keys: &[], rng: &mut self.rng, events: &mut self.events };
         f(self.session.as_mut(), &mut ctx)
     }
 
@@ -172,6 +173,8 @@ fn a_client_session_logs_in_compresses_and_rekeys_both_ways() {
     server.reply_auth(id, AuthReply::Accept).unwrap();
     pump(&mut server, id, &mut client);
     client.expect_message(msg::USERAUTH_SUCCESS);
+    // The server names its host keys (hostkeys-00@openssh.com), already compressed.
+    assert!(client.expect_message(msg::GLOBAL_REQUEST)[5..].starts_with(b"hostkeys-00@openssh.com"));
 
     // From here on both directions are compressed (zlib@openssh.com): a channel opens both ways.
     let open_channel = |client: &mut ClientEnd, server: &mut Server, sender: u32| {

@@ -57,6 +57,11 @@ export const MSG = {
 const STRICT_C = 'kex-strict-c-v00@openssh.com';
 const STRICT_S = 'kex-strict-s-v00@openssh.com';
 const MAX_PACKET = 256 * 1024;
+
+/** The global request naming the server's host keys after a login, which a client that keeps no known hosts passes over. */
+const HOST_KEYS_ANNOUNCEMENT = 'hostkeys-00@openssh.com';
+const isHostKeysAnnouncement = (payload: Buffer): boolean =>
+  payload[0] === MSG.GLOBAL_REQUEST && payload.subarray(5, 5 + HOST_KEYS_ANNOUNCEMENT.length).toString() === HOST_KEYS_ANNOUNCEMENT;
 const MAC_LEN = 32;
 
 // ---- wire encoding (RFC 4251 §5) --------------------------------------------------------------------
@@ -396,6 +401,7 @@ export class RawClient {
         const d = decodeDisconnect(payload);
         throw new DisconnectError(d.reason, d.description);
       }
+      if (isHostKeysAnnouncement(payload) && !types.includes(MSG.GLOBAL_REQUEST)) continue;
       if (type !== MSG.IGNORE && type !== MSG.DEBUG && type !== MSG.USERAUTH_BANNER) throw new Error(`expected message ${types.join(' or ')}, got ${type}`);
     }
   }
@@ -496,7 +502,11 @@ export class RawClient {
   async password(user: string, password: string): Promise<boolean> {
     this.send(new Writer(MSG.USERAUTH_REQUEST).string(user).string('ssh-connection').string('password').bool(false).string(password).done());
     const { type } = await this.expect(MSG.USERAUTH_SUCCESS, MSG.USERAUTH_FAILURE);
-    return type === MSG.USERAUTH_SUCCESS;
+    if (type !== MSG.USERAUTH_SUCCESS) return false;
+    // The server names its host keys next (OpenSSH's hostkeys-00@openssh.com, no reply wanted).
+    const { r } = await this.expect(MSG.GLOBAL_REQUEST);
+    if (r.text() !== HOST_KEYS_ANNOUNCEMENT || r.bool()) throw new Error('expected the host keys announcement after USERAUTH_SUCCESS');
+    return true;
   }
 
   /** Sends CHANNEL_OPEN "session" (the payload the server will judge). */

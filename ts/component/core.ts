@@ -57,6 +57,9 @@ class ComponentCoreAdapter implements Core {
   add_host_key(privateKey: string, passphrase: string): string {
     return fallible(() => this.core.addHostKey(privateKey, passphrase));
   }
+  add_next_host_key(privateKey: string, passphrase: string): string {
+    return fallible(() => this.core.addNextHostKey(privateKey, passphrase));
+  }
   generate_host_key(comment: string): string {
     return this.core.generateHostKey(comment);
   }

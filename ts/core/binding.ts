@@ -67,7 +67,7 @@ export class CoreBinding {
   private broken: SSHError | undefined;
   /** What was given to the core, replayed into a fresh instance after a trap. */
   private readonly settings = new Map<string, string>();
-  private readonly hostKeyFiles: { key: string; passphrase: string }[] = [];
+  private readonly hostKeyFiles: { key: string; passphrase: string; next: boolean }[] = [];
   /** Highest connection id handed out, so that a fresh core never reuses one. */
   private lastConnectionId = 0;
   /** What one `send_data` call takes at most (the core's `CALL_OUTPUT_BUDGET`). */
@@ -139,16 +139,17 @@ export class CoreBinding {
   // ---- what a fresh instance is given again -----------------------------------------------------------
 
   /** Installs a private key file as a host key, opened with `passphrase` if encrypted; returns its public key line. */
-  addHostKey(key: string, passphrase = ''): string {
-    const line = this.call((core) => core.add_host_key(key, passphrase));
-    this.hostKeyFiles.push({ key, passphrase });
+  /** Installs a host key file; `next`: a key the server will move to, announced but never signing an exchange. */
+  addHostKey(key: string, passphrase = '', next = false): string {
+    const line = this.call((core) => (next ? core.add_next_host_key(key, passphrase) : core.add_host_key(key, passphrase)));
+    this.hostKeyFiles.push({ key, passphrase, next });
     return line;
   }
 
   /** Generates an ed25519 host key, installs it and returns the private key file. */
   generateHostKey(comment: string): string {
     const key = this.call((core) => core.generate_host_key(comment));
-    this.hostKeyFiles.push({ key, passphrase: '' });
+    this.hostKeyFiles.push({ key, passphrase: '', next: false });
     return key;
   }
 
@@ -383,7 +384,10 @@ export class CoreBinding {
     try {
       const core = this.runtime.createCore(randomBytes(64));
       core.continue_ids_after(this.lastConnectionId);
-      for (const { key, passphrase } of this.hostKeyFiles) core.add_host_key(key, passphrase);
+      for (const { key, passphrase, next } of this.hostKeyFiles) {
+        if (next) core.add_next_host_key(key, passphrase);
+        else core.add_host_key(key, passphrase);
+      }
       for (const [name, value] of this.settings) core.set_config(name, value);
       this.instance = core;
       this.events.log(1, 'fresh wasm instance started');

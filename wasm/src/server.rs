@@ -56,6 +56,13 @@ impl Core {
         boundary::add_host_key(&mut self.server, &text, &passphrase).map_err(js)
     }
 
+    /// Installs a key the server will move to (OpenSSH's host-key rotation), as `add_host_key` takes it:
+    /// announced to clients after login and proven on request, never used in a key exchange.
+    pub fn add_next_host_key(&mut self, private_key: String, passphrase: String) -> Result<String, JsError> {
+        let (text, passphrase) = (Zeroizing::new(private_key), Zeroizing::new(passphrase));
+        boundary::add_next_host_key(&mut self.server, &text, &passphrase).map_err(js)
+    }
+
     /// Generates and installs an ed25519 host key; returns the OpenSSH private key file to keep.
     #[wasm_bindgen(unchecked_return_type = "string")]
     pub fn generate_host_key(&mut self, comment: &str) -> JsValue {

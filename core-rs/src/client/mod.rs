@@ -89,7 +89,7 @@ impl Client {
     pub fn new(config: Config, seed: &[u8], now: u64) -> Self {
         let mut rng = EntropyPool::new(seed);
         let mut session_events = VecDeque::new();
-        let mut ctx = Ctx { id: 0, config: &config, host_keys: &[], rng: &mut rng, events: &mut session_events };
+        let mut ctx = Ctx { id: 0, config: &config, host_keys: &[], next_host_keys: &[], rng: &mut rng, events: &mut session_events };
         let session = Session::new(Role::Client, CLIENT_VERSION, now, &mut ctx);
         let layers = Layers { session, host_key: HostKeyCheck::Unseen, auth: UserAuth::new(), connection: Connection::new() };
         let mut client = Client { config, rng, session_events, events: VecDeque::new(), layers };
@@ -99,7 +99,8 @@ impl Client {
 
     /// Lends the layers what they work with for one call, then files the session's events.
     fn run<R>(&mut self, f: impl FnOnce(&mut Layers, &mut Cx) -> R) -> R {
-        let ctx = Ctx { id: 0, config: &self.config, host_keys: &[], rng: &mut self.rng, events: &mut self.session_events };
+        let ctx =
+            Ctx { id: 0, config: &self.config, host_keys: &[], next_host_keys: &[], rng: &mut self.rng, events: &mut self.session_events };
         let mut cx = Cx { ctx, events: &mut self.events };
         let result = f(&mut self.layers, &mut cx);
         cx.take_session_events();

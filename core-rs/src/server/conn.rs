@@ -253,6 +253,7 @@ impl Conn {
         self.auth.reply_auth(reply, &mut self.session, ctx)?;
         if self.auth.is_authenticated() && !was_authenticated {
             self.timers.last_activity = self.session.now();
+            Connection::announce_host_keys(&mut self.session, ctx);
         }
         self.resume(ctx);
         Ok(())

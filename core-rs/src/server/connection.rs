@@ -5,7 +5,9 @@
 //! the bounds below makes the connection wait for the host.
 
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
 
+use super::host_key_rotation;
 use super::MAX_QUOTED_CHARS;
 use crate::connection::channel::{Channel, MIN_PEER_MAX_PACKET};
 use crate::connection::{self as conn_proto, ChannelRequest};
@@ -54,6 +56,14 @@ enum Owed {
     Failure,
 }
 
+/// A reply owed to a global request.
+enum OwedGlobal {
+    /// The host decides; `want_reply`: the client asked for an answer.
+    Host { want_reply: bool },
+    /// The core's own answer, waiting for the replies owed before it.
+    Ready(Vec<u8>),
+}
+
 /// A channel and the replies owed on it, oldest first.
 struct Slot {
     channel: Channel,
@@ -80,7 +90,7 @@ pub(super) struct Connection {
     /// Channels owing `MAX_PENDING_REQUESTS` replies.
     full: usize,
     /// Replies owed to global requests, oldest first.
-    owed_global: VecDeque<Owed>,
+    owed_global: VecDeque<OwedGlobal>,
 }
 
 impl Connection {
@@ -171,11 +181,15 @@ impl Connection {
                     "no-more-sessions@openssh.com" | "keepalive@openssh.com" => {
                         self.no_more_sessions |= name == "no-more-sessions@openssh.com";
                         if want_reply {
-                            self.owe_global(Owed::Failure, session, ctx);
+                            self.owe_global(OwedGlobal::Ready(alloc::vec![msg::REQUEST_FAILURE]), session, ctx);
                         }
                     }
+                    host_key_rotation::PROVE if want_reply => {
+                        let reply = Self::prove_host_keys(data, session, ctx).unwrap_or_else(|| alloc::vec![msg::REQUEST_FAILURE]);
+                        self.owe_global(OwedGlobal::Ready(reply), session, ctx);
+                    }
                     _ => {
-                        self.owe_global(Owed::Host { want_reply }, session, ctx);
+                        self.owe_global(OwedGlobal::Host { want_reply }, session, ctx);
                         ctx.emit(Event::GlobalRequest { name: name.into(), data: data.to_vec(), want_reply });
                     }
                 }
@@ -303,14 +317,26 @@ impl Connection {
         Ok(local_id)
     }
 
-    /// Records a reply owed to a global request. The core's own refusal goes out at once unless replies to
+    /// Records a reply owed to a global request. The core's own answer goes out at once unless replies to
     /// earlier requests are still owed.
-    fn owe_global(&mut self, owed: Owed, session: &mut Session, ctx: &mut Ctx) {
-        if matches!(owed, Owed::Failure) && self.owed_global.is_empty() {
-            session.send(&[msg::REQUEST_FAILURE], ctx);
-        } else {
-            self.owed_global.push_back(owed);
+    fn owe_global(&mut self, owed: OwedGlobal, session: &mut Session, ctx: &mut Ctx) {
+        match owed {
+            OwedGlobal::Ready(reply) if self.owed_global.is_empty() => session.send(&reply, ctx),
+            owed => self.owed_global.push_back(owed),
         }
+    }
+
+    /// Names every host key to a client that has just logged in (OpenSSH's host-key rotation).
+    pub(super) fn announce_host_keys(session: &mut Session, ctx: &mut Ctx) {
+        let keys = ctx.host_keys.iter().chain(ctx.next_host_keys);
+        session.send(&host_key_rotation::announcement(keys), ctx);
+    }
+
+    /// The answer to `hostkeys-prove-00@openssh.com`, or None to refuse it.
+    fn prove_host_keys(data: &[u8], session: &Session, ctx: &mut Ctx) -> Option<Vec<u8>> {
+        let keys: Vec<_> = ctx.host_keys.iter().chain(ctx.next_host_keys).collect();
+        let session_id = session.session_id()?;
+        host_key_rotation::prove(data, &keys, session_id, session.host_key_alg(), ctx.rng)
     }
 
     /// Answers the oldest global request the host has not answered (`data` follows REQUEST_SUCCESS: the
@@ -322,7 +348,7 @@ impl Connection {
         session: &mut Session,
         ctx: &mut Ctx,
     ) -> Result<(), CommandError> {
-        let Some(&Owed::Host { want_reply }) = self.owed_global.front() else {
+        let Some(&OwedGlobal::Host { want_reply }) = self.owed_global.front() else {
             return Err(CommandError::NothingPending);
         };
         self.owed_global.pop_front();
@@ -335,9 +361,9 @@ impl Connection {
                 session.send(&[msg::REQUEST_FAILURE], ctx);
             }
         }
-        while let Some(Owed::Failure) = self.owed_global.front() {
+        while let Some(OwedGlobal::Ready(reply)) = self.owed_global.front() {
+            session.send(reply, ctx);
             self.owed_global.pop_front();
-            session.send(&[msg::REQUEST_FAILURE], ctx);
         }
         Ok(())
     }

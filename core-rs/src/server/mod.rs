@@ -5,6 +5,7 @@
 
 mod conn;
 mod connection;
+mod host_key_rotation;
 mod userauth;
 
 use alloc::collections::{BTreeMap, VecDeque};
@@ -68,6 +69,8 @@ impl core::fmt::Display for CommandError {
 pub struct Server {
     config: Config,
     host_keys: Vec<HostKey>,
+    /// Keys the server will move to (OpenSSH's host-key rotation): announced after login, never used to sign.
+    next_host_keys: Vec<HostKey>,
     rng: EntropyPool,
     conns: BTreeMap<u32, Conn>,
     next_id: u32,
@@ -77,7 +80,14 @@ pub struct Server {
 macro_rules! with_conn {
     ($self:ident, $id:expr, |$conn:ident, $ctx:ident| $body:expr) => {{
         let $conn = $self.conns.get_mut(&$id).ok_or(CommandError::NoSuchConnection)?;
-        let mut $ctx = Ctx { id: $id, config: &$self.config, host_keys: &$self.host_keys, rng: &mut $self.rng, events: &mut $self.events };
+        let mut $ctx = Ctx {
+            id: $id,
+            config: &$self.config,
+            host_keys: &$self.host_keys,
+            next_host_keys: &$self.next_host_keys,
+            rng: &mut $self.rng,
+            events: &mut $self.events,
+        };
         $body
     }};
 }
@@ -88,6 +98,7 @@ impl Server {
         Server {
             config: Config::default(),
             host_keys: Vec::new(),
+            next_host_keys: Vec::new(),
             rng: EntropyPool::new(seed),
             conns: BTreeMap::new(),
             next_id: 1,
@@ -115,6 +126,19 @@ impl Server {
         let line = key.public().to_openssh_line();
         self.host_keys.retain(|k| k.key_type() != key.key_type());
         self.host_keys.push(key);
+        Ok(line)
+    }
+
+    /// Adds a key the server will move to, from a file as [`Server::add_host_key_openssh`] takes it: clients
+    /// learn it after login (`hostkeys-00@openssh.com`) and may ask for proof that the server holds it, so that
+    /// OpenSSH's `UpdateHostKeys` adds it to `known_hosts` before the server signs with it. It is never used
+    /// in a key exchange; any number of any type may wait.
+    pub fn add_next_host_key_openssh(&mut self, text: &str, passphrase: Option<&str>) -> Result<String, KeyError> {
+        let key = HostKey::from_file(text, passphrase)?;
+        let line = key.public().to_openssh_line();
+        let blob = key.public().blob();
+        self.next_host_keys.retain(|k| k.public().blob() != blob);
+        self.next_host_keys.push(key);
         Ok(line)
     }
 
@@ -154,7 +178,14 @@ impl Server {
             id = id.checked_add(1).unwrap_or(1);
         }
         self.next_id = id.checked_add(1).unwrap_or(1);
-        let mut ctx = Ctx { id, config: &self.config, host_keys: &self.host_keys, rng: &mut self.rng, events: &mut self.events };
+        let mut ctx = Ctx {
+            id,
+            config: &self.config,
+            host_keys: &self.host_keys,
+            next_host_keys: &self.next_host_keys,
+            rng: &mut self.rng,
+            events: &mut self.events,
+        };
         let conn = Conn::new(now, &mut ctx);
         self.conns.insert(id, conn);
         Ok(id)

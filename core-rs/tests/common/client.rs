@@ -86,6 +86,9 @@ pub struct Client {
     pub inbox: VecDeque<Vec<u8>>,
     /// Extensions from SSH_MSG_EXT_INFO.
     pub ext_info: Option<Vec<(String, Vec<u8>)>>,
+    /// The server's `hostkeys-00@openssh.com` announcements, kept apart as a client that does not update its
+    /// known hosts would pass them over.
+    pub host_key_announcements: Vec<Vec<u8>>,
     /// The server's DISCONNECT: reason code and description.
     pub disconnect: Option<(u32, String)>,
     /// A failure on our side (bad MAC, bad signature, ...): the test decides whether it is expected.
@@ -150,6 +153,7 @@ impl Client {
             kexes_done: 0,
             negotiated: None,
             inbox: VecDeque::new(),
+            host_key_announcements: Vec::new(),
             ext_info: None,
             disconnect: None,
             error: None,
@@ -316,6 +320,10 @@ impl Client {
                 r.string().map_err(|e| format!("{e:?}"))?; // language
                 r.finish().map_err(|e| format!("DISCONNECT: {e:?}"))?;
                 self.disconnect = Some((reason, description));
+                Ok(())
+            }
+            msg::GLOBAL_REQUEST if payload[1..].starts_with(b"\x00\x00\x00\x17hostkeys-00@openssh.com") => {
+                self.host_key_announcements.push(payload.to_vec());
                 Ok(())
             }
             _ => {

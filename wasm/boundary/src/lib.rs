@@ -113,6 +113,13 @@ pub fn add_host_key(server: &mut Server, text: &str, passphrase: &str) -> Result
     server.add_host_key_openssh(text, Some(passphrase).filter(|p| !p.is_empty())).map_err(|e| key_error(e, "host key", code::NO_HOST_KEY))
 }
 
+/// Adds a key the server will move to: named to clients after login, never used in a key exchange.
+pub fn add_next_host_key(server: &mut Server, text: &str, passphrase: &str) -> Result<String, Error> {
+    server
+        .add_next_host_key_openssh(text, Some(passphrase).filter(|p| !p.is_empty()))
+        .map_err(|e| key_error(e, "host key", code::NO_HOST_KEY))
+}
+
 /// The installed host keys' fingerprints, `hash` `sha256` or `md5`, as `ssh-keygen -l` prints them.
 pub fn host_key_fingerprints(server: &Server, hash: &str) -> Result<Vec<String>, Error> {
     match hash {

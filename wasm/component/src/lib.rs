@@ -75,6 +75,11 @@ impl GuestCore for Core {
         self.with(|s| boundary::add_host_key(s, &text, &passphrase)).map_err(wit)
     }
 
+    fn add_next_host_key(&self, private_key: String, passphrase: String) -> Result<String, Error> {
+        let (text, passphrase) = (Zeroizing::new(private_key), Zeroizing::new(passphrase));
+        self.with(|s| boundary::add_next_host_key(s, &text, &passphrase)).map_err(wit)
+    }
+
     fn host_key_fingerprints(&self, hash: String) -> Result<Vec<String>, Error> {
         self.with(|s| boundary::host_key_fingerprints(s, &hash)).map_err(wit)
     }

@@ -277,6 +277,7 @@ impl Session {
         }
         let initial = self.kexes_done == 0;
         self.kexes_done += 1;
+        self.host_key_alg = Some(negotiated.host_key);
         self.kex_done_at = self.now;
         self.bytes_since_kex = 0;
         self.data_inflation_since_kex = 0;

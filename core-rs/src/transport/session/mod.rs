@@ -13,7 +13,7 @@ use crate::config::{Config, StrictKex};
 use crate::crypto::rng::EntropyPool;
 use crate::error::{Error, Result};
 use crate::event::{quote, Event, LOG_DEBUG, LOG_INFO};
-use crate::keys::HostKey;
+use crate::keys::{HostKey, SigAlg};
 use crate::msg::{self, DisconnectReason};
 use crate::transport::ident;
 use crate::transport::packet::{Opener, Payload, RxBuf, Sealer};
@@ -37,6 +37,8 @@ pub struct Ctx<'a> {
     pub config: &'a Config,
     /// The keys a server signs its key exchanges with; a client has none.
     pub host_keys: &'a [HostKey],
+    /// A server's keys it will move to: named to clients after login, never used in a key exchange.
+    pub next_host_keys: &'a [HostKey],
     pub rng: &'a mut EntropyPool,
     pub events: &'a mut VecDeque<(u32, Event)>,
 }
@@ -88,6 +90,8 @@ pub struct Session {
     /// last of them.
     compression_after_held: Option<usize>,
     session_id: Option<Vec<u8>>,
+    /// The host key signature algorithm of the latest key exchange.
+    host_key_alg: Option<SigAlg>,
     /// A client's: the server's host key from the first exchange, which every re-exchange must show.
     peer_host_key: Option<Vec<u8>>,
     strict_kex: bool,
@@ -127,6 +131,7 @@ impl Session {
             held_cost: 0,
             compression_after_held: None,
             session_id: None,
+            host_key_alg: None,
             peer_host_key: None,
             strict_kex: false,
             ext_info: false,
@@ -167,6 +172,11 @@ impl Session {
     /// H of the first key exchange, once it is known.
     pub fn session_id(&self) -> Option<&[u8]> {
         self.session_id.as_deref()
+    }
+
+    /// The host key signature algorithm of the latest key exchange, once there was one.
+    pub fn host_key_alg(&self) -> Option<SigAlg> {
+        self.host_key_alg
     }
 
     /// On a client, the server's host key once the first exchange has checked its signature: the layer
