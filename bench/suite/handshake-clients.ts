@@ -1,31 +1,46 @@
 /**
  * A client process of the handshake measure. For each line `run SECONDS` on stdin it runs CONCURRENCY loops of
- * full connections with the `ssh2` client for that long (a loop starts no connection after it), each a KEX key
+ * full connections with CLIENT (`ssh2`, or `wasshd`: the package's own `SSHClient`, which offers every key exchange
+ * it has, so the server's list decides; it speaks the post-quantum hybrids ssh2 lacks) for that long (a loop starts no connection after it), each a KEX key
  * exchange with an ssh-ed25519 host key and CIPHER, a login with the ed25519 user key, `exec COMMAND` until its
  * exit status (which must be 0) and the channel's close, and a disconnect; then it prints
  * `done COUNT CPU_MICROSECONDS` (its own CPU time for the run). On any failure it prints `failed MESSAGE` and
  * exits 1; it exits 0 when stdin ends.
  *
- *   tsx bench/suite/handshake-clients.ts --port N --user NAME --key FILE --command C --kex K --cipher C --concurrency N
+ *   tsx bench/suite/handshake-clients.ts --client ssh2|wasshd --port N --user NAME --key FILE --command C --kex K --cipher C --concurrency N
  */
 
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import ssh2, { type CipherAlgorithm, type KexAlgorithm } from 'ssh2';
 import { CommandLine } from '../../ts/demo/cli.js';
+import { SSHClient } from '../../ts/node/index.js';
 import { requiredFlags } from './flags.js';
 
 const { Client } = ssh2;
 
 const cli: CommandLine = new CommandLine(
   'handshake clients',
-  'usage: tsx bench/suite/handshake-clients.ts --port N --user NAME --key FILE --command C --kex K --cipher C --concurrency N',
+  'usage: tsx bench/suite/handshake-clients.ts --client ssh2|wasshd --port N --user NAME --key FILE --command C --kex K --cipher C --concurrency N',
 );
-const o = requiredFlags(cli, process.argv.slice(2), ['port', 'user', 'key', 'command', 'kex', 'cipher', 'concurrency']);
+const o = requiredFlags(cli, process.argv.slice(2), ['client', 'port', 'user', 'key', 'command', 'kex', 'cipher', 'concurrency']);
+if (o.client !== 'ssh2' && o.client !== 'wasshd') cli.fail('--client is ssh2 or wasshd');
 const privateKey = readFileSync(o.key);
+
+/** One full connection with wasshd's client; the server's key is taken as the bench's own. */
+async function wasshdHandshake(): Promise<void> {
+  const client = await SSHClient.connect({ host: '127.0.0.1', port: Number(o.port), user: o.user, privateKey: privateKey.toString(), verifyHostKey: () => true, timeoutMs: 30_000 });
+  try {
+    const { code } = await client.exec(o.command);
+    if (code !== 0) throw new Error(`${o.command} exited with ${code}`);
+  } finally {
+    await client.close();
+  }
+}
 
 /** One full connection; resolves once the client has closed it after the command exited 0. */
 function handshake(): Promise<void> {
+  if (o.client === 'wasshd') return wasshdHandshake();
   return new Promise((resolve, reject) => {
     const c = new Client();
     let status: number | undefined;

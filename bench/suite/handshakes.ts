@@ -5,6 +5,10 @@
  * DURATION seconds after a warm-up. The rate counts every connection started in that time over the time until the
  * last of them ended; the server's CPU (its process tree, per-connection processes included once ended) is
  * divided by the same count.
+ *
+ * Then wasshd alone with each key exchange of KEX_METHODS, its own client (`SSHClient`, which has the post-quantum
+ * hybrids the ssh2 client lacks) making the connections and the server's `SSHKeyExchangeAlgorithms` choosing the
+ * method: what each method costs the server per handshake beside curve25519-sha256.
  */
 
 import type { ChildProcess } from 'node:child_process';
@@ -17,6 +21,10 @@ import { type Credentials, type Server, type ServerSpec, startServer } from './s
 const KEX = 'curve25519-sha256';
 const CIPHER = 'aes128-gcm@openssh.com';
 const TARGET_RATIO = 2;
+/** The key exchanges compared with wasshd's own client, the first the baseline. */
+const KEX_METHODS = ['curve25519-sha256', 'mlkem768x25519-sha256', 'sntrup761x25519-sha512'];
+
+type ClientKind = 'ssh2' | 'wasshd';
 
 export interface HandshakeOptions {
   durationS: number;
@@ -33,10 +41,10 @@ class Clients {
   private readonly children: ChildProcess[] = [];
   private readonly waiting: Array<Array<(line: string) => void>> = [];
 
-  constructor(server: Server, keys: Credentials, o: HandshakeOptions) {
+  constructor(server: Server, keys: Credentials, o: HandshakeOptions, client: ClientKind) {
     for (let i = 0; i < o.clients; i++) {
       const concurrency = Math.floor(o.concurrency / o.clients) + (i < o.concurrency % o.clients ? 1 : 0);
-      const args = ['--port', String(server.port), '--user', server.user, '--key', keys.userKey, '--command', server.commands.true, '--kex', KEX, '--cipher', CIPHER, '--concurrency', String(concurrency)];
+      const args = ['--client', client, '--port', String(server.port), '--user', server.user, '--key', keys.userKey, '--command', server.commands.true, '--kex', KEX, '--cipher', CIPHER, '--concurrency', String(concurrency)];
       const child = spawnGroup(process.execPath, ['--import', 'tsx', 'bench/suite/handshake-clients.ts', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
       const waiting: Array<(line: string) => void> = [];
       createInterface({ input: child.stdout! }).on('line', (line) => waiting.shift()?.(line));
@@ -86,13 +94,13 @@ interface Measurement {
   clientCpuS: number;
 }
 
-async function measure(label: string, spec: ServerSpec, workers: number, keys: Credentials, o: HandshakeOptions): Promise<Measurement> {
+async function measure(label: string, spec: ServerSpec, workers: number, keys: Credentials, o: HandshakeOptions, client: ClientKind = 'ssh2'): Promise<Measurement> {
   const server = await startServer(spec, keys, {
     connections: o.concurrency,
     ...(workers > 1 ? { workers } : {}),
     sshdConfig: [`KexAlgorithms ${KEX}`, `Ciphers ${CIPHER}`],
   });
-  const clients = new Clients(server, keys, o);
+  const clients = new Clients(server, keys, o, client);
   try {
     // The warm-up also covers the client processes' start.
     await clients.run(label, o.warmupS);
@@ -135,9 +143,10 @@ export async function handshakes(specs: ServerSpec[], keys: Credentials, o: Hand
       figure: ssh2 === undefined ? 'no ssh2 in this run' : `${ratio(rate(m), rate(ssh2))} (${rate(m).toFixed(1)} vs ${rate(ssh2).toFixed(1)}/s)`,
     });
   }
+  const methods = await keyExchanges(specs, keys, o);
   return {
     title: `Handshakes: ssh2 client in ${o.clients} processes, ${KEX}, ed25519 user key, exec true, ${o.concurrency} at once, ${o.durationS} s after ${o.warmupS} s warm-up`,
-    table: table(['server', 'handshakes', 'per s', 'server CPU ms each', 'server busy', 'client CPU ms each'], rows),
+    table: table(['server', 'handshakes', 'per s', 'server CPU ms each', 'server busy', 'client CPU ms each'], rows) + methods,
     notes: [
       `Cipher ${CIPHER}. The clients share the machine's cores with the server: with few cores they hold the server`,
       'back ("client CPU ms each"), and more workers than cores only share them; CPU per handshake is the steadier figure.',
@@ -145,4 +154,29 @@ export async function handshakes(specs: ServerSpec[], keys: Credentials, o: Hand
     ],
     targets,
   };
+}
+
+/**
+ * wasshd with each of KEX_METHODS chosen by its `SSHKeyExchangeAlgorithms`, connected to by its own client: a
+ * table of the rate and server CPU per handshake, each beside the first method's. Empty without wasshd in the run.
+ */
+async function keyExchanges(specs: ServerSpec[], keys: Credentials, o: HandshakeOptions): Promise<string> {
+  const base = specs.find((s) => s.kind === 'wasshd' && s.config.length === 0);
+  if (base === undefined) return '';
+  const results: Measurement[] = [];
+  for (const kex of KEX_METHODS) {
+    const spec = { ...base, label: `wasshd, ${kex}`, config: [`SSHKeyExchangeAlgorithms=${kex}`] };
+    results.push(await measure(spec.label, spec, 1, keys, o, 'wasshd'));
+  }
+  const first = results[0]!;
+  const perHandshake = (m: Measurement) => m.serverCpuS / m.count;
+  const rows = results.map((m) => [
+    m.label,
+    String(m.count),
+    (m.count / m.wallS).toFixed(1),
+    (1000 * perHandshake(m)).toFixed(2),
+    m === first ? '' : ratio(m.count / m.wallS, first.count / first.wallS),
+    m === first ? '' : ratio(perHandshake(m), perHandshake(first)),
+  ]);
+  return `\n\nKey exchange methods, wasshd's own client (SSHClient) in ${o.clients} processes:\n${table(['server', 'handshakes', 'per s', 'server CPU ms each', 'rate / first', 'CPU / first'], rows)}`;
 }
