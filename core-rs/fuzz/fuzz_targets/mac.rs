@@ -17,7 +17,7 @@ use wasshd_fuzz::Input;
 
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
-    let alg = MacAlg::ALL[usize::from(input.u8()) % MacAlg::ALL.len()];
+    let alg = HMAC_SHA2[usize::from(input.u8()) % HMAC_SHA2.len()];
     let key_len = usize::from(input.u8());
     let key = input.take(key_len);
     let seq = input.u32();
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
 
     let sha512 = matches!(alg, MacAlg::HmacSha512 | MacAlg::HmacSha512Etm);
     let expected = if sha512 { reference::<Hmac<Sha512>>(key, seq, message) } else { reference::<Hmac<Sha256>>(key, seq, message) };
-    let mut mac = PacketMac::new(&RUST_CRYPTO, alg, key);
+    let mut mac = PacketMac::new(&RUST_CRYPTO, alg, key).expect("an HMAC takes a key of any length");
     assert_eq!(mac.sign(seq, message).as_ref(), &expected[..], "{alg:?} with a {}-byte key", key.len());
     assert!(mac.verify(seq, message, &expected).is_ok());
     let mut wrong = expected.clone();
@@ -44,6 +44,9 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(&out[..expected.len()], &expected[..], "{alg:?} over parts cut at {cut}");
 });
+
+/// The MACs this target checks: the HMAC-SHA-2 ones, whose reference is the `hmac` crate.
+const HMAC_SHA2: [MacAlg; 4] = [MacAlg::HmacSha256, MacAlg::HmacSha256Etm, MacAlg::HmacSha512, MacAlg::HmacSha512Etm];
 
 fn reference<M: Mac + hmac::digest::KeyInit>(key: &[u8], seq: u32, message: &[u8]) -> Vec<u8> {
     let mut m = <M as hmac::digest::KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
