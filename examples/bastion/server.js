@@ -39,7 +39,8 @@ function readAuthorizedKeys(file) {
 }
 const authorizedKeys = readAuthorizedKeys(AUTHORIZED_KEYS);
 
-const server = new SSHServer({ localHost: '127.0.0.1', localPort: Number(process.env.PORT ?? 2222) });
+// Keys only, the only method offered: no password to guess, so a scan finds nothing to try.
+const server = new SSHServer({ localHost: '127.0.0.1', localPort: Number(process.env.PORT ?? 2222), authMethods: ['publickey'] });
 // A fresh host key on every start: fine for an example; a real bastion loads its key (`hostKeys` option),
 // or every client would have to trust a new one.
 server.generateHostKey();
@@ -53,10 +54,9 @@ server.on('connected', (e) => {
 });
 server.on('disconnected', (e) => log(e.connectionId, `disconnected: ${e.description || 'closed'}`));
 
-// Keys only: no password to guess, so a scan finds nothing to try.
 server.on('userAuthRequest', (e) => {
   if (e.authMethod === 'publickey' && authorizedKeys.has(e.publicKey.openssh)) e.accept();
-  else e.reject({ methods: ['publickey'] });
+  else e.reject();
 });
 
 // No sessions at all: refusing the channel refuses every shell, exec, pty and subsystem that would ride on it.
