@@ -11,9 +11,11 @@ import type { CoreBinding } from './core/binding.js';
 import type { CoreEvent } from './core/events.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Tunnels } from './forwarding.js';
+import { KeyRestrictions } from './key-restrictions.js';
 import { channelRequestPayload } from './ssh-params.js';
 import type { ChannelOpenRequestEvent, ChannelRequestEvent, GlobalRequestEvent, KeyboardInteractivePrompt, ServiceRequestEvent, UserAuthRequestEvent } from './events.js';
 import type { Clock } from './runtime.js';
+import type { AuthorizedKey, AuthorizedKeys } from './authorized-keys.js';
 import type { SSHServerOptions } from './settings.js';
 
 const STANDARD_SESSION_REQUESTS = new Set(['pty-req', 'env', 'shell', 'exec', 'subsystem', 'window-change', 'signal']);
@@ -57,6 +59,8 @@ export class Decisions {
   private keyboardInteractivePrompts: KeyboardInteractivePrompt[];
   /** Prompts set for one connection (`KeyboardInteractivePrompts[id]`), until it authenticates or ends. */
   readonly connectionPrompts = new Map<number, KeyboardInteractivePrompt[]>();
+  /** The authorized_keys lines each connection logged in with, enforced on its requests. */
+  private readonly restrictions: KeyRestrictions;
 
   constructor(
     private readonly events: Dispatcher,
@@ -65,8 +69,9 @@ export class Decisions {
     /** How long refused authentication attempts wait (AuthFailureDelay). */
     private readonly authFailureDelay: AuthFailureDelay,
     readonly tunnels: Tunnels,
-    options: Pick<SSHServerOptions, 'keyboardInteractiveMessage' | 'keyboardInteractivePrompts'>,
+    options: Pick<SSHServerOptions, 'keyboardInteractiveMessage' | 'keyboardInteractivePrompts' | 'authorizedKeys'>,
   ) {
+    this.restrictions = new KeyRestrictions(options.authorizedKeys);
     this.keyboardInteractiveMessage = options.keyboardInteractiveMessage ?? '';
     this.keyboardInteractivePrompts = options.keyboardInteractivePrompts ?? [];
   }
@@ -113,12 +118,19 @@ export class Decisions {
     if (event.password !== undefined) e.password = event.password;
     if (event.publicKey) e.publicKey = { ...event.publicKey, openssh: `${keyType(event.publicKey.blob)} ${base64(event.publicKey.blob)}` };
     if (event.method === 'keyboard-interactive') e.keyboardInteractive = { submethods: event.submethods ?? '', ...(event.responses ? { responses: event.responses } : {}) };
+    const line = e.publicKey && (await this.authorizedLine(conn, event.user, e.publicKey.openssh));
+    if (line) {
+      e.authorizedKey = line;
+      decision = { kind: 'accept' };
+    }
     await this.events.decide('userAuthRequest', e, () => (decision = { kind: 'reject', partialSuccess: false }));
     if (!decision && event.method === 'keyboard-interactive' && !event.responses) {
       const prompts = this.prompts(id);
       if (prompts.length > 0) decision = { kind: 'prompt', prompts, name: '', instruction: this.keyboardInteractiveMessage, retry: false };
     }
     const d: Decision = decision ?? { kind: 'reject', partialSuccess: false };
+    const passed = d.kind === 'accept' || (d.kind === 'reject' && d.partialSuccess);
+    if (line && passed && event.publicKey?.signed) this.restrictions.record(conn, line);
     // Accepts, first prompts and partial successes go out at once: a refusal, or prompts again after wrong
     // answers, waits.
     const failed = (d.kind === 'reject' && !d.partialSuccess) || (d.kind === 'prompt' && d.retry);
@@ -128,6 +140,25 @@ export class Decisions {
       else if (d.kind === 'reject') core.reply_auth_reject(id, d.partialSuccess, (d.methods ?? []).join(','));
       else core.reply_auth_prompt(id, d.name, d.instruction, d.prompts.map((p) => p.prompt), Uint8Array.from(d.prompts, (p) => (p.echo ? 1 : 0)), d.retry);
     });
+  }
+
+  /**
+   * The authorized_keys line that lets `openssh` in for `user` from the connection's address now, if
+   * `authorizedKeys` is configured; the lines of the same key that did not are logged. A lookup that fails
+   * is reported and finds nothing.
+   */
+  private async authorizedLine(conn: ConnectionState, user: string, openssh: string): Promise<AuthorizedKey | undefined> {
+    let keys: AuthorizedKeys | undefined;
+    try {
+      keys = await this.restrictions.keysOf(user);
+    } catch (err) {
+      this.events.handlerFailed(conn.connectionId, err);
+      return undefined;
+    }
+    const refusals: string[] = [];
+    const line = keys?.match(openssh, conn.remoteHost, Date.now(), refusals);
+    for (const why of refusals) this.events.log(2, `authorized_keys for ${user}: key ${line ? 'also on' : 'refused:'} ${why}`);
+    return line;
   }
 
   /**
@@ -164,6 +195,12 @@ export class Decisions {
   async channelOpen(conn: ConnectionState, event: CoreEvent & { type: 'channelOpenRequest' }): Promise<void> {
     const id = conn.connectionId;
     if (event.kind === 'direct-tcpip' || event.kind === 'direct-streamlocal@openssh.com') {
+      const refused = this.restrictions.localTunnel(conn, event.kind, event.data);
+      if (refused) {
+        this.events.log(2, `connection ${id}: ${event.kind} ${refused}`);
+        this.binding.withConn(conn, (core) => core.reply_channel_open(id, event.channel, false, 1, refused));
+        return;
+      }
       const opening = await this.tunnels.request(conn, event.channel, event.kind, event.data);
       if (opening.kind === 'connected') {
         const ch = new ChannelState(id, event.channel, event.kind);
@@ -202,7 +239,9 @@ export class Decisions {
   /** A global request: a forwarding the tunnels serve, or one the `globalRequest` handlers answer. */
   async globalRequest(conn: ConnectionState, event: CoreEvent & { type: 'globalRequest' }): Promise<void> {
     const id = conn.connectionId;
-    let reply = await this.tunnels.globalRequest(conn, event.name, event.data);
+    const refused = this.restrictions.remoteTunnel(conn, event.name, event.data);
+    if (refused) this.events.log(2, `connection ${id}: ${event.name} ${refused}`);
+    let reply = refused ? { accept: false } : await this.tunnels.globalRequest(conn, event.name, event.data);
     if (!reply) {
       const e: GlobalRequestEvent = { connectionId: id, requestType: event.name, wantReply: event.wantReply, data: event.data, accept: false };
       await this.events.decide('globalRequest', e, () => (e.accept = false));
@@ -214,13 +253,22 @@ export class Decisions {
 
   async channelRequest(conn: ConnectionState, event: CoreEvent & { type: 'channelRequest' }): Promise<void> {
     const id = conn.connectionId;
+    const restricted = this.restrictions.channelRequest(conn, event.request);
+    if ('refused' in restricted) {
+      this.events.log(2, `connection ${id}: ${restricted.refused}`);
+      this.binding.withConn(conn, (core) => core.reply_channel_request(id, event.channel, false));
+      return;
+    }
+    const { request, originalCommand } = restricted;
+    const original = originalCommand === undefined ? {} : { originalCommand };
     const e: ChannelRequestEvent = {
       connectionId: id,
       channelId: event.channel,
-      requestType: event.request.type === 'other' ? event.request.name : event.request.type,
-      request: event.request,
+      requestType: request.type === 'other' ? request.name : request.type,
+      request,
       wantReply: event.wantReply,
-      accept: STANDARD_SESSION_REQUESTS.has(event.request.type),
+      accept: STANDARD_SESSION_REQUESTS.has(request.type),
+      ...original,
       get payload() {
         return channelRequestPayload(event.channel, event.wantReply, event.request);
       },
@@ -229,6 +277,6 @@ export class Decisions {
     this.binding.withConn(conn, (core) => core.reply_channel_request(id, event.channel, e.accept));
     // A channel the client closed meanwhile (its channelClosed waits behind this) has nothing left to serve.
     const open = conn.channels.get(event.channel)?.closed === false;
-    if (e.accept && open) await this.events.dispatch('channelRequested', { connectionId: id, channelId: event.channel, requestType: e.requestType, request: e.request });
+    if (e.accept && open) await this.events.dispatch('channelRequested', { connectionId: id, channelId: event.channel, requestType: e.requestType, request: e.request, ...original });
   }
 }

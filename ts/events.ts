@@ -3,6 +3,7 @@
  * the read-only views of connections and channels. Types only.
  */
 
+import type { AuthorizedKey } from './authorized-keys.js';
 import type { AuthMethodName, ChannelRequestInfo } from './core/events.js';
 
 export type { AuthMethodName, ChannelRequestInfo } from './core/events.js';
@@ -69,6 +70,12 @@ export interface UserAuthRequestEvent extends ConnectionEvent {
    * request names; `openssh` is the key's `type base64` as an authorized_keys line has it.
    */
   publicKey?: { algorithm: string; blob: Uint8Array; openssh: string; signed: boolean };
+  /**
+   * For `publickey`, with `SSHServerOptions.authorizedKeys`: the line that lets this key in from this
+   * address now. The step is then accepted unless a handler refuses it, and the line's options hold on the
+   * connection from the signed request on.
+   */
+  authorizedKey?: AuthorizedKey;
   /** For `keyboard-interactive`: `responses` is undefined when the method starts. */
   keyboardInteractive?: { submethods: string; responses?: string[] };
   /**
@@ -171,11 +178,19 @@ export interface ChannelRequestEvent extends ChannelEvent {
   readonly payload: Uint8Array;
   /** Default: true for pty-req, env, shell, exec, subsystem, window-change and signal. */
   accept: boolean;
+  /**
+   * The key's authorized_keys line forces a command (`command=`): `request` is that `exec`, and this is
+   * what the client asked (an exec's command or a subsystem's name; undefined for a shell), as sshd's
+   * SSH_ORIGINAL_COMMAND. `payload` is still the request the client sent.
+   */
+  originalCommand?: string;
 }
 
 export interface ChannelRequestedEvent extends ChannelEvent {
   requestType: string;
   request: ChannelRequestInfo;
+  /** As on `ChannelRequestEvent`. */
+  originalCommand?: string;
 }
 
 export interface ChannelDataInEvent extends ChannelEvent {

@@ -3,6 +3,7 @@
  * string reads, which names the host holds (every other goes to the core), and the checks host values pass.
  */
 
+import type { AuthorizedKeys } from './authorized-keys.js';
 import { ErrorCode, SSHError } from './errors.js';
 import type { AuthMethodName, KeyboardInteractivePrompt } from './events.js';
 
@@ -67,6 +68,13 @@ export interface SSHServerOptions {
    * Default: as `localHost` is written.
    */
   useIPv6?: 0 | 1 | 2;
+  /**
+   * authorized_keys for publickey logins (`AuthorizedKeys.parse`): one file for every user, or a lookup by user
+   * name. A key a line allows (its `from=` and `expiry-time=` passed) is accepted unless a `userAuthRequest`
+   * handler refuses it (the handler sees the line as `authorizedKey`), and the line's options then hold on
+   * the connection, enforced by the server. Keys on no line still reach the handlers as before.
+   */
+  authorizedKeys?: AuthorizedKeys | ((user: string) => AuthorizedKeys | undefined | Promise<AuthorizedKeys | undefined>);
   /** Further settings by the reference's names, as `config()` takes them. */
   config?: Record<string, string | number | boolean>;
 }
