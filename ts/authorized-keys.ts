@@ -40,6 +40,8 @@ export interface HostPort {
 export interface AuthorizedKey {
   /** 1-based line number in the file. */
   line: number;
+  /** Where the permissions come from, for messages: `file:line` (and the certificate, for one). */
+  origin: string;
   /** `type base64`, as `UserAuthRequestEvent.publicKey.openssh` gives a key. */
   openssh: string;
   keyType: string;
@@ -91,7 +93,7 @@ export class AuthorizedKeys {
     text.split('\n').forEach((raw, i) => {
       const where = `${file}:${i + 1}`;
       try {
-        const key = parseLine(raw.replace(/\r$/, ''), i + 1);
+        const key = parseLine(raw.replace(/\r$/, ''), i + 1, where);
         if (key) {
           if (key.from !== undefined) from.set(key, fromEntries(key.from));
           keys.push(key);
@@ -114,6 +116,21 @@ export class AuthorizedKeys {
     for (const key of this.keys) {
       if (key.openssh !== wanted) continue;
       const why = key.certAuthority ? 'is a cert-authority line' : this.refusal(key, address, now);
+      if (why === undefined) return key;
+      refusals.push(`line ${key.line} ${why}`);
+    }
+    return undefined;
+  }
+
+  /**
+   * The first line that lets the CA key `openssh` sign certificates for a login from `address` at `now`:
+   * a `cert-authority` line, or with `anyLine` (a TrustedUserCAKeys file) any line of that key.
+   */
+  authority(openssh: string, address: string, now: number, anyLine: boolean, refusals: string[] = []): AuthorizedKey | undefined {
+    const wanted = canonical(openssh);
+    for (const key of this.keys) {
+      if (key.openssh !== wanted || !(anyLine || key.certAuthority)) continue;
+      const why = this.refusal(key, address, now);
       if (why === undefined) return key;
       refusals.push(`line ${key.line} ${why}`);
     }
@@ -179,16 +196,16 @@ function glob(pattern: string): RegExp {
 class LineError extends Error {}
 
 /** One line: undefined for a blank or comment line. */
-function parseLine(line: string, number: number): AuthorizedKey | undefined {
+function parseLine(line: string, number: number, origin: string): AuthorizedKey | undefined {
   const text = line.replace(/^[ \t]+/, '');
   if (text === '' || text.startsWith('#')) return undefined;
   // As sshd: a line that starts with a key has no options.
   const bare = keyAt(text);
-  if (bare) return withOptions(number, [], bare);
+  if (bare) return withOptions(number, origin, [], bare);
   const { options, rest } = parseOptions(text);
   const key = keyAt(rest.replace(/^[ \t]+/, ''));
   if (!key) throw new LineError('no key found (expected [options] type base64 [comment])');
-  return withOptions(number, options, key);
+  return withOptions(number, origin, options, key);
 }
 
 /** `type base64` and the comment, if `text` starts with a key type and a base64 blob that encodes a key of that type. */
@@ -284,8 +301,8 @@ const FLAGS: Record<string, [keyof AuthorizedKey, boolean] | undefined> = {
 const MOOT = new Set(['tunnel', 'no-touch-required', 'touch-required', 'verify-required']);
 
 /** The line's options applied, in sshd's way: `restrict` first clears every permission, later flags give some back. */
-function withOptions(line: number, options: KeyOption[], key: { keyType: string; openssh: string; comment: string }): AuthorizedKey {
-  const out: AuthorizedKey = { line, ...key, options, certAuthority: false, environment: [], pty: true, portForwarding: true, agentForwarding: true, x11Forwarding: true, userRc: true };
+function withOptions(line: number, origin: string, options: KeyOption[], key: { keyType: string; openssh: string; comment: string }): AuthorizedKey {
+  const out: AuthorizedKey = { line, origin, ...key, options, certAuthority: false, environment: [], pty: true, portForwarding: true, agentForwarding: true, x11Forwarding: true, userRc: true };
   const lower = options.map((o) => o.name.toLowerCase());
   if (lower.includes('restrict')) Object.assign(out, { pty: false, portForwarding: false, agentForwarding: false, x11Forwarding: false, userRc: false });
   options.forEach((option, n) => {

@@ -8,7 +8,8 @@
 import { remainingDelay, type AuthFailureDelay } from './auth-delay.js';
 import { ChannelState, type ConnectionState } from './connection.js';
 import type { CoreBinding } from './core/binding.js';
-import type { CoreEvent } from './core/events.js';
+import { certificateLine, certificateRefusal, openssh, userCertificate } from './certificates.js';
+import type { CoreCertificate, CoreEvent } from './core/events.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Tunnels } from './forwarding.js';
 import { KeyRestrictions } from './key-restrictions.js';
@@ -19,22 +20,6 @@ import type { AuthorizedKey, AuthorizedKeys } from './authorized-keys.js';
 import type { SSHServerOptions } from './settings.js';
 
 const STANDARD_SESSION_REQUESTS = new Set(['pty-req', 'env', 'shell', 'exec', 'subsystem', 'window-change', 'signal']);
-
-/**
- * The key type a public key blob starts with (`string name`), which an authorized_keys line names: not the
- * request's signature algorithm, which for an RSA key (type `ssh-rsa`) is `rsa-sha2-256` or `rsa-sha2-512`.
- * The core has parsed the blob, so the name is there.
- */
-function keyType(blob: Uint8Array): string {
-  const length = new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint32(0);
-  return new TextDecoder().decode(blob.subarray(4, 4 + length));
-}
-
-function base64(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
-}
 
 /**
  * Whether refusing this request waits out the auth-failure delay: every attempt (a password, a
@@ -69,9 +54,9 @@ export class Decisions {
     /** How long refused authentication attempts wait (AuthFailureDelay). */
     private readonly authFailureDelay: AuthFailureDelay,
     readonly tunnels: Tunnels,
-    options: Pick<SSHServerOptions, 'keyboardInteractiveMessage' | 'keyboardInteractivePrompts' | 'authorizedKeys'>,
+    options: Pick<SSHServerOptions, 'keyboardInteractiveMessage' | 'keyboardInteractivePrompts' | 'authorizedKeys' | 'trustedUserCAKeys'>,
   ) {
-    this.restrictions = new KeyRestrictions(options.authorizedKeys);
+    this.restrictions = new KeyRestrictions(options.authorizedKeys, options.trustedUserCAKeys);
     this.keyboardInteractiveMessage = options.keyboardInteractiveMessage ?? '';
     this.keyboardInteractivePrompts = options.keyboardInteractivePrompts ?? [];
   }
@@ -116,14 +101,21 @@ export class Decisions {
         (decision = { kind: 'prompt', prompts, name: o.name ?? '', instruction: o.instruction ?? this.keyboardInteractiveMessage, retry: o.retry ?? false }),
     };
     if (event.password !== undefined) e.password = event.password;
-    if (event.publicKey) e.publicKey = { ...event.publicKey, openssh: `${keyType(event.publicKey.blob)} ${base64(event.publicKey.blob)}` };
+    const certificate = event.publicKey?.certificate;
+    if (event.publicKey) {
+      e.publicKey = { algorithm: event.publicKey.algorithm, blob: event.publicKey.blob, signed: event.publicKey.signed, openssh: openssh(event.publicKey.blob) };
+      if (certificate) e.publicKey.certificate = await userCertificate(certificate);
+    }
     if (event.method === 'keyboard-interactive') e.keyboardInteractive = { submethods: event.submethods ?? '', ...(event.responses ? { responses: event.responses } : {}) };
-    const line = e.publicKey && (await this.authorizedLine(conn, event.user, e.publicKey.openssh));
+    // A certificate out of its validity period or its source-address is refused whatever the handlers say.
+    const unusable = certificate && certificateRefusal(certificate, conn.remoteHost, Date.now());
+    const line = e.publicKey && !unusable ? await this.authorizedLine(conn, event.user, e.publicKey.openssh, certificate) : undefined;
     if (line) {
       e.authorizedKey = line;
       decision = { kind: 'accept' };
     }
-    await this.events.decide('userAuthRequest', e, () => (decision = { kind: 'reject', partialSuccess: false }));
+    if (unusable) this.events.log(2, `certificate for ${event.user} refused: ${unusable}`);
+    else await this.events.decide('userAuthRequest', e, () => (decision = { kind: 'reject', partialSuccess: false }));
     if (!decision && event.method === 'keyboard-interactive' && !event.responses) {
       const prompts = this.prompts(id);
       if (prompts.length > 0) decision = { kind: 'prompt', prompts, name: '', instruction: this.keyboardInteractiveMessage, retry: false };
@@ -147,7 +139,7 @@ export class Decisions {
    * `authorizedKeys` is configured; the lines of the same key that did not are logged. A lookup that fails
    * is reported and finds nothing.
    */
-  private async authorizedLine(conn: ConnectionState, user: string, openssh: string): Promise<AuthorizedKey | undefined> {
+  private async authorizedLine(conn: ConnectionState, user: string, key: string, certificate: CoreCertificate | undefined): Promise<AuthorizedKey | undefined> {
     let keys: AuthorizedKeys | undefined;
     try {
       keys = await this.restrictions.keysOf(user);
@@ -155,8 +147,13 @@ export class Decisions {
       this.events.handlerFailed(conn.connectionId, err);
       return undefined;
     }
+    if (certificate) {
+      const found = certificateLine(certificate, user, conn.remoteHost, Date.now(), { trusted: this.restrictions.trustedUserCAKeys, userKeys: keys });
+      if ('refused' in found) this.events.log(2, `certificate for ${user} not taken: ${found.refused}`);
+      return 'line' in found ? found.line : undefined;
+    }
     const refusals: string[] = [];
-    const line = keys?.match(openssh, conn.remoteHost, Date.now(), refusals);
+    const line = keys?.match(key, conn.remoteHost, Date.now(), refusals);
     for (const why of refusals) this.events.log(2, `authorized_keys for ${user}: key ${line ? 'also on' : 'refused:'} ${why}`);
     return line;
   }

@@ -4,6 +4,7 @@
  */
 
 import type { AuthorizedKey } from './authorized-keys.js';
+import type { UserCertificate } from './certificates.js';
 import type { AuthMethodName, ChannelRequestInfo } from './core/events.js';
 
 export type { AuthMethodName, ChannelRequestInfo } from './core/events.js';
@@ -67,9 +68,12 @@ export interface UserAuthRequestEvent extends ConnectionEvent {
    * For `publickey`. `signed` is false for a query ("would this key do?"): accepting it only tells the
    * client the key is acceptable, and the decision that counts comes with the signed request, whose
    * signature the core has verified before the handler sees it. `algorithm` is the signature algorithm the
-   * request names; `openssh` is the key's `type base64` as an authorized_keys line has it.
+   * request names; `openssh` is the key's `type base64` as an authorized_keys line has it. `certificate`:
+   * an OpenSSH user certificate (`*-cert-v01@openssh.com`) whose CA signature the core verified, and that is
+   * within its validity period and `source-address` (others never reach the handlers); `authorizedKey` is
+   * set when a trusted CA signed it for this user.
    */
-  publicKey?: { algorithm: string; blob: Uint8Array; openssh: string; signed: boolean };
+  publicKey?: { algorithm: string; blob: Uint8Array; openssh: string; signed: boolean; certificate?: UserCertificate };
   /**
    * For `publickey`, with `SSHServerOptions.authorizedKeys`: the line that lets this key in from this
    * address now. The step is then accepted unless a handler refuses it, and the line's options hold on the

@@ -19,7 +19,11 @@ export class KeyRestrictions {
   /** The lines each connection's keys logged in with (a WeakMap: nothing to forget when it ends). */
   private readonly lines = new WeakMap<ConnectionState, AuthorizedKey[]>();
 
-  constructor(private readonly authorizedKeys: SSHServerOptions['authorizedKeys']) {}
+  constructor(
+    private readonly authorizedKeys: SSHServerOptions['authorizedKeys'],
+    /** Every line a CA that signs user certificates (TrustedUserCAKeys). */
+    readonly trustedUserCAKeys: AuthorizedKeys | undefined,
+  ) {}
 
   /** The file that holds `user`'s keys, if one is configured. */
   async keysOf(user: string): Promise<AuthorizedKeys | undefined> {
@@ -40,7 +44,7 @@ export class KeyRestrictions {
     const name = request.type === 'other' ? request.name : request.type;
     const denied = (allowed: (l: AuthorizedKey) => boolean, what: string) => {
       const line = lines.find((l) => !allowed(l));
-      return line && { refused: `${what} refused by authorized_keys line ${line.line}` };
+      return line && { refused: `${what} refused by ${line.origin}` };
     };
     const refused =
       (name === 'pty-req' && denied((l) => l.pty, 'pty')) ||
@@ -81,11 +85,11 @@ export class KeyRestrictions {
   ): string | undefined {
     for (const line of this.lines.get(conn) ?? []) {
       const allowed = list(line);
-      if (!line.portForwarding) return `port forwarding refused by authorized_keys line ${line.line}`;
+      if (!line.portForwarding) return `port forwarding refused by ${line.origin}`;
       if (!allowed) continue;
-      if (!target) return `forwarding of Unix sockets refused: authorized_keys line ${line.line} permits TCP ${listen ? 'binds' : 'targets'} only`;
+      if (!target) return `forwarding of Unix sockets refused: ${line.origin} permits TCP ${listen ? 'binds' : 'targets'} only`;
       if (!permitted(allowed, target.address, target.port, listen)) {
-        return `${target.address} port ${target.port} is not in the ${listen ? 'permitlisten' : 'permitopen'} of authorized_keys line ${line.line}`;
+        return `${target.address} port ${target.port} is not in the ${listen ? 'permitlisten' : 'permitopen'} of ${line.origin}`;
       }
     }
     return undefined;

@@ -74,6 +74,7 @@ export type {
 export { systemClock, type Clock, type Runtime, type WebSocketEndpoint } from './runtime.js';
 export { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamType } from './ssh-params.js';
 export { AuthorizedKeys, AuthorizedKeysError, type AuthorizedKey, type HostPort, type KeyOption } from './authorized-keys.js';
+export type { UserCertificate } from './certificates.js';
 export type { HostKeyFile, SSHServerOptions } from './settings.js';
 
 /** Where a new server listens, unless told otherwise (and again after `reset()`). */

@@ -75,6 +75,13 @@ export interface SSHServerOptions {
    * the connection, enforced by the server. Keys on no line still reach the handlers as before.
    */
   authorizedKeys?: AuthorizedKeys | ((user: string) => AuthorizedKeys | undefined | Promise<AuthorizedKeys | undefined>);
+  /**
+   * CA keys trusted to sign user certificates for any user (OpenSSH's TrustedUserCAKeys), as a file of key
+   * lines (`AuthorizedKeys.parse`; a line's `principals=`, `from=` and other options apply to the
+   * certificates it signs). A certificate must name the user among its principals unless the line has
+   * `principals=`. The user's `cert-authority` lines in `authorizedKeys` are CAs for that user too.
+   */
+  trustedUserCAKeys?: AuthorizedKeys;
   /** Further settings by the reference's names, as `config()` takes them. */
   config?: Record<string, string | number | boolean>;
 }

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use crate::auth::Method;
 use crate::crypto::provider::CryptoProvider;
 use crate::crypto::rustcrypto::RUST_CRYPTO;
-use crate::keys::SigAlg;
+use crate::keys::{SigAlg, UserKeyAlg};
 use crate::transport::negotiate::{parse_list, CipherAlg, CompressionAlg, KexAlg, MacAlg, Preferences};
 use crate::transport::packet::MAX_PACKET_LEN;
 
@@ -29,7 +29,7 @@ pub enum StrictKex {
 pub struct Config {
     pub algorithms: Preferences,
     /// Signature algorithms a client may authenticate with (`SSHPubKeyAuthSigAlgorithms`).
-    pub user_key_algorithms: Vec<SigAlg>,
+    pub user_key_algorithms: Vec<UserKeyAlg>,
     /// Sent to the client, without CR LF (`ServerSSHVersionString`).
     pub server_version: String,
     pub strict_kex: StrictKex,
@@ -84,7 +84,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             algorithms: Preferences::default(),
-            user_key_algorithms: SigAlg::DEFAULT.to_vec(),
+            user_key_algorithms: UserKeyAlg::DEFAULT.to_vec(),
             server_version: alloc::format!("SSH-2.0-wasshd_{}", env!("CARGO_PKG_VERSION")),
             strict_kex: StrictKex::Enabled,
             rekey_bytes: 1 << 30,
@@ -184,7 +184,7 @@ impl Config {
             "SSHEncryptionAlgorithms" => self.algorithms.cipher = parse_list(value, CipherAlg::from_name)?,
             "SSHMacAlgorithms" => self.algorithms.mac = parse_list(value, MacAlg::from_name)?,
             "SSHCompressionAlgorithms" => self.algorithms.compression = parse_list(value, CompressionAlg::from_name)?,
-            "SSHPubKeyAuthSigAlgorithms" => self.user_key_algorithms = parse_list(value, SigAlg::from_name)?,
+            "SSHPubKeyAuthSigAlgorithms" => self.user_key_algorithms = parse_list(value, UserKeyAlg::from_name)?,
             "ServerSSHVersionString" => {
                 let v = value.trim();
                 if !v.starts_with("SSH-2.0-") || v.len() > 253 || v.bytes().any(|b| b.is_ascii_control()) {
@@ -284,7 +284,7 @@ impl Config {
             "SSHEncryptionAlgorithms" => names(&self.algorithms.cipher, CipherAlg::name),
             "SSHMacAlgorithms" => names(&self.algorithms.mac, MacAlg::name),
             "SSHCompressionAlgorithms" => names(&self.algorithms.compression, CompressionAlg::name),
-            "SSHPubKeyAuthSigAlgorithms" => names(&self.user_key_algorithms, SigAlg::name),
+            "SSHPubKeyAuthSigAlgorithms" => names(&self.user_key_algorithms, UserKeyAlg::name),
             "ServerSSHVersionString" => self.server_version.clone(),
             "UseStrictKeyExchange" => (self.strict_kex as u8).to_string(),
             "KeyRenegotiationThreshold" => self.rekey_bytes.to_string(),
