@@ -143,7 +143,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.hostDefaults = HOST_SETTINGS.filter((name) => !ownReset.includes(name)).map((name) => [name, this.config(name)]);
     for (const file of options.hostKeys ?? []) {
       if (typeof file === 'string') this.addHostKey(file);
-      else this.addHostKey(file.key, { passphrase: file.passphrase });
+      else this.addHostKey(file.key, file);
     }
     for (const setting of optionSettings(options)) this.config(setting);
   }
@@ -154,9 +154,13 @@ export class SSHServer extends Emitter<SSHServerEvents> {
    * Installs a private key file as a host key (OpenSSH, PEM PKCS#1 / SEC1 / PKCS#8; ed25519, ECDSA or RSA of
    * 2048 bits or more), replacing one of the same type; returns its public key line. An encrypted file needs
    * `passphrase` (error 1302 without it or with a wrong one; 1303 for a format or key type not read).
+   * `certificate`: its OpenSSH host certificate line (`ssh-keygen -s CA -h`), offered beside the plain key
+   * (the `HostCertificate` setting).
    */
-  addHostKey(privateKey: string, options: { passphrase?: string } = {}): string {
-    return this.binding.addHostKey(privateKey, options.passphrase ?? '');
+  addHostKey(privateKey: string, options: { passphrase?: string; certificate?: string } = {}): string {
+    const line = this.binding.addHostKey(privateKey, options.passphrase ?? '');
+    if (options.certificate !== undefined) this.config(`HostCertificate=${options.certificate}`);
+    return line;
   }
 
   /** Generates an ed25519 host key, installs it and returns the private key file to store. */

@@ -7,8 +7,11 @@ import type { AuthorizedKeys } from './authorized-keys.js';
 import { ErrorCode, SSHError } from './errors.js';
 import type { AuthMethodName, KeyboardInteractivePrompt } from './events.js';
 
-/** A private key file's text, or the text and the passphrase that opens it. */
-export type HostKeyFile = string | { key: string; passphrase?: string };
+/**
+ * A private key file's text, or the text with the passphrase that opens it and its OpenSSH host certificate
+ * (`ssh-keygen -s CA -h`'s `-cert.pub` line).
+ */
+export type HostKeyFile = string | { key: string; passphrase?: string; certificate?: string };
 
 export interface SSHServerOptions {
   /**

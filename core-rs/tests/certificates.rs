@@ -2,7 +2,8 @@
 //! checked ([`Certificate::from_blob`]), and a publickey request with one reaches the host with the
 //! certificate beside it, or is refused by the core (a host certificate, a bad or hostile one) without the
 //! host being asked. Hostile certificates (every truncation, every flipped byte, too many principals,
-//! options out of order or unknown) are clean refusals, never a panic.
+//! options out of order or unknown) are clean refusals, never a panic. A host certificate (`HostCertificate`)
+//! is offered beside its key, only while the server holds that key; a user certificate is no host's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -163,4 +164,51 @@ fn host_wrongly_signed_and_hostile_certificates_are_refused_by_the_core() {
     // Still served: a good certificate goes to the host.
     p.send(&request(&p, &user, &cert, false));
     assert!(matches!(p.expect_event(), Event::AuthRequest(_)));
+}
+
+// ---- host certificates ---------------------------------------------------------------------------
+
+/// `type base64` of a certificate blob, as ssh-keygen writes its `-cert.pub` file.
+fn line(blob: &[u8]) -> String {
+    use base64ct::{Base64, Encoding};
+    format!("{CERT} {} host", Base64::encode_string(blob))
+}
+
+/// The host key algorithms the server's first KEXINIT lists, as text.
+fn offered(server: &mut wasshd_core::Server) -> String {
+    let id = server.open(0).unwrap();
+    server.input(id, b"SSH-2.0-test\r\n", 0).unwrap();
+    String::from_utf8_lossy(&server.take_output(id)).into_owned()
+}
+
+#[test]
+fn a_host_certificate_is_offered_beside_its_key_and_only_for_a_key_the_server_holds() {
+    let host = SigningKey::from_bytes(&HOST_SEED);
+    let ca = SigningKey::from_bytes(&[0x22; 32]);
+    let cert = line(&certificate(&host, &ca, &Fields { cert_type: 2, principals: &["localhost"], critical: &[] }));
+    let mut server = test_server();
+    assert!(!offered(&mut server).contains(CERT));
+    assert_eq!(server.config_mut().set("HostCertificate", &cert), Ok(true));
+    assert_eq!(server.config().get("HostCertificate").as_deref(), Some(cert.trim_end_matches(" host")));
+    let kexinit = offered(&mut server);
+    assert!(kexinit.contains(&format!("{CERT},ssh-ed25519")), "{kexinit}");
+    // A certificate of a key the server does not hold is not offered.
+    let other = line(&certificate(&ca, &ca, &Fields { cert_type: 2, principals: &[], critical: &[] }));
+    let mut server = test_server();
+    server.config_mut().set("HostCertificate", &other).unwrap();
+    assert!(!offered(&mut server).contains(CERT));
+}
+
+#[test]
+fn user_certificates_and_damaged_lines_are_no_host_certificates() {
+    let (user, ca) = keys();
+    let mut server = test_server();
+    let config = server.config_mut();
+    let user_cert = line(&certificate(&user, &ca, &USER_CERT));
+    assert_eq!(config.set("HostCertificate", &user_cert), Err("key refused: a user certificate is no host certificate".into()));
+    let host = certificate(&user, &ca, &Fields { cert_type: 2, principals: &[], critical: &[] });
+    assert!(config.set("HostCertificate", &line(&host[..host.len() - 1])).is_err());
+    assert!(config.set("HostCertificate", "not a certificate").is_err());
+    assert!(config.set("HostCertificate", &line(&host).replacen(CERT, "ssh-ed25519", 1)).is_err());
+    assert!(config.host_certificates.is_empty());
 }

@@ -12,6 +12,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{KeyError, KeyType, PublicKey, SigAlg};
+use base64ct::{Base64, Encoding};
+
 use crate::wire::{Reader, Writer};
 
 algorithms!(
@@ -50,45 +52,84 @@ impl CertAlg {
 /// An algorithm a publickey request may name: a plain key's, or a certificate's
 /// (`SSHPubKeyAuthSigAlgorithms`, `server-sig-algs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserKeyAlg {
+pub enum KeyAlg {
     Plain(SigAlg),
     Cert(CertAlg),
 }
 
-impl UserKeyAlg {
+impl KeyAlg {
     /// Certificates first, then plain keys, as OpenSSH's PubkeyAcceptedAlgorithms; no SHA-1.
-    pub const DEFAULT: &'static [UserKeyAlg] = &[
-        UserKeyAlg::Cert(CertAlg::Ed25519),
-        UserKeyAlg::Cert(CertAlg::EcdsaP256),
-        UserKeyAlg::Cert(CertAlg::EcdsaP384),
-        UserKeyAlg::Cert(CertAlg::EcdsaP521),
-        UserKeyAlg::Cert(CertAlg::RsaSha512),
-        UserKeyAlg::Cert(CertAlg::RsaSha256),
-        UserKeyAlg::Plain(SigAlg::Ed25519),
-        UserKeyAlg::Plain(SigAlg::EcdsaP256),
-        UserKeyAlg::Plain(SigAlg::EcdsaP384),
-        UserKeyAlg::Plain(SigAlg::EcdsaP521),
-        UserKeyAlg::Plain(SigAlg::RsaSha512),
-        UserKeyAlg::Plain(SigAlg::RsaSha256),
+    pub const DEFAULT: &'static [KeyAlg] = &[
+        KeyAlg::Cert(CertAlg::Ed25519),
+        KeyAlg::Cert(CertAlg::EcdsaP256),
+        KeyAlg::Cert(CertAlg::EcdsaP384),
+        KeyAlg::Cert(CertAlg::EcdsaP521),
+        KeyAlg::Cert(CertAlg::RsaSha512),
+        KeyAlg::Cert(CertAlg::RsaSha256),
+        KeyAlg::Plain(SigAlg::Ed25519),
+        KeyAlg::Plain(SigAlg::EcdsaP256),
+        KeyAlg::Plain(SigAlg::EcdsaP384),
+        KeyAlg::Plain(SigAlg::EcdsaP521),
+        KeyAlg::Plain(SigAlg::RsaSha512),
+        KeyAlg::Plain(SigAlg::RsaSha256),
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            UserKeyAlg::Plain(a) => a.name(),
-            UserKeyAlg::Cert(a) => a.name(),
+            KeyAlg::Plain(a) => a.name(),
+            KeyAlg::Cert(a) => a.name(),
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        SigAlg::from_name(name).map(UserKeyAlg::Plain).or_else(|| CertAlg::from_name(name).map(UserKeyAlg::Cert))
+        SigAlg::from_name(name).map(KeyAlg::Plain).or_else(|| CertAlg::from_name(name).map(KeyAlg::Cert))
     }
 
     /// The signature algorithm the request's signature is made with.
     pub fn base(self) -> SigAlg {
         match self {
-            UserKeyAlg::Plain(a) => a,
-            UserKeyAlg::Cert(a) => a.base(),
+            KeyAlg::Plain(a) => a,
+            KeyAlg::Cert(a) => a.base(),
         }
+    }
+}
+
+/// A host certificate the server presents as its host key (K_S) under the certificate's algorithm, for
+/// the host key it certifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCertificate {
+    pub blob: Vec<u8>,
+    pub key: PublicKey,
+}
+
+impl HostCertificate {
+    /// An OpenSSH certificate line (`type base64 [comment]`, as `ssh-keygen -s -h` writes it), which must
+    /// be a host certificate whose CA signature verifies.
+    pub fn from_openssh(line: &str) -> Result<Self, KeyError> {
+        let mut words = line.split_ascii_whitespace();
+        let (Some(name), Some(base64)) = (words.next(), words.next()) else {
+            return Err(KeyError::Malformed("expected a certificate line: type base64 [comment]"));
+        };
+        let blob = Base64::decode_vec(base64).map_err(|_| KeyError::Malformed("the certificate is not base64"))?;
+        let cert = Certificate::from_blob(&blob)?;
+        if Reader::new(&blob).utf8().ok() != Some(name) {
+            return Err(KeyError::Malformed("the line's type is not the certificate's"));
+        }
+        if cert.cert_type != CertType::Host {
+            return Err(KeyError::Refused("a user certificate is no host certificate".into()));
+        }
+        Ok(HostCertificate { blob, key: cert.key })
+    }
+
+    /// `type base64`, as `HostCertificate` takes it.
+    pub fn to_openssh_line(&self) -> String {
+        let name = Reader::new(&self.blob).utf8().unwrap_or_default();
+        alloc::format!("{name} {}", Base64::encode_string(&self.blob))
+    }
+
+    /// The algorithms it is offered under: the certificate forms of what its key signs.
+    pub fn signs(&self, alg: CertAlg) -> bool {
+        self.key.key_type() == alg.base().key_type()
     }
 }
 

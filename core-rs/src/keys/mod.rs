@@ -9,7 +9,7 @@ mod cert;
 mod files;
 mod openssh;
 
-pub use cert::{CertAlg, CertType, Certificate, UserKeyAlg, MAX_OPTIONS, MAX_PRINCIPALS};
+pub use cert::{CertAlg, CertType, Certificate, HostCertificate, KeyAlg, MAX_OPTIONS, MAX_PRINCIPALS};
 
 use alloc::boxed::Box;
 use alloc::string::String;

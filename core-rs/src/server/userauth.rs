@@ -12,7 +12,7 @@ use crate::auth::{self, Method, MethodRequest};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::event::{quote, AuthMethod, AuthReply, AuthRequest, Event, LOG_INFO};
-use crate::keys::{CertType, Certificate, PublicKey, UserKeyAlg};
+use crate::keys::{CertType, Certificate, KeyAlg, PublicKey};
 use crate::msg::{self, DisconnectReason};
 use crate::server::CommandError;
 use crate::transport::session::{Ctx, Session};
@@ -118,8 +118,8 @@ impl Login {
 /// certificate refused is logged with the reason: a host certificate offered as a user's, an unknown
 /// critical option, a bad CA signature. Whether its CA is trusted, its validity and principals are the
 /// host's to check.
-fn offered_key(alg: UserKeyAlg, blob: &[u8], user: &str, ctx: &mut Ctx) -> Option<(PublicKey, Option<alloc::boxed::Box<Certificate>>)> {
-    let UserKeyAlg::Cert(cert_alg) = alg else {
+fn offered_key(alg: KeyAlg, blob: &[u8], user: &str, ctx: &mut Ctx) -> Option<(PublicKey, Option<alloc::boxed::Box<Certificate>>)> {
+    let KeyAlg::Cert(cert_alg) = alg else {
         return auth::parse_offered_key(alg.base(), blob).map(|key| (key, None));
     };
     let refused = match Certificate::from_blob(blob) {
@@ -246,7 +246,7 @@ impl UserAuth {
             MethodRequest::Password { password, .. } => AuthMethod::Password { password },
             MethodRequest::PublicKey { algorithm, blob, signature } => {
                 // The request names a signature algorithm; the key must be of the type that makes it.
-                let alg = UserKeyAlg::from_name(algorithm).filter(|a| ctx.config.user_key_algorithms.contains(a));
+                let alg = KeyAlg::from_name(algorithm).filter(|a| ctx.config.user_key_algorithms.contains(a));
                 let offered = alg.and_then(|a| offered_key(a, blob, request.user, ctx).map(|(key, cert)| (a.base(), key, cert)));
                 let Some((sig_alg, key, certificate)) = offered.filter(|_| !self.login.used_keys.iter().any(|k| k == blob)) else {
                     return self.refuse(session, ctx, Some(method), None);
