@@ -86,14 +86,22 @@ export class AuthorizedKeys {
     private readonly from: Map<AuthorizedKey, FromEntry[]>,
   ) {}
 
-  /** Reads a file's text; `file` names it in errors. Throws AuthorizedKeysError at the first bad line. */
+  /**
+   * Reads a file's text; `file` names it in errors. Throws AuthorizedKeysError at the first bad line. Keys
+   * in the RFC 4716 public key form (`---- BEGIN SSH2 PUBLIC KEY ----`, as `ssh-keygen -e` writes them)
+   * count as a line without options at their BEGIN line, their `Comment:` header as the comment.
+   */
   static parse(text: string, file = 'authorized_keys'): AuthorizedKeys {
     const keys: AuthorizedKey[] = [];
     const from = new Map<AuthorizedKey, FromEntry[]>();
-    text.split('\n').forEach((raw, i) => {
+    const lines = text.split('\n').map((raw) => raw.replace(/\r$/, ''));
+    for (let i = 0; i < lines.length; i++) {
       const where = `${file}:${i + 1}`;
       try {
-        const key = parseLine(raw.replace(/\r$/, ''), i + 1, where);
+        const start = i;
+        const block = lines[i]!.trim() === RFC4716_BEGIN ? rfc4716(lines, i) : undefined;
+        if (block) i = block.end;
+        const key = block ? withOptions(start + 1, where, [], block.key) : parseLine(lines[i]!, i + 1, where);
         if (key) {
           if (key.from !== undefined) from.set(key, fromEntries(key.from));
           keys.push(key);
@@ -102,7 +110,7 @@ export class AuthorizedKeys {
         if (e instanceof LineError) throw new AuthorizedKeysError(i + 1, `${where}: ${e.message}`);
         throw e;
       }
-    });
+    }
     return new AuthorizedKeys(keys, from);
   }
 
@@ -190,6 +198,41 @@ function bareAddress(address: string): string {
 function glob(pattern: string): RegExp {
   const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 'i');
+}
+
+const RFC4716_BEGIN = '---- BEGIN SSH2 PUBLIC KEY ----';
+const RFC4716_END = '---- END SSH2 PUBLIC KEY ----';
+
+/**
+ * The RFC 4716 block that starts at line `begin`: header lines (`Tag: value`, continued by a trailing `\\`),
+ * then the base64 body, up to the END line (its index is `end`).
+ */
+function rfc4716(lines: string[], begin: number): { key: { keyType: string; openssh: string; comment: string }; end: number } {
+  let comment = '';
+  let body = '';
+  let continued = false;
+  for (let i = begin + 1; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === RFC4716_END) {
+      const key = keyAt(`${keyTypeOf(body)} ${body}${comment ? ` ${comment}` : ''}`);
+      if (!key) throw new LineError('the RFC 4716 block holds no key');
+      return { key, end: i };
+    }
+    const header = continued || (body === '' && /^[\x21-\x39\x3b-\x7e]{1,64}:/.test(line));
+    if (header) {
+      const m = /^Comment:\s*"?(.*?)"?\\?$/i.exec(line);
+      if (m && !continued) comment = m[1]!;
+      continued = line.endsWith('\\');
+    } else body += line;
+  }
+  throw new LineError(`${RFC4716_BEGIN} without ${RFC4716_END}`);
+}
+
+/** The key type a base64 blob starts with, or '' if it does not read as one. */
+function keyTypeOf(base64: string): string {
+  const blob = decodeBase64(base64);
+  if (!blob || blob.length < 4) return '';
+  return latin1(blob.subarray(4, 4 + new DataView(blob.buffer).getUint32(0)));
 }
 
 /** A parse error inside one line; `AuthorizedKeys.parse` adds the file and line. */

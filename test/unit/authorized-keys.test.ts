@@ -95,6 +95,28 @@ describe('authorized_keys as sshd reads it', () => {
     expect(keys.match(OTHER, '10.0.0.1', NOW)).toBeUndefined();
   });
 
+  it('reads keys in the RFC 4716 form, headers and continued lines skipped, the comment kept', () => {
+    const body = blob(9);
+    const keys = parse(
+      KEY,
+      '---- BEGIN SSH2 PUBLIC KEY ----',
+      'Subject: a very long \\',
+      'header: "that continues"',
+      'Comment: "256-bit ED25519, made by ssh-keygen -e"',
+      body.slice(0, 40),
+      body.slice(40),
+      '---- END SSH2 PUBLIC KEY ----',
+      OTHER,
+    );
+    expect(keys.keys.map((k) => [k.line, k.openssh, k.comment])).toEqual([
+      [1, KEY, ''],
+      [2, `ssh-ed25519 ${body}`, '256-bit ED25519, made by ssh-keygen -e'],
+      [9, OTHER, ''],
+    ]);
+    expect(() => parse('---- BEGIN SSH2 PUBLIC KEY ----', body)).toThrow('keys:1: ---- BEGIN SSH2 PUBLIC KEY ---- without ---- END SSH2 PUBLIC KEY ----');
+    expect(() => parse('# x', '---- BEGIN SSH2 PUBLIC KEY ----', 'AAAA', '---- END SSH2 PUBLIC KEY ----')).toThrow('keys:2: the RFC 4716 block holds no key');
+  });
+
   it('never lets a cert-authority key log in as a user key', () => {
     expect(parse(`cert-authority ${KEY}`).match(KEY, '127.0.0.1', NOW)).toBeUndefined();
   });
