@@ -114,7 +114,7 @@ process.on('exit', () => {
 });
 
 const hostKey = new NodeServer().generateHostKey();
-const settings: DemoSettings = { hostKeys: [hostKey], users: [[USER, PASSWORD]], authorizedKeys: [], config: [], verbose: false };
+const settings: DemoSettings = { hostKeys: [hostKey], users: [[USER, PASSWORD]], config: [], verbose: false };
 const buildDir = join(stateDir, 'worker');
 await bundleWorker(join(ROOT, 'ts/demo/workerd-worker.ts'), buildDir);
 writeFileSync(join(buildDir, 'config.capnp'), workerdConfig({ fromEnvironment: { WASSHD_DEMO: 'WASSHD_DEMO' } }));

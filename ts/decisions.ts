@@ -8,31 +8,18 @@
 import { remainingDelay, type AuthFailureDelay } from './auth-delay.js';
 import { ChannelState, type ConnectionState } from './connection.js';
 import type { CoreBinding } from './core/binding.js';
-import type { CoreEvent } from './core/events.js';
+import { certificateLine, certificateRefusal, openssh, userCertificate } from './certificates.js';
+import type { CoreCertificate, CoreEvent } from './core/events.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Tunnels } from './forwarding.js';
+import { KeyRestrictions } from './key-restrictions.js';
 import { channelRequestPayload } from './ssh-params.js';
 import type { ChannelOpenRequestEvent, ChannelRequestEvent, GlobalRequestEvent, KeyboardInteractivePrompt, ServiceRequestEvent, UserAuthRequestEvent } from './events.js';
 import type { Clock } from './runtime.js';
+import type { AuthorizedKey, AuthorizedKeys } from './authorized-keys.js';
 import type { SSHServerOptions } from './settings.js';
 
 const STANDARD_SESSION_REQUESTS = new Set(['pty-req', 'env', 'shell', 'exec', 'subsystem', 'window-change', 'signal']);
-
-/**
- * The key type a public key blob starts with (`string name`), which an authorized_keys line names: not the
- * request's signature algorithm, which for an RSA key (type `ssh-rsa`) is `rsa-sha2-256` or `rsa-sha2-512`.
- * The core has parsed the blob, so the name is there.
- */
-function keyType(blob: Uint8Array): string {
-  const length = new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint32(0);
-  return new TextDecoder().decode(blob.subarray(4, 4 + length));
-}
-
-function base64(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
-}
 
 /**
  * Whether refusing this request waits out the auth-failure delay: every attempt (a password, a
@@ -57,6 +44,8 @@ export class Decisions {
   private keyboardInteractivePrompts: KeyboardInteractivePrompt[];
   /** Prompts set for one connection (`KeyboardInteractivePrompts[id]`), until it authenticates or ends. */
   readonly connectionPrompts = new Map<number, KeyboardInteractivePrompt[]>();
+  /** The authorized_keys lines each connection logged in with, enforced on its requests. */
+  private readonly restrictions: KeyRestrictions;
 
   constructor(
     private readonly events: Dispatcher,
@@ -65,8 +54,9 @@ export class Decisions {
     /** How long refused authentication attempts wait (AuthFailureDelay). */
     private readonly authFailureDelay: AuthFailureDelay,
     readonly tunnels: Tunnels,
-    options: Pick<SSHServerOptions, 'keyboardInteractiveMessage' | 'keyboardInteractivePrompts'>,
+    options: Pick<SSHServerOptions, 'keyboardInteractiveMessage' | 'keyboardInteractivePrompts' | 'authorizedKeys' | 'trustedUserCAKeys'>,
   ) {
+    this.restrictions = new KeyRestrictions(options.authorizedKeys, options.trustedUserCAKeys);
     this.keyboardInteractiveMessage = options.keyboardInteractiveMessage ?? '';
     this.keyboardInteractivePrompts = options.keyboardInteractivePrompts ?? [];
   }
@@ -111,14 +101,28 @@ export class Decisions {
         (decision = { kind: 'prompt', prompts, name: o.name ?? '', instruction: o.instruction ?? this.keyboardInteractiveMessage, retry: o.retry ?? false }),
     };
     if (event.password !== undefined) e.password = event.password;
-    if (event.publicKey) e.publicKey = { ...event.publicKey, openssh: `${keyType(event.publicKey.blob)} ${base64(event.publicKey.blob)}` };
+    const certificate = event.publicKey?.certificate;
+    if (event.publicKey) {
+      e.publicKey = { algorithm: event.publicKey.algorithm, blob: event.publicKey.blob, signed: event.publicKey.signed, openssh: openssh(event.publicKey.blob) };
+      if (certificate) e.publicKey.certificate = await userCertificate(certificate);
+    }
     if (event.method === 'keyboard-interactive') e.keyboardInteractive = { submethods: event.submethods ?? '', ...(event.responses ? { responses: event.responses } : {}) };
-    await this.events.decide('userAuthRequest', e, () => (decision = { kind: 'reject', partialSuccess: false }));
+    // A certificate out of its validity period or its source-address is refused whatever the handlers say.
+    const unusable = certificate && certificateRefusal(certificate, conn.remoteHost, Date.now());
+    const line = e.publicKey && !unusable ? await this.authorizedLine(conn, event.user, e.publicKey.openssh, certificate) : undefined;
+    if (line) {
+      e.authorizedKey = line;
+      decision = { kind: 'accept' };
+    }
+    if (unusable) this.events.log(2, `certificate for ${event.user} refused: ${unusable}`);
+    else await this.events.decide('userAuthRequest', e, () => (decision = { kind: 'reject', partialSuccess: false }));
     if (!decision && event.method === 'keyboard-interactive' && !event.responses) {
       const prompts = this.prompts(id);
       if (prompts.length > 0) decision = { kind: 'prompt', prompts, name: '', instruction: this.keyboardInteractiveMessage, retry: false };
     }
     const d: Decision = decision ?? { kind: 'reject', partialSuccess: false };
+    const passed = d.kind === 'accept' || (d.kind === 'reject' && d.partialSuccess);
+    if (line && passed && event.publicKey?.signed) this.restrictions.record(conn, line);
     // Accepts, first prompts and partial successes go out at once: a refusal, or prompts again after wrong
     // answers, waits.
     const failed = (d.kind === 'reject' && !d.partialSuccess) || (d.kind === 'prompt' && d.retry);
@@ -128,6 +132,30 @@ export class Decisions {
       else if (d.kind === 'reject') core.reply_auth_reject(id, d.partialSuccess, (d.methods ?? []).join(','));
       else core.reply_auth_prompt(id, d.name, d.instruction, d.prompts.map((p) => p.prompt), Uint8Array.from(d.prompts, (p) => (p.echo ? 1 : 0)), d.retry);
     });
+  }
+
+  /**
+   * The authorized_keys line that lets `openssh` in for `user` from the connection's address now, if
+   * `authorizedKeys` is configured; the lines of the same key that did not are logged. A lookup that fails
+   * is reported and finds nothing.
+   */
+  private async authorizedLine(conn: ConnectionState, user: string, key: string, certificate: CoreCertificate | undefined): Promise<AuthorizedKey | undefined> {
+    let keys: AuthorizedKeys | undefined;
+    try {
+      keys = await this.restrictions.keysOf(user);
+    } catch (err) {
+      this.events.handlerFailed(conn.connectionId, err);
+      return undefined;
+    }
+    if (certificate) {
+      const found = certificateLine(certificate, user, conn.remoteHost, Date.now(), { trusted: this.restrictions.trustedUserCAKeys, userKeys: keys });
+      if ('refused' in found) this.events.log(2, `certificate for ${user} not taken: ${found.refused}`);
+      return 'line' in found ? found.line : undefined;
+    }
+    const refusals: string[] = [];
+    const line = keys?.match(key, conn.remoteHost, Date.now(), refusals);
+    for (const why of refusals) this.events.log(2, `authorized_keys for ${user}: key ${line ? 'also on' : 'refused:'} ${why}`);
+    return line;
   }
 
   /**
@@ -164,6 +192,12 @@ export class Decisions {
   async channelOpen(conn: ConnectionState, event: CoreEvent & { type: 'channelOpenRequest' }): Promise<void> {
     const id = conn.connectionId;
     if (event.kind === 'direct-tcpip' || event.kind === 'direct-streamlocal@openssh.com') {
+      const refused = this.restrictions.localTunnel(conn, event.kind, event.data);
+      if (refused) {
+        this.events.log(2, `connection ${id}: ${event.kind} ${refused}`);
+        this.binding.withConn(conn, (core) => core.reply_channel_open(id, event.channel, false, 1, refused));
+        return;
+      }
       const opening = await this.tunnels.request(conn, event.channel, event.kind, event.data);
       if (opening.kind === 'connected') {
         const ch = new ChannelState(id, event.channel, event.kind);
@@ -202,7 +236,9 @@ export class Decisions {
   /** A global request: a forwarding the tunnels serve, or one the `globalRequest` handlers answer. */
   async globalRequest(conn: ConnectionState, event: CoreEvent & { type: 'globalRequest' }): Promise<void> {
     const id = conn.connectionId;
-    let reply = await this.tunnels.globalRequest(conn, event.name, event.data);
+    const refused = this.restrictions.remoteTunnel(conn, event.name, event.data);
+    if (refused) this.events.log(2, `connection ${id}: ${event.name} ${refused}`);
+    let reply = refused ? { accept: false } : await this.tunnels.globalRequest(conn, event.name, event.data);
     if (!reply) {
       const e: GlobalRequestEvent = { connectionId: id, requestType: event.name, wantReply: event.wantReply, data: event.data, accept: false };
       await this.events.decide('globalRequest', e, () => (e.accept = false));
@@ -214,13 +250,22 @@ export class Decisions {
 
   async channelRequest(conn: ConnectionState, event: CoreEvent & { type: 'channelRequest' }): Promise<void> {
     const id = conn.connectionId;
+    const restricted = this.restrictions.channelRequest(conn, event.request);
+    if ('refused' in restricted) {
+      this.events.log(2, `connection ${id}: ${restricted.refused}`);
+      this.binding.withConn(conn, (core) => core.reply_channel_request(id, event.channel, false));
+      return;
+    }
+    const { request, originalCommand } = restricted;
+    const original = originalCommand === undefined ? {} : { originalCommand };
     const e: ChannelRequestEvent = {
       connectionId: id,
       channelId: event.channel,
-      requestType: event.request.type === 'other' ? event.request.name : event.request.type,
-      request: event.request,
+      requestType: request.type === 'other' ? request.name : request.type,
+      request,
       wantReply: event.wantReply,
-      accept: STANDARD_SESSION_REQUESTS.has(event.request.type),
+      accept: STANDARD_SESSION_REQUESTS.has(request.type),
+      ...original,
       get payload() {
         return channelRequestPayload(event.channel, event.wantReply, event.request);
       },
@@ -229,6 +274,6 @@ export class Decisions {
     this.binding.withConn(conn, (core) => core.reply_channel_request(id, event.channel, e.accept));
     // A channel the client closed meanwhile (its channelClosed waits behind this) has nothing left to serve.
     const open = conn.channels.get(event.channel)?.closed === false;
-    if (e.accept && open) await this.events.dispatch('channelRequested', { connectionId: id, channelId: event.channel, requestType: e.requestType, request: e.request });
+    if (e.accept && open) await this.events.dispatch('channelRequested', { connectionId: id, channelId: event.channel, requestType: e.requestType, request: e.request, ...original });
   }
 }

@@ -3,6 +3,9 @@
  * the read-only views of connections and channels. Types only.
  */
 
+import type { AuthorizedKey } from './authorized-keys.js';
+import type { UserCertificate } from './certificates.js';
+
 /** An authentication method's name on the wire. */
 export type AuthMethodName = 'none' | 'password' | 'publickey' | 'keyboard-interactive';
 
@@ -166,7 +169,10 @@ export interface UserAuthRequestEvent extends ConnectionEvent {
    * For `publickey`. `signed` is false for a query ("would this key do?"): accepting it only tells the
    * client the key is acceptable, and the decision that counts comes with the signed request, whose
    * signature the core has verified before the handler sees it. `algorithm` is the signature algorithm the
-   * request names; `openssh` is the key's `type base64` as an authorized_keys line has it.
+   * request names; `openssh` is the key's `type base64` as an authorized_keys line has it. `certificate`:
+   * an OpenSSH user certificate (`*-cert-v01@openssh.com`) whose CA signature the core verified, and that is
+   * within its validity period and `source-address` (others never reach the handlers); `authorizedKey` is
+   * set when a trusted CA signed it for this user.
    */
   publicKey?: {
     /** The signature algorithm, such as `ssh-ed25519` or `rsa-sha2-512`. */
@@ -177,7 +183,15 @@ export interface UserAuthRequestEvent extends ConnectionEvent {
     openssh: string;
     /** True once the core has verified the client's signature; false for a query. */
     signed: boolean;
+    /** An OpenSSH user certificate the key came in (see above). */
+    certificate?: UserCertificate;
   };
+  /**
+   * For `publickey`, with `SSHServerOptions.authorizedKeys`: the line that lets this key in from this
+   * address now. The step is then accepted unless a handler refuses it, and the line's options hold on the
+   * connection from the signed request on.
+   */
+  authorizedKey?: AuthorizedKey;
   /** For `keyboard-interactive`: `responses` is undefined when the method starts. */
   keyboardInteractive?: {
     /** The client's hint of the submethods it would like (RFC 4256); usually empty. */
@@ -306,6 +320,12 @@ export interface ChannelRequestEvent extends ChannelEvent {
   readonly payload: Uint8Array;
   /** Default: true for pty-req, env, shell, exec, subsystem, window-change and signal. */
   accept: boolean;
+  /**
+   * The key's authorized_keys line forces a command (`command=`): `request` is that `exec`, and this is
+   * what the client asked (an exec's command or a subsystem's name; undefined for a shell), as sshd's
+   * SSH_ORIGINAL_COMMAND. `payload` is still the request the client sent.
+   */
+  originalCommand?: string;
 }
 
 /** A channel request was accepted and answered: act on it (the reference's SSHChannelRequested), such as start the shell. */
@@ -314,6 +334,8 @@ export interface ChannelRequestedEvent extends ChannelEvent {
   requestType: string;
   /** The request's fields, decoded by type. */
   request: ChannelRequestInfo;
+  /** As on `ChannelRequestEvent`. */
+  originalCommand?: string;
 }
 
 /**

@@ -52,7 +52,7 @@ function parseDirectStreamlocal(data: Uint8Array): DirectTcpip | undefined {
 }
 
 /** A `tcpip-forward` request's address and port (RFC 4254 §7.1), or undefined if malformed. */
-function parseForward(data: Uint8Array): { address: string; port: number } | undefined {
+export function parseForward(data: Uint8Array): { address: string; port: number } | undefined {
   const r = wireReader(data);
   const [address, port] = [r.text(), r.port()];
   return address === undefined || port === undefined || !r.done() ? undefined : { address, port };

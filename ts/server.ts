@@ -73,6 +73,8 @@ export type {
 } from './events.js';
 export { systemClock, type BoundAddress, type Clock, type Runtime, type WebSocketEndpoint } from './runtime.js';
 export { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamType } from './ssh-params.js';
+export { AuthorizedKeys, AuthorizedKeysError, type AuthorizedKey, type HostPort, type KeyOption } from './authorized-keys.js';
+export type { UserCertificate } from './certificates.js';
 export type { HostKeyFile, SSHServerOptions } from './settings.js';
 export type { AuthFailureDelay } from './auth-delay.js';
 export type { ChannelStreamOptions, ChannelStreams } from './channel-streams.js';
@@ -153,7 +155,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.hostDefaults = HOST_SETTINGS.filter((name) => !ownReset.includes(name)).map((name) => [name, this.config(name)]);
     for (const file of options.hostKeys ?? []) {
       if (typeof file === 'string') this.addHostKey(file);
-      else this.addHostKey(file.key, { passphrase: file.passphrase });
+      else this.addHostKey(file.key, file);
     }
     for (const setting of optionSettings(options)) this.config(setting);
   }
@@ -169,9 +171,14 @@ export class SSHServer extends Emitter<SSHServerEvents> {
    * key exchange and replaces nothing, but every client is told of it after login (`hostkeys-00@openssh.com`)
    * and may ask for proof the server holds it, so that OpenSSH's `UpdateHostKeys` adds it to `known_hosts`.
    * Once clients have learned it, install it without `next` on the next start.
+   *
+   * `certificate`: its OpenSSH host certificate line (`ssh-keygen -s CA -h`), offered beside the plain key
+   * (the `HostCertificate` setting).
    */
-  addHostKey(privateKey: string, options: { passphrase?: string; next?: boolean } = {}): string {
-    return this.binding.addHostKey(privateKey, options.passphrase ?? '', options.next ?? false);
+  addHostKey(privateKey: string, options: { passphrase?: string; next?: boolean; certificate?: string } = {}): string {
+    const line = this.binding.addHostKey(privateKey, options.passphrase ?? '', options.next ?? false);
+    if (options.certificate !== undefined) this.config(`HostCertificate=${options.certificate}`);
+    return line;
   }
 
   /** Generates an ed25519 host key, installs it and returns the private key file to store. */

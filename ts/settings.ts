@@ -3,10 +3,14 @@
  * string reads, which names the host holds (every other goes to the core), and the checks host values pass.
  */
 
+import type { AuthorizedKeys } from './authorized-keys.js';
 import { ErrorCode, SSHError } from './errors.js';
 import type { AuthMethodName, KeyboardInteractivePrompt } from './events.js';
 
-/** A private key file's text, or the text and the passphrase that opens it. */
+/**
+ * A private key file's text, or the text with the passphrase that opens it and its OpenSSH host certificate
+ * (`ssh-keygen -s CA -h`'s `-cert.pub` line).
+ */
 export type HostKeyFile =
   | string
   | {
@@ -14,6 +18,8 @@ export type HostKeyFile =
       key: string;
       /** Opens an encrypted key. */
       passphrase?: string;
+      /** The key's OpenSSH host certificate line. */
+      certificate?: string;
     };
 
 /**
@@ -79,6 +85,20 @@ export interface SSHServerOptions {
    * Default: as `localHost` is written.
    */
   useIPv6?: 0 | 1 | 2;
+  /**
+   * authorized_keys for publickey logins (`AuthorizedKeys.parse`): one file for every user, or a lookup by user
+   * name. A key a line allows (its `from=` and `expiry-time=` passed) is accepted unless a `userAuthRequest`
+   * handler refuses it (the handler sees the line as `authorizedKey`), and the line's options then hold on
+   * the connection, enforced by the server. Keys on no line still reach the handlers as before.
+   */
+  authorizedKeys?: AuthorizedKeys | ((user: string) => AuthorizedKeys | undefined | Promise<AuthorizedKeys | undefined>);
+  /**
+   * CA keys trusted to sign user certificates for any user (OpenSSH's TrustedUserCAKeys), as a file of key
+   * lines (`AuthorizedKeys.parse`; a line's `principals=`, `from=` and other options apply to the
+   * certificates it signs). A certificate must name the user among its principals unless the line has
+   * `principals=`. The user's `cert-authority` lines in `authorizedKeys` are CAs for that user too.
+   */
+  trustedUserCAKeys?: AuthorizedKeys;
   /** Further settings by the reference's names, as `config()` takes them. */
   config?: Record<string, string | number | boolean>;
 }

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use crate::auth::Method;
 use crate::crypto::provider::CryptoProvider;
 use crate::crypto::rustcrypto::RUST_CRYPTO;
-use crate::keys::SigAlg;
+use crate::keys::{HostCertificate, KeyAlg};
 use crate::transport::negotiate::{parse_list, CipherAlg, CompressionAlg, KexAlg, MacAlg, Preferences};
 use crate::transport::packet::MAX_PACKET_LEN;
 
@@ -28,8 +28,11 @@ pub enum StrictKex {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub algorithms: Preferences,
+    /// Host certificates (OpenSSH's `HostCertificate`), one per host key type: each is offered under its
+    /// `*-cert-v01@openssh.com` algorithms beside the plain key, while the server holds the key it certifies.
+    pub host_certificates: Vec<HostCertificate>,
     /// Signature algorithms a client may authenticate with (`SSHPubKeyAuthSigAlgorithms`).
-    pub user_key_algorithms: Vec<SigAlg>,
+    pub user_key_algorithms: Vec<KeyAlg>,
     /// Sent to the client, without CR LF (`ServerSSHVersionString`).
     pub server_version: String,
     pub strict_kex: StrictKex,
@@ -84,7 +87,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             algorithms: Preferences::default(),
-            user_key_algorithms: SigAlg::DEFAULT.to_vec(),
+            host_certificates: Vec::new(),
+            user_key_algorithms: KeyAlg::DEFAULT.to_vec(),
             server_version: alloc::format!("SSH-2.0-wasshd_{}", env!("CARGO_PKG_VERSION")),
             strict_kex: StrictKex::Enabled,
             rekey_bytes: 1 << 30,
@@ -180,11 +184,18 @@ impl Config {
     pub fn set(&mut self, name: &str, value: &str) -> Result<bool, String> {
         match name {
             "SSHKeyExchangeAlgorithms" => self.algorithms.kex = parse_list(value, KexAlg::from_name)?,
-            "SSHPublicKeyAlgorithms" => self.algorithms.host_key = parse_list(value, SigAlg::from_name)?,
+            "SSHPublicKeyAlgorithms" => self.algorithms.host_key = parse_list(value, KeyAlg::from_name)?,
             "SSHEncryptionAlgorithms" => self.algorithms.cipher = parse_list(value, CipherAlg::from_name)?,
             "SSHMacAlgorithms" => self.algorithms.mac = parse_list(value, MacAlg::from_name)?,
             "SSHCompressionAlgorithms" => self.algorithms.compression = parse_list(value, CompressionAlg::from_name)?,
-            "SSHPubKeyAuthSigAlgorithms" => self.user_key_algorithms = parse_list(value, SigAlg::from_name)?,
+            "SSHPubKeyAuthSigAlgorithms" => self.user_key_algorithms = parse_list(value, KeyAlg::from_name)?,
+            // Adds a certificate, replacing one for a key of the same type; empty clears them all.
+            "HostCertificate" if value.trim().is_empty() => self.host_certificates.clear(),
+            "HostCertificate" => {
+                let cert = HostCertificate::from_openssh(value).map_err(|e| e.to_string())?;
+                self.host_certificates.retain(|c| c.key.key_type() != cert.key.key_type());
+                self.host_certificates.push(cert);
+            }
             "ServerSSHVersionString" => {
                 let v = value.trim();
                 if !v.starts_with("SSH-2.0-") || v.len() > 253 || v.bytes().any(|b| b.is_ascii_control()) {
@@ -280,11 +291,12 @@ impl Config {
         }
         Some(match name {
             "SSHKeyExchangeAlgorithms" => names(&self.algorithms.kex, KexAlg::name),
-            "SSHPublicKeyAlgorithms" => names(&self.algorithms.host_key, SigAlg::name),
+            "SSHPublicKeyAlgorithms" => names(&self.algorithms.host_key, KeyAlg::name),
             "SSHEncryptionAlgorithms" => names(&self.algorithms.cipher, CipherAlg::name),
             "SSHMacAlgorithms" => names(&self.algorithms.mac, MacAlg::name),
             "SSHCompressionAlgorithms" => names(&self.algorithms.compression, CompressionAlg::name),
-            "SSHPubKeyAuthSigAlgorithms" => names(&self.user_key_algorithms, SigAlg::name),
+            "SSHPubKeyAuthSigAlgorithms" => names(&self.user_key_algorithms, KeyAlg::name),
+            "HostCertificate" => self.host_certificates.iter().map(|c| c.to_openssh_line()).collect::<Vec<_>>().join("\n"),
             "ServerSSHVersionString" => self.server_version.clone(),
             "UseStrictKeyExchange" => (self.strict_kex as u8).to_string(),
             "KeyRenegotiationThreshold" => self.rekey_bytes.to_string(),

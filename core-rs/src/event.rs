@@ -4,12 +4,14 @@
 //! service or authentication decision pauses its connection's input meanwhile, a channel decision only
 //! its channel (see [`Server::decision_pending`](crate::server::Server::decision_pending)).
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use zeroize::Zeroizing;
 
 use crate::auth::Method;
 use crate::connection::ChannelRequest;
+use crate::keys::Certificate;
 
 /// Detail levels of [`Event::Log`], as the reference's `LogLevel`.
 pub const LOG_INFO: u8 = 1;
@@ -132,10 +134,13 @@ pub enum AuthMethod {
     },
     /// `signed` is false for a query ("would this key do?"), true once the signature over the session
     /// has been verified; a bad signature never reaches the host.
+    /// `certificate`: the key is a user certificate whose CA signature verified (its CA's trust, validity
+    /// and principals are the host's to check).
     PublicKey {
         algorithm: String,
         key: Vec<u8>,
         signed: bool,
+        certificate: Option<Box<Certificate>>,
     },
     /// `responses` is `None` when the method starts and holds the answers to the previous prompts after.
     KeyboardInteractive {

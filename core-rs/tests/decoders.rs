@@ -17,8 +17,8 @@ use rand_core::{RngCore, SeedableRng};
 use wasshd_core::auth::{decode_info_response, decode_request, MethodRequest};
 use wasshd_core::connection::{decode_channel_open, decode_channel_request};
 use wasshd_core::crypto::cipher::{cipher_iv_len, cipher_key_len, mac_key_len};
-use wasshd_core::keys::SigAlg;
 use wasshd_core::keys::{HostKey, KeyError, PublicKey};
+use wasshd_core::keys::{KeyAlg, SigAlg};
 use wasshd_core::msg::{self, DisconnectReason};
 use wasshd_core::transport::ident::parse_client_version;
 use wasshd_core::transport::negotiate::{encode_kexinit, CipherAlg, KexInit, MacAlg, Preferences};
@@ -166,7 +166,7 @@ fn client_kexinit(kex: &str, follows: bool) -> Vec<u8> {
 #[test]
 fn kexinit_decoder_rejects_every_truncation_and_survives_garbage() {
     let samples = vec![
-        encode_kexinit(&Preferences::default(), &[SigAlg::Ed25519], [1; 16], &["kex-strict-s-v00@openssh.com"]),
+        encode_kexinit(&Preferences::default(), &[KeyAlg::Plain(SigAlg::Ed25519)], [1; 16], &["kex-strict-s-v00@openssh.com"]),
         client_kexinit("curve25519-sha256,ext-info-c,kex-strict-c-v00@openssh.com", false),
         client_kexinit("sntrup761x25519-sha512@openssh.com", true),
     ];

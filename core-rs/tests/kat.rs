@@ -21,7 +21,7 @@ use wasshd_core::crypto::kat;
 use wasshd_core::crypto::provider::{AesGcm, BadTag, BlockCipher, ChaCha20, CryptoProvider, Hmac, HmacHash, SequentialCipher};
 use wasshd_core::crypto::rng::EntropyPool;
 use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
-use wasshd_core::keys::{HostKey, PublicKey, SigAlg};
+use wasshd_core::keys::{HostKey, KeyAlg, PublicKey, SigAlg};
 use wasshd_core::msg::{self, DisconnectReason};
 use wasshd_core::transport::kex::{self, KexContext, Transcript};
 use wasshd_core::transport::negotiate::{CipherAlg, CompressionAlg, KexAlg, MacAlg, Negotiated};
@@ -639,7 +639,8 @@ struct Exchanged {
 }
 
 fn server_exchange(alg: KexAlg, client_init: &[u8], host: &HostKey, rng: &mut dyn CryptoRngCore) -> Result<Exchanged, wasshd_core::Error> {
-    let mut cx = KexContext { transcript: TRANSCRIPT, sig_alg: SigAlg::Ed25519, host_keys: std::slice::from_ref(host), rng };
+    let mut cx =
+        KexContext { transcript: TRANSCRIPT, sig_alg: SigAlg::Ed25519, host_certificate: None, host_keys: std::slice::from_ref(host), rng };
     let step = kex::exchange(alg, Role::Server).step(client_init, &mut cx)?;
     let done = step.done.expect("one message finishes curve25519");
     Ok(Exchanged { reply: step.send.expect("the server replies"), exchange_hash: done.exchange_hash, shared_secret: done.shared_secret })
@@ -849,7 +850,7 @@ fn derive_keys_matches_rfc4253_section_7_2() {
         let (s2c_cipher, s2c_mac) = (CipherAlg::Aes128Ctr, Some(MacAlg::HmacSha512));
         let negotiated = Negotiated {
             kex: KexAlg::Curve25519Sha256,
-            host_key: SigAlg::Ed25519,
+            host_key: KeyAlg::Plain(SigAlg::Ed25519),
             cipher_c2s: c2s_cipher,
             cipher_s2c: s2c_cipher,
             mac_c2s: c2s_mac,

@@ -76,7 +76,7 @@ fn handshake_negotiates_strict_kex_and_sends_ext_info_with_server_sig_algs() {
     assert!(summary.strict);
     assert_eq!(p.server.strict_kex(p.id), Some(true));
     assert!(p.client.strict, "server KEXINIT did not offer kex-strict-s-v00@openssh.com");
-    let sig_algs = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256";
+    let sig_algs = "ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh.com,ecdsa-sha2-nistp521-cert-v01@openssh.com,rsa-sha2-512-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256";
     assert_eq!(p.client.ext_info, Some(vec![("server-sig-algs".to_string(), sig_algs.as_bytes().to_vec())]));
     assert_eq!(p.client.host_key, Some(host_key().public()));
     assert_eq!(p.client.server_version.as_deref(), Some(p.server.config().server_version.as_str()));

@@ -153,7 +153,7 @@ fn a_client_session_logs_in_compresses_and_rekeys_both_ways() {
     // The server answered the client's ext-info-c.
     let ext_info = client.expect_message(msg::EXT_INFO);
     let mut r = Reader::new(&ext_info[1..]);
-    let sig_algs = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256";
+    let sig_algs = "ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh.com,ecdsa-sha2-nistp521-cert-v01@openssh.com,rsa-sha2-512-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256";
     assert_eq!((r.u32().unwrap(), r.utf8().unwrap(), r.utf8().unwrap()), (1, "server-sig-algs", sig_algs));
 
     let mut request = Writer::message(msg::SERVICE_REQUEST);

@@ -184,8 +184,8 @@ fn publickey_query_gets_pk_ok_then_signed_request_is_accepted() {
     p.send(&publickey_request("bob", &blob, None));
     let req = expect_auth_request(&mut p);
     match req.method {
-        AuthMethod::PublicKey { algorithm, key: offered, signed } => {
-            assert_eq!((algorithm.as_str(), offered.as_slice(), signed), ("ssh-ed25519", blob.as_slice(), false));
+        AuthMethod::PublicKey { algorithm, key: offered, signed, certificate } => {
+            assert_eq!((algorithm.as_str(), offered.as_slice(), signed, certificate), ("ssh-ed25519", blob.as_slice(), false, None));
         }
         other => panic!("expected publickey, got {other:?}"),
     }

@@ -10,7 +10,7 @@
 // Any user name is taken: the key is what counts. Targets are matched as written, `host:port`, and the
 // bastion connects to exactly what matched, so a name on the list is looked up by the bastion's resolver.
 import { readFileSync } from 'node:fs';
-import { SSHServer } from 'wasshd/node';
+import { AuthorizedKeys, SSHServer } from 'wasshd/node';
 
 const { AUTHORIZED_KEYS, ALLOW } = process.env;
 if (!AUTHORIZED_KEYS || !ALLOW) throw new Error('set AUTHORIZED_KEYS to an authorized_keys file and ALLOW to the targets, host:port,host:port');
@@ -19,28 +19,13 @@ if (!AUTHORIZED_KEYS || !ALLOW) throw new Error('set AUTHORIZED_KEYS to an autho
 const target = (address, port) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 const allowed = new Set(ALLOW.split(',').map((entry) => entry.trim()).filter(Boolean));
 
-/**
- * The keys of an authorized_keys file as `type base64`, the form the server gives a client's key in. A line
- * with options (`permitopen=`, `from=`, `restrict`...) is refused rather than taken without the restriction
- * it asks for: this example enforces none.
- */
-function readAuthorizedKeys(file) {
-  const keys = new Set();
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .forEach((text, index) => {
-      const line = text.trim();
-      if (line === '' || line.startsWith('#')) return;
-      const [type, base64] = line.split(/\s+/);
-      if (!/^(ssh-|ecdsa-sha2-|sk-)/.test(type) || !base64) throw new Error(`${file}:${index + 1}: key options are not supported here`);
-      keys.add(`${type} ${base64}`);
-    });
-  return keys;
-}
-const authorizedKeys = readAuthorizedKeys(AUTHORIZED_KEYS);
+// The authorized_keys file, read as sshd reads it: a line's options are enforced by the server (`permitopen=`
+// narrows that key's tunnels further, `from=` the addresses it may come from), and a line it cannot read
+// stops the start with the file and line named.
+const authorizedKeys = AuthorizedKeys.parse(readFileSync(AUTHORIZED_KEYS, 'utf8'), AUTHORIZED_KEYS);
 
 // Keys only, the only method offered: no password to guess, so a scan finds nothing to try.
-const server = new SSHServer({ localHost: '127.0.0.1', localPort: Number(process.env.PORT ?? 2222), authMethods: ['publickey'] });
+const server = new SSHServer({ localHost: '127.0.0.1', localPort: Number(process.env.PORT ?? 2222), authMethods: ['publickey'], authorizedKeys });
 // A fresh host key on every start: fine for an example; a real bastion loads its key (`hostKeys` option),
 // or every client would have to trust a new one.
 server.generateHostKey();
@@ -55,7 +40,7 @@ server.on('connected', (e) => {
 server.on('disconnected', (e) => log(e.connectionId, `disconnected: ${e.description || 'closed'}`));
 
 server.on('userAuthRequest', (e) => {
-  if (e.authMethod === 'publickey' && authorizedKeys.has(e.publicKey.openssh)) e.accept();
+  if (e.authMethod === 'publickey' && e.authorizedKey !== undefined) e.accept();
   else e.reject();
 });
 

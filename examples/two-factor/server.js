@@ -12,30 +12,14 @@
 // spelling (`publickey,password publickey,keyboard-interactive`: a key, then either of two).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { SSHServer } from 'wasshd/node';
+import { AuthorizedKeys, SSHServer } from 'wasshd/node';
 
 const { AUTHORIZED_KEYS, PASSWORD, SSH_USER = 'alice', AUTHENTICATION_METHODS } = process.env;
 if (!AUTHORIZED_KEYS || !PASSWORD) throw new Error('set AUTHORIZED_KEYS to an authorized_keys file and PASSWORD to the password of ' + SSH_USER);
 
-/**
- * The keys of an authorized_keys file as `type base64`, the form the server gives a client's key in. A line
- * with options (`from=`, `command=`, `restrict`...) is refused rather than taken without the restriction
- * it asks for: this example enforces none.
- */
-function readAuthorizedKeys(file) {
-  const keys = new Set();
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .forEach((text, index) => {
-      const line = text.trim();
-      if (line === '' || line.startsWith('#')) return;
-      const [type, base64] = line.split(/\s+/);
-      if (!/^(ssh-|ecdsa-sha2-|sk-)/.test(type) || !base64) throw new Error(`${file}:${index + 1}: key options are not supported here`);
-      keys.add(`${type} ${base64}`);
-    });
-  return keys;
-}
-const authorizedKeys = readAuthorizedKeys(AUTHORIZED_KEYS);
+// The authorized_keys file, read as sshd reads it: a line's options (`from=`, `command=`, `restrict`...) are
+// enforced by the server, and a line it cannot read stops the start with the file and line named.
+const authorizedKeys = AuthorizedKeys.parse(readFileSync(AUTHORIZED_KEYS, 'utf8'), AUTHORIZED_KEYS);
 
 // Compared in constant time, so that the time taken tells nothing about the password.
 const digest = (text) => createHash('sha256').update(text).digest();
@@ -48,6 +32,8 @@ const server = new SSHServer({
   localPort: Number(process.env.PORT ?? 2222),
   // A key, then a password. Each inner list is one way in; the core refuses a method no list allows next.
   authenticationMethods: [['publickey', 'password']],
+  // The file is this user's: a key found in it comes to the handler with its line (`e.authorizedKey`).
+  authorizedKeys: (user) => (user === SSH_USER ? authorizedKeys : undefined),
 });
 // The same setting by the name sshd_config and the reference component use: handy when it comes from a
 // configuration file. It replaces what the option set.
@@ -64,7 +50,7 @@ server.on('userAuthRequest', (e) => {
   // A key query (`signed` false) only asks whether the key would do: the answer that counts comes signed.
   const ok =
     e.user === SSH_USER &&
-    ((e.authMethod === 'publickey' && authorizedKeys.has(e.publicKey.openssh)) || (e.authMethod === 'password' && isPassword(e.password)));
+    ((e.authMethod === 'publickey' && e.authorizedKey !== undefined) || (e.authMethod === 'password' && isPassword(e.password)));
   if (!ok) return e.reject();
   if (e.authMethod === 'publickey' && e.publicKey.signed) {
     logins.set(e.connectionId, [...(logins.get(e.connectionId) ?? []), `publickey ${fingerprint(e.publicKey.blob)}`]);

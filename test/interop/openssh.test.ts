@@ -141,7 +141,7 @@ describe('session features', () => {
     const r = await withPassword('echo ok', ['-vvv']);
     expect(r.stdout.toString()).toBe('ok\n');
     expect(r.stderr).toContain('will use strict KEX ordering');
-    expect(r.stderr).toContain('server-sig-algs=<ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256>');
+    expect(r.stderr).toContain('server-sig-algs=<ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384-cert-v01@openssh.com,ecdsa-sha2-nistp521-cert-v01@openssh.com,rsa-sha2-512-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256>');
   });
 });
 

@@ -10,7 +10,7 @@ export type CoreEvent =
   | { type: 'clientVersion'; conn: number; version: string }
   | { type: 'keysExchanged'; conn: number; kex: string; hostKey: string; cipherIn: string; cipherOut: string; macIn: string; macOut: string; strict: boolean; initial: boolean }
   | { type: 'serviceRequest'; conn: number; service: string }
-  | { type: 'authRequest'; conn: number; user: string; service: string; method: AuthMethodName; passed: AuthMethodName[]; password?: string; publicKey?: { algorithm: string; blob: Uint8Array; signed: boolean }; submethods?: string; responses?: string[] }
+  | { type: 'authRequest'; conn: number; user: string; service: string; method: AuthMethodName; passed: AuthMethodName[]; password?: string; publicKey?: { algorithm: string; blob: Uint8Array; signed: boolean; certificate?: CoreCertificate }; submethods?: string; responses?: string[] }
   | { type: 'authenticated'; conn: number; user: string; method: string }
   | { type: 'channelOpenRequest'; conn: number; channel: number; kind: string; data: Uint8Array }
   | { type: 'channelRequest'; conn: number; channel: number; wantReply: boolean; request: ChannelRequestInfo }
@@ -22,6 +22,20 @@ export type CoreEvent =
   | { type: 'globalRequest'; conn: number; name: string; wantReply: boolean; data: Uint8Array }
   | { type: 'channelOpenConfirmed'; conn: number; channel: number }
   | { type: 'channelOpenFailed'; conn: number; channel: number; reason: number; description: string };
+
+/** A user certificate whose structure and CA signature the core checked (times in seconds since the epoch). */
+export interface CoreCertificate {
+  serial: bigint;
+  type: 'user' | 'host';
+  keyId: string;
+  principals: string[];
+  validAfter: number;
+  validBefore: number;
+  criticalOptions: [name: string, value: string][];
+  extensions: [name: string, data: Uint8Array][];
+  caKey: Uint8Array;
+  key: Uint8Array;
+}
 
 const utf8 = new TextDecoder();
 
@@ -55,6 +69,24 @@ export class RecordReader {
   text(): string {
     return utf8.decode(this.bytes_());
   }
+  u64(): bigint {
+    const v = this.view.getBigUint64(this.pos);
+    this.pos += 8;
+    return v;
+  }
+}
+
+/** The certificate fields of a publickey record (`encode_certificate` in wasm/boundary). */
+function decodeCertificate(r: RecordReader): CoreCertificate {
+  const serial = r.u64();
+  const type = r.u32() === 1 ? 'user' : 'host';
+  const keyId = r.text();
+  const principals = Array.from({ length: r.u32() }, () => r.text());
+  const validAfter = Number(r.u64());
+  const validBefore = Number(r.u64());
+  const criticalOptions = Array.from({ length: r.u32() }, (): [string, string] => [r.text(), r.text()]);
+  const extensions = Array.from({ length: r.u32() }, (): [string, Uint8Array] => [r.text(), r.bytes_().slice()]);
+  return { serial, type, keyId, principals, validAfter, validBefore, criticalOptions, extensions, caKey: r.bytes_().slice(), key: r.bytes_().slice() };
 }
 
 export function decodeEvents(records: Uint8Array): CoreEvent[] {
@@ -84,7 +116,10 @@ export function decodeEvents(records: Uint8Array): CoreEvent[] {
         const passed = (list === '' ? [] : list.split(',')) as AuthMethodName[];
         const event: CoreEvent & { type: 'authRequest' } = { type: 'authRequest', conn, user, service, method, passed };
         if (method === 'password') event.password = r.text();
-        else if (method === 'publickey') event.publicKey = { algorithm: r.text(), blob: r.bytes_().slice(), signed: r.bool() };
+        else if (method === 'publickey') {
+          event.publicKey = { algorithm: r.text(), blob: r.bytes_().slice(), signed: r.bool() };
+          if (r.bool()) event.publicKey.certificate = decodeCertificate(r);
+        }
         else if (method === 'keyboard-interactive') {
           event.submethods = r.text();
           const n = r.u32();

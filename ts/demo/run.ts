@@ -8,7 +8,7 @@
 import type { HostKeyFile, SSHServer, SSHServerOptions } from '../server.js';
 import type { StaticFile } from '../transport.js';
 import { CommandLine } from './cli.js';
-import { type DemoSettings, serveDemo, serveSettings } from './serve.js';
+import { authorizedKeysOption, type DemoSettings, serveDemo, serveSettings } from './serve.js';
 import { authorizedKeysOf, installHostKeys, parseDemoFlags, stop, withDemoUser } from './setup.js';
 
 /** Where a server listens. */
@@ -69,9 +69,9 @@ function stopOnSignals(server: SSHServer): void {
 /** Runs the demo until SIGINT or SIGTERM; `argv` is the arguments after the script. */
 export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<void> {
   const options = parseDemoFlags(new CommandLine('wasshd demo', usage(runtime)), argv, { withWorkers: runtime.workers !== undefined });
-  const authorizedKeys = authorizedKeysOf(options.authorizedKeysFile, { allowForward: options.allowForward });
+  const authorizedKeys = authorizedKeysOf(options.authorizedKeysFile);
   // With --workers this server serves nothing: it checks the settings and makes the host key for the workers.
-  const server = runtime.createServer({ localHost: options.listen, localPort: options.port ?? DEFAULT_PORT });
+  const server = runtime.createServer({ localHost: options.listen, localPort: options.port ?? DEFAULT_PORT, ...authorizedKeysOption(authorizedKeys) });
   for (const setting of options.config) server.config(setting);
   const hostKeys: HostKeyFile[] = [];
   installHostKeys(options.hostKeyFiles, options.hostKeyPassphrase, {
@@ -94,7 +94,7 @@ export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<voi
     const settings: WorkerSettings = {
       hostKeys,
       users: [...users],
-      authorizedKeys: [...authorizedKeys],
+      ...(authorizedKeys ? { authorizedKeys } : {}),
       config: options.config,
       verbose: options.verbose,
       allowForward: options.allowForward,
@@ -103,7 +103,7 @@ export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<voi
     };
     address = await runtime.workers!.start(options.workers, settings).catch((e: Error) => stop(e.message));
   } else {
-    serveDemo(server, { users, authorizedKeys, verbose: options.verbose, allowForward: options.allowForward, log: (line) => console.error(line) });
+    serveDemo(server, { users, verbose: options.verbose, allowForward: options.allowForward, log: (line) => console.error(line) });
     // Before listening: a signal that arrives as soon as the port is printed still shuts the server down.
     stopOnSignals(server);
     address = await server.startListening();
@@ -128,7 +128,7 @@ export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<voi
 
 /** A worker process of `--workers`: serves the demo with the primary's settings; resolves where it listens. */
 export function runDemoWorker(settings: WorkerSettings, runtime: DemoRuntime): Promise<Address> {
-  const server = runtime.createServer({ localHost: settings.listen, localPort: settings.port, hostKeys: settings.hostKeys });
+  const server = runtime.createServer({ localHost: settings.listen, localPort: settings.port, hostKeys: settings.hostKeys, ...authorizedKeysOption(settings.authorizedKeys) });
   serveSettings(server, settings, (line) => console.error(line));
   stopOnSignals(server);
   return server.startListening();

@@ -4,15 +4,14 @@
  * (shell.ts). No file, process or socket access here: the runtime's entry point supplies what it read.
  */
 
+import { AuthorizedKeys } from '../authorized-keys.js';
 import type { SSHServer } from '../server.js';
-import type { HostKeyFile } from '../settings.js';
+import type { HostKeyFile, SSHServerOptions } from '../settings.js';
 import { DemoSession, type PtyInfo } from './shell.js';
 
 export interface DemoUsers {
   /** User name to password. */
   users: Map<string, string>;
-  /** `type base64` of the keys that may log in as any of the users. */
-  authorizedKeys: Set<string>;
   /** Status lines on `log` (connections, key exchanges, ends) besides errors. */
   verbose: boolean;
   /** Local and remote forwarding (`ssh -L`, `-W`, `-R`) to and on loopback TCP; refused otherwise (Unix sockets too), and without it. */
@@ -38,8 +37,8 @@ export interface DemoSettings {
   /** Private key files and passphrases: every process must serve the same host keys, so none is generated there. */
   hostKeys: HostKeyFile[];
   users: [name: string, password: string][];
-  /** `type base64` of the keys that may log in as any user. */
-  authorizedKeys: string[];
+  /** The `--authorized-keys` file (its keys may log in as any user), read where the command line was. */
+  authorizedKeys?: AuthorizedKeysFile;
   /** `NAME=VALUE` settings for `config()`. */
   config: string[];
   /** The Worker's WebSocket endpoint: the origins it lets in. */
@@ -48,11 +47,22 @@ export interface DemoSettings {
   allowForward?: boolean;
 }
 
-/** Applies `settings` to a server made with their host keys, and serves the demo on it. */
+/** An authorized_keys file's name and text. */
+export interface AuthorizedKeysFile {
+  file: string;
+  text: string;
+}
+
+/** The server options that make `settings`' keys log in (the server enforces their lines' options). */
+export function authorizedKeysOption(file: AuthorizedKeysFile | undefined): Pick<SSHServerOptions, 'authorizedKeys'> {
+  return file ? { authorizedKeys: AuthorizedKeys.parse(file.text, file.file) } : {};
+}
+
+/** Applies `settings` to a server made with their host keys and `authorizedKeysOption`, and serves the demo on it. */
 export function serveSettings(server: SSHServer, settings: DemoSettings, log: (line: string) => void): void {
   for (const setting of settings.config) server.config(setting);
   const { allowForward, verbose } = settings;
-  serveDemo(server, { users: new Map(settings.users), authorizedKeys: new Set(settings.authorizedKeys), verbose, allowForward, log });
+  serveDemo(server, { users: new Map(settings.users), verbose, allowForward, log });
 }
 
 interface ChannelSession {
@@ -82,7 +92,7 @@ async function echoSubsystem(server: SSHServer, c: number, ch: number): Promise<
 /** Loopback addresses as a client names them: the only targets `--allow-forward` lets it reach. */
 const isLoopback = (address: string): boolean => /^127(\.\d{1,3}){3}$/.test(address) || address === '::1' || address.toLowerCase() === 'localhost';
 
-export function serveDemo(server: SSHServer, { users, authorizedKeys, verbose, allowForward = false, log }: DemoUsers): void {
+export function serveDemo(server: SSHServer, { users, verbose, allowForward = false, log }: DemoUsers): void {
   const sessions = new Map<string, ChannelSession>();
   const key = (c: number, ch: number) => `${c}/${ch}`;
 
@@ -98,7 +108,8 @@ export function serveDemo(server: SSHServer, { users, authorizedKeys, verbose, a
     const password = users.get(e.user);
     if (password === undefined) return e.reject();
     if (e.authMethod === 'password' && e.password !== undefined && (await sameSecret(e.password, password))) return e.accept();
-    if (e.authMethod === 'publickey' && e.publicKey && authorizedKeys.has(e.publicKey.openssh)) return e.accept();
+    // A key on an --authorized-keys line that lets it in from here now: the server enforces the line's options.
+    if (e.authMethod === 'publickey' && e.authorizedKey) return e.accept();
     if (e.authMethod === 'keyboard-interactive') {
       const responses = e.keyboardInteractive?.responses;
       if (responses === undefined) return e.prompt([{ prompt: 'Password: ', echo: false }]);
@@ -157,6 +168,8 @@ export function serveDemo(server: SSHServer, { users, authorizedKeys, verbose, a
         start().shell();
         break;
       case 'exec':
+        // A forced command (authorized_keys command=): what the client asked is in the environment, as sshd puts it.
+        if (e.originalCommand !== undefined) s.env.set('SSH_ORIGINAL_COMMAND', e.originalCommand);
         start().exec(r.command);
         break;
       case 'subsystem':

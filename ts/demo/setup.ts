@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AuthorizedKeysError, readAuthorizedKeys } from './authorized-keys.js';
+import { AuthorizedKeysError } from '../authorized-keys.js';
+import { authorizedKeysOption, type AuthorizedKeysFile } from './serve.js';
 import type { CommandLine } from './cli.js';
 import { ErrorCode, SSHError } from '../errors.js';
 import type { HostKeyFile } from '../settings.js';
@@ -105,17 +106,19 @@ function read(file: string, what: string): string {
 }
 
 /**
- * `type base64` of every key in the authorized_keys file. A line whose options the demo would not enforce
- * stops it here, before it listens: taking the key without its restriction would let in what the line forbids.
+ * The authorized_keys file, read and checked here, before the demo listens: a line that cannot be read
+ * stops it with the file and line, rather than the key being taken without a restriction its line asks for.
  */
-export function authorizedKeysOf(path: string | undefined, { allowForward = false } = {}): Set<string> {
-  if (path === undefined) return new Set();
+export function authorizedKeysOf(path: string | undefined): AuthorizedKeysFile | undefined {
+  if (path === undefined) return undefined;
+  const file = { file: path, text: read(path, '--authorized-keys') };
   try {
-    return new Set(readAuthorizedKeys(read(path, '--authorized-keys'), path, { allowForward }).map((k) => k.openssh));
+    authorizedKeysOption(file);
   } catch (e) {
     if (e instanceof AuthorizedKeysError) return stop(e.message);
     throw e;
   }
+  return file;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 
 import { acceptWebSocket, SSHServer } from '../workerd/index.js';
-import { type DemoSettings, serveSettings } from './serve.js';
+import { authorizedKeysOption, type DemoSettings, serveSettings } from './serve.js';
 
 interface Env {
   WASSHD_DEMO: string;
@@ -14,7 +14,7 @@ interface Env {
 let served: { server: SSHServer; allowedOrigins: string[] | undefined } | undefined;
 
 function start(settings: DemoSettings): SSHServer {
-  const server = new SSHServer({ hostKeys: settings.hostKeys });
+  const server = new SSHServer({ hostKeys: settings.hostKeys, ...authorizedKeysOption(settings.authorizedKeys) });
   serveSettings(server, settings, (line) => console.error(line));
   return server;
 }

@@ -32,7 +32,7 @@ if (options.port !== undefined) cli.fail('a Worker accepts no TCP connections: u
 const wsPort = options.wsPort;
 if (wsPort === undefined) cli.fail('--ws-port is required: a Worker serves SSH over WebSocket only');
 if (options.allowForward) cli.fail('--allow-forward: the Worker demo opens no TCP connections');
-const authorizedKeys = [...authorizedKeysOf(options.authorizedKeysFile)];
+const authorizedKeys = authorizedKeysOf(options.authorizedKeysFile);
 const hostKeys: HostKeyFile[] = [];
 installHostKeys(options.hostKeyFiles, options.hostKeyPassphrase, {
   // Read here, on Node, so that a bad file or passphrase stops the launcher rather than the Worker.
@@ -52,7 +52,7 @@ const users = withDemoUser(options.users);
 const settings: DemoSettings = {
   hostKeys,
   users: [...users],
-  authorizedKeys,
+  ...(authorizedKeys ? { authorizedKeys } : {}),
   config: options.config,
   ...(options.wsOrigins.length > 0 ? { allowedOrigins: options.wsOrigins } : {}),
   verbose: options.verbose,

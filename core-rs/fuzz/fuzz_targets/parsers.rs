@@ -8,7 +8,7 @@ use wasshd_core::auth::{self, MethodRequest};
 use wasshd_core::config::Config;
 use wasshd_core::connection::{decode_channel_open, decode_channel_request, encode_channel_request};
 use wasshd_core::crypto::rng::EntropyPool;
-use wasshd_core::keys::{HostKey, SigAlg};
+use wasshd_core::keys::{HostKey, KeyAlg, SigAlg};
 use wasshd_core::msg;
 use wasshd_core::transport::ident::{parse_client_version, parse_server_version, MAX_LINE};
 use wasshd_core::transport::kex::{exchange, KexContext, Transcript};
@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
 fn kexinit(bytes: &[u8]) {
     let Ok(peer) = KexInit::decode(bytes) else { return };
     peer.offers(STRICT_KEX_S);
-    let ours = encode_kexinit(&Preferences::default(), SigAlg::ALL, [0; 16], &[STRICT_KEX_S]);
+    let ours = encode_kexinit(&Preferences::default(), &SigAlg::ALL.iter().map(|&a| KeyAlg::Plain(a)).collect::<Vec<_>>(), [0; 16], &[STRICT_KEX_S]);
     let ours = KexInit::decode(&ours).expect("our own KEXINIT decodes");
     // The fuzzed KEXINIT as the client's, and as the server's: each choice is on both sides' lists.
     for (client, server) in [(&peer, &ours), (&ours, &peer)] {
@@ -182,7 +182,7 @@ fn kex_ecdh_init(bytes: &[u8]) {
     let transcript =
         Transcript { client_version: b"SSH-2.0-c", server_version: b"SSH-2.0-s", client_kexinit: b"ic", server_kexinit: b"is" };
     let mut rng = EntropyPool::new(b"fuzz");
-    let mut cx = KexContext { transcript, sig_alg: SigAlg::Ed25519, host_keys: &host, rng: &mut rng };
+    let mut cx = KexContext { transcript, sig_alg: SigAlg::Ed25519, host_certificate: None, host_keys: &host, rng: &mut rng };
     let Ok(step) = exchange(KexAlg::Curve25519Sha256, Role::Server).step(bytes, &mut cx) else { return };
     let (Some(reply), Some(done)) = (step.send, step.done) else { panic!("curve25519 ends with the server's reply") };
     let host = &host[0];

@@ -5,8 +5,11 @@
 //! name a signature algorithm, and the key that can make it is found by its type (an RSA key, type
 //! `ssh-rsa`, makes `rsa-sha2-512`, `rsa-sha2-256` and `ssh-rsa` signatures).
 
+mod cert;
 mod files;
 mod openssh;
+
+pub use cert::{CertAlg, CertType, Certificate, HostCertificate, KeyAlg, MAX_OPTIONS, MAX_PRINCIPALS};
 
 use alloc::boxed::Box;
 use alloc::string::String;

@@ -12,7 +12,7 @@ use crate::auth::{self, Method, MethodRequest};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::event::{quote, AuthMethod, AuthReply, AuthRequest, Event, LOG_INFO};
-use crate::keys::SigAlg;
+use crate::keys::{CertType, Certificate, KeyAlg, PublicKey};
 use crate::msg::{self, DisconnectReason};
 use crate::server::CommandError;
 use crate::transport::session::{Ctx, Session};
@@ -111,6 +111,25 @@ impl Login {
     fn chains_satisfied(&self) -> bool {
         self.chains.as_ref().map_or(true, |c| c.iter().any(Vec::is_empty))
     }
+}
+
+/// The key a publickey request offers under `alg`: a plain key of the type that makes its signatures, or
+/// a user certificate for such a key whose CA signature verifies (the certificate, boxed, beside it). A
+/// certificate refused is logged with the reason: a host certificate offered as a user's, an unknown
+/// critical option, a bad CA signature. Whether its CA is trusted, its validity and principals are the
+/// host's to check.
+fn offered_key(alg: KeyAlg, blob: &[u8], user: &str, ctx: &mut Ctx) -> Option<(PublicKey, Option<alloc::boxed::Box<Certificate>>)> {
+    let KeyAlg::Cert(cert_alg) = alg else {
+        return auth::parse_offered_key(alg.base(), blob).map(|key| (key, None));
+    };
+    let refused = match Certificate::from_blob(blob) {
+        Ok(cert) if cert.cert_type != CertType::User => "a host certificate is no user's".into(),
+        Ok(cert) if cert.key.key_type() != cert_alg.base().key_type() => "its key is not of the request's type".into(),
+        Ok(cert) => return Some((cert.key.clone(), Some(alloc::boxed::Box::new(cert)))),
+        Err(e) => e.to_string(),
+    };
+    ctx.log(LOG_INFO, alloc::format!("certificate offered for {} refused: {refused}", quote(user, MAX_QUOTED_CHARS)));
+    None
 }
 
 /// The first method of each unsatisfied chain, each once.
@@ -227,13 +246,14 @@ impl UserAuth {
             MethodRequest::Password { password, .. } => AuthMethod::Password { password },
             MethodRequest::PublicKey { algorithm, blob, signature } => {
                 // The request names a signature algorithm; the key must be of the type that makes it.
-                let sig_alg = SigAlg::from_name(algorithm).filter(|a| ctx.config.user_key_algorithms.contains(a));
-                let key = sig_alg.and_then(|a| auth::parse_offered_key(a, blob).map(|key| (a, key)));
-                let Some((sig_alg, key)) = key.filter(|_| !self.login.used_keys.iter().any(|k| k == blob)) else {
+                let alg = KeyAlg::from_name(algorithm).filter(|a| ctx.config.user_key_algorithms.contains(a));
+                let offered = alg.and_then(|a| offered_key(a, blob, request.user, ctx).map(|(key, cert)| (a.base(), key, cert)));
+                let Some((sig_alg, key, certificate)) = offered.filter(|_| !self.login.used_keys.iter().any(|k| k == blob)) else {
                     return self.refuse(session, ctx, Some(method), None);
                 };
                 if let Some(signature) = signature {
                     let session_id = session.session_id().unwrap_or_default();
+                    // The signature covers the blob as sent: the certificate, for a certificate.
                     let data = auth::signed_data(session_id, request.user, request.service, algorithm, blob);
                     if !key.verify(sig_alg, &data, signature) {
                         ctx.log(LOG_INFO, alloc::format!("publickey signature for {} did not verify", request.user));
@@ -243,7 +263,7 @@ impl UserAuth {
                 } else {
                     pending.pk_query = Some((algorithm.to_string(), blob.to_vec()));
                 }
-                AuthMethod::PublicKey { algorithm: algorithm.into(), key: blob.to_vec(), signed: signature.is_some() }
+                AuthMethod::PublicKey { algorithm: algorithm.into(), key: blob.to_vec(), signed: signature.is_some(), certificate }
             }
             MethodRequest::KeyboardInteractive { submethods } => {
                 AuthMethod::KeyboardInteractive { submethods: submethods.into(), responses: None }

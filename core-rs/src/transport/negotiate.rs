@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::{Error, Result};
-use crate::keys::SigAlg;
+use crate::keys::KeyAlg;
 use crate::msg;
 use crate::wire::{list_contains, Reader, Writer};
 
@@ -156,7 +156,8 @@ pub const STRICT_KEX_S: &str = "kex-strict-s-v00@openssh.com";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preferences {
     pub kex: Vec<KexAlg>,
-    pub host_key: Vec<SigAlg>,
+    /// Host key algorithms, certificates among them (a server offers those it holds keys and certificates for).
+    pub host_key: Vec<KeyAlg>,
     pub cipher: Vec<CipherAlg>,
     pub mac: Vec<MacAlg>,
     pub compression: Vec<CompressionAlg>,
@@ -166,7 +167,7 @@ impl Default for Preferences {
     fn default() -> Self {
         Preferences {
             kex: KexAlg::DEFAULT.to_vec(),
-            host_key: SigAlg::DEFAULT.to_vec(),
+            host_key: KeyAlg::DEFAULT.to_vec(),
             cipher: CipherAlg::DEFAULT.to_vec(),
             mac: MacAlg::DEFAULT.to_vec(),
             compression: CompressionAlg::DEFAULT.to_vec(),
@@ -235,7 +236,7 @@ impl KexInit {
 
 /// Encodes a KEXINIT offering `host_key` (a server lists only what its keys make) and the rest of
 /// `prefs` both ways. `extra_kex` carries the extension pseudo-algorithms (strict kex, ext-info).
-pub fn encode_kexinit(prefs: &Preferences, host_key: &[SigAlg], cookie: [u8; 16], extra_kex: &[&str]) -> Vec<u8> {
+pub fn encode_kexinit(prefs: &Preferences, host_key: &[KeyAlg], cookie: [u8; 16], extra_kex: &[&str]) -> Vec<u8> {
     let mut w = Writer::message(msg::KEXINIT);
     w.raw(&cookie);
     let mut kex: Vec<&str> = prefs.kex.iter().map(|k| k.name()).collect();
@@ -258,8 +259,8 @@ pub fn encode_kexinit(prefs: &Preferences, host_key: &[SigAlg], cookie: [u8; 16]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Negotiated {
     pub kex: KexAlg,
-    /// The signature algorithm of the server's host key.
-    pub host_key: SigAlg,
+    /// The server's host key algorithm: a key's signature algorithm, or a certificate's.
+    pub host_key: KeyAlg,
     pub cipher_c2s: CipherAlg,
     pub cipher_s2c: CipherAlg,
     /// `None` when the cipher is an AEAD.
@@ -293,7 +294,7 @@ pub fn negotiate(client: &KexInit, server: &KexInit) -> Result<Negotiated> {
     let compression = |client: &str, server: &str| choose(client, server, CompressionAlg::from_name, "compression");
     Ok(Negotiated {
         kex: choose(&client.kex, &server.kex, KexAlg::from_name, "key exchange")?,
-        host_key: choose(&client.host_key, &server.host_key, SigAlg::from_name, "host key")?,
+        host_key: choose(&client.host_key, &server.host_key, KeyAlg::from_name, "host key")?,
         cipher_c2s,
         cipher_s2c,
         mac_c2s: mac(cipher_c2s, &client.mac_c2s, &server.mac_c2s)?,
@@ -352,7 +353,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n.kex, KexAlg::Curve25519Sha256Libssh);
-        assert_eq!(n.host_key, SigAlg::Ed25519);
+        assert_eq!(n.host_key, KeyAlg::Plain(crate::keys::SigAlg::Ed25519));
         assert_eq!(n.cipher_c2s, CipherAlg::Aes256Ctr);
         assert_eq!(n.mac_c2s, Some(MacAlg::HmacSha512));
     }
@@ -406,7 +407,7 @@ mod tests {
 
     #[test]
     fn kexinit_round_trips_through_decoder() {
-        let bytes = encode_kexinit(&Preferences::default(), &[SigAlg::Ed25519], [7; 16], &[STRICT_KEX_S]);
+        let bytes = encode_kexinit(&Preferences::default(), &[KeyAlg::Plain(crate::keys::SigAlg::Ed25519)], [7; 16], &[STRICT_KEX_S]);
         let init = KexInit::decode(&bytes).unwrap();
         assert!(init.offers(STRICT_KEX_S));
         assert_eq!(init.host_key, "ssh-ed25519");

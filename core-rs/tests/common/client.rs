@@ -9,7 +9,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
-use wasshd_core::keys::{PublicKey, SigAlg};
+use wasshd_core::keys::{KeyAlg, PublicKey, SigAlg};
 use wasshd_core::msg;
 use wasshd_core::transport::kex::{derive_keys, Keys};
 use wasshd_core::transport::negotiate::{CipherAlg, CompressionAlg, KexAlg, KexInit, MacAlg, Negotiated};
@@ -366,7 +366,7 @@ impl Client {
         };
         let negotiated = Negotiated {
             kex: KexAlg::from_name(&pick(&self.opts.kex, &server.kex).ok_or("no kex")?).ok_or("kex")?,
-            host_key: SigAlg::from_name(&pick("ssh-ed25519", &server.host_key).ok_or("no host key")?).ok_or("hk")?,
+            host_key: KeyAlg::from_name(&pick("ssh-ed25519", &server.host_key).ok_or("no host key")?).ok_or("hk")?,
             cipher_c2s,
             cipher_s2c,
             mac_c2s: mac(cipher_c2s, &server.mac_c2s)?,

@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use wasshd_core::auth::Method;
 use wasshd_core::connection::ChannelRequest;
 use wasshd_core::event::{AuthRequest, KexSummary};
-use wasshd_core::keys::KeyError;
+use wasshd_core::keys::{CertType, Certificate, KeyError};
 use wasshd_core::wipe::{wipe, wipe_vec, SecretBytes};
 use wasshd_core::wire::Writer;
 use wasshd_core::{AuthMethod, AuthReply, CommandError, Event, Server};
@@ -239,12 +239,54 @@ fn auth_record_len(req: &AuthRequest) -> usize {
     let fields = match &req.method {
         AuthMethod::None => 0,
         AuthMethod::Password { password } => 4 + password.len(),
-        AuthMethod::PublicKey { algorithm, key, .. } => 4 + algorithm.len() + 4 + key.len() + 1,
+        AuthMethod::PublicKey { algorithm, key, certificate, .. } => {
+            4 + algorithm.len() + 4 + key.len() + 1 + 1 + certificate.as_deref().map_or(0, cert_record_len)
+        }
         AuthMethod::KeyboardInteractive { submethods, responses } => {
             4 + submethods.len() + 4 + responses.iter().flatten().map(|r| 4 + r.len()).sum::<usize>()
         }
     };
     1 + 4 + 4 + req.user.len() + 4 + req.service.len() + 4 + req.method.name().len() + fields
+}
+
+fn cert_record_len(c: &Certificate) -> usize {
+    let pairs = |list: &mut dyn Iterator<Item = usize>| 4 + list.map(|n| 8 + n).sum::<usize>();
+    let key = c.key.blob().len();
+    8 + 4
+        + 4
+        + c.key_id.len()
+        + 4
+        + c.principals.iter().map(|p| 4 + p.len()).sum::<usize>()
+        + 16
+        + pairs(&mut c.critical_options.iter().map(|(n, v)| n.len() + v.len()))
+        + pairs(&mut c.extensions.iter().map(|(n, v)| n.len() + v.len()))
+        + 4
+        + c.ca_key.len()
+        + 4
+        + key
+}
+
+/// A user certificate the core checked: serial, type (1 user, 2 host), key id, principals (count, then
+/// each), validity (u64 seconds), critical options and extensions (count, then name and data each), the
+/// CA's key blob and the certified key's blob.
+fn encode_certificate(w: &mut Writer, c: &Certificate) {
+    let cert_type = match c.cert_type {
+        CertType::User => 1,
+        CertType::Host => 2,
+    };
+    w.u64(c.serial).u32(cert_type).string(c.key_id.as_bytes()).u32(c.principals.len() as u32);
+    for p in &c.principals {
+        w.string(p.as_bytes());
+    }
+    w.u64(c.valid_after).u64(c.valid_before).u32(c.critical_options.len() as u32);
+    for (name, value) in &c.critical_options {
+        w.string(name.as_bytes()).string(value.as_bytes());
+    }
+    w.u32(c.extensions.len() as u32);
+    for (name, data) in &c.extensions {
+        w.string(name.as_bytes()).string(data);
+    }
+    w.string(&c.ca_key).string(&c.key.blob());
 }
 
 /// A finished key exchange's algorithms, as both roles' records carry them.
@@ -288,8 +330,11 @@ pub fn encode_event(w: &mut Writer, conn: u32, event: &Event) {
                 AuthMethod::Password { password } => {
                     w.string(password.as_bytes());
                 }
-                AuthMethod::PublicKey { algorithm, key, signed } => {
-                    w.string(algorithm.as_bytes()).string(key).bool(*signed);
+                AuthMethod::PublicKey { algorithm, key, signed, certificate } => {
+                    w.string(algorithm.as_bytes()).string(key).bool(*signed).bool(certificate.is_some());
+                    if let Some(cert) = certificate {
+                        encode_certificate(w, cert);
+                    }
                 }
                 AuthMethod::KeyboardInteractive { submethods, responses } => {
                     w.string(submethods.as_bytes());

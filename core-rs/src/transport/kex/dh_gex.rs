@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use crypto_bigint::{U2048, U8192};
 
 use super::dh::{mpint_body, Group, Modp, MODP2048, MODP4096, MODP8192};
-use super::round_trip::{host_key, reply, unexpected, verified, Pending};
+use super::round_trip::{host_blob, host_key, reply, unexpected, verified, Pending};
 use super::{ExchangeHash, HashAlg, KexContext, KexMethod, KexOutcome, Step};
 use crate::error::{Error, Result};
 use crate::msg;
@@ -105,7 +105,7 @@ impl KexMethod for Server {
                 self.group = None;
                 let (f, secret) = group.share(cx.rng);
                 let shared_secret = secret.finish(e)?;
-                let host_blob = host_key.public().blob();
+                let host_blob = host_blob(host_key, cx);
                 let (p, g) = (group.prime(), group.generator());
                 let exchange_hash = exchange_hash(cx, self.hash, &host_blob, request, &p, &g, e, &f, &shared_secret);
                 reply(msg::KEX_DH_GEX_REPLY, host_key, &f, KexOutcome { shared_secret, exchange_hash, host_key: host_blob }, cx)

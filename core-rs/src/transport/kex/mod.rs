@@ -37,6 +37,9 @@ pub struct KexContext<'a> {
     pub transcript: Transcript<'a>,
     /// The negotiated signature algorithm of the server's host key.
     pub sig_alg: SigAlg,
+    /// A server's host certificate for the negotiated certificate algorithm: sent as K_S instead of the
+    /// key's blob (OpenSSH PROTOCOL.certkeys), the signature still made by the key.
+    pub host_certificate: Option<&'a [u8]>,
     /// The keys a server signs H with, one of which makes `sig_alg`; a client checks the server's
     /// signature instead and passes none.
     pub host_keys: &'a [HostKey],
@@ -281,8 +284,8 @@ mod tests {
             || Transcript { client_version: b"SSH-2.0-c", server_version: b"SSH-2.0-s", client_kexinit: b"ic", server_kexinit: b"is" };
         let mut client_rng = EntropyPool::new(b"client");
         let mut server_rng = EntropyPool::new(b"server");
-        let mut client_cx = KexContext { transcript: transcript(), sig_alg, host_keys: &[], rng: &mut client_rng };
-        let mut server_cx = KexContext { transcript: transcript(), sig_alg, host_keys, rng: &mut server_rng };
+        let mut client_cx = KexContext { transcript: transcript(), sig_alg, host_certificate: None, host_keys: &[], rng: &mut client_rng };
+        let mut server_cx = KexContext { transcript: transcript(), sig_alg, host_certificate: None, host_keys, rng: &mut server_rng };
         let (mut client, mut server) = (exchange(alg, Role::Client), exchange(alg, Role::Server));
         assert!(server.start(&mut server_cx)?.is_none(), "the client speaks first");
         let mut to_server = client.start(&mut client_cx)?;
@@ -322,7 +325,7 @@ mod tests {
             assert_eq!((client.host_key.as_slice(), server.host_key.as_slice()), (&host.public().blob()[..], &host.public().blob()[..]));
             let negotiated = Negotiated {
                 kex: alg,
-                host_key: SigAlg::Ed25519,
+                host_key: crate::keys::KeyAlg::Plain(SigAlg::Ed25519),
                 cipher_c2s: CipherAlg::Aes256Ctr,
                 cipher_s2c: CipherAlg::Aes128Gcm,
                 mac_c2s: Some(MacAlg::HmacSha512),
@@ -350,7 +353,13 @@ mod tests {
         let mut rng = EntropyPool::new(b"hostile");
         let alg = KexAlg::Mlkem768x25519Sha256;
         let init = exchange(alg, Role::Client)
-            .start(&mut KexContext { transcript: transcript(), sig_alg: SigAlg::Ed25519, host_keys: &[], rng: &mut rng })
+            .start(&mut KexContext {
+                transcript: transcript(),
+                sig_alg: SigAlg::Ed25519,
+                host_certificate: None,
+                host_keys: &[],
+                rng: &mut rng,
+            })
             .unwrap()
             .unwrap();
         let value = &init[5..];
@@ -359,13 +368,20 @@ mod tests {
         for bad in [&value[..value.len() - 1], &[value, &[0][..]].concat()[..], &low_order, &[]] {
             let mut message = crate::wire::Writer::message(crate::msg::KEX_ECDH_INIT);
             message.string(bad);
-            let mut cx = KexContext { transcript: transcript(), sig_alg: SigAlg::Ed25519, host_keys: &host_keys, rng: &mut rng };
+            let mut cx = KexContext {
+                transcript: transcript(),
+                sig_alg: SigAlg::Ed25519,
+                host_certificate: None,
+                host_keys: &host_keys,
+                rng: &mut rng,
+            };
             let err = exchange(alg, Role::Server).step(message.as_slice(), &mut cx).err().unwrap();
             assert_eq!(err.reason, crate::msg::DisconnectReason::KeyExchangeFailed, "{}", err.description);
         }
         // The client's side: a reply whose ciphertext is short.
         let mut client = exchange(alg, Role::Client);
-        let mut cx = KexContext { transcript: transcript(), sig_alg: SigAlg::Ed25519, host_keys: &[], rng: &mut rng };
+        let mut cx =
+            KexContext { transcript: transcript(), sig_alg: SigAlg::Ed25519, host_certificate: None, host_keys: &[], rng: &mut rng };
         client.start(&mut cx).unwrap();
         let mut reply = crate::wire::Writer::message(crate::msg::KEX_ECDH_REPLY);
         reply.string(&host_keys[0].public().blob()).string(&[1; 1088]).string(&[0; 64]);

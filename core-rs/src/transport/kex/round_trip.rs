@@ -49,7 +49,7 @@ impl KexMethod for Server {
         r.finish()?;
 
         let (server, shared_secret) = self.0.server_answer(client, cx.rng)?;
-        let host_blob = host_key.public().blob();
+        let host_blob = host_blob(host_key, cx);
         let exchange_hash = exchange_hash(self.0.hash(), &cx.transcript, &host_blob, client, &server, &shared_secret);
         reply(msg::KEX_ECDH_REPLY, host_key, &server, KexOutcome { shared_secret, exchange_hash, host_key: host_blob }, cx)
     }
@@ -102,6 +102,11 @@ pub(super) fn host_key<'a>(cx: &KexContext<'a>) -> Result<&'a HostKey> {
     cx.host_keys.iter().find(|k| k.signs(cx.sig_alg)).ok_or_else(|| Error::kex("no host key for the negotiated algorithm"))
 }
 
+/// K_S: the host certificate when one was negotiated, else the key's blob.
+pub(super) fn host_blob(host_key: &HostKey, cx: &KexContext) -> Vec<u8> {
+    cx.host_certificate.map_or_else(|| host_key.public().blob(), <[u8]>::to_vec)
+}
+
 /// The server's last message: its host key, its `value` and its signature over H; the exchange is done.
 pub(super) fn reply(msg_type: u8, host_key: &HostKey, value: &[u8], outcome: KexOutcome, cx: &mut KexContext) -> Result<Step> {
     let signature = host_key.sign(cx.sig_alg, &outcome.exchange_hash, cx.rng).map_err(|_| Error::kex("the host key could not sign"))?;
@@ -143,12 +148,14 @@ mod tests {
     fn client_refuses_a_bad_signature_and_a_reply_out_of_turn() {
         let host_keys = [HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[3; 32]))];
         let (mut client_rng, mut server_rng) = (EntropyPool::new(b"c"), EntropyPool::new(b"s"));
-        let mut client_cx = KexContext { transcript: transcript(), sig_alg: SigAlg::Ed25519, host_keys: &[], rng: &mut client_rng };
+        let mut client_cx =
+            KexContext { transcript: transcript(), sig_alg: SigAlg::Ed25519, host_certificate: None, host_keys: &[], rng: &mut client_rng };
         let mut client = Client::new(&Curve25519);
         let init = client.start(&mut client_cx).unwrap().unwrap();
         // The server hashes other KEXINITs than the client does: its signature cannot verify.
         let other = Transcript { server_kexinit: b"z", ..transcript() };
-        let mut server_cx = KexContext { transcript: other, sig_alg: SigAlg::Ed25519, host_keys: &host_keys, rng: &mut server_rng };
+        let mut server_cx =
+            KexContext { transcript: other, sig_alg: SigAlg::Ed25519, host_certificate: None, host_keys: &host_keys, rng: &mut server_rng };
         let reply = Server(&Curve25519).step(&init, &mut server_cx).unwrap().send.unwrap();
         let err = client.step(&reply, &mut client_cx).err().unwrap();
         assert_eq!(err.description, "host key signature does not verify");

@@ -9,7 +9,7 @@ use super::{Ctx, Session};
 use crate::config::{Config, StrictKex};
 use crate::error::{Error, Result};
 use crate::event::{Event, KexSummary, LOG_INFO, LOG_VERBOSE};
-use crate::keys::SigAlg;
+use crate::keys::KeyAlg;
 use crate::msg;
 use crate::transport::kex::{self, KexContext, KexMethod, KexOutcome, Keys, Transcript};
 use crate::transport::negotiate::{self, CipherAlg, KexInit, MacAlg, Negotiated};
@@ -102,10 +102,11 @@ impl Session {
             }
         }
         let prefs = &ctx.config.algorithms;
-        // A server offers only what its keys can sign; a client, what it can check.
-        let host_key: Vec<SigAlg> = match self.role {
-            Role::Server => prefs.host_key.iter().copied().filter(|&alg| ctx.host_keys.iter().any(|k| k.signs(alg))).collect(),
-            Role::Client => prefs.host_key.clone(),
+        // A server offers only what its keys (and their certificates) can sign; a client, what it can check:
+        // plain keys.
+        let host_key: Vec<KeyAlg> = match self.role {
+            Role::Server => prefs.host_key.iter().copied().filter(|&alg| host_certificate(alg, ctx).is_some()).collect(),
+            Role::Client => prefs.host_key.iter().copied().filter(|alg| matches!(alg, KeyAlg::Plain(_))).collect(),
         };
         let ours = negotiate::encode_kexinit(prefs, &host_key, cookie, &extra);
         self.send_now(&ours, ctx);
@@ -186,8 +187,7 @@ impl Session {
         let skip_guess = theirs.first_kex_packet_follows && !theirs.guess_was_right(&negotiated);
         let mut method = kex::exchange(negotiated.kex, self.role);
         let transcript = transcript(self.role, &self.version, self.peer_version.as_deref(), &state.ours, payload);
-        let first =
-            method.start(&mut KexContext { transcript, sig_alg: negotiated.host_key, host_keys: ctx.host_keys, rng: &mut *ctx.rng })?;
+        let first = method.start(&mut kex_context(transcript, negotiated.host_key, ctx))?;
         state.step = KexStep::Method { theirs: payload.to_vec(), negotiated, method, skip_guess };
         ctx.log(
             LOG_VERBOSE,
@@ -218,8 +218,7 @@ impl Session {
         }
         let negotiated = *negotiated;
         let transcript = transcript(self.role, &self.version, self.peer_version.as_deref(), &state.ours, theirs);
-        let step = method
-            .step(payload, &mut KexContext { transcript, sig_alg: negotiated.host_key, host_keys: ctx.host_keys, rng: &mut *ctx.rng })?;
+        let step = method.step(payload, &mut kex_context(transcript, negotiated.host_key, ctx))?;
         if let Some(message) = step.send {
             self.send_now(&message, ctx);
         }
@@ -277,7 +276,7 @@ impl Session {
         }
         let initial = self.kexes_done == 0;
         self.kexes_done += 1;
-        self.host_key_alg = Some(negotiated.host_key);
+        self.host_key_alg = Some(negotiated.host_key.base());
         self.kex_done_at = self.now;
         self.bytes_since_kex = 0;
         self.data_inflation_since_kex = 0;
@@ -341,6 +340,24 @@ fn terrapin_affected(n: &Negotiated) -> bool {
 
 fn direction<'a>(keys: &'a Keys, config: &Config) -> DirectionKeys<'a> {
     DirectionKeys { cipher: keys.cipher, mac: keys.mac, key: &keys.key, iv: &keys.iv, mac_key: &keys.mac_key, provider: config.crypto }
+}
+
+/// Whether the server can serve `alg`, and with what K_S: `Some(None)` for a plain algorithm one of its
+/// keys signs, `Some(Some(certificate))` for a certificate algorithm whose certificate certifies one of
+/// its keys.
+fn host_certificate<'a>(alg: KeyAlg, ctx: &Ctx<'a>) -> Option<Option<&'a [u8]>> {
+    let held = |key: &crate::keys::PublicKey| ctx.host_keys.iter().any(|k| &k.public() == key);
+    match alg {
+        KeyAlg::Plain(sig) => ctx.host_keys.iter().any(|k| k.signs(sig)).then_some(None),
+        KeyAlg::Cert(cert) => ctx.config.host_certificates.iter().find(|c| c.signs(cert) && held(&c.key)).map(|c| Some(c.blob.as_slice())),
+    }
+}
+
+/// What the exchange method works with: the signature algorithm of the negotiated host key algorithm and,
+/// for a certificate algorithm, the certificate a server sends as its host key.
+fn kex_context<'c, 'a: 'c>(transcript: Transcript<'c>, alg: KeyAlg, ctx: &'c mut Ctx<'a>) -> KexContext<'c> {
+    let host_certificate = host_certificate(alg, ctx).flatten();
+    KexContext { transcript, sig_alg: alg.base(), host_certificate, host_keys: ctx.host_keys, rng: &mut *ctx.rng }
 }
 
 #[cfg(test)]
