@@ -263,13 +263,15 @@ fn key_material_sizes_follow_the_algorithms() {
 #[test]
 fn legacy_hmacs_through_packet_mac_and_their_truncated_forms() {
     let forms = [
-        (HmacHash::Sha1, [(MacAlg::HmacSha1, 20), (MacAlg::HmacSha1Etm, 20), (MacAlg::HmacSha196, 12), (MacAlg::HmacSha196Etm, 12)]),
-        (HmacHash::Md5, [(MacAlg::HmacMd5, 16), (MacAlg::HmacMd5Etm, 16), (MacAlg::HmacMd596, 12), (MacAlg::HmacMd596Etm, 12)]),
+        (HmacHash::Sha1, &[(MacAlg::HmacSha1, 20), (MacAlg::HmacSha1Etm, 20), (MacAlg::HmacSha196, 12), (MacAlg::HmacSha196Etm, 12)][..]),
+        (HmacHash::Md5, &[(MacAlg::HmacMd5, 16), (MacAlg::HmacMd5Etm, 16), (MacAlg::HmacMd596, 12), (MacAlg::HmacMd596Etm, 12)]),
+        // Both names of the one MAC (OpenSSH used the @openssh.com one), and its -etm form.
+        (HmacHash::Ripemd160, &[(MacAlg::HmacRipemd160, 20), (MacAlg::HmacRipemd160OpenSsh, 20), (MacAlg::HmacRipemd160Etm, 20)]),
     ];
-    for (hash, name, key, data, expected) in kat::RFC2202 {
+    for (hash, name, key, data, expected) in kat::RFC2202.into_iter().chain(kat::RFC2286) {
         let seq = u32::from_be_bytes(data[..4].try_into().unwrap());
         let algs = forms.iter().find(|(h, _)| *h == hash).unwrap().1;
-        for (alg, len) in algs {
+        for &(alg, len) in algs {
             let mut mac = PacketMac::new(&RUST_CRYPTO, alg, key).unwrap();
             assert_eq!((mac.tag_len(), mac.etm()), (len, alg.name().contains("-etm@")));
             assert_eq!(mac.sign(seq, &data[4..]).as_ref(), &expected[..len], "{name} {alg:?}");

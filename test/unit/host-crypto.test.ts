@@ -15,7 +15,7 @@ import { type Alteration, builtModule, katReport, type KatReport } from '../help
 const module = builtModule();
 
 /** Calls the known-answer tests make, per import: every vector goes through the host. */
-const KAT_CALLS = { gcm_seal: 2, gcm_open: 4, cipher_apply: 27, chacha20_apply: 8, hmac_sign: 40 };
+const KAT_CALLS = { gcm_seal: 2, gcm_open: 4, cipher_apply: 27, chacha20_apply: 8, hmac_sign: 48 };
 
 /** The calls of a host without ChaCha20: none for it, every other vector through the host. */
 function expectCallsWithoutChaCha20(calls: Record<string, number>): void {

@@ -25,7 +25,7 @@ type Entry =
 type Kind = Entry['kind'];
 
 /** The hashes of `hmac_new`, by the core's number for each (wasm/src/host_crypto.rs). */
-const HMAC_HASHES = ['sha256', 'sha512', 'sha1', 'md5'];
+const HMAC_HASHES = ['sha256', 'sha512', 'sha1', 'md5', 'ripemd160'];
 
 export function nodeCryptoProvider(): HostCrypto {
   const ciphers = new Set(getCiphers());

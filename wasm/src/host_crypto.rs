@@ -137,6 +137,7 @@ impl CryptoProvider for HostCrypto {
             HmacHash::Sha512 => 1,
             HmacHash::Sha1 => 2,
             HmacHash::Md5 => 3,
+            HmacHash::Ripemd160 => 4,
         };
         // SAFETY: the host reads `key`.
         match Handle::new(unsafe { hmac_new(id, key.as_ptr(), key.len()) }) {

@@ -44,6 +44,7 @@ fn mac_hash(alg: MacAlg) -> Option<HmacHash> {
         MacAlg::HmacSha512 | MacAlg::HmacSha512Etm => Some(HmacHash::Sha512),
         MacAlg::HmacSha1 | MacAlg::HmacSha1Etm | MacAlg::HmacSha196 | MacAlg::HmacSha196Etm => Some(HmacHash::Sha1),
         MacAlg::HmacMd5 | MacAlg::HmacMd5Etm | MacAlg::HmacMd596 | MacAlg::HmacMd596Etm => Some(HmacHash::Md5),
+        MacAlg::HmacRipemd160 | MacAlg::HmacRipemd160OpenSsh | MacAlg::HmacRipemd160Etm => Some(HmacHash::Ripemd160),
         MacAlg::Umac64 | MacAlg::Umac64Etm | MacAlg::Umac128 | MacAlg::Umac128Etm => None,
     }
 }

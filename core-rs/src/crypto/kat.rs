@@ -275,6 +275,14 @@ pub const RFC2202: [HmacCase; 8] = [
     (HmacHash::Md5, "RFC 2202 HMAC-MD5 case 6", &[0xaa; 80], b"Test Using Larger Than Block-Size Key - Hash Key First", &hex!("6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd")),
 ];
 
+/// RFC 2286's HMAC-RIPEMD-160 test cases 1, 2, 3 and 6, for `hmac-ripemd160`.
+pub const RFC2286: [HmacCase; 4] = [
+    (HmacHash::Ripemd160, "RFC 2286 HMAC-RIPEMD-160 case 1", &[0x0b; 20], b"Hi There", &hex!("24cb4bd67d20fc1a5d2ed7732dcc39377f0a5668")),
+    (HmacHash::Ripemd160, "RFC 2286 HMAC-RIPEMD-160 case 2", b"Jefe", b"what do ya want for nothing?", &hex!("dda6c0213a485a9e24f4742064a7f033b43c4069")),
+    (HmacHash::Ripemd160, "RFC 2286 HMAC-RIPEMD-160 case 3", &[0xaa; 20], &[0xdd; 50], &hex!("b0b105360de759960ab4f35298e116e295d8e7c1")),
+    (HmacHash::Ripemd160, "RFC 2286 HMAC-RIPEMD-160 case 6", &[0xaa; 80], b"Test Using Larger Than Block-Size Key - Hash Key First", &hex!("6466ca07ac5eac29e1bd523e5ada7605b791fd8b")),
+];
+
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
@@ -384,7 +392,7 @@ fn check_cbc(provider: &dyn CryptoProvider) -> Result<(), &'static str> {
 
 fn check_hmac(provider: &dyn CryptoProvider) -> Result<(), &'static str> {
     let sha2 = RFC4231.iter().flat_map(|v| -> [HmacCase; 2] { [(HmacHash::Sha256, v.name, v.key, v.data, &v.sha256), (HmacHash::Sha512, v.name, v.key, v.data, &v.sha512)] });
-    for (hash, name, key, data, expected) in sha2.chain(RFC2202) {
+    for (hash, name, key, data, expected) in sha2.chain(RFC2202).chain(RFC2286) {
         let (seq, packet) = data.split_first_chunk::<4>().ok_or(name)?;
         let seq = u32::from_be_bytes(*seq);
         let mut mac = provider.hmac(hash, key);

@@ -22,6 +22,8 @@ pub enum HmacHash {
     /// The legacy MACs' (`hmac-sha1`, `hmac-md5`), off unless configured.
     Sha1,
     Md5,
+    /// `hmac-ripemd160`'s, off unless configured.
+    Ripemd160,
 }
 
 impl HmacHash {
@@ -31,6 +33,7 @@ impl HmacHash {
             HmacHash::Sha512 => 64,
             HmacHash::Sha1 => 20,
             HmacHash::Md5 => 16,
+            HmacHash::Ripemd160 => 20,
         }
     }
 }

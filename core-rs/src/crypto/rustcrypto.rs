@@ -15,7 +15,7 @@ use chacha20::cipher::{
 use chacha20::{ChaCha20Legacy, LegacyNonce};
 use zeroize::Zeroize;
 
-use crate::crypto::hmac::{BlockHash, Hmac as CoreHmac, Md5State, Sha1State, Sha256State, Sha512State};
+use crate::crypto::hmac::{BlockHash, Hmac as CoreHmac, Md5State, Ripemd160State, Sha1State, Sha256State, Sha512State};
 use crate::crypto::provider::{AesGcm, BadTag, BlockCipher, ChaCha20, CryptoProvider, Hmac, HmacHash, SequentialCipher};
 
 type Ctr<C> = ctr::Ctr128BE<C>;
@@ -88,6 +88,7 @@ impl CryptoProvider for RustCrypto {
             HmacHash::Sha512 => Box::new(CoreHmac::<Sha512State>::new(key)),
             HmacHash::Sha1 => Box::new(CoreHmac::<Sha1State>::new(key)),
             HmacHash::Md5 => Box::new(CoreHmac::<Md5State>::new(key)),
+            HmacHash::Ripemd160 => Box::new(CoreHmac::<Ripemd160State>::new(key)),
         }
     }
 }

@@ -71,6 +71,9 @@ algorithms!(
         HmacMd5 => "hmac-md5",
         HmacMd596Etm => "hmac-md5-96-etm@openssh.com",
         HmacMd596 => "hmac-md5-96",
+        HmacRipemd160Etm => "hmac-ripemd160-etm@openssh.com",
+        HmacRipemd160 => "hmac-ripemd160",
+        HmacRipemd160OpenSsh => "hmac-ripemd160@openssh.com",
     }
 );
 
@@ -93,6 +96,7 @@ impl MacAlg {
                 | MacAlg::HmacSha196Etm
                 | MacAlg::HmacMd5Etm
                 | MacAlg::HmacMd596Etm
+                | MacAlg::HmacRipemd160Etm
         )
     }
 }
