@@ -18,6 +18,7 @@ import { Admission } from './admission.js';
 import { AuthFailureDelay, parseAuthFailureDelay } from './auth-delay.js';
 import type { ChannelState, ConnectionState } from './connection.js';
 import { CoreBinding } from './core/binding.js';
+import type { GenerateHostKeyOptions } from './core/key-files.js';
 import { coreMemory } from './core/instance.js';
 import { Decisions } from './decisions.js';
 import { Dispatcher } from './dispatcher.js';
@@ -74,6 +75,7 @@ export type {
 export { systemClock, type Clock, type Runtime, type WebSocketEndpoint } from './runtime.js';
 export { getSSHParam, getSSHParamBytes, setSSHParam, type SSHParamType } from './ssh-params.js';
 export type { HostKeyFile, SSHServerOptions } from './settings.js';
+export type { GenerateHostKeyOptions } from './core/key-files.js';
 
 /** Where a new server listens, unless told otherwise (and again after `reset()`). */
 const DEFAULT_LISTEN = { localHost: '127.0.0.1', localPort: 22, connectionBacklog: 511 };
@@ -151,15 +153,21 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   /**
    * Installs a private key file as a host key (OpenSSH, PEM PKCS#1 / SEC1 / PKCS#8; ed25519, ECDSA or RSA of
    * 2048 bits or more), replacing one of the same type; returns its public key line. An encrypted file needs
-   * `passphrase` (error 1302 without it or with a wrong one; 1303 for a format or key type not read).
+   * `passphrase` (error 1302 without it or with a wrong one; 1303 for a format or key type not read). The
+   * file is read by the key files' wasm module, loaded by the first such call.
    */
   addHostKey(privateKey: string, options: { passphrase?: string } = {}): string {
     return this.binding.addHostKey(privateKey, options.passphrase ?? '');
   }
 
-  /** Generates an ed25519 host key, installs it and returns the private key file to store. */
-  generateHostKey(comment = 'wasshd host key'): string {
-    return this.binding.generateHostKey(comment);
+  /**
+   * Generates a host key (`options`: its type, size and comment; a string is the comment of an ed25519 key),
+   * installs it and returns the private key file to store: an unencrypted OpenSSH file, as `ssh-keygen -N ''`
+   * writes. RSA keys take seconds to make.
+   */
+  generateHostKey(options: string | GenerateHostKeyOptions = {}): string {
+    const { type = 'ed25519', bits = 0, comment = 'wasshd host key' } = typeof options === 'string' ? { comment: options } : options;
+    return this.binding.generateHostKey(type, bits, comment);
   }
 
   get hostPublicKeys(): string[] {

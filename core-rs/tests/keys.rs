@@ -68,6 +68,35 @@ fn every_format_reads_to_the_key_the_tools_made() {
     }
 }
 
+/// `ssh-keygen -y -f` of a private key file written to a temporary path: its public line.
+fn ssh_keygen_public(text: &str, name: &str) -> String {
+    let path = std::env::temp_dir().join(format!("wasshd-keys-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = Command::new("ssh-keygen").arg("-y").arg("-f").arg(&path).output().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(out.status.success(), "ssh-keygen -y {name}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn the_canonical_form_and_written_openssh_files_hold_the_same_key() {
+    for &(file, passphrase, _, _) in FILES {
+        let key = HostKey::from_file(&read(file), passphrase).unwrap();
+        let again = HostKey::from_wire(key.to_wire().as_slice()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(again.public(), key.public(), "{file}");
+        let written = key.to_openssh("written", 7);
+        assert_eq!(HostKey::from_file(&written, None).unwrap().public(), key.public(), "{file}");
+        assert_eq!(ssh_keygen_public(&written, file), key.public().to_openssh_line(), "{file}");
+    }
+    // Every field is read: a cut anywhere is an error, and nothing may follow.
+    let wire = HostKey::from_file(&read("ecdsa256"), None).unwrap().to_wire();
+    for n in 0..wire.len() {
+        assert!(HostKey::from_wire(&wire.as_slice()[..n]).is_err(), "cut at {n}");
+    }
+    assert!(HostKey::from_wire(&[wire.as_slice(), &[0]].concat()).is_err());
+}
+
 #[test]
 fn passphrases_are_asked_for_and_checked() {
     for file in ["ecdsa256-enc", "rsa3072-enc", "ed25519-enc", "openssl-p384.enc.pkcs8", "openssl-rsa2048.enc.pkcs8"] {

@@ -54,11 +54,8 @@ class ComponentCoreAdapter implements Core {
   get_config(name: string): string | undefined {
     return this.core.getConfig(name);
   }
-  add_host_key(privateKey: string, passphrase: string): string {
-    return fallible(() => this.core.addHostKey(privateKey, passphrase));
-  }
-  generate_host_key(comment: string): string {
-    return this.core.generateHostKey(comment);
+  add_host_key(key: Uint8Array): string {
+    return fallible(() => this.core.installHostKey(key));
   }
   host_key_fingerprints(hash: string): string[] {
     return fallible(() => this.core.hostKeyFingerprints(hash));

@@ -10,11 +10,15 @@ use ecdsa::elliptic_curve::pkcs8::AssociatedOid;
 use ed25519_dalek::SigningKey;
 use pkcs8::der::Decode;
 use pkcs8::{DecodePrivateKey, EncryptedPrivateKeyInfo, PrivateKeyInfo};
+use rand_core::CryptoRngCore;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::RsaPrivateKey;
 use zeroize::Zeroizing;
 
 use super::{HostKey, KeyError};
+
+/// `ssh-keygen -t rsa`'s default size.
+pub const RSA_DEFAULT_BITS: u32 = 3072;
 
 const PEM: &str = "damaged PEM key file";
 const PKCS8: &str = "damaged PKCS#8 key";
@@ -64,6 +68,41 @@ impl HostKey {
             }
             other => Err(KeyError::Unsupported(format!("{other} files"))),
         }
+    }
+
+    /// A new ed25519 key.
+    pub fn generate_ed25519(rng: &mut impl CryptoRngCore) -> Self {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(seed.as_mut());
+        HostKey::Ed25519(SigningKey::from_bytes(&seed))
+    }
+
+    /// A new key as `ssh-keygen -t kind -b bits` makes it (`bits` 0: its default): `ed25519`; `ecdsa` of 256
+    /// (the default), 384 or 521 bits; `rsa` of 2048 to 8192 bits, 3072 by default, exponent 65537. The
+    /// generator must be a CSPRNG.
+    pub fn generate(rng: &mut impl CryptoRngCore, kind: &str, bits: u32) -> Result<Self, KeyError> {
+        let refuse = |why: &str| Err(KeyError::Refused(format!("{kind} keys of {bits} bits: {why}")));
+        match (kind, bits) {
+            ("ed25519", 0 | 256) => Ok(Self::generate_ed25519(rng)),
+            ("ed25519", _) => refuse("ed25519 keys have 256"),
+            ("ecdsa", 0 | 256) => Ok(HostKey::EcdsaP256(p256::ecdsa::SigningKey::random(rng))),
+            ("ecdsa", 384) => Ok(HostKey::EcdsaP384(p384::ecdsa::SigningKey::random(rng))),
+            ("ecdsa", 521) => Ok(HostKey::p521(ecdsa::SigningKey::random(rng))),
+            ("ecdsa", _) => refuse("256, 384 or 521"),
+            ("rsa", 0) => Self::generate(rng, kind, RSA_DEFAULT_BITS),
+            // Past 8192 bits generation takes minutes in wasm, and `RSA_MAX_BITS` is for reading keys.
+            ("rsa", 2048..=8192) => HostKey::rsa(
+                RsaPrivateKey::new(rng, bits as usize).map_err(|_| KeyError::Refused(format!("no {bits}-bit RSA key could be made")))?,
+            ),
+            ("rsa", _) => refuse("from 2048 to 8192"),
+            _ => Err(KeyError::Unsupported(format!("generating {kind} keys (ed25519, ecdsa or rsa)"))),
+        }
+    }
+
+    /// Writes the key as an unencrypted `openssh-key-v1` file, as `ssh-keygen -N ''` does (`check`: the
+    /// file's check word); the text is the caller's to zeroize.
+    pub fn to_openssh(&self, comment: &str, check: u32) -> String {
+        super::openssh::write(self, comment, check)
     }
 }
 

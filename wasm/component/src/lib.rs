@@ -75,6 +75,11 @@ impl GuestCore for Core {
         self.with(|s| boundary::add_host_key(s, &text, &passphrase)).map_err(wit)
     }
 
+    fn install_host_key(&self, key: Vec<u8>) -> Result<String, Error> {
+        let key = Zeroizing::new(key);
+        self.with(|s| boundary::install_host_key(s, &key)).map_err(wit)
+    }
+
     fn host_key_fingerprints(&self, hash: String) -> Result<Vec<String>, Error> {
         self.with(|s| boundary::host_key_fingerprints(s, &hash)).map_err(wit)
     }
