@@ -151,12 +151,13 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   // ---- keys and settings ----------------------------------------------------------------------------
 
   /**
-   * Installs a private key file as a host key (OpenSSH, PEM PKCS#1 / SEC1 / PKCS#8; ed25519, ECDSA or RSA of
-   * 2048 bits or more), replacing one of the same type; returns its public key line. An encrypted file needs
+   * Installs a private key file as a host key (OpenSSH, PEM PKCS#1 / SEC1 / PKCS#8, PuTTY PPK v2 and v3, JWK,
+   * PKCS#12 as bytes or in base64; ed25519, ECDSA or RSA of 2048 bits or more), replacing one of the same type;
+   * returns its public key line. An encrypted file needs
    * `passphrase` (error 1302 without it or with a wrong one; 1303 for a format or key type not read). The
    * file is read by the key files' wasm module, loaded by the first such call.
    */
-  addHostKey(privateKey: string, options: { passphrase?: string } = {}): string {
+  addHostKey(privateKey: string | Uint8Array, options: { passphrase?: string } = {}): string {
     return this.binding.addHostKey(privateKey, options.passphrase ?? '');
   }
 

@@ -97,6 +97,56 @@ fn the_canonical_form_and_written_openssh_files_hold_the_same_key() {
     assert!(HostKey::from_wire(&[wire.as_slice(), &[0]].concat()).is_err());
 }
 
+/// `openssl` with `args` in a temporary folder; returns the file it wrote as `out`.
+fn openssl(dir: &std::path::Path, args: &[&str], out: &str) -> Vec<u8> {
+    let status = Command::new("openssl").current_dir(dir).args(args).output().unwrap();
+    assert!(status.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+    std::fs::read(dir.join(out)).unwrap()
+}
+
+#[test]
+fn pkcs12_files_openssl_exports_read_to_their_key() {
+    let dir = std::env::temp_dir().join(format!("wasshd-p12-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, algorithm) in
+        [("p256", "EC -pkeyopt ec_paramgen_curve:P-256"), ("ed25519", "ED25519"), ("rsa", "RSA -pkeyopt rsa_keygen_bits:2048")]
+    {
+        let mut args = vec!["genpkey", "-out", "key.pem", "-algorithm"];
+        args.extend(algorithm.split(' '));
+        openssl(&dir, &args, "key.pem");
+        openssl(&dir, &["req", "-new", "-x509", "-key", "key.pem", "-subj", "/CN=wasshd", "-days", "1", "-out", "cert.pem"], "cert.pem");
+        let want = HostKey::from_file(&String::from_utf8(std::fs::read(dir.join("key.pem")).unwrap()).unwrap(), None).unwrap().public();
+        // OpenSSL 3's defaults: PBES2 with AES-256-CBC, a SHA-256 MAC.
+        let pfx = openssl(
+            &dir,
+            &["pkcs12", "-export", "-inkey", "key.pem", "-in", "cert.pem", "-passout", "pass:secret", "-out", "k.p12"],
+            "k.p12",
+        );
+        assert_eq!(HostKey::from_bytes(&pfx, Some("secret")).unwrap().public(), want, "{name}");
+        assert_eq!(HostKey::from_bytes(&pfx, Some("wrong")).err(), Some(KeyError::WrongPassphrase), "{name}");
+        assert_eq!(HostKey::from_bytes(&pfx, None).err(), Some(KeyError::WrongPassphrase), "{name}");
+        for cut in [1, pfx.len() / 3, pfx.len() - 1] {
+            assert!(HostKey::from_bytes(&pfx[..cut], Some("secret")).is_err(), "{name} cut at {cut}");
+        }
+        // Without a password, as `-passout pass:` writes it.
+        let open = openssl(
+            &dir,
+            &["pkcs12", "-export", "-inkey", "key.pem", "-in", "cert.pem", "-passout", "pass:", "-out", "open.p12"],
+            "open.p12",
+        );
+        assert_eq!(HostKey::from_bytes(&open, None).unwrap().public(), want, "{name}");
+        // -legacy: RC2 and 3DES, refused with what to do.
+        let legacy = openssl(
+            &dir,
+            &["pkcs12", "-export", "-legacy", "-inkey", "key.pem", "-in", "cert.pem", "-passout", "pass:secret", "-out", "l.p12"],
+            "l.p12",
+        );
+        let refused = HostKey::from_bytes(&legacy, Some("secret"));
+        assert!(matches!(&refused, Err(KeyError::Unsupported(why)) if why.contains("-legacy")), "{name}: {:?}", refused.err());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn passphrases_are_asked_for_and_checked() {
     for file in ["ecdsa256-enc", "rsa3072-enc", "ed25519-enc", "openssl-p384.enc.pkcs8", "openssl-rsa2048.enc.pkcs8"] {

@@ -28,7 +28,7 @@ function thrown(call: () => unknown): string {
 
 /** A key file read by the keys module, in the canonical form both boundaries take. */
 function hostKey(runtime: Runtime, file: string, passphrase = ''): Uint8Array {
-  return withKeyFiles(runtime.keyFiles, (keys) => keys.host_key(file, passphrase));
+  return withKeyFiles(runtime.keyFiles, (keys) => keys.host_key(new TextEncoder().encode(file), passphrase));
 }
 
 /** A new ed25519 key from the keys module, in the canonical form. */

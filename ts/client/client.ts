@@ -8,7 +8,7 @@
 import type { ClientCore } from '../../wasm/pkg-client/wasshd_client.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from '../errors.js';
 import type { KeyboardInteractivePrompt } from '../events.js';
-import { withKeyFiles, type KeyFilesModule } from '../core/key-files.js';
+import { withFileBytes, withKeyFiles, type KeyFilesModule } from '../core/key-files.js';
 import { randomBytes, systemClock, wholeMs, type Clock } from '../runtime.js';
 import type { Transport } from '../transport.js';
 import { decodeClientEvents, type ClientCoreEvent } from './events.js';
@@ -389,7 +389,7 @@ export class SSHClient {
       if (allowed && !allowed.includes(method)) continue;
       this.trying = method;
       if (method === 'publickey') {
-        const key = withKeyFiles(this.keyFiles, (keys) => keys.login_key(this.options.privateKey!, this.options.passphrase ?? ''));
+        const key = withKeyFiles(this.keyFiles, (keys) => withFileBytes(this.options.privateKey!, (bytes) => keys.login_key(bytes, this.options.passphrase ?? '')));
         this.call((core) => core.auth_publickey(user, key));
       } else if (method === 'password') this.call((core) => core.auth_password(user, this.options.password!));
       else this.call((core) => core.auth_keyboard_interactive(user));

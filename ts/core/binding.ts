@@ -13,7 +13,7 @@ import type { Dispatcher } from '../dispatcher.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from '../errors.js';
 import { randomBytes, wholeMs, type Clock, type Runtime } from '../runtime.js';
 import { decodeEvents, type CoreEvent } from './events.js';
-import { withKeyFiles } from './key-files.js';
+import { withFileBytes, withKeyFiles } from './key-files.js';
 
 /** What a guarded core call came to: its value, or the core's refusal (a trap has been dealt with by then). */
 export type CoreResult<T> = { ok: true; value: T } | { ok: false; error: SSHError };
@@ -144,8 +144,8 @@ export class CoreBinding {
    * Installs a private key file as a host key, opened with `passphrase` if encrypted (read by the keys module,
    * `withKeyFiles`); returns its public key line.
    */
-  addHostKey(file: string, passphrase = ''): string {
-    const key = withKeyFiles(this.runtime.keyFiles, (keys) => keys.host_key(file, passphrase));
+  addHostKey(file: string | Uint8Array, passphrase = ''): string {
+    const key = withKeyFiles(this.runtime.keyFiles, (keys) => withFileBytes(file, (bytes) => keys.host_key(bytes, passphrase)));
     const line = this.call((core) => core.add_host_key(key));
     this.hostKeys.push(key);
     return line;

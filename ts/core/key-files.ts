@@ -48,6 +48,17 @@ export function withKeyFiles<T>(module: KeyFilesModule | undefined, call: (keys:
   }
 }
 
+/** `call` with a key file's bytes: a string encoded as UTF-8 (that copy wiped afterwards), bytes as they are. */
+export function withFileBytes<T>(file: string | Uint8Array, call: (bytes: Uint8Array) => T): T {
+  if (typeof file !== 'string') return call(file);
+  const bytes = new TextEncoder().encode(file);
+  try {
+    return call(bytes);
+  } finally {
+    bytes.fill(0);
+  }
+}
+
 /** The linear memory of the keys module's instance, once a call made it (tests that look inside it). */
 export function keyFilesMemory(module: WebAssembly.Module): WebAssembly.Memory | undefined {
   return instances.get(module)?.memory;

@@ -34,19 +34,19 @@ impl KeyFiles {
         Ok(KeyFiles { rng: EntropyPool::new(seed) })
     }
 
-    /// A host key file of any supported format, opened with `passphrase` if it is encrypted (empty: none), in
-    /// the canonical form `Core.add_host_key` takes.
+    /// A host key file of any supported format (its bytes: text in UTF-8, or a PKCS#12 file), opened with
+    /// `passphrase` if it is encrypted (empty: none), in the canonical form `Core.add_host_key` takes.
     #[wasm_bindgen(unchecked_return_type = "Uint8Array")]
-    pub fn host_key(&self, text: String, passphrase: String) -> Result<Uint8Array, JsError> {
-        let (text, passphrase) = (Zeroizing::new(text), Zeroizing::new(passphrase));
-        Ok(canonical(&boundary::host_key_file(&text, &passphrase).map_err(js)?))
+    pub fn host_key(&self, file: Vec<u8>, passphrase: String) -> Result<Uint8Array, JsError> {
+        let (file, passphrase) = (Zeroizing::new(file), Zeroizing::new(passphrase));
+        Ok(canonical(&boundary::host_key_file(&file, &passphrase).map_err(js)?))
     }
 
     /// A user's private key file, as `host_key`, for `ClientCore.auth_publickey` (errors carry the client's codes).
     #[wasm_bindgen(unchecked_return_type = "Uint8Array")]
-    pub fn login_key(&self, text: String, passphrase: String) -> Result<Uint8Array, JsError> {
-        let (text, passphrase) = (Zeroizing::new(text), Zeroizing::new(passphrase));
-        Ok(canonical(&boundary::client::login_key(&text, &passphrase).map_err(js)?))
+    pub fn login_key(&self, file: Vec<u8>, passphrase: String) -> Result<Uint8Array, JsError> {
+        let (file, passphrase) = (Zeroizing::new(file), Zeroizing::new(passphrase));
+        Ok(canonical(&boundary::client::login_key(&file, &passphrase).map_err(js)?))
     }
 
     /// A new key as `ssh-keygen -t kind -b bits -N ''` makes it (`kind` `ed25519`, `ecdsa` or `rsa`; `bits` 0:

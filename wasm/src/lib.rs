@@ -56,6 +56,7 @@ pub(crate) fn js(e: Error) -> JsError {
     JsError::new(&format!("[{}] {}", e.code, e.message))
 }
 
+#[cfg(any(feature = "server", feature = "client"))]
 pub(crate) fn command_error(e: wasshd_core::CommandError) -> JsError {
     js(e.into())
 }

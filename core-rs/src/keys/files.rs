@@ -1,5 +1,6 @@
-//! Private key files in the formats operators have: OpenSSH's (in [`super::openssh`]), and the PEM forms
-//! OpenSSL and `ssh-keygen -m` write: PKCS#1 RSA, SEC1 EC and PKCS#8, plain or encrypted (PBES2).
+//! Private key files in the formats operators have: OpenSSH's (in [`super::openssh`]), PuTTY's (in
+//! [`super::ppk`]), JWKs (in [`super::jwk`]), PKCS#12 (in [`super::pkcs12`], from bytes), and the PEM forms OpenSSL and `ssh-keygen -m` write: PKCS#1 RSA, SEC1 EC and PKCS#8, plain
+//! or encrypted (PBES2).
 //! Every decoded secret is held in a type that wipes it on drop.
 
 use alloc::format;
@@ -29,10 +30,31 @@ fn bad<E>(why: &'static str) -> impl Fn(E) -> KeyError {
 }
 
 impl HostKey {
+    /// Reads a private key file given as bytes: a PKCS#12 file (binary DER), or any text format
+    /// [`HostKey::from_file`] reads (in UTF-8).
+    pub fn from_bytes(bytes: &[u8], passphrase: Option<&str>) -> Result<Self, KeyError> {
+        if super::pkcs12::is_pkcs12(bytes) {
+            return super::pkcs12::read(bytes, passphrase);
+        }
+        let text = core::str::from_utf8(bytes).map_err(|_| KeyError::Unsupported("binary key files other than PKCS#12".into()))?;
+        Self::from_file(text, passphrase)
+    }
+
     /// Reads a private key file of any supported format; `passphrase` opens an encrypted one and is
     /// ignored for a plain one, as `ssh-keygen` does.
     pub fn from_file(text: &str, passphrase: Option<&str>) -> Result<Self, KeyError> {
         let text = text.trim();
+        if super::ppk::is_ppk(text) {
+            return super::ppk::read(text, passphrase);
+        }
+        if super::jwk::is_jwk(text) {
+            return super::jwk::read(text);
+        }
+        // A PKCS#12 file in base64 (`base64 -w0 FILE`), so that it travels as text.
+        if text.starts_with("MI") && !text.contains(char::is_whitespace) {
+            let der = Zeroizing::new(Base64::decode_vec(text).map_err(|_| KeyError::Malformed("bad base64 in a PKCS#12 file"))?);
+            return super::pkcs12::read(&der, passphrase);
+        }
         let label = text
             .strip_prefix("-----BEGIN ")
             .and_then(|t| t.split_once("-----"))
@@ -120,7 +142,7 @@ fn unarmour(text: &str, label: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
 }
 
 /// A PKCS#8 `PrivateKeyInfo`, by its algorithm's OID.
-fn pkcs8(der: &[u8]) -> Result<HostKey, KeyError> {
+pub(super) fn pkcs8(der: &[u8]) -> Result<HostKey, KeyError> {
     let info = PrivateKeyInfo::from_der(der).map_err(bad(PKCS8))?;
     let oid = info.algorithm.oid;
     if oid == ed25519_dalek::pkcs8::ALGORITHM_OID {

@@ -8,7 +8,13 @@
 #[cfg(feature = "files")]
 mod files;
 #[cfg(feature = "files")]
+mod jwk;
+#[cfg(feature = "files")]
 mod openssh;
+#[cfg(feature = "files")]
+mod pkcs12;
+#[cfg(feature = "files")]
+mod ppk;
 mod private;
 
 use alloc::boxed::Box;

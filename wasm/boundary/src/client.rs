@@ -46,11 +46,11 @@ pub fn login_key_wire(wire: &[u8]) -> Result<HostKey, Error> {
     HostKey::from_wire(wire).map_err(|e| key_error(e, "private key", code::INVALID_ARGUMENT))
 }
 
-/// The user's key for `publickey`: a private key file of any format `HostKey::from_file` reads, opened with
+/// The user's key for `publickey`: a private key file of any format `HostKey::from_bytes` reads, opened with
 /// `passphrase` if it is encrypted (empty: none).
 #[cfg(feature = "files")]
-pub fn login_key(text: &str, passphrase: &str) -> Result<HostKey, Error> {
-    HostKey::from_file(text, Some(passphrase).filter(|p| !p.is_empty())).map_err(|e| key_error(e, "private key", code::INVALID_ARGUMENT))
+pub fn login_key(file: &[u8], passphrase: &str) -> Result<HostKey, Error> {
+    HostKey::from_bytes(file, Some(passphrase).filter(|p| !p.is_empty())).map_err(|e| key_error(e, "private key", code::INVALID_ARGUMENT))
 }
 
 /// A `pty-req` (RFC 4254 §6.2) sized in characters only; `modes` are encoded terminal modes (§8), empty for

@@ -107,11 +107,11 @@ pub(crate) fn key_error(e: KeyError, what: &str, other: u32) -> Error {
     Error { code, message: format!("{what}: {e}") }
 }
 
-/// A host key from a private key file of any format `HostKey::from_file` reads, opened with `passphrase` if
+/// A host key from a private key file of any format `HostKey::from_bytes` reads, opened with `passphrase` if
 /// it is encrypted (empty: none).
 #[cfg(feature = "files")]
-pub fn host_key_file(text: &str, passphrase: &str) -> Result<HostKey, Error> {
-    HostKey::from_file(text, Some(passphrase).filter(|p| !p.is_empty())).map_err(|e| key_error(e, "host key", code::NO_HOST_KEY))
+pub fn host_key_file(file: &[u8], passphrase: &str) -> Result<HostKey, Error> {
+    HostKey::from_bytes(file, Some(passphrase).filter(|p| !p.is_empty())).map_err(|e| key_error(e, "host key", code::NO_HOST_KEY))
 }
 
 /// A new key as `ssh-keygen -t kind -b bits -N '' -C comment` makes it (`HostKey::generate`; `bits` 0: the
@@ -130,7 +130,7 @@ pub fn generate_key_file(
 /// Installs a private key file (see [`host_key_file`]); returns its public line.
 #[cfg(feature = "files")]
 pub fn add_host_key(server: &mut Server, text: &str, passphrase: &str) -> Result<String, Error> {
-    Ok(server.add_host_key(host_key_file(text, passphrase)?))
+    Ok(server.add_host_key(host_key_file(text.as_bytes(), passphrase)?))
 }
 
 /// Installs a host key in the canonical form (`wasshd_core::keys::private`); returns its public line.
