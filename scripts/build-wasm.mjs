@@ -1,6 +1,7 @@
-// Builds the core's two wasm modules with wasm-pack, each unless it is newer than every Rust source and manifest:
-// the server (`Core`, wasm/pkg) and the client (`ClientCore`, wasm/pkg-client), one role each (the wasm crate's
-// `server` and `client` features), so that neither carries the other's code. Then it writes each glue again as
+// Builds the core's wasm modules with wasm-pack, each unless it is newer than every Rust source and manifest:
+// the server (`Core`, wasm/pkg), the client (`ClientCore`, wasm/pkg-client) and the key files (`KeyFiles`,
+// wasm/pkg-keys), one role each (the wasm crate's `server`, `client` and `keys` features), so that none carries
+// another's code. Then it writes each glue again as
 // a factory (wasshd_glue.js, wasshd_client_glue.js): wasm-bindgen's glue keeps its instance in module state, so
 // a second instance (after a trap, or a second client connection) needs a second copy of that state, and
 // runtimes that cannot import a module twice under another URL (a bundled Cloudflare Worker) get one by calling
@@ -45,7 +46,7 @@ function build({ feature, dir, name }) {
 }
 
 /** The role's glue as a factory whose every call has its own instance state and the host crypto imports given. */
-function writeFactory({ dir, name, glue, cls }) {
+function writeFactory({ dir, name, glue, cls, hostCrypto: importsHostCrypto = true }) {
   const glueSource = join(root, dir, `${name}.js`);
   const factory = join(root, dir, `${glue}.js`);
   if (existsSync(factory) && statSync(factory).mtimeMs >= statSync(glueSource).mtimeMs) return;
@@ -55,16 +56,12 @@ function writeFactory({ dir, name, glue, cls }) {
   const exports = [`export class ${cls} {`, 'export { initSync };\n', 'export default __wbg_init;\n'];
   // The host's crypto primitives (wasm/src/host_crypto.rs), a raw import module that wasm-bindgen imports as an
   // ES module by its bare name; the factory takes it as an argument instead, one per instance.
-  const hostCrypto = ["import * as __wbg_star0 from 'wasshd_crypto';\n", "imports['wasshd_crypto'] = __wbg_star0;"];
+  const hostCrypto = importsHostCrypto ? ["import * as __wbg_star0 from 'wasshd_crypto';\n", "imports['wasshd_crypto'] = __wbg_star0;"] : [];
   for (const marker of [...exports, ...hostCrypto]) {
     if (text.split(marker).length !== 2) throw new Error(`build-wasm: the wasm-bindgen glue of ${dir} has changed shape (expected one "${marker.trim()}")`);
   }
-  const body = text
-    .replace(exports[0], `class ${cls} {`)
-    .replace(exports[1], '')
-    .replace(exports[2], '')
-    .replace(hostCrypto[0], '')
-    .replace(hostCrypto[1], "imports['wasshd_crypto'] = hostCrypto;");
+  let body = text.replace(exports[0], `class ${cls} {`).replace(exports[1], '').replace(exports[2], '');
+  if (importsHostCrypto) body = body.replace(hostCrypto[0], '').replace(hostCrypto[1], "imports['wasshd_crypto'] = hostCrypto;");
   if (/^(export|import) /m.test(body)) {
     throw new Error(`build-wasm: the wasm-bindgen glue of ${dir} exports more than ${cls}, initSync and its default, or imports more than wasshd_crypto`);
   }

@@ -46,6 +46,7 @@ export const ErrorCode = {
 
 /** Turns an error thrown by the wasm core into an SSHError. */
 export function fromCoreError(e: unknown): SSHError {
+  if (e instanceof SSHError) return e;
   const message = e instanceof Error ? e.message : String(e);
   const m = /^\[(\d+)\] (.*)$/s.exec(message);
   if (m) return new SSHError(Number(m[1]), m[2]!);

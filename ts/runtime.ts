@@ -4,6 +4,7 @@
  */
 
 import type { Core } from '../wasm/pkg/wasshd_wasm.js';
+import type { KeyFilesModule } from './core/key-files.js';
 import type { ListenAdapter, Listener, StaticFile, Transport, WebSocketListenAdapter } from './transport.js';
 
 /**
@@ -69,6 +70,11 @@ export interface Runtime {
    * first, synchronously, so that a server can be configured as soon as it is constructed, and a fresh one after a trap.
    */
   createCore(seed: Uint8Array): Core;
+  /**
+   * @internal The keys wasm module (wasm/pkg-keys), which reads and makes key files (`addHostKey`, `generateHostKey`):
+   * asked for by the first such call, and compiled then where the runtime can. Without it, those calls fail.
+   */
+  keyFiles?: KeyFilesModule;
   /** The runtime's TCP server (`startListening`); a runtime without one rejects with the reason. */
   listen: ListenAdapter;
   /** The runtime's WebSocket server, where it has one (`startWebSocket`). */

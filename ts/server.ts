@@ -18,6 +18,7 @@ import { Admission } from './admission.js';
 import { AuthFailureDelay, parseAuthFailureDelay } from './auth-delay.js';
 import type { ChannelState, ConnectionState } from './connection.js';
 import { CoreBinding } from './core/binding.js';
+import type { GenerateHostKeyOptions } from './core/key-files.js';
 import { coreMemory } from './core/instance.js';
 import { Decisions } from './decisions.js';
 import { Dispatcher } from './dispatcher.js';
@@ -79,6 +80,7 @@ export type { HostKeyFile, SSHServerOptions } from './settings.js';
 export type { AuthFailureDelay } from './auth-delay.js';
 export type { ChannelStreamOptions, ChannelStreams } from './channel-streams.js';
 export type { Handler } from './emitter.js';
+export type { GenerateHostKeyOptions } from './core/key-files.js';
 
 /** Where a new server listens, unless told otherwise (and again after `reset()`). */
 const DEFAULT_LISTEN = { localHost: '127.0.0.1', localPort: 22, connectionBacklog: 511 };
@@ -163,9 +165,11 @@ export class SSHServer extends Emitter<SSHServerEvents> {
   // ---- keys and settings ----------------------------------------------------------------------------
 
   /**
-   * Installs a private key file as a host key (OpenSSH, PEM PKCS#1 / SEC1 / PKCS#8; ed25519, ECDSA or RSA of
-   * 2048 bits or more), replacing one of the same type; returns its public key line. An encrypted file needs
-   * `passphrase` (error 1302 without it or with a wrong one; 1303 for a format or key type not read).
+   * Installs a private key file as a host key (OpenSSH, PEM PKCS#1 / SEC1 / PKCS#8, PuTTY PPK v2 and v3, JWK,
+   * PKCS#12 as bytes or in base64; ed25519, ECDSA or RSA of 2048 bits or more), replacing one of the same type;
+   * returns its public key line. An encrypted file needs `passphrase` (error 1302 without it or with a wrong
+   * one; 1303 for a format or key type not read). The file is read by the key files' wasm module, loaded by
+   * the first such call.
    *
    * With `next`, the key is one the server will move to (OpenSSH's host-key rotation) instead: it signs no
    * key exchange and replaces nothing, but every client is told of it after login (`hostkeys-00@openssh.com`)
@@ -175,15 +179,20 @@ export class SSHServer extends Emitter<SSHServerEvents> {
    * `certificate`: its OpenSSH host certificate line (`ssh-keygen -s CA -h`), offered beside the plain key
    * (the `HostCertificate` setting).
    */
-  addHostKey(privateKey: string, options: { passphrase?: string; next?: boolean; certificate?: string } = {}): string {
+  addHostKey(privateKey: string | Uint8Array, options: { passphrase?: string; next?: boolean; certificate?: string } = {}): string {
     const line = this.binding.addHostKey(privateKey, options.passphrase ?? '', options.next ?? false);
     if (options.certificate !== undefined) this.config(`HostCertificate=${options.certificate}`);
     return line;
   }
 
-  /** Generates an ed25519 host key, installs it and returns the private key file to store. */
-  generateHostKey(comment = 'wasshd host key'): string {
-    return this.binding.generateHostKey(comment);
+  /**
+   * Generates a host key (`options`: its type, size and comment; a string is the comment of an ed25519 key),
+   * installs it and returns the private key file to store: an unencrypted OpenSSH file, as `ssh-keygen -N ''`
+   * writes. RSA keys take seconds to make.
+   */
+  generateHostKey(options: string | GenerateHostKeyOptions = {}): string {
+    const { type = 'ed25519', bits = 0, comment = 'wasshd host key' } = typeof options === 'string' ? { comment: options } : options;
+    return this.binding.generateHostKey(type, bits, comment);
   }
 
   /** The installed host keys' public halves, as OpenSSH one-line public keys. */

@@ -68,6 +68,85 @@ fn every_format_reads_to_the_key_the_tools_made() {
     }
 }
 
+/// `ssh-keygen -y -f` of a private key file written to a temporary path: its public line.
+fn ssh_keygen_public(text: &str, name: &str) -> String {
+    let path = std::env::temp_dir().join(format!("wasshd-keys-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = Command::new("ssh-keygen").arg("-y").arg("-f").arg(&path).output().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(out.status.success(), "ssh-keygen -y {name}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn the_canonical_form_and_written_openssh_files_hold_the_same_key() {
+    for &(file, passphrase, _, _) in FILES {
+        let key = HostKey::from_file(&read(file), passphrase).unwrap();
+        let again = HostKey::from_wire(key.to_wire().as_slice()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(again.public(), key.public(), "{file}");
+        let written = key.to_openssh("written", 7);
+        assert_eq!(HostKey::from_file(&written, None).unwrap().public(), key.public(), "{file}");
+        assert_eq!(ssh_keygen_public(&written, file), key.public().to_openssh_line(), "{file}");
+    }
+    // Every field is read: a cut anywhere is an error, and nothing may follow.
+    let wire = HostKey::from_file(&read("ecdsa256"), None).unwrap().to_wire();
+    for n in 0..wire.len() {
+        assert!(HostKey::from_wire(&wire.as_slice()[..n]).is_err(), "cut at {n}");
+    }
+    assert!(HostKey::from_wire(&[wire.as_slice(), &[0]].concat()).is_err());
+}
+
+/// `openssl` with `args` in a temporary folder; returns the file it wrote as `out`.
+fn openssl(dir: &std::path::Path, args: &[&str], out: &str) -> Vec<u8> {
+    let status = Command::new("openssl").current_dir(dir).args(args).output().unwrap();
+    assert!(status.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+    std::fs::read(dir.join(out)).unwrap()
+}
+
+#[test]
+fn pkcs12_files_openssl_exports_read_to_their_key() {
+    let dir = std::env::temp_dir().join(format!("wasshd-p12-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, algorithm) in
+        [("p256", "EC -pkeyopt ec_paramgen_curve:P-256"), ("ed25519", "ED25519"), ("rsa", "RSA -pkeyopt rsa_keygen_bits:2048")]
+    {
+        let mut args = vec!["genpkey", "-out", "key.pem", "-algorithm"];
+        args.extend(algorithm.split(' '));
+        openssl(&dir, &args, "key.pem");
+        openssl(&dir, &["req", "-new", "-x509", "-key", "key.pem", "-subj", "/CN=wasshd", "-days", "1", "-out", "cert.pem"], "cert.pem");
+        let want = HostKey::from_file(&String::from_utf8(std::fs::read(dir.join("key.pem")).unwrap()).unwrap(), None).unwrap().public();
+        // OpenSSL 3's defaults: PBES2 with AES-256-CBC, a SHA-256 MAC.
+        let pfx = openssl(
+            &dir,
+            &["pkcs12", "-export", "-inkey", "key.pem", "-in", "cert.pem", "-passout", "pass:secret", "-out", "k.p12"],
+            "k.p12",
+        );
+        assert_eq!(HostKey::from_bytes(&pfx, Some("secret")).unwrap().public(), want, "{name}");
+        assert_eq!(HostKey::from_bytes(&pfx, Some("wrong")).err(), Some(KeyError::WrongPassphrase), "{name}");
+        assert_eq!(HostKey::from_bytes(&pfx, None).err(), Some(KeyError::WrongPassphrase), "{name}");
+        for cut in [1, pfx.len() / 3, pfx.len() - 1] {
+            assert!(HostKey::from_bytes(&pfx[..cut], Some("secret")).is_err(), "{name} cut at {cut}");
+        }
+        // Without a password, as `-passout pass:` writes it.
+        let open = openssl(
+            &dir,
+            &["pkcs12", "-export", "-inkey", "key.pem", "-in", "cert.pem", "-passout", "pass:", "-out", "open.p12"],
+            "open.p12",
+        );
+        assert_eq!(HostKey::from_bytes(&open, None).unwrap().public(), want, "{name}");
+        // -legacy: RC2 and 3DES, refused with what to do.
+        let legacy = openssl(
+            &dir,
+            &["pkcs12", "-export", "-legacy", "-inkey", "key.pem", "-in", "cert.pem", "-passout", "pass:secret", "-out", "l.p12"],
+            "l.p12",
+        );
+        let refused = HostKey::from_bytes(&legacy, Some("secret"));
+        assert!(matches!(&refused, Err(KeyError::Unsupported(why)) if why.contains("-legacy")), "{name}: {:?}", refused.err());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn passphrases_are_asked_for_and_checked() {
     for file in ["ecdsa256-enc", "rsa3072-enc", "ed25519-enc", "openssl-p384.enc.pkcs8", "openssl-rsa2048.enc.pkcs8"] {

@@ -214,7 +214,7 @@ fn a_client_session_refuses_a_host_key_that_changes_in_a_re_exchange() {
     assert_eq!(client.exchanges, 1);
     // The server's ed25519 key is replaced by another; its next exchange signs with that.
     let other = HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[0x24; 32]));
-    server.add_host_key_openssh(&other.to_openssh("other", 0x1234_5678).unwrap(), None).unwrap();
+    server.add_host_key_openssh(&other.to_openssh("other", 0x1234_5678), None).unwrap();
     server.rekey(id).unwrap();
     let events = pump(&mut server, id, &mut client);
     assert!(client.session().is_closed());

@@ -57,8 +57,11 @@ it('runs a session between the page and a server in its Worker, with no network'
   expect(await page.textContent('#cat')).toBe('1048576 bytes back, identical, exit 0');
   expect(errors).toEqual([]);
   expect(sockets).toEqual([]);
-  // The page, its script, the worker's, and the wasm module of each side's role: nothing else.
-  expect(new Set(requested)).toEqual(new Set(['/', '/page.js', '/worker.js', '/wasm/pkg/wasshd_wasm_bg.wasm', '/wasm/pkg-client/wasshd_client_bg.wasm']));
+  // The page, its script, the worker's, the wasm module of each side's role and the key files' (the server
+  // generates its host key): nothing else.
+  expect(new Set(requested)).toEqual(
+    new Set(['/', '/page.js', '/worker.js', '/wasm/pkg/wasshd_wasm_bg.wasm', '/wasm/pkg-client/wasshd_client_bg.wasm', '/wasm/pkg-keys/wasshd_keys_bg.wasm']),
+  );
   expect(requested.every((path) => served.includes(path))).toBe(true);
   await page.close();
 });

@@ -220,6 +220,19 @@ export function ssh(port: number, o: SshOptions): Promise<Run> {
   return o.password !== undefined ? run('sshpass', ['-p', o.password, 'ssh', ...args], o.input) : run('ssh', args, o.input);
 }
 
+/**
+ * `echo hello` over OpenSSH as `user` with `password`, asking for `HostKeyAlgorithms=algs` and recording the
+ * host key in a known_hosts file of its own, which it returns; fails unless the command ran and ssh said nothing.
+ */
+export async function sshRecordingHostKey(port: number, user: string, password: string, algs: string): Promise<string> {
+  const knownHosts = join(mkdtempSync(join(tmpdir(), 'wasshd-kh-')), 'known_hosts');
+  const args = ['-F', '/dev/null', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=accept-new', '-o', 'LogLevel=ERROR'];
+  args.push('-o', 'IdentityAgent=none', '-o', 'PubkeyAuthentication=no', '-o', `HostKeyAlgorithms=${algs}`, '-p', String(port));
+  const r = await run('sshpass', ['-p', password, 'ssh', ...args, `${user}@127.0.0.1`, 'echo hello']);
+  if (r.stderr.length > 0 || r.stdout.toString() !== 'hello\n') throw new Error(`ssh with HostKeyAlgorithms=${algs}: ${r.stderr.toString()}${r.stdout.toString()}`);
+  return knownHosts;
+}
+
 export function sha256hex(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }

@@ -9,7 +9,7 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, ssh, startDemo, type Demo } from '../helpers/demo.js';
+import { run, ssh, sshRecordingHostKey, startDemo, type Demo } from '../helpers/demo.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/keys');
 const USER = 'kim';
@@ -33,14 +33,8 @@ function userKey(name: string): string {
 }
 
 /** Connects with `HostKeyAlgorithms=algs`, recording the host key; returns the known_hosts file. */
-async function connect(port: number, algs: string): Promise<string> {
-  const knownHosts = join(mkdtempSync(join(tmpdir(), 'wasshd-kh-')), 'known_hosts');
-  const args = ['-F', '/dev/null', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=accept-new', '-o', 'LogLevel=ERROR'];
-  args.push('-o', 'IdentityAgent=none', '-o', 'PubkeyAuthentication=no', '-o', `HostKeyAlgorithms=${algs}`, '-p', String(port));
-  const r = await run('sshpass', ['-p', 'pw', 'ssh', ...args, `${USER}@127.0.0.1`, 'echo hello']);
-  expect(r.stderr.toString()).toBe('');
-  expect(r.stdout.toString()).toBe('hello\n');
-  return knownHosts;
+function connect(port: number, algs: string): Promise<string> {
+  return sshRecordingHostKey(port, USER, 'pw', algs);
 }
 
 describe('several host keys from files of every format', () => {

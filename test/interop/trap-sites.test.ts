@@ -124,7 +124,7 @@ const ROWS: Row[] = [
   { site: 'config: read', method: 'get_config', trigger: 'server', call: (s) => s.config('MaxAuthAttempts') },
   { site: 'config: write', method: 'set_config', trigger: 'server', call: (s) => s.config('MaxAuthAttempts=5') },
   { site: 'addHostKey', method: 'add_host_key', trigger: 'server', call: (s, key) => s.addHostKey(key) },
-  { site: 'generateHostKey', method: 'generate_host_key', trigger: 'server', call: (s) => s.generateHostKey() },
+  { site: 'generateHostKey', method: 'add_host_key', trigger: 'server', call: (s) => s.generateHostKey() },
   { site: 'hostPublicKeys', method: 'host_public_keys', trigger: 'server', call: (s) => s.hostPublicKeys },
 ];
 

@@ -5,10 +5,11 @@
 
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { compileClientCore, compileCore, SSHServer } from '../../ts/browser/index.js';
+import { compileClientCore, compileCore, compileKeyFiles, SSHServer } from '../../ts/browser/index.js';
 
 const wasm = readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url));
 const clientWasm = readFileSync(new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url));
+const keysWasm = readFileSync(new URL('../../wasm/pkg-keys/wasshd_keys_bg.wasm', import.meta.url));
 
 it('compiles the module from a response with or without the wasm media type, and takes a compiled one as it is', async () => {
   const streamed = await compileCore(new Response(wasm, { headers: { 'content-type': 'application/wasm' } }));
@@ -17,10 +18,11 @@ it('compiles the module from a response with or without the wasm media type, and
   expect(await compileCore(streamed)).toBe(streamed);
 });
 
-it('keeps each role in a module of its own: the server module has no client, the client module no server', async () => {
+it('keeps each role in a module of its own: the server module has no client, the client module no server, neither the key files', async () => {
   const constructors = (module: WebAssembly.Module) => WebAssembly.Module.exports(module).map((e) => e.name).filter((name) => name.endsWith('_new'));
   expect(constructors(await compileCore(new Response(wasm)))).toEqual(['core_new']);
   expect(constructors(await compileClientCore(new Response(clientWasm)))).toEqual(['clientcore_new']);
+  expect(constructors(await compileKeyFiles(new Response(keysWasm)))).toEqual(['keyfiles_new']);
 });
 
 it('names the URL and status when the module cannot be fetched', async () => {
@@ -29,8 +31,11 @@ it('names the URL and status when the module cannot be fetched', async () => {
 });
 
 it('makes a working server on the module it is given, which refuses to listen and says what to do instead', async () => {
-  const server = await SSHServer.create({ wasm: new Response(wasm, { headers: { 'content-type': 'application/wasm' } }), localPort: 0 });
+  const server = await SSHServer.create({ wasm: new Response(wasm, { headers: { 'content-type': 'application/wasm' } }), keysWasm: new Response(keysWasm), localPort: 0 });
   expect(server.generateHostKey()).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
   await expect(server.startListening()).rejects.toThrow(/^a browser tab accepts no TCP connections: hand the server its connections with server\.accept\(transport\)/);
   await expect(server.startWebSocket({ port: 0 })).rejects.toThrow('this runtime has no WebSocket server');
+  // Without the key files' module, a key file cannot be read, and the server says so.
+  const keyless = await SSHServer.create({ wasm: new Response(wasm), keysWasm: null });
+  expect(() => keyless.generateHostKey()).toThrow(/no key-file module/);
 });

@@ -29,6 +29,8 @@ export type WasmSource = URL | string | Response | Promise<Response> | WebAssemb
 const SERVER_WASM = new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url);
 /** The client's module, likewise: a module of its own, so that a page that only connects fetches no server. */
 const CLIENT_WASM = new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url);
+/** The key files' module (`addHostKey`, `generateHostKey`, a client's `privateKey`), likewise. */
+const KEYS_WASM = new URL('../../wasm/pkg-keys/wasshd_keys_bg.wasm', import.meta.url);
 
 /**
  * Compiles the server's wasm module. Bundlers move files: pass the URL the bundler gives the package's
@@ -43,6 +45,11 @@ export function compileClientCore(source: WasmSource = CLIENT_WASM): Promise<Web
   return compile(source);
 }
 
+/** Compiles the key files' wasm module: as `compileCore`, from the package's `wasshd/wasm-keys` export. */
+export function compileKeyFiles(source: WasmSource = KEYS_WASM): Promise<WebAssembly.Module> {
+  return compile(source);
+}
+
 async function compile(source: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   const response = await (typeof source === 'string' || source instanceof URL ? fetch(source) : source);
@@ -52,10 +59,14 @@ async function compile(source: WasmSource): Promise<WebAssembly.Module> {
   return WebAssembly.compile(await response.arrayBuffer());
 }
 
-/** A runtime whose cores are instances of `module`, which listens on nothing. */
-export function browserRuntime(module: WebAssembly.Module): Runtime {
+/**
+ * A runtime whose cores are instances of `module`, which listens on nothing; `keysModule` (`compileKeyFiles`)
+ * reads and makes key files: a page fetches nothing synchronously, so it is compiled beforehand.
+ */
+export function browserRuntime(module: WebAssembly.Module, keysModule?: WebAssembly.Module): Runtime {
   return {
     createCore: (seed) => instantiateCore(module, seed),
+    ...(keysModule ? { keyFiles: () => keysModule } : {}),
     listen: {
       listen: () =>
         Promise.reject(
@@ -72,19 +83,25 @@ export function browserRuntime(module: WebAssembly.Module): Runtime {
 export interface BrowserServerOptions extends SSHServerOptions {
   /** The core's wasm module. Default: the package's own, fetched from beside this file. */
   wasm?: WasmSource;
+  /**
+   * The key files' wasm module (`compileKeyFiles`), fetched alongside the core's since `addHostKey` and
+   * `generateHostKey` cannot wait for it. Default: the package's own; `null` for none (those calls then fail).
+   */
+  keysWasm?: WasmSource | null;
 }
 
 /** The SSH server in a page or a Worker: its connections come from `accept` (a relay's WebSockets, a `MessagePort`). */
 export class SSHServer extends BaseServer {
-  /** Compiles the wasm module (`options.wasm`), then makes a server on it. */
+  /** Compiles the wasm modules (`options.wasm`, `options.keysWasm`), then makes a server on them. */
   static async create(options: BrowserServerOptions = {}): Promise<SSHServer> {
-    const { wasm, ...serverOptions } = options;
-    return new SSHServer(await compileCore(wasm), serverOptions);
+    const { wasm, keysWasm, ...serverOptions } = options;
+    const [module, keysModule] = await Promise.all([compileCore(wasm), keysWasm === null ? undefined : compileKeyFiles(keysWasm)]);
+    return new SSHServer(module, serverOptions, keysModule);
   }
 
-  /** A server on a module compiled already (`compileCore`); `SSHServer.create` does both. */
-  constructor(module: WebAssembly.Module, options: SSHServerOptions = {}) {
-    super(browserRuntime(module), options);
+  /** A server on modules compiled already (`compileCore`, `compileKeyFiles`); `SSHServer.create` does both. */
+  constructor(module: WebAssembly.Module, options: SSHServerOptions = {}, keysModule?: WebAssembly.Module) {
+    super(browserRuntime(module, keysModule), options);
   }
 }
 
@@ -96,9 +113,12 @@ export interface BrowserSSHClientOptions extends Omit<SSHClientOptions, 'transpo
   url?: string | URL;
   /** The client's wasm module (`compileClientCore`). Default: the package's own, compiled once per page. */
   wasm?: WasmSource;
+  /** The key files' wasm module (`compileKeyFiles`), fetched only with a `privateKey`. Default: the package's own. */
+  keysWasm?: WasmSource;
 }
 
 let defaultClientModule: Promise<WebAssembly.Module> | undefined;
+let defaultKeysModule: Promise<WebAssembly.Module> | undefined;
 
 /** Opens a WebSocket to `url`: the transport once it is open. */
 function openWebSocket(url: string | URL): Promise<Transport> {
@@ -120,7 +140,8 @@ export class SSHClient extends BaseClient {
     const module = await (options.wasm === undefined ? (defaultClientModule ??= compileClientCore()) : compileClientCore(options.wasm));
     if (!options.transport && options.url === undefined) throw new SSHError(ErrorCode.InvalidArgument, 'give a transport or a url to connect to');
     const open = async () => options.transport ?? openWebSocket(options.url!);
-    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now) };
+    const keysModule = options.privateKey === undefined ? undefined : await (options.keysWasm === undefined ? (defaultKeysModule ??= compileKeyFiles()) : compileKeyFiles(options.keysWasm));
+    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now), ...(keysModule ? { keyFiles: () => keysModule } : {}) };
     return BaseClient.loggedIn(options, open, (transport) => new SSHClient(runtime, { ...options, transport }));
   }
 }

@@ -4,6 +4,7 @@
  * from `Bun.listen` and WebSockets from `Bun.serve`.
  */
 
+import { readFileSync } from 'node:fs';
 import { SSHClient as BaseClient } from '../client/client.js';
 import { instantiateClientCore } from '../client/instance.js';
 import { tcpTransport, type TcpSSHClientOptions } from '../client/tcp.js';
@@ -19,8 +20,16 @@ declare const Bun: BunApi;
 /** Compiled once, when this module loads; every core is an instance of it. */
 const module = await WebAssembly.compile(await Bun.file(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)).arrayBuffer());
 
+let keysModule: WebAssembly.Module | undefined;
+
+/** The key files' module, read and compiled by the first call that reads or makes a key file (synchronously: `addHostKey` is). */
+function compiledKeys(): WebAssembly.Module {
+  keysModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-keys/wasshd_keys_bg.wasm', import.meta.url)));
+  return keysModule;
+}
+
 /** The runtime of Bun: the module read with `Bun.file`, `node:crypto` for the packet ciphers, `Bun.listen`, `Bun.serve` for WebSockets, Unix sockets. */
-export const bunRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), listen: bunTcp, listenUnix: bunListenUnix, webSocket: bunWebSocket, connectTcp: bunConnectTcp, connectUnix: bunConnectUnix };
+export const bunRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), keyFiles: compiledKeys, listen: bunTcp, listenUnix: bunListenUnix, webSocket: bunWebSocket, connectTcp: bunConnectTcp, connectUnix: bunConnectUnix };
 
 /** The SSH server on Bun: `SSHServer` with this runtime. */
 export class SSHServer extends BaseServer {
@@ -37,7 +46,7 @@ export class SSHClient extends BaseClient {
   static async connect(options: TcpSSHClientOptions): Promise<SSHClient> {
     clientModule ??= Bun.file(new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url)).arrayBuffer().then((bytes) => WebAssembly.compile(bytes));
     const module = await clientModule;
-    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now, nodeCryptoProvider) };
+    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now, nodeCryptoProvider), keyFiles: compiledKeys };
     return BaseClient.loggedIn(options, tcpTransport(options, bunConnectTcp), (transport) => new SSHClient(runtime, { ...options, transport }));
   }
 }

@@ -8,6 +8,7 @@
 import type { ClientCore } from '../../wasm/pkg-client/wasshd_client.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from '../errors.js';
 import type { KeyboardInteractivePrompt } from '../events.js';
+import { withFileBytes, withKeyFiles, type KeyFilesModule } from '../core/key-files.js';
 import { randomBytes, systemClock, wholeMs, type Clock } from '../runtime.js';
 import type { Transport } from '../transport.js';
 import { decodeClientEvents, type ClientCoreEvent } from './events.js';
@@ -18,6 +19,8 @@ import { concat } from '../bytes.js';
 export interface ClientRuntime {
   /** @internal A client core in a wasm instance of its own (`instantiateClientCore`); `now` in ms. */
   createClientCore(seed: Uint8Array, now: number): ClientCore;
+  /** @internal The keys wasm module, which opens `privateKey` (see `Runtime.keyFiles`). */
+  keyFiles?: KeyFilesModule;
   /** Default `systemClock`. */
   clock?: Clock;
 }
@@ -131,6 +134,7 @@ export class SSHClient {
   private dispatching = false;
   private timer: unknown;
   private deadline = -1;
+  private readonly keyFiles: KeyFilesModule | undefined;
 
   protected constructor(
     runtime: ClientRuntime,
@@ -144,6 +148,7 @@ export class SSHClient {
     this.closed = new Promise((resolve) => (this.settleClosed = resolve));
     if (this.untried.length === 0) throw new SSHError(ErrorCode.InvalidArgument, 'give a password, a privateKey or a keyboardInteractive handler to log in with');
     this.core = runtime.createClientCore(randomBytes(64), wholeMs(this.clock));
+    this.keyFiles = runtime.keyFiles;
     const self = this;
     this.host = {
       call: (f) => this.call(f),
@@ -395,8 +400,10 @@ export class SSHClient {
     for (let method = this.untried.shift(); method; method = this.untried.shift()) {
       if (allowed && !allowed.includes(method)) continue;
       this.trying = method;
-      if (method === 'publickey') this.call((core) => core.auth_publickey(user, this.options.privateKey!, this.options.passphrase ?? ''));
-      else if (method === 'password') this.call((core) => core.auth_password(user, this.options.password!));
+      if (method === 'publickey') {
+        const key = withKeyFiles(this.keyFiles, (keys) => withFileBytes(this.options.privateKey!, (bytes) => keys.login_key(bytes, this.options.passphrase ?? '')));
+        this.call((core) => core.auth_publickey(user, key));
+      } else if (method === 'password') this.call((core) => core.auth_password(user, this.options.password!));
       else this.call((core) => core.auth_keyboard_interactive(user));
       return;
     }

@@ -54,14 +54,11 @@ class ComponentCoreAdapter implements Core {
   get_config(name: string): string | undefined {
     return this.core.getConfig(name);
   }
-  add_host_key(privateKey: string, passphrase: string): string {
-    return fallible(() => this.core.addHostKey(privateKey, passphrase));
+  add_host_key(key: Uint8Array): string {
+    return fallible(() => this.core.installHostKey(key));
   }
-  add_next_host_key(privateKey: string, passphrase: string): string {
-    return fallible(() => this.core.addNextHostKey(privateKey, passphrase));
-  }
-  generate_host_key(comment: string): string {
-    return this.core.generateHostKey(comment);
+  add_next_host_key(key: Uint8Array): string {
+    return fallible(() => this.core.installNextHostKey(key));
   }
   host_key_fingerprints(hash: string): string[] {
     return fallible(() => this.core.hostKeyFingerprints(hash));

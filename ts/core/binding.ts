@@ -13,6 +13,7 @@ import type { Dispatcher } from '../dispatcher.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from '../errors.js';
 import { randomBytes, wholeMs, type Clock, type Runtime } from '../runtime.js';
 import { decodeEvents, type CoreEvent } from './events.js';
+import { withFileBytes, withKeyFiles } from './key-files.js';
 
 /** What a guarded core call came to: its value, or the core's refusal (a trap has been dealt with by then). */
 export type CoreResult<T> = { ok: true; value: T } | { ok: false; error: SSHError };
@@ -67,7 +68,8 @@ export class CoreBinding {
   private broken: SSHError | undefined;
   /** What was given to the core, replayed into a fresh instance after a trap. */
   private readonly settings = new Map<string, string>();
-  private readonly hostKeyFiles: { key: string; passphrase: string; next: boolean }[] = [];
+  /** The host keys in the canonical form (`KeyFiles.host_key`); `next`: a key the server will move to. */
+  private readonly hostKeys: { key: Uint8Array; next: boolean }[] = [];
   /** Highest connection id handed out, so that a fresh core never reuses one. */
   private lastConnectionId = 0;
   /** What one `send_data` call takes at most (the core's `CALL_OUTPUT_BUDGET`). */
@@ -138,19 +140,23 @@ export class CoreBinding {
 
   // ---- what a fresh instance is given again -----------------------------------------------------------
 
-  /** Installs a private key file as a host key, opened with `passphrase` if encrypted; returns its public key line. */
-  /** Installs a host key file; `next`: a key the server will move to, announced but never signing an exchange. */
-  addHostKey(key: string, passphrase = '', next = false): string {
-    const line = this.call((core) => (next ? core.add_next_host_key(key, passphrase) : core.add_host_key(key, passphrase)));
-    this.hostKeyFiles.push({ key, passphrase, next });
+  /**
+   * Installs a private key file as a host key, opened with `passphrase` if encrypted (read by the keys module,
+   * `withKeyFiles`); returns its public key line. `next`: a key the server will move to, announced after login
+   * but never signing an exchange.
+   */
+  addHostKey(file: string | Uint8Array, passphrase = '', next = false): string {
+    const key = withKeyFiles(this.runtime.keyFiles, (keys) => withFileBytes(file, (bytes) => keys.host_key(bytes, passphrase)));
+    const line = this.call((core) => (next ? core.add_next_host_key(key) : core.add_host_key(key)));
+    this.hostKeys.push({ key, next });
     return line;
   }
 
-  /** Generates an ed25519 host key, installs it and returns the private key file. */
-  generateHostKey(comment: string): string {
-    const key = this.call((core) => core.generate_host_key(comment));
-    this.hostKeyFiles.push({ key, passphrase: '', next: false });
-    return key;
+  /** Generates a host key (in the keys module: `type` and `bits` as `ssh-keygen -t -b`), installs it and returns the private key file. */
+  generateHostKey(type: string, bits: number, comment: string): string {
+    const file = withKeyFiles(this.runtime.keyFiles, (keys) => keys.generate(type, bits, comment));
+    this.addHostKey(file);
+    return file;
   }
 
   /**
@@ -163,7 +169,8 @@ export class CoreBinding {
     this.instance = core;
     this.broken = undefined;
     this.settings.clear();
-    this.hostKeyFiles.length = 0;
+    for (const { key } of this.hostKeys) key.fill(0);
+    this.hostKeys.length = 0;
   }
 
   /** Sets a setting the core holds; false when the core does not know the name. */
@@ -384,9 +391,9 @@ export class CoreBinding {
     try {
       const core = this.runtime.createCore(randomBytes(64));
       core.continue_ids_after(this.lastConnectionId);
-      for (const { key, passphrase, next } of this.hostKeyFiles) {
-        if (next) core.add_next_host_key(key, passphrase);
-        else core.add_host_key(key, passphrase);
+      for (const { key, next } of this.hostKeys) {
+        if (next) core.add_next_host_key(key);
+        else core.add_host_key(key);
       }
       for (const [name, value] of this.settings) core.set_config(name, value);
       this.instance = core;

@@ -97,6 +97,17 @@ export function stop(message: string): never {
   process.exit(1);
 }
 
+/** A `--host-key` file as text: a binary one (PKCS#12, DER) in base64, which `addHostKey` takes as such and which travels to workers and Workers as text. */
+function readKeyFile(file: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    return stop(`cannot read --host-key ${file}: ${(e as Error).message}`);
+  }
+  return bytes[0] === 0x30 ? bytes.toString('base64') : bytes.toString('utf8');
+}
+
 function read(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
@@ -133,17 +144,17 @@ export function installHostKeys(
 ): void {
   if (files.length > 0) {
     for (const file of files) {
-      const key = read(file, '--host-key');
+      const key = readKeyFile(file);
       try {
         keys.install(passphrase === undefined ? key : { key, passphrase });
       } catch (e) {
         if (!(e instanceof SSHError)) throw e;
-        // A passphrase missing or wrong is a bad command line: exit 2, as for a bad flag.
+        // A key file that cannot be used (a passphrase missing or wrong, damage, a format not read) is a bad
+        // command line: exit 2, as for a bad flag.
         if (e.code === ErrorCode.HostKeyPassphrase) {
           console.error(`wasshd demo: ${passphrase === undefined ? 'no --host-key-passphrase for the encrypted' : 'wrong --host-key-passphrase for'} host key ${file}`);
-          process.exit(2);
-        }
-        stop(`host key ${file}: ${e.message}`);
+        } else console.error(`wasshd demo: host key ${file}: ${e.message.replace(/^host key: /, '')}`);
+        process.exit(2);
       }
     }
     return;

@@ -16,9 +16,10 @@ export const WORKERD = `${root}node_modules/.bin/workerd`;
 /** Fixed, so that an upgrade of workerd does not change the Worker's behaviour unnoticed. */
 export const COMPATIBILITY_DATE = '2026-11-01';
 
-/** The bundle's file name in its output folder; the wasm module keeps its own (`wasshd_wasm_bg.wasm`). */
+/** The bundle's file name in its output folder; the wasm modules keep their own (`wasshd_wasm_bg.wasm`, ...). */
 export const BUNDLE = 'worker.js';
-const WASM = 'wasshd_wasm_bg.wasm';
+/** The server's module and the key files' (`ts/workerd/index.ts` imports both). */
+const WASM = ['wasshd_wasm_bg.wasm', 'wasshd_keys_bg.wasm'];
 
 export interface BundleOptions {
   /** Module specifiers to resolve elsewhere (`wasshd/workerd` to the sources, say). */
@@ -73,7 +74,7 @@ const config :Workerd.Config = (
 const worker :Workerd.Worker = (
   modules = [
     (name = "${BUNDLE}", esModule = embed "${BUNDLE}"),
-    (name = "${WASM}", wasm = embed "${WASM}"),
+${WASM.map((name) => `    (name = "${name}", wasm = embed "${name}"),`).join('\n')}
   ],
   compatibilityDate = "${COMPATIBILITY_DATE}",
   # SSH's bytes are encrypted: permessage-deflate would only cost CPU.

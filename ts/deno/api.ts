@@ -54,6 +54,7 @@ export interface HttpServer {
 export interface DenoApi {
   readonly args: string[];
   readFile(path: string | URL): Promise<Uint8Array<ArrayBuffer>>;
+  readFileSync(path: string | URL): Uint8Array<ArrayBuffer>;
   listen(options: { hostname: string; port: number; tcpBacklog?: number; transport?: 'tcp' }): TcpListener;
   /** Fails if a file is at `path` already. */
   listen(options: { transport: 'unix'; path: string }): UnixListener;

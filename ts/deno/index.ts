@@ -19,8 +19,16 @@ declare const Deno: DenoApi;
 /** Compiled once, when this module loads; every core is an instance of it. */
 const module = await WebAssembly.compile(await Deno.readFile(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
 
+let keysModule: WebAssembly.Module | undefined;
+
+/** The key files' module, read and compiled by the first call that reads or makes a key file (synchronously: `addHostKey` is). */
+function compiledKeys(): WebAssembly.Module {
+  keysModule ??= new WebAssembly.Module(Deno.readFileSync(new URL('../../wasm/pkg-keys/wasshd_keys_bg.wasm', import.meta.url)));
+  return keysModule;
+}
+
 /** The runtime of Deno: the module read with `Deno.readFile`, `node:crypto` for the packet ciphers, `Deno.listen`, `Deno.serve` for WebSockets, Unix sockets. */
-export const denoRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), listen: denoTcp, listenUnix: denoListenUnix, webSocket: denoWebSocket, connectTcp: denoConnectTcp, connectUnix: denoConnectUnix };
+export const denoRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), keyFiles: compiledKeys, listen: denoTcp, listenUnix: denoListenUnix, webSocket: denoWebSocket, connectTcp: denoConnectTcp, connectUnix: denoConnectUnix };
 
 /** The SSH server on Deno: `SSHServer` with this runtime. */
 export class SSHServer extends BaseServer {
@@ -37,7 +45,7 @@ export class SSHClient extends BaseClient {
   static async connect(options: TcpSSHClientOptions): Promise<SSHClient> {
     clientModule ??= Deno.readFile(new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url)).then((bytes) => WebAssembly.compile(bytes));
     const module = await clientModule;
-    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now, nodeCryptoProvider) };
+    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(module, seed, now, nodeCryptoProvider), keyFiles: compiledKeys };
     return BaseClient.loggedIn(options, tcpTransport(options, denoConnectTcp), (transport) => new SSHClient(runtime, { ...options, transport }));
   }
 }

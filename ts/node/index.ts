@@ -18,6 +18,7 @@ import { uwsWebSocket } from './websocket.js';
 
 let serverModule: WebAssembly.Module | undefined;
 let clientModule: WebAssembly.Module | undefined;
+let keysModule: WebAssembly.Module | undefined;
 
 /** The server's module, compiled once per process; every server core is an instance of it. */
 function compiled(): WebAssembly.Module {
@@ -31,8 +32,14 @@ function compiledClient(): WebAssembly.Module {
   return clientModule;
 }
 
+/** The key files' module, compiled by the first call that reads or makes a key file. */
+function compiledKeys(): WebAssembly.Module {
+  keysModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-keys/wasshd_keys_bg.wasm', import.meta.url)));
+  return keysModule;
+}
+
 /** The runtime of Node: the module read from disk, `node:crypto` for the packet ciphers, `node:net`, uWebSockets.js for WebSockets, Unix sockets. */
-export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), listen: nodeTcp, listenUnix: nodeListenUnix, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
+export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), keyFiles: compiledKeys, listen: nodeTcp, listenUnix: nodeListenUnix, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
 
 /** The SSH server on Node: `SSHServer` with this runtime. */
 export class SSHServer extends BaseServer {
@@ -54,7 +61,7 @@ export type NodeSSHClientOptions = TcpSSHClientOptions;
 export class SSHClient extends BaseClient {
   /** Connects (over `transport`, or TCP to `host`:`port`), checks the host key, logs in. */
   static async connect(options: TcpSSHClientOptions): Promise<SSHClient> {
-    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(compiledClient(), seed, now, nodeCryptoProvider) };
+    const runtime = { createClientCore: (seed: Uint8Array, now: number) => instantiateClientCore(compiledClient(), seed, now, nodeCryptoProvider), keyFiles: compiledKeys };
     return BaseClient.loggedIn(options, tcpTransport(options, nodeConnectTcp), (transport) => new SSHClient(runtime, { ...options, transport }));
   }
 }

@@ -1,12 +1,13 @@
 /**
- * The Cloudflare workerd entry point: the server with the wasm module imported as a module (workerd forbids
- * compiling wasm from bytes at run time) and SSH over the WebSockets a Worker's `fetch` handler accepts
+ * The Cloudflare workerd entry point: the server with the wasm modules (the server's and the key files') imported
+ * as modules (workerd forbids compiling wasm from bytes at run time) and SSH over the WebSockets a Worker's `fetch` handler accepts
  * (`acceptWebSocket`). A Worker has no listening socket of its own.
  *
  * One SSHServer serves every connection of an isolate: create it on the first request (workerd forbids
  * randomness and timers at the top level of a module) and keep it in module state.
  */
 
+import keysWasm from '../../wasm/pkg-keys/wasshd_keys_bg.wasm';
 import wasm from '../../wasm/pkg/wasshd_wasm_bg.wasm';
 import { instantiateCore } from '../core/instance.js';
 import { ErrorCode, SSHError } from '../errors.js';
@@ -16,6 +17,8 @@ import { SSHServer as BaseServer, type Runtime, type SSHServerOptions } from '..
 export const workerdRuntime: Runtime = {
   // The module is imported once; a fresh instance after a trap is another instance of it.
   createCore: (seed) => instantiateCore(wasm, seed),
+  // Imported with the bundle, as workerd requires; instantiated by the first call that reads a key file.
+  keyFiles: () => keysWasm,
   listen: {
     listen: () =>
       Promise.reject(new SSHError(ErrorCode.InvalidArgument, 'a Worker accepts no TCP connections: pass its requests to acceptWebSocket() in the fetch handler')),

@@ -109,12 +109,9 @@ impl ClientCore {
         self.client.answer_prompts(&answers).map_err(command_error)
     }
 
-    /// Logs in with the key of a private key file (OpenSSH, PKCS#1, SEC1 or PKCS#8), opened with
-    /// `passphrase` if it is encrypted (empty: none).
-    pub fn auth_publickey(&mut self, user: &str, private_key: String, passphrase: String) -> Result<(), JsError> {
-        let text = Zeroizing::new(private_key);
-        let passphrase = Zeroizing::new(passphrase);
-        let key = boundary::login_key(&text, &passphrase).map_err(js)?;
+    /// Logs in with a private key in the canonical form (`KeyFiles.login_key` makes it from a key file).
+    pub fn auth_publickey(&mut self, user: &str, key: &[u8]) -> Result<(), JsError> {
+        let key = boundary::login_key_wire(key).map_err(js)?;
         self.client.auth_publickey(user, key).map_err(command_error)
     }
 

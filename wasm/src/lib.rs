@@ -8,10 +8,12 @@
 //! a view of the Rust buffer, which is then zeroized. Returning a `Vec` or `String` instead would have the
 //! glue copy it and free it as it stands.
 //!
-//! Two classes, each built into a module of its own (`server` and `client` features: scripts/build-wasm.mjs
-//! builds `wasm/pkg` and `wasm/pkg-client`), so that a page that only connects does not download the server,
-//! nor a server the client: `Core` (`server.rs`), the server, one instance serving every connection;
-//! `ClientCore` (`client.rs`), one client connection.
+//! Three classes, each built into a module of its own (`server`, `client` and `keys` features:
+//! scripts/build-wasm.mjs builds `wasm/pkg`, `wasm/pkg-client` and `wasm/pkg-keys`), so that a page that only
+//! connects does not download the server, nor a server the client, and neither carries the key-file parsers,
+//! which run once per key: `Core` (`server.rs`), the server, one instance serving every connection;
+//! `ClientCore` (`client.rs`), one client connection; `KeyFiles` (`keys.rs`), key files to and from the
+//! canonical form the other two take.
 //!
 //! Besides wasm-bindgen's own imports, the module imports the host's crypto primitives (`host_crypto`), a
 //! raw import module of its own that wasm-bindgen passes through to the instance's imports.
@@ -21,14 +23,19 @@ use wasshd_boundary::Error;
 
 #[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "keys")]
+mod keys;
 #[cfg(feature = "server")]
 mod server;
 // Only the wasm build has the host's imports; natively (the fuzz transcripts) the core's own provider serves.
-#[cfg(target_arch = "wasm32")]
+// The key files need none.
+#[cfg(all(target_arch = "wasm32", any(feature = "server", feature = "client")))]
 mod host_crypto;
 
 #[cfg(feature = "client")]
 pub use client::ClientCore;
+#[cfg(feature = "keys")]
+pub use keys::KeyFiles;
 #[cfg(feature = "server")]
 pub use server::Core;
 
@@ -49,7 +56,7 @@ pub(crate) fn js(e: Error) -> JsError {
     JsError::new(&format!("[{}] {}", e.code, e.message))
 }
 
+#[cfg(any(feature = "server", feature = "client"))]
 pub(crate) fn command_error(e: wasshd_core::CommandError) -> JsError {
     js(e.into())
 }
-

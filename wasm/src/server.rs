@@ -6,7 +6,6 @@ use wasshd_core::msg::DisconnectReason;
 use wasshd_core::server::CALL_OUTPUT_BUDGET;
 use wasshd_core::wipe::SecretBytes;
 use wasshd_core::{AuthReply, Server};
-use zeroize::Zeroizing;
 
 use crate::{command_error, js, Uint8Array};
 
@@ -49,25 +48,17 @@ impl Core {
         self.server.config().get(name)
     }
 
-    /// Installs a private key file, opened with `passphrase` if it is encrypted (empty: none); returns its
-    /// public line. The key text and the passphrase are zeroized here.
-    pub fn add_host_key(&mut self, private_key: String, passphrase: String) -> Result<String, JsError> {
-        let (text, passphrase) = (Zeroizing::new(private_key), Zeroizing::new(passphrase));
-        boundary::add_host_key(&mut self.server, &text, &passphrase).map_err(js)
+    /// Installs a private key in the canonical form (`KeyFiles.host_key` makes it from a key file); returns its
+    /// public line.
+    pub fn add_host_key(&mut self, key: &[u8]) -> Result<String, JsError> {
+        boundary::install_host_key(&mut self.server, key).map_err(js)
     }
 
-    /// Installs a key the server will move to (OpenSSH's host-key rotation), as `add_host_key` takes it:
-    /// announced to clients after login and proven on request, never used in a key exchange.
-    pub fn add_next_host_key(&mut self, private_key: String, passphrase: String) -> Result<String, JsError> {
-        let (text, passphrase) = (Zeroizing::new(private_key), Zeroizing::new(passphrase));
-        boundary::add_next_host_key(&mut self.server, &text, &passphrase).map_err(js)
-    }
-
-    /// Generates and installs an ed25519 host key; returns the OpenSSH private key file to keep.
-    #[wasm_bindgen(unchecked_return_type = "string")]
-    pub fn generate_host_key(&mut self, comment: &str) -> JsValue {
-        let text = Zeroizing::new(self.server.generate_host_key(comment));
-        JsValue::from_str(&text)
+    /// Installs a key the server will move to (OpenSSH's host-key rotation), in the canonical form as
+    /// `add_host_key` takes it: announced to clients after login and proven on request, never used in a key
+    /// exchange.
+    pub fn add_next_host_key(&mut self, key: &[u8]) -> Result<String, JsError> {
+        boundary::install_next_host_key(&mut self.server, key).map_err(js)
     }
 
     /// The installed host keys' fingerprints (`hash`: `sha256` or `md5`), as `ssh-keygen -l` prints them.

@@ -537,7 +537,7 @@ fn parsers(out: &mut Out) {
 
 fn keys(out: &mut Out) {
     let key = user_key();
-    let text = key.to_openssh("seed key", 0x1234_5678).unwrap();
+    let text = key.to_openssh("seed key", 0x1234_5678);
     out.write("keys", "private-key-text", &[&[0][..], text.as_bytes()].concat());
     let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     let binary = Base64::decode_vec(&body).expect("our own base64");

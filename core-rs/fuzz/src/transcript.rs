@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 
 use wasshd_core::config::{Config, StrictKex};
-use wasshd_core::keys::KeyError;
+use wasshd_core::keys::HostKey;
 use wasshd_core::msg::DisconnectReason;
 use wasshd_core::wire::Writer;
 use wasshd_core::{AuthReply, CommandError, Event, Server};
@@ -45,7 +45,7 @@ const _: () = assert!(host::SERVER_SEED.len() >= 32);
 /// `add_host_key` and `set_config`; checked to be the same server.
 pub fn server(strict_kex: StrictKex) -> Recorder {
     let mut s = Recorder::on(host::SERVER_SEED);
-    s.add_host_key_openssh(&host::host_key()).expect("the host key reads back");
+    s.add_host_key(&host::host_key());
     for (name, value) in host::settings(strict_kex) {
         assert_eq!(s.set_config(name, &value), Ok(true), "setting {name}={value}");
     }
@@ -197,15 +197,15 @@ impl Recorder {
         r
     }
 
-    pub fn add_host_key_openssh(&mut self, text: &str) -> Result<String, KeyError> {
-        let r = self.server.add_host_key_openssh(text, None);
-        let result = match &r {
-            Ok(line) => Outcome::Str(line.clone()),
-            Err(_) => Outcome::Err(1301),
+    /// Installs `key`, as the wasm `Core` takes it: in the canonical form the keys module makes of a file.
+    pub fn add_host_key(&mut self, key: &HostKey) -> String {
+        let wire = key.to_wire();
+        let line = match HostKey::from_wire(wire.as_slice()) {
+            Ok(key) => self.server.add_host_key(key),
+            Err(e) => panic!("the host key reads back from its canonical form: {e}"),
         };
-        // The boundary's second argument, the passphrase: none.
-        self.note("add_host_key", &[Str(text), Str("")], result, None);
-        r
+        self.note("add_host_key", &[Bytes(wire.as_slice())], Outcome::Str(line.clone()), None);
+        line
     }
 
     // Connections.

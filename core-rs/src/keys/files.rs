@@ -1,5 +1,6 @@
-//! Private key files in the formats operators have: OpenSSH's (in [`super::openssh`]), and the PEM forms
-//! OpenSSL and `ssh-keygen -m` write: PKCS#1 RSA, SEC1 EC and PKCS#8, plain or encrypted (PBES2).
+//! Private key files in the formats operators have: OpenSSH's (in [`super::openssh`]), PuTTY's (in
+//! [`super::ppk`]), JWKs (in [`super::jwk`]), PKCS#12 (in [`super::pkcs12`], from bytes), and the PEM forms OpenSSL and `ssh-keygen -m` write: PKCS#1 RSA, SEC1 EC and PKCS#8, plain
+//! or encrypted (PBES2).
 //! Every decoded secret is held in a type that wipes it on drop.
 
 use alloc::format;
@@ -10,11 +11,15 @@ use ecdsa::elliptic_curve::pkcs8::AssociatedOid;
 use ed25519_dalek::SigningKey;
 use pkcs8::der::Decode;
 use pkcs8::{DecodePrivateKey, EncryptedPrivateKeyInfo, PrivateKeyInfo};
+use rand_core::CryptoRngCore;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::RsaPrivateKey;
 use zeroize::Zeroizing;
 
 use super::{HostKey, KeyError};
+
+/// `ssh-keygen -t rsa`'s default size.
+pub const RSA_DEFAULT_BITS: u32 = 3072;
 
 const PEM: &str = "damaged PEM key file";
 const PKCS8: &str = "damaged PKCS#8 key";
@@ -25,10 +30,31 @@ fn bad<E>(why: &'static str) -> impl Fn(E) -> KeyError {
 }
 
 impl HostKey {
+    /// Reads a private key file given as bytes: a PKCS#12 file (binary DER), or any text format
+    /// [`HostKey::from_file`] reads (in UTF-8).
+    pub fn from_bytes(bytes: &[u8], passphrase: Option<&str>) -> Result<Self, KeyError> {
+        if super::pkcs12::is_pkcs12(bytes) {
+            return super::pkcs12::read(bytes, passphrase);
+        }
+        let text = core::str::from_utf8(bytes).map_err(|_| KeyError::Unsupported("binary key files other than PKCS#12".into()))?;
+        Self::from_file(text, passphrase)
+    }
+
     /// Reads a private key file of any supported format; `passphrase` opens an encrypted one and is
     /// ignored for a plain one, as `ssh-keygen` does.
     pub fn from_file(text: &str, passphrase: Option<&str>) -> Result<Self, KeyError> {
         let text = text.trim();
+        if super::ppk::is_ppk(text) {
+            return super::ppk::read(text, passphrase);
+        }
+        if super::jwk::is_jwk(text) {
+            return super::jwk::read(text);
+        }
+        // A PKCS#12 file in base64 (`base64 -w0 FILE`), so that it travels as text.
+        if text.starts_with("MI") && !text.contains(char::is_whitespace) {
+            let der = Zeroizing::new(Base64::decode_vec(text).map_err(|_| KeyError::Malformed("bad base64 in a PKCS#12 file"))?);
+            return super::pkcs12::read(&der, passphrase);
+        }
         let label = text
             .strip_prefix("-----BEGIN ")
             .and_then(|t| t.split_once("-----"))
@@ -65,6 +91,41 @@ impl HostKey {
             other => Err(KeyError::Unsupported(format!("{other} files"))),
         }
     }
+
+    /// A new ed25519 key.
+    pub fn generate_ed25519(rng: &mut impl CryptoRngCore) -> Self {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(seed.as_mut());
+        HostKey::Ed25519(SigningKey::from_bytes(&seed))
+    }
+
+    /// A new key as `ssh-keygen -t kind -b bits` makes it (`bits` 0: its default): `ed25519`; `ecdsa` of 256
+    /// (the default), 384 or 521 bits; `rsa` of 2048 to 8192 bits, 3072 by default, exponent 65537. The
+    /// generator must be a CSPRNG.
+    pub fn generate(rng: &mut impl CryptoRngCore, kind: &str, bits: u32) -> Result<Self, KeyError> {
+        let refuse = |why: &str| Err(KeyError::Refused(format!("{kind} keys of {bits} bits: {why}")));
+        match (kind, bits) {
+            ("ed25519", 0 | 256) => Ok(Self::generate_ed25519(rng)),
+            ("ed25519", _) => refuse("ed25519 keys have 256"),
+            ("ecdsa", 0 | 256) => Ok(HostKey::EcdsaP256(p256::ecdsa::SigningKey::random(rng))),
+            ("ecdsa", 384) => Ok(HostKey::EcdsaP384(p384::ecdsa::SigningKey::random(rng))),
+            ("ecdsa", 521) => Ok(HostKey::p521(ecdsa::SigningKey::random(rng))),
+            ("ecdsa", _) => refuse("256, 384 or 521"),
+            ("rsa", 0) => Self::generate(rng, kind, RSA_DEFAULT_BITS),
+            // Past 8192 bits generation takes minutes in wasm, and `RSA_MAX_BITS` is for reading keys.
+            ("rsa", 2048..=8192) => HostKey::rsa(
+                RsaPrivateKey::new(rng, bits as usize).map_err(|_| KeyError::Refused(format!("no {bits}-bit RSA key could be made")))?,
+            ),
+            ("rsa", _) => refuse("from 2048 to 8192"),
+            _ => Err(KeyError::Unsupported(format!("generating {kind} keys (ed25519, ecdsa or rsa)"))),
+        }
+    }
+
+    /// Writes the key as an unencrypted `openssh-key-v1` file, as `ssh-keygen -N ''` does (`check`: the
+    /// file's check word); the text is the caller's to zeroize.
+    pub fn to_openssh(&self, comment: &str, check: u32) -> String {
+        super::openssh::write(self, comment, check)
+    }
 }
 
 /// The bytes between `-----BEGIN label-----` and `-----END label-----`. The base64 text is the key too:
@@ -81,7 +142,7 @@ fn unarmour(text: &str, label: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
 }
 
 /// A PKCS#8 `PrivateKeyInfo`, by its algorithm's OID.
-fn pkcs8(der: &[u8]) -> Result<HostKey, KeyError> {
+pub(super) fn pkcs8(der: &[u8]) -> Result<HostKey, KeyError> {
     let info = PrivateKeyInfo::from_der(der).map_err(bad(PKCS8))?;
     let oid = info.algorithm.oid;
     if oid == ed25519_dalek::pkcs8::ALGORITHM_OID {

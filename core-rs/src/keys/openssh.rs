@@ -1,17 +1,15 @@
 //! OpenSSH's private key file, `openssh-key-v1` (OpenSSH PROTOCOL.key): plain, or passphrase-protected as
 //! `ssh-keygen` writes it (bcrypt-pbkdf, aes256-ctr). Written out by hand over the crate's [`Reader`] and
 //! [`Writer`]: the `ssh-key` crate does the same but costs 26 KiB of gzipped wasm for ciphers and
-//! encodings a server never uses.
+//! encodings a server never uses. The key inside is the canonical form ([`super::private`]).
 
 use alloc::format;
 use alloc::string::String;
 use base64ct::{Base64, Encoding};
 use ctr::cipher::{KeyIvInit, StreamCipher};
-use ed25519_dalek::SigningKey;
-use rsa::{BigUint, RsaPrivateKey};
 use zeroize::Zeroizing;
 
-use super::{HostKey, KeyError, KeyType, PublicKey, RSA_MAX_BITS};
+use super::{HostKey, KeyError};
 use crate::wire::{Reader, Writer};
 
 const PEM_BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
@@ -62,9 +60,7 @@ pub(super) fn read(raw: &[u8], passphrase: Option<&str>) -> Result<HostKey, KeyE
     if p.u32()? != p.u32()? {
         return Err(if encrypted { KeyError::WrongPassphrase } else { KeyError::Malformed("check bytes differ") });
     }
-    let name = p.utf8()?;
-    let key_type = KeyType::from_name(name).ok_or_else(|| KeyError::Unsupported(format!("{name} keys")))?;
-    let key = private_key(key_type, &mut p)?;
+    let key = super::private::read(&mut p)?;
     p.string()?; // comment
                  // Padding 1, 2, 3, ... up to the cipher's block.
     if p.rest().iter().enumerate().any(|(i, &b)| usize::from(b) != i + 1) {
@@ -76,60 +72,14 @@ pub(super) fn read(raw: &[u8], passphrase: Option<&str>) -> Result<HostKey, KeyE
     Ok(key)
 }
 
-/// The key fields after the type name, each type as OpenSSH's `sshkey_private_serialize` writes it.
-fn private_key(key_type: KeyType, p: &mut Reader) -> Result<HostKey, KeyError> {
-    let unusable = || KeyError::Malformed("unusable private key");
-    Ok(match key_type {
-        KeyType::Ed25519 => {
-            let public = p.string()?;
-            // The seed, then the public key again.
-            let seed: [u8; 32] = p.string()?.get(..32).and_then(|s| s.try_into().ok()).ok_or(KeyError::Malformed("short ed25519 key"))?;
-            let key = SigningKey::from_bytes(&seed);
-            if key.verifying_key().as_bytes() != public {
-                return Err(KeyError::Malformed("ed25519 public half does not match the private key"));
-            }
-            HostKey::Ed25519(key)
-        }
-        KeyType::EcdsaP256 | KeyType::EcdsaP384 | KeyType::EcdsaP521 => {
-            if p.string()? != key_type.curve().as_bytes() {
-                return Err(KeyError::Malformed("ECDSA curve does not match the key type"));
-            }
-            p.string()?; // the public point, checked against the outer public key by the caller
-            let d = p.mpint()?;
-            match key_type {
-                KeyType::EcdsaP256 => HostKey::EcdsaP256(p256::ecdsa::SigningKey::from_slice(d).map_err(|_| unusable())?),
-                KeyType::EcdsaP384 => HostKey::EcdsaP384(p384::ecdsa::SigningKey::from_slice(d).map_err(|_| unusable())?),
-                _ => HostKey::p521(ecdsa::SigningKey::from_slice(d).map_err(|_| unusable())?),
-            }
-        }
-        KeyType::Rsa => {
-            let n = p.mpint()?;
-            // Bounded before the arithmetic of the checks below.
-            if n.len() * 8 > RSA_MAX_BITS {
-                return Err(KeyError::Refused(format!("RSA key over {RSA_MAX_BITS} bits")));
-            }
-            let (n, e, d) = (BigUint::from_bytes_be(n), BigUint::from_bytes_be(p.mpint()?), BigUint::from_bytes_be(p.mpint()?));
-            p.mpint()?; // iqmp, which the rsa crate computes again
-            let primes = alloc::vec![BigUint::from_bytes_be(p.mpint()?), BigUint::from_bytes_be(p.mpint()?)];
-            // from_components checks that the primes make n and that d inverts e.
-            HostKey::rsa(RsaPrivateKey::from_components(n, e, d, primes).map_err(|_| unusable())?)?
-        }
-    })
-}
-
-/// An unencrypted file holding an ed25519 key, as `ssh-keygen -N ''` writes it. Every buffer that holds the
-/// private key on the way is sized up front and zeroized; the returned text is the caller's to zeroize.
-pub(super) fn write_ed25519(key: &SigningKey, comment: &str, check: u32) -> String {
-    let public = PublicKey::Ed25519(key.verifying_key()).blob();
-    let name = KeyType::Ed25519.name().as_bytes();
-    // Check bytes, key type, public key, secret key, comment and up to 7 bytes of padding.
-    let mut private = Zeroizing::new(Writer::with_capacity(8 + 4 + name.len() + 36 + 68 + 4 + comment.len() + 7));
-    private.u32(check).u32(check);
-    let mut secret = Zeroizing::new([0u8; 64]);
-    secret.get_mut(..32).unwrap_or_default().copy_from_slice(key.as_bytes());
-    secret.get_mut(32..).unwrap_or_default().copy_from_slice(key.verifying_key().as_bytes());
-    private.string(name).string(key.verifying_key().as_bytes()).string(secret.as_ref());
-    private.string(comment.as_bytes());
+/// An unencrypted file holding `key`, as `ssh-keygen -N ''` writes it. Every buffer that holds the private
+/// key on the way is sized up front and zeroized; the returned text is the caller's to zeroize.
+pub(super) fn write(key: &HostKey, comment: &str, check: u32) -> String {
+    let public = key.public().blob();
+    let wire = key.to_wire();
+    // Check bytes, the key, comment and up to 7 bytes of padding.
+    let mut private = Zeroizing::new(Writer::with_capacity(8 + wire.len() + 4 + comment.len() + 7));
+    private.u32(check).u32(check).raw(wire.as_slice()).string(comment.as_bytes());
     let mut pad = 1u8;
     while private.len() % 8 != 0 {
         private.u8(pad);

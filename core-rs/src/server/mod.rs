@@ -16,7 +16,9 @@ use crate::config::Config;
 use crate::crypto::rng::EntropyPool;
 use crate::error::Error;
 use crate::event::{AuthReply, Event};
-use crate::keys::{self, HostKey, KeyError};
+#[cfg(feature = "files")]
+use crate::keys::KeyError;
+use crate::keys::{self, HostKey};
 use crate::msg::DisconnectReason;
 use crate::transport::session::Ctx;
 pub use crate::transport::session::KEX_TIMEOUT_MS;
@@ -119,34 +121,39 @@ impl Server {
         &mut self.config
     }
 
-    /// Adds a host key from a private key file of any format [`HostKey::from_file`] reads, opening an
-    /// encrypted one with `passphrase`; replaces a key of the same type.
-    pub fn add_host_key_openssh(&mut self, text: &str, passphrase: Option<&str>) -> Result<String, KeyError> {
-        let key = HostKey::from_file(text, passphrase)?;
+    /// Installs a host key, replacing one of the same type; returns its public line.
+    pub fn add_host_key(&mut self, key: HostKey) -> String {
         let line = key.public().to_openssh_line();
         self.host_keys.retain(|k| k.key_type() != key.key_type());
         self.host_keys.push(key);
-        Ok(line)
+        line
     }
 
-    /// Adds a key the server will move to, from a file as [`Server::add_host_key_openssh`] takes it: clients
-    /// learn it after login (`hostkeys-00@openssh.com`) and may ask for proof that the server holds it, so that
-    /// OpenSSH's `UpdateHostKeys` adds it to `known_hosts` before the server signs with it. It is never used
-    /// in a key exchange; any number of any type may wait.
-    pub fn add_next_host_key_openssh(&mut self, text: &str, passphrase: Option<&str>) -> Result<String, KeyError> {
-        let key = HostKey::from_file(text, passphrase)?;
+    /// Adds a host key from a private key file of any format [`HostKey::from_file`] reads, opening an
+    /// encrypted one with `passphrase`; replaces a key of the same type.
+    #[cfg(feature = "files")]
+    pub fn add_host_key_openssh(&mut self, text: &str, passphrase: Option<&str>) -> Result<String, KeyError> {
+        Ok(self.add_host_key(HostKey::from_file(text, passphrase)?))
+    }
+
+    /// Adds a key the server will move to; returns its public line. Clients learn it after login
+    /// (`hostkeys-00@openssh.com`) and may ask for proof that the server holds it, so that OpenSSH's
+    /// `UpdateHostKeys` adds it to `known_hosts` before the server signs with it. It is never used in a key
+    /// exchange; any number of any type may wait.
+    pub fn add_next_host_key(&mut self, key: HostKey) -> String {
         let line = key.public().to_openssh_line();
         let blob = key.public().blob();
         self.next_host_keys.retain(|k| k.public().blob() != blob);
         self.next_host_keys.push(key);
-        Ok(line)
+        line
     }
 
     /// Generates an ed25519 host key, installs it and returns it as an OpenSSH private key file.
+    #[cfg(feature = "files")]
     pub fn generate_host_key(&mut self, comment: &str) -> String {
-        let (key, text) = HostKey::generate_ed25519(&mut self.rng, comment);
-        self.host_keys.retain(|k| k.key_type() != key.key_type());
-        self.host_keys.push(key);
+        let key = HostKey::generate_ed25519(&mut self.rng);
+        let text = key.to_openssh(comment, rand_core::RngCore::next_u32(&mut self.rng));
+        self.add_host_key(key);
         text
     }
 

@@ -28,7 +28,7 @@ pub fn host_key() -> HostKey {
 
 pub fn test_server() -> Server {
     let mut s = Server::new(b"wasshd integration tests: fixed server seed");
-    s.add_host_key_openssh(&host_key().to_openssh("host", 0x1234_5678).unwrap(), None).unwrap();
+    s.add_host_key_openssh(&host_key().to_openssh("host", 0x1234_5678), None).unwrap();
     s
 }
 

@@ -41,10 +41,16 @@ pub fn client(config: Config, seed: &[u8], now: u64) -> Result<Client, Error> {
     Ok(Client::new(config, seed, now))
 }
 
-/// The user's key for `publickey`: a private key file (OpenSSH, PKCS#1, SEC1 or PKCS#8), opened with
+/// The user's key for `publickey` in the canonical form (`wasshd_core::keys::private`).
+pub fn login_key_wire(wire: &[u8]) -> Result<HostKey, Error> {
+    HostKey::from_wire(wire).map_err(|e| key_error(e, "private key", code::INVALID_ARGUMENT))
+}
+
+/// The user's key for `publickey`: a private key file of any format `HostKey::from_bytes` reads, opened with
 /// `passphrase` if it is encrypted (empty: none).
-pub fn login_key(text: &str, passphrase: &str) -> Result<HostKey, Error> {
-    HostKey::from_file(text, Some(passphrase).filter(|p| !p.is_empty())).map_err(|e| key_error(e, "private key", code::INVALID_ARGUMENT))
+#[cfg(feature = "files")]
+pub fn login_key(file: &[u8], passphrase: &str) -> Result<HostKey, Error> {
+    HostKey::from_bytes(file, Some(passphrase).filter(|p| !p.is_empty())).map_err(|e| key_error(e, "private key", code::INVALID_ARGUMENT))
 }
 
 /// A `pty-req` (RFC 4254 §6.2) sized in characters only; `modes` are encoded terminal modes (§8), empty for
@@ -181,8 +187,7 @@ mod tests {
     #[test]
     fn bad_arguments_keep_the_reference_codes() {
         assert_eq!(client(Config::default(), &[0; 31], 0).err().map(|e| e.code), Some(129));
-        let e = login_key("-----BEGIN OPENSSH PRIVATE KEY-----\n!!\n-----END OPENSSH PRIVATE KEY-----", "").err();
-        assert_eq!(e.map(|e| e.code), Some(129));
-        assert_eq!(login_key("not a key", "").err().map(|e| e.code), Some(1303));
+        assert_eq!(login_key_wire(b"\0\0\0\x0bssh-ed25519\0").err().map(|e| e.code), Some(129));
+        assert_eq!(login_key_wire(b"\0\0\0\x07ssh-dss").err().map(|e| e.code), Some(1303));
     }
 }

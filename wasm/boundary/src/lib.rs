@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use wasshd_core::auth::Method;
 use wasshd_core::connection::ChannelRequest;
 use wasshd_core::event::{AuthRequest, KexSummary};
-use wasshd_core::keys::{CertType, Certificate, KeyError};
+use wasshd_core::keys::{CertType, Certificate, HostKey, KeyError};
 use wasshd_core::wipe::{wipe, wipe_vec, SecretBytes};
 use wasshd_core::wire::Writer;
 use wasshd_core::{AuthMethod, AuthReply, CommandError, Event, Server};
@@ -79,7 +79,7 @@ pub fn server(seed: &[u8]) -> Result<Server, Error> {
     Ok(Server::new(seed))
 }
 
-fn check_seed(seed: &[u8]) -> Result<(), Error> {
+pub fn check_seed(seed: &[u8]) -> Result<(), Error> {
     if seed.len() < 32 {
         return Err(invalid("the seed must be at least 32 random bytes".into()));
     }
@@ -107,17 +107,41 @@ pub(crate) fn key_error(e: KeyError, what: &str, other: u32) -> Error {
     Error { code, message: format!("{what}: {e}") }
 }
 
-/// Installs a private key file (OpenSSH, PKCS#1, SEC1 or PKCS#8), opened with `passphrase` if it is
-/// encrypted (empty: none); returns its public line.
-pub fn add_host_key(server: &mut Server, text: &str, passphrase: &str) -> Result<String, Error> {
-    server.add_host_key_openssh(text, Some(passphrase).filter(|p| !p.is_empty())).map_err(|e| key_error(e, "host key", code::NO_HOST_KEY))
+/// A host key from a private key file of any format `HostKey::from_bytes` reads, opened with `passphrase` if
+/// it is encrypted (empty: none).
+#[cfg(feature = "files")]
+pub fn host_key_file(file: &[u8], passphrase: &str) -> Result<HostKey, Error> {
+    HostKey::from_bytes(file, Some(passphrase).filter(|p| !p.is_empty())).map_err(|e| key_error(e, "host key", code::NO_HOST_KEY))
 }
 
-/// Adds a key the server will move to: named to clients after login, never used in a key exchange.
-pub fn add_next_host_key(server: &mut Server, text: &str, passphrase: &str) -> Result<String, Error> {
-    server
-        .add_next_host_key_openssh(text, Some(passphrase).filter(|p| !p.is_empty()))
-        .map_err(|e| key_error(e, "host key", code::NO_HOST_KEY))
+/// A new key as `ssh-keygen -t kind -b bits -N '' -C comment` makes it (`HostKey::generate`; `bits` 0: the
+/// type's default), as an unencrypted OpenSSH private key file.
+#[cfg(feature = "files")]
+pub fn generate_key_file(
+    rng: &mut impl rand_core::CryptoRngCore,
+    kind: &str,
+    bits: u32,
+    comment: &str,
+) -> Result<Zeroizing<String>, Error> {
+    let key = HostKey::generate(rng, kind, bits).map_err(|e| key_error(e, "new key", code::INVALID_ARGUMENT))?;
+    Ok(Zeroizing::new(key.to_openssh(comment, rng.next_u32())))
+}
+
+/// Installs a private key file (see [`host_key_file`]); returns its public line.
+#[cfg(feature = "files")]
+pub fn add_host_key(server: &mut Server, text: &str, passphrase: &str) -> Result<String, Error> {
+    Ok(server.add_host_key(host_key_file(text.as_bytes(), passphrase)?))
+}
+
+/// Installs a host key in the canonical form (`wasshd_core::keys::private`); returns its public line.
+pub fn install_host_key(server: &mut Server, wire: &[u8]) -> Result<String, Error> {
+    Ok(server.add_host_key(HostKey::from_wire(wire).map_err(|e| key_error(e, "host key", code::NO_HOST_KEY))?))
+}
+
+/// Installs a key the server will move to, in the canonical form: named to clients after login, never used in
+/// a key exchange; returns its public line.
+pub fn install_next_host_key(server: &mut Server, wire: &[u8]) -> Result<String, Error> {
+    Ok(server.add_next_host_key(HostKey::from_wire(wire).map_err(|e| key_error(e, "host key", code::NO_HOST_KEY))?))
 }
 
 /// The installed host keys' fingerprints, `hash` `sha256` or `md5`, as `ssh-keygen -l` prints them.

@@ -75,9 +75,14 @@ impl GuestCore for Core {
         self.with(|s| boundary::add_host_key(s, &text, &passphrase)).map_err(wit)
     }
 
-    fn add_next_host_key(&self, private_key: String, passphrase: String) -> Result<String, Error> {
-        let (text, passphrase) = (Zeroizing::new(private_key), Zeroizing::new(passphrase));
-        self.with(|s| boundary::add_next_host_key(s, &text, &passphrase)).map_err(wit)
+    fn install_host_key(&self, key: Vec<u8>) -> Result<String, Error> {
+        let key = Zeroizing::new(key);
+        self.with(|s| boundary::install_host_key(s, &key)).map_err(wit)
+    }
+
+    fn install_next_host_key(&self, key: Vec<u8>) -> Result<String, Error> {
+        let key = Zeroizing::new(key);
+        self.with(|s| boundary::install_next_host_key(s, &key)).map_err(wit)
     }
 
     fn host_key_fingerprints(&self, hash: String) -> Result<Vec<String>, Error> {
