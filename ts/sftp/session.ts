@@ -145,6 +145,8 @@ export class SftpSession {
       this.closed = true;
       await Promise.all(this.inFlight);
       await this.closeAll();
+      // EOF to the client, once every reply is out (after a failure the channel is closing already).
+      await this.writer.close().catch(() => {});
     }
   }
 
