@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { SftpStatus } from '../../ts/sftp/codec.js';
+import { encodeRequest, SftpStatus } from '../../ts/sftp/codec.js';
 import { SftpError } from '../../ts/sftp/filesystem.js';
 import { MemoryFileSystem } from '../../ts/sftp/memory.js';
 import { SftpSession, type SftpSessionOptions } from '../../ts/sftp/session.js';
@@ -75,6 +75,15 @@ describe('SftpSession', () => {
     const replies = await Promise.all(Array.from({ length: 10_000 }, (_, i) => client.send({ type: i % 2 ? 'stat' : 'realpath', path: '/' })));
     expect(replies.filter((r) => r.type === 'attrs').length).toBe(5000);
     expect(replies.filter((r) => r.type === 'name').length).toBe(5000);
+  });
+
+  it('reads packets split anywhere across the channel\'s chunks, a byte at a time included', async () => {
+    const { client } = await session();
+    const writes = Array.from({ length: 40 }, (_, i) => ({ id: 1000 + i, packet: encodeRequest({ type: 'realpath', id: 1000 + i, path: `/d${i}/..` }) }));
+    const replies = writes.map((w) => client.reply(w.id));
+    const stream = Uint8Array.from(writes.flatMap((w) => [...w.packet]));
+    for (let at = 0, step = 1; at < stream.length; at += step, step = (step % 7) + 1) await client.write(stream.slice(at, at + step));
+    expect((await Promise.all(replies)).every((r) => r.type === 'name' && r.names[0]!.filename === '/')).toBe(true);
   });
 
   it('serves at most maxOutstanding requests at once, reading on as they finish', async () => {

@@ -335,19 +335,22 @@ function u32List(bytes: Uint8Array): number[] {
   return Array.from({ length: bytes.length / 4 }, (_, i) => view.getUint32(i * 4));
 }
 
+/** INIT's and VERSION's fields: a version, then extension name and data pairs to the end of the packet. */
+function versionFields(r: SftpReader): { version: number; extensions: [string, string][] } {
+  const version = r.u32();
+  const extensions: [string, string][] = [];
+  while (r.remaining > 0) extensions.push([r.string(), r.string()]);
+  return { version, extensions };
+}
+
 /**
- * Decodes one packet body (type, id, fields; no length prefix). Throws SftpCodecError on anything malformed:
- * `requestId` then says whether the id was readable, so the caller can answer BAD_MESSAGE to it.
+ * Decodes one packet body (type, id, fields; no length prefix). Throws SftpCodecError on anything malformed
+ * (the caller reads the id itself, to answer BAD_MESSAGE to it).
  */
 export function decodeRequest(body: Uint8Array): SftpRequest {
   const r = new SftpReader(body);
   const type = r.u8();
-  if (type === Fxp.Init) {
-    const version = r.u32();
-    const extensions: [string, string][] = [];
-    while (r.remaining > 0) extensions.push([r.string(), r.string()]);
-    return { type: 'init', version, extensions };
-  }
+  if (type === Fxp.Init) return { type: 'init', ...versionFields(r) };
   const id = r.u32();
   const req = decodeFields(type, id, r);
   r.end();
@@ -497,12 +500,7 @@ export function encodeReply(reply: SftpReply): Uint8Array {
 export function decodeReply(body: Uint8Array): SftpReply {
   const r = new SftpReader(body);
   const type = r.u8();
-  if (type === Fxp.Version) {
-    const version = r.u32();
-    const extensions: [string, string][] = [];
-    while (r.remaining > 0) extensions.push([r.string(), r.string()]);
-    return { type: 'version', version, extensions };
-  }
+  if (type === Fxp.Version) return { type: 'version', ...versionFields(r) };
   const id = r.u32();
   let reply: SftpReply;
   switch (type) {

@@ -85,6 +85,55 @@ function openFlags(pflags: number): SftpOpenFlags {
 /** Requests that change the filesystem, refused in a read-only session. */
 const WRITES = new Set<SftpRequest['type']>(['write', 'setstat', 'lsetstat', 'fsetstat', 'mkdir', 'rmdir', 'remove', 'rename', 'posix-rename', 'hardlink', 'symlink', 'copy-data']);
 
+/**
+ * The channel's bytes as they came, cut into packets: a packet within one chunk is a view of it, one that
+ * spans chunks is copied once into its own buffer (a packet is never copied twice, however it was split).
+ */
+class ByteQueue {
+  private chunks: Uint8Array[] = [];
+  /** Bytes of the first chunk already taken. */
+  private offset = 0;
+  length = 0;
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /** The first 4 bytes as a big-endian uint32; `length` must be at least 4. */
+  peekU32(): number {
+    const head = this.chunks[0]!;
+    if (head.length - this.offset >= 4) return new DataView(head.buffer, head.byteOffset + this.offset, 4).getUint32(0);
+    return new DataView(this.peek(4).buffer).getUint32(0);
+  }
+
+  private peek(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let filled = 0;
+    for (let i = 0, from = this.offset; filled < n; i++, from = 0) {
+      const piece = this.chunks[i]!.subarray(from, from + n - filled);
+      out.set(piece, filled);
+      filled += piece.length;
+    }
+    return out;
+  }
+
+  /** The first `n` bytes (at most `length`), removed from the queue. */
+  take(n: number): Uint8Array {
+    const head = this.chunks[0]!;
+    let out: Uint8Array;
+    if (head.length - this.offset >= n) out = head.subarray(this.offset, this.offset + n);
+    else out = this.peek(n);
+    this.length -= n;
+    // Drops the chunks wholly taken; the rest of a partly taken one stays.
+    let left = n + this.offset;
+    while (this.chunks.length > 0 && left >= this.chunks[0]!.length) left -= this.chunks.shift()!.length;
+    this.offset = left;
+    return out;
+  }
+}
+
 export class SftpSession {
   private readonly fs: SftpFileSystem<unknown, unknown>;
   private readonly readOnly: boolean;
@@ -115,29 +164,22 @@ export class SftpSession {
   /** Serves until the client's EOF or close, or a packet that ends the session; then closes what is open. */
   async run(): Promise<void> {
     const reader = this.streams.readable.getReader();
-    let buf: Uint8Array = new Uint8Array(0);
+    const input = new ByteQueue();
     try {
       for (;;) {
-        while (!this.closed && buf.length >= 4) {
-          const length = new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0);
+        while (!this.closed && input.length >= 4) {
+          const length = input.peekU32();
           // Checked before waiting for (and so holding) the bytes it announces.
           if (length === 0 || length > MAX_PACKET_LENGTH) return await this.fail(reader);
-          if (buf.length < 4 + length) break;
-          const body = buf.subarray(4, 4 + length);
-          buf = buf.subarray(4 + length);
+          if (input.length < 4 + length) break;
+          const body = input.take(4 + length).subarray(4);
           if (!this.admit(body)) return await this.fail(reader);
           await this.slot();
         }
         if (this.closed) return;
         const { value, done } = await reader.read();
         if (done) return;
-        if (buf.length === 0) buf = value;
-        else {
-          const joined = new Uint8Array(buf.length + value.length);
-          joined.set(buf);
-          joined.set(value, buf.length);
-          buf = joined;
-        }
+        input.push(value);
       }
     } catch {
       // The channel closed under a read or a write: nothing is left to answer.
