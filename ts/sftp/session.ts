@@ -56,6 +56,9 @@ interface Handle {
 const refuse = (status: SftpStatus, message: string) => new SftpError(status, message);
 const readOnlyError = () => refuse(SftpStatus.PermissionDenied, 'read-only session');
 
+/** A handle's bytes as the key of the session's handle table; ours are short decimal numbers, so a long one is none. */
+const handleKey = (raw: Uint8Array): string => (raw.length > 16 ? '' : String.fromCharCode(...raw));
+
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** `ls -l`'s line for a READDIR entry, as OpenSSH's sftp-server writes it (OpenSSH's `ls -l` shows it as is). */
@@ -256,7 +259,7 @@ export class SftpSession {
   }
 
   private handle(raw: Uint8Array, kind: Handle['kind']): Handle {
-    const h = this.handles.get(new TextDecoder().decode(raw));
+    const h = this.handles.get(handleKey(raw));
     if (!h || h.kind !== kind) throw refuse(SftpStatus.Failure, 'invalid handle');
     return h;
   }
@@ -328,7 +331,7 @@ export class SftpSession {
         return { type: 'handle', id, handle: this.newHandle('dir', dir, false) };
       }
       case 'close': {
-        const key = new TextDecoder().decode(req.handle);
+        const key = handleKey(req.handle);
         const h = this.handles.get(key);
         if (!h) throw refuse(SftpStatus.Failure, 'invalid handle');
         this.handles.delete(key);
