@@ -40,6 +40,8 @@ export interface SftpSessionOptions {
 
 /** Data that requests in flight may hold (reads asked for, writes carried) before the session stops reading. */
 const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+/** Replies up to this size are joined with their neighbours into one channel write (`send`). */
+const COALESCE_BELOW = 4096;
 /** Chunk copy-data moves at a time. */
 const COPY_CHUNK = 64 * 1024;
 
@@ -152,6 +154,9 @@ export class SftpSession {
   private initialized = false;
   private closed = false;
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** Replies waiting for the write under way (see `send`). */
+  private readonly outbox: { packet: Uint8Array; resolve(): void; reject(e: unknown): void }[] = [];
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly streams: ChannelStreams,
@@ -243,7 +248,7 @@ export class SftpSession {
     this.outstanding++;
     this.bytesInFlight += bytes;
     const done: Promise<void> = reply
-      .then((r) => this.writer.write(encodeReply(r)))
+      .then((r) => this.send(encodeReply(r)))
       .catch(() => {
         // The channel is gone: stop reading, the rest is answered to nobody.
         this.closed = true;
@@ -256,6 +261,45 @@ export class SftpSession {
         this.slotFreed = undefined;
       });
     this.inFlight.add(done);
+  }
+
+  /**
+   * Writes a reply. Replies that come while a write is under way wait and go out together, the small ones in
+   * one channel message: a put's thousands of 28-byte statuses would otherwise cost a message (and a pass
+   * through the core) each. Resolves once the reply is written.
+   */
+  private send(packet: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.outbox.push({ packet, resolve, reject });
+      this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.outbox.length > 0) {
+      // A large reply (DATA) goes as it is; a run of small ones after it, joined, in one write.
+      let count = 1;
+      let size = this.outbox[0]!.packet.length;
+      if (size <= COALESCE_BELOW) {
+        while (count < this.outbox.length && this.outbox[count]!.packet.length <= COALESCE_BELOW && size < COALESCE_BELOW * 16) size += this.outbox[count++]!.packet.length;
+      }
+      const batch = this.outbox.splice(0, count);
+      let bytes = batch[0]!.packet;
+      if (count > 1) {
+        bytes = new Uint8Array(size);
+        let at = 0;
+        for (const { packet } of batch) {
+          bytes.set(packet, at);
+          at += packet.length;
+        }
+      }
+      try {
+        await this.writer.write(bytes);
+        for (const b of batch) b.resolve();
+      } catch (e) {
+        for (const b of [...batch, ...this.outbox.splice(0)]) b.reject(e);
+      }
+    }
   }
 
   private handle(raw: Uint8Array, kind: Handle['kind']): Handle {
