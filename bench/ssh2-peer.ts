@@ -3,7 +3,7 @@
  * package that offers the demo server's benchmark commands with the same semantics.
  *
  *   tsx bench/ssh2-peer.ts --port N --user NAME:PASSWORD --host-key FILE [--listen ADDR]
- *                          [--authorized-keys FILE] [--memory-probe]
+ *                          [--authorized-keys FILE] [--memory-probe] [--sftp-root DIR]
  *
  * Prints `listening on ADDR:PORT` once ready. Exec commands (no pty, bytes pass untouched):
  *   sink      reads stdin to EOF, prints the byte count and a newline, exits 0
@@ -12,7 +12,8 @@
  *   true      exits 0
  *   sleep MS  waits MS milliseconds (at most 2^31-1), exits 0
  * Anything else prints a message on stderr and exits 127. Password authentication, and publickey for the keys of `--authorized-keys` (the
- * signature checked). `--memory-probe` (with node --expose-gc) answers SIGUSR2 as memory-probe.ts says.
+ * signature checked). `--memory-probe` (with node --expose-gc) answers SIGUSR2 as memory-probe.ts says. `--sftp-root DIR` serves subsystem
+ * `sftp` from DIR with ssh2's own SFTP stream (bench/ssh2-sftp.ts).
  */
 
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -21,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { ParsedKey, PublicKeyAuthContext, ServerChannel } from 'ssh2';
 import { CommandLine } from '../ts/demo/cli.js';
+import { serveSftpFrom } from './ssh2-sftp.js';
 import { answerMemoryProbes } from './suite/memory-probe.js';
 
 const { Server, utils } = ssh2;
@@ -46,7 +48,7 @@ for (let i = 0; i < SOURCE_PATTERN.length; i++) SOURCE_PATTERN[i] = i % SOURCE_P
 const MAX_SLEEP_MS = 2 ** 31 - 1;
 
 const USAGE = `usage: tsx bench/ssh2-peer.ts --port N --user NAME:PASSWORD --host-key FILE [--listen ADDR]
-                              [--authorized-keys FILE] [--memory-probe]`;
+                              [--authorized-keys FILE] [--memory-probe] [--sftp-root DIR]`;
 
 const cli: CommandLine = new CommandLine('ssh2 peer', USAGE);
 
@@ -58,6 +60,7 @@ interface Options {
   hostKey: string;
   authorizedKeys: ParsedKey[];
   memoryProbe: boolean;
+  sftpRoot: string | undefined;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -68,6 +71,7 @@ function parseArgs(argv: string[]): Options {
     'host-key': { type: 'string' },
     'authorized-keys': { type: 'string' },
     'memory-probe': { type: 'boolean', default: false },
+    'sftp-root': { type: 'string' },
   });
   const { listen, port, user, 'host-key': hostKey } = values;
   if (port === undefined || user === undefined || hostKey === undefined) cli.fail('--port, --user and --host-key are required');
@@ -76,7 +80,7 @@ function parseArgs(argv: string[]): Options {
   if (colon < 1) cli.fail(`--user wants NAME:PASSWORD, got ${user}`);
   const file = values['authorized-keys'];
   const authorizedKeys = file === undefined ? [] : readAuthorizedKeys(file);
-  return { listen, port: Number(port), user: user.slice(0, colon), password: user.slice(colon + 1), hostKey, authorizedKeys, memoryProbe: values['memory-probe'] };
+  return { listen, port: Number(port), user: user.slice(0, colon), password: user.slice(colon + 1), hostKey, authorizedKeys, memoryProbe: values['memory-probe'], sftpRoot: values['sftp-root'] };
 }
 
 /** The keys of an authorized_keys file without options (what the benchmark writes). */
@@ -206,6 +210,8 @@ const server = new Server(
       client.on('session', (acceptSession) => {
         const session = acceptSession();
         session.on('exec', (accept, _reject, info) => run(accept(), info.command));
+        const root = options.sftpRoot;
+        if (root !== undefined) session.on('sftp', (accept) => serveSftpFrom(accept(), root));
       });
     });
     client.on('error', (err) => console.error(`ssh2 peer: client error: ${err.message}`));

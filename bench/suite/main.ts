@@ -3,11 +3,11 @@
  * (bench/ssh2-peer.ts) and Debian's sshd, measured in one run, one table per measure with ratios and a summary
  * line per target (met, MISSED, or not measured).
  *
- *   npm run bench -- [--measure bulk,handshakes,idle,size]... [--only wasshd,ssh2,sshd]
+ *   npm run bench -- [--measure bulk,handshakes,idle,size,sftp]... [--only wasshd,ssh2,sshd]
  *                    [--wasshd-config NAME=VALUE]... [--variant LABEL:NAME=VALUE[,NAME=VALUE]...]...
  *                    [--size MIB] [--ciphers CIPHER[+MAC],...] [--timeout SECONDS]
  *                    [--duration SECONDS] [--warmup SECONDS] [--concurrency N] [--handshake-clients N] [--workers N,...]
- *                    [--connections N] [--client-processes N]
+ *                    [--connections N] [--client-processes N] [--sftp-size MIB]
  *
  * `npm run bench:bulk`, `bench:handshakes`, `bench:idle` and `bench:size` run one measure. `--variant` adds a
  * wasshd column with more settings (`--variant 'wasm:CryptoProvider=wasm'` measures `wasshd (wasm)` beside
@@ -22,6 +22,7 @@ import { handshakes } from './handshakes.js';
 import { idle } from './idle.js';
 import { describeLoad, describeMachine, summaryLine, type Target } from './report.js';
 import { type Kind, makeCredentials, peerVersions, type ServerSpec, SSHD } from './servers.js';
+import { sftp } from './sftp.js';
 import { size } from './size.js';
 
 /** What a measure prints: its table, the notes under it, and how the targets did. */
@@ -32,14 +33,14 @@ export interface Section {
   targets: Target[];
 }
 
-const MEASURES = ['bulk', 'handshakes', 'idle', 'size'] as const;
+const MEASURES = ['bulk', 'handshakes', 'idle', 'size', 'sftp'] as const;
 const KINDS: readonly Kind[] = ['wasshd', 'ssh2', 'sshd'];
 
-const USAGE = `usage: npm run bench -- [--measure bulk,handshakes,idle,size]... [--only wasshd,ssh2,sshd]
+const USAGE = `usage: npm run bench -- [--measure bulk,handshakes,idle,size,sftp]... [--only wasshd,ssh2,sshd]
          [--wasshd-config NAME=VALUE]... [--variant LABEL:NAME=VALUE[,NAME=VALUE]...]...
          [--size MIB] [--ciphers CIPHER[+MAC],...] [--timeout SECONDS]
          [--duration SECONDS] [--warmup SECONDS] [--concurrency N] [--handshake-clients N] [--workers N,...]
-         [--connections N] [--client-processes N]`;
+         [--connections N] [--client-processes N] [--sftp-size MIB]`;
 
 const cli: CommandLine = new CommandLine('bench', USAGE);
 
@@ -59,6 +60,7 @@ function parseArgs(argv: string[]) {
     workers: { type: 'string', default: '1,2' },
     connections: { type: 'string', default: '2000' },
     'client-processes': { type: 'string', default: '4' },
+    'sftp-size': { type: 'string', default: '256' },
   });
   const positive = (flag: string, v: string): number => {
     const n = Number(v);
@@ -97,6 +99,7 @@ function parseArgs(argv: string[]) {
       clients: positive('handshake-clients', values['handshake-clients']),
       workers,
     },
+    sftp: { sizeMiB: positive('sftp-size', values['sftp-size']), cipher: suites[0]!.cipher, timeoutMs: positive('timeout', values.timeout) * 1000 },
     idle: { connections: positive('connections', values.connections), clientProcesses: positive('client-processes', values['client-processes']), concurrency: 8 },
   };
 }
@@ -139,6 +142,9 @@ async function main(): Promise<void> {
         break;
       case 'size':
         section = size();
+        break;
+      case 'sftp':
+        section = await sftp(o.specs, keys, o.sftp);
         break;
     }
     print(section);

@@ -99,11 +99,13 @@ export interface StartOptions {
   probe?: boolean;
   /** sshd_config lines for this measure (its ciphers, MACs, key exchange). */
   sshdConfig?: string[];
+  /** wasshd and ssh2: more flags of their command lines (`--sftp-root DIR`). */
+  extraArgs?: string[];
 }
 
 export function startServer(spec: ServerSpec, keys: Credentials, options: StartOptions): Promise<Server> {
   if (spec.kind === 'sshd') return startSshd(spec, keys, options);
-  const common = ['--port', '0', '--listen', '127.0.0.1', '--user', `${BENCH_USER}:${keys.password}`, '--host-key', keys.hostKey, '--authorized-keys', keys.authorizedKeys];
+  const common = ['--port', '0', '--listen', '127.0.0.1', '--user', `${BENCH_USER}:${keys.password}`, '--host-key', keys.hostKey, '--authorized-keys', keys.authorizedKeys, ...(options.extraArgs ?? [])];
   const probing = options.probe === true;
   if (spec.kind === 'ssh2') return startNode(spec, 'bench/ssh2-peer.ts', [...common, ...(probing ? ['--memory-probe'] : [])], probing);
   const limits = [

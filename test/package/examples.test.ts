@@ -1,11 +1,13 @@
 /**
- * The server examples (examples/two-factor, examples/bastion) on the built package, installed in a project of
- * their own, with Debian's OpenSSH: the two-factor login and every way short of it; the bastion carrying
- * `ssh -J` to the Node demo and refusing everything else. A refused login comes from a loopback address of
+ * The server examples (examples/two-factor, examples/bastion, examples/sftp-drop-box) on the built package,
+ * installed in a project of their own, with Debian's OpenSSH: the two-factor login and every way short of it;
+ * the bastion carrying `ssh -J` to the Node demo and refusing everything else; the drop box taking uploads
+ * with `sftp` and refusing everything else. A refused login comes from a loopback address of
  * its own (`ssh -b`), so that the servers' per-source penalties never refuse the next test.
  */
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeUserKey, run, startDemo, testData, type Demo } from '../helpers/demo.js';
@@ -18,7 +20,7 @@ const unknownKey = makeUserKey();
 const running: Running[] = [];
 
 beforeAll(() => {
-  app = installBuiltPackage({ examples: ['two-factor', 'bastion'] });
+  app = installBuiltPackage({ examples: ['two-factor', 'bastion', 'sftp-drop-box'] });
 }, 120_000);
 afterAll(() => {
   for (const { child } of running) child.kill();
@@ -144,5 +146,58 @@ describe('bastion: ssh -J to the targets on its list, nothing else', () => {
     expect(r.stderr).toMatch(/Authentications that can continue: publickey\r?\n/);
     expect(r.stderr).toContain('jump@127.0.0.1: Permission denied (publickey).');
     expect(r.code).toBe(255);
+  });
+});
+
+describe('sftp-drop-box: uploads only, each user in a folder of their own', () => {
+  const dropDir = mkdtempSync(join(tmpdir(), 'wasshd-drop-'));
+  const local = mkdtempSync(join(tmpdir(), 'wasshd-drop-local-'));
+  const upload = testData(4 * 1024 * 1024, 11);
+  let server: Running;
+  beforeAll(async () => {
+    const users = join(local, 'users');
+    writeFileSync(users, 'alice:alice-pw\nbob:bob-pw\n');
+    writeFileSync(join(local, 'report.bin'), upload);
+    server = await start('sftp-drop-box', { DROP_DIR: dropDir, USERS: users });
+  });
+
+  /** `sftp -b -` with a password: BatchMode, which -b turns on, would refuse to ask for one, so it is turned off first. */
+  function sftp(user: string, password: string, lines: string[]) {
+    const options = ['-F', '/dev/null', '-o', 'BatchMode=no', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'IdentityAgent=none', '-o', 'PubkeyAuthentication=no'];
+    const args = ['-p', password, 'sftp', ...options, '-P', String(server.port), '-b', '-', `${user}@127.0.0.1`];
+    return run('sshpass', args, Buffer.from([`lcd ${local}`, ...lines].join('\n') + '\n'));
+  }
+
+  it('takes an upload byte-exact into the user’s folder, and refuses to list, read, remove or overwrite it', async () => {
+    const put = await sftp('alice', 'alice-pw', ['put report.bin']);
+    expect(put.code, put.stderr.toString()).toBe(0);
+    expect(readFileSync(join(dropDir, 'alice', 'report.bin')).equals(upload)).toBe(true);
+    // sftp reports each refusal; `ls` still exits 0 in batch mode, so the message is what is checked.
+    for (const line of ['ls', 'get report.bin copy.bin', 'rm report.bin', 'rename report.bin other.bin', 'put report.bin', 'mkdir sub']) {
+      const refused = await sftp('alice', 'alice-pw', [line]);
+      expect(refused.stderr.toString(), line).toMatch(/Permission denied/);
+      const listed = refused.stdout.toString().split('\n').filter((l) => !l.startsWith('sftp>'));
+      expect(listed.join('\n'), line).not.toContain('report.bin');
+    }
+    expect(existsSync(join(local, 'copy.bin'))).toBe(false);
+    expect(readdirSync(join(dropDir, 'alice'))).toEqual(['report.bin']);
+  });
+
+  it('keeps each user to their own folder, whatever the path', async () => {
+    for (const target of ['../bob/from-alice.bin', '/../../bob/from-alice.bin', '../../escaped.bin']) {
+      await sftp('alice', 'alice-pw', [`put report.bin ${target}`]);
+    }
+    const bob = await sftp('bob', 'bob-pw', ['put report.bin mine.bin']);
+    expect(bob.code, bob.stderr.toString()).toBe(0);
+    expect(readdirSync(join(dropDir, 'bob'))).toEqual(['mine.bin']);
+    expect(readdirSync(dropDir).sort()).toEqual(['alice', 'bob']);
+  });
+
+  it('refuses a shell, a command and a wrong password', async () => {
+    const exec = await run('sshpass', ['-p', 'alice-pw', 'ssh', ...BASE, '-o', 'PubkeyAuthentication=no', '-p', String(server.port), 'alice@127.0.0.1', 'ls']);
+    expect(exec.code).not.toBe(0);
+    const wrong = await sftp('alice', 'bob-pw', ['put report.bin x.bin']);
+    expect(wrong.code).not.toBe(0);
+    expect(existsSync(join(dropDir, 'alice', 'x.bin'))).toBe(false);
   });
 });

@@ -154,5 +154,6 @@ export { WebSocketTransport } from '../websocket-transport.js';
 export type { WebSocketTransportOptions } from '../websocket-transport.js';
 export * from '../server.js';
 export * from '../errors.js';
+export * from '../sftp/index.js';
 export { SourcePenalties, StartupLimit, type Family, type PenaltyCause } from '../limits.js';
 export type { Transport, TransportAcceptor, TransportHandlers, SocketOptions } from '../transport.js';

@@ -7,6 +7,8 @@
 
 import type { HostKeyFile, SSHServer, SSHServerOptions } from '../server.js';
 import type { StaticFile } from '../transport.js';
+import { DirectoryFileSystem } from '../sftp/directory.js';
+import { MemoryFileSystem } from '../sftp/memory.js';
 import { CommandLine } from './cli.js';
 import { authorizedKeysOption, type DemoSettings, serveDemo, serveSettings } from './serve.js';
 import { authorizedKeysOf, installHostKeys, parseDemoFlags, stop, withDemoUser } from './setup.js';
@@ -44,7 +46,8 @@ export interface DemoRuntime {
 }
 
 const usage = (runtime: DemoRuntime) => `usage: ${runtime.command} [--listen ADDR] [--port N] [--host-key FILE]... [--host-key-passphrase PASS] [--user NAME:PASSWORD]...
-       [--authorized-keys FILE] [--config NAME=VALUE]... [--ws-port N [--ws-origin ORIGIN]...] [--allow-forward] [--verbose]${runtime.workers ? ' [--workers N]' : ''}`;
+       [--authorized-keys FILE] [--config NAME=VALUE]... [--ws-port N [--ws-origin ORIGIN]...] [--allow-forward] [--verbose]${runtime.workers ? ' [--workers N]' : ''}
+       [--sftp-root DIR | --sftp-memory] [--sftp-read-only]`;
 
 const DEFAULT_PORT = 2222;
 const DEFAULT_WEB_PORT = 8080;
@@ -103,7 +106,8 @@ export async function runDemo(argv: string[], runtime: DemoRuntime): Promise<voi
     };
     address = await runtime.workers!.start(options.workers, settings).catch((e: Error) => stop(e.message));
   } else {
-    serveDemo(server, { users, verbose: options.verbose, allowForward: options.allowForward, log: (line) => console.error(line) });
+    const sftp = options.sftp && { fs: 'root' in options.sftp ? new DirectoryFileSystem(options.sftp.root) : new MemoryFileSystem(), readOnly: options.sftpReadOnly };
+    serveDemo(server, { users, verbose: options.verbose, allowForward: options.allowForward, sftp, log: (line) => console.error(line) });
     // Before listening: a signal that arrives as soon as the port is printed still shuts the server down.
     stopOnSignals(server);
     address = await server.startListening();

@@ -6,6 +6,7 @@
 
 import { AuthorizedKeys } from '../authorized-keys.js';
 import type { SSHServer } from '../server.js';
+import { serveSftp, type SftpSessionOptions } from '../sftp/index.js';
 import type { HostKeyFile, SSHServerOptions } from '../settings.js';
 import { DemoSession, type PtyInfo } from './shell.js';
 
@@ -16,6 +17,8 @@ export interface DemoUsers {
   verbose: boolean;
   /** Local and remote forwarding (`ssh -L`, `-W`, `-R`) to and on loopback TCP; refused otherwise (Unix sockets too), and without it. */
   allowForward?: boolean;
+  /** Subsystem `sftp`, served from this filesystem; without it the subsystem is refused. */
+  sftp?: SftpSessionOptions;
   /** Where diagnostics go (stderr on a command line). */
   log(line: string): void;
 }
@@ -92,7 +95,7 @@ async function echoSubsystem(server: SSHServer, c: number, ch: number): Promise<
 /** Loopback addresses as a client names them: the only targets `--allow-forward` lets it reach. */
 const isLoopback = (address: string): boolean => /^127(\.\d{1,3}){3}$/.test(address) || address === '::1' || address.toLowerCase() === 'localhost';
 
-export function serveDemo(server: SSHServer, { users, verbose, allowForward = false, log }: DemoUsers): void {
+export function serveDemo(server: SSHServer, { users, verbose, allowForward = false, sftp, log }: DemoUsers): void {
   const sessions = new Map<string, ChannelSession>();
   const key = (c: number, ch: number) => `${c}/${ch}`;
 
@@ -126,7 +129,8 @@ export function serveDemo(server: SSHServer, { users, verbose, allowForward = fa
     const s = sessions.get(key(e.connectionId, e.channelId));
     const r = e.request;
     const starts = r.type === 'shell' || r.type === 'exec' || r.type === 'subsystem';
-    if (!s || (starts && s.started) || (r.type === 'subsystem' && r.name !== 'echo')) e.accept = false;
+    const served = r.type === 'subsystem' && (r.name === 'echo' || (r.name === 'sftp' && sftp !== undefined));
+    if (!s || (starts && s.started) || (r.type === 'subsystem' && !served)) e.accept = false;
   });
 
   server.on('channelRequested', (e) => {
@@ -174,7 +178,8 @@ export function serveDemo(server: SSHServer, { users, verbose, allowForward = fa
         break;
       case 'subsystem':
         s.started = true;
-        void echoSubsystem(server, c, ch);
+        if (r.name === 'sftp') void serveSftp(server, c, ch, sftp!);
+        else void echoSubsystem(server, c, ch);
         break;
     }
   });

@@ -35,6 +35,10 @@ export interface DemoFlags {
   allowForward: boolean;
   /** `--workers N`, where the demo takes it (Node). */
   workers: number | undefined;
+  /** `--sftp-root DIR` or `--sftp-memory`: subsystem `sftp` from that directory or an in-memory tree. */
+  sftp: { root: string } | { memory: true } | undefined;
+  /** `--sftp-read-only`: the SFTP sessions refuse every change. */
+  sftpReadOnly: boolean;
 }
 
 /**
@@ -55,6 +59,9 @@ export function parseDemoFlags(cli: CommandLine, argv: string[], { withWorkers =
     verbose: { type: 'boolean', default: false },
     'allow-forward': { type: 'boolean', default: false },
     workers: { type: 'string' },
+    'sftp-root': { type: 'string' },
+    'sftp-memory': { type: 'boolean', default: false },
+    'sftp-read-only': { type: 'boolean', default: false },
   });
   const portOf = (text: string | undefined) => {
     if (text === undefined) return undefined;
@@ -75,6 +82,12 @@ export function parseDemoFlags(cli: CommandLine, argv: string[], { withWorkers =
     cli.fail(`--workers wants a count from 1 to ${MAX_WORKERS}, got ${workers}`);
   }
   if (workers !== undefined && wsPort !== undefined) cli.fail('--workers serves TCP only: not with --ws-port');
+  const sftpRoot = values['sftp-root'];
+  if (sftpRoot !== undefined && values['sftp-memory']) cli.fail('--sftp-root and --sftp-memory exclude each other');
+  const sftp = sftpRoot !== undefined ? { root: sftpRoot } : values['sftp-memory'] ? { memory: true as const } : undefined;
+  if (sftp && workers !== undefined) cli.fail('--workers does not serve SFTP: each worker would hold its own in-memory tree');
+  if (values['sftp-read-only'] && !sftp) cli.fail('--sftp-read-only needs --sftp-root or --sftp-memory');
+  if (sftpRoot !== undefined && !existsSync(sftpRoot)) cli.fail(`--sftp-root: no directory ${sftpRoot}`);
   return {
     listen: values.listen,
     port: portOf(values.port),
@@ -88,6 +101,8 @@ export function parseDemoFlags(cli: CommandLine, argv: string[], { withWorkers =
     verbose: values.verbose,
     allowForward: values['allow-forward'],
     workers: workers === undefined ? undefined : Number(workers),
+    sftp,
+    sftpReadOnly: values['sftp-read-only'],
   };
 }
 

@@ -54,5 +54,7 @@ export * from '../client/exports.js';
 export type { TcpSSHClientOptions } from '../client/tcp.js';
 export * from '../server.js';
 export * from '../errors.js';
+export * from '../sftp/index.js';
+export { DirectoryFileSystem, type DirectoryFile } from '../sftp/directory.js';
 export { SourcePenalties, StartupLimit, type Family, type PenaltyCause } from '../limits.js';
 export type { Transport, TransportHandlers, SocketOptions, ListenAdapter, ListenOptions, Listener, StaticFile, WebSocketListenAdapter, WebSocketListenOptions } from '../transport.js';

@@ -36,5 +36,6 @@ export { acceptWebSocket, defaultClientAddress, WorkerWebSocketTransport } from 
 export type { ClientAddress, WebSocketEndpointOptions, WorkerWebSocket } from './websocket.js';
 export * from '../server.js';
 export * from '../errors.js';
+export * from '../sftp/index.js';
 export { SourcePenalties, StartupLimit, type Family, type PenaltyCause } from '../limits.js';
 export type { Transport, TransportAcceptor, TransportHandlers, SocketOptions } from '../transport.js';
