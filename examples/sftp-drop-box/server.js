@@ -50,41 +50,17 @@ class DropBox {
     const create = () => this.files.open(path, { ...flags, truncate: false, exclusive: true }, { ...attrs, permissions: 0o600 });
     return this.files.lstat(path).then(denied('overwrite files'), create);
   }
-  write(file, offset, data) {
-    return this.files.write(file, offset, data);
-  }
-  close(file) {
-    return this.files.close(file);
-  }
-  fstat(file) {
-    return this.files.fstat(file);
-  }
-  fsync(file) {
-    return this.files.fsync(file);
-  }
-  stat(path) {
-    return this.files.stat(path);
-  }
-  lstat(path) {
-    return this.files.lstat(path);
-  }
-  realpath(path) {
-    return this.files.realpath(path);
-  }
-  statvfs(path) {
-    return this.files.statvfs(path);
-  }
-  // OpenSSH's `put` sets the file's times and mode once written: taken, and ignored.
-  fsetstat() {
-    return Promise.resolve();
-  }
-  setstat() {
-    return Promise.resolve();
-  }
-  lsetstat() {
-    return Promise.resolve();
-  }
 }
+
+// Passed on: what writes the upload, and what lets a client find its way.
+for (const name of ['write', 'close', 'fstat', 'fsync', 'stat', 'lstat', 'realpath', 'statvfs']) {
+  DropBox.prototype[name] = function (...args) {
+    return this.files[name](...args);
+  };
+}
+// OpenSSH's `put` sets the file's times and mode once written: taken, and ignored.
+for (const name of ['fsetstat', 'setstat', 'lsetstat']) DropBox.prototype[name] = () => Promise.resolve();
+// Refused: everything that would read, list or change what is there.
 for (const [name, what] of [
   ['read', 'read files'],
   ['opendir', 'list folders'],
