@@ -6,7 +6,7 @@
 
 import { AuthorizedKeys } from '../authorized-keys.js';
 import type { SSHServer } from '../server.js';
-import { serveSftp, type SftpSessionOptions } from '../sftp/index.js';
+import { MemoryFileSystem, serveSftp, type SftpSessionOptions } from '../sftp/index.js';
 import type { HostKeyFile, SSHServerOptions } from '../settings.js';
 import { DemoSession, type PtyInfo } from './shell.js';
 
@@ -48,6 +48,8 @@ export interface DemoSettings {
   allowedOrigins?: string[];
   verbose: boolean;
   allowForward?: boolean;
+  /** `--sftp-memory` (and `--sftp-read-only`): subsystem `sftp` from an in-memory tree, one per server. */
+  sftpMemory?: { readOnly: boolean };
 }
 
 /** An authorized_keys file's name and text. */
@@ -64,8 +66,9 @@ export function authorizedKeysOption(file: AuthorizedKeysFile | undefined): Pick
 /** Applies `settings` to a server made with their host keys and `authorizedKeysOption`, and serves the demo on it. */
 export function serveSettings(server: SSHServer, settings: DemoSettings, log: (line: string) => void): void {
   for (const setting of settings.config) server.config(setting);
-  const { allowForward, verbose } = settings;
-  serveDemo(server, { users: new Map(settings.users), verbose, allowForward, log });
+  const { allowForward, verbose, sftpMemory } = settings;
+  const sftp = sftpMemory && { fs: new MemoryFileSystem(), readOnly: sftpMemory.readOnly };
+  serveDemo(server, { users: new Map(settings.users), verbose, allowForward, sftp, log });
 }
 
 interface ChannelSession {

@@ -21,7 +21,7 @@ const COMMAND = 'npm run demo:workerd --';
 const cli: CommandLine = new CommandLine(
   'wasshd demo',
   `usage: ${COMMAND} --ws-port N [--listen ADDR] [--ws-origin ORIGIN]... [--host-key FILE]... [--host-key-passphrase PASS] [--user NAME:PASSWORD]...
-       [--authorized-keys FILE] [--config NAME=VALUE]... [--verbose]`,
+       [--authorized-keys FILE] [--config NAME=VALUE]... [--sftp-memory [--sftp-read-only]] [--verbose]`,
 );
 
 /** Where workerd's environment carries the settings (see DemoSettings). */
@@ -32,6 +32,7 @@ if (options.port !== undefined) cli.fail('a Worker accepts no TCP connections: u
 const wsPort = options.wsPort;
 if (wsPort === undefined) cli.fail('--ws-port is required: a Worker serves SSH over WebSocket only');
 if (options.allowForward) cli.fail('--allow-forward: the Worker demo opens no TCP connections');
+if (options.sftp && 'root' in options.sftp) cli.fail('--sftp-root: a Worker has no filesystem of its own; --sftp-memory serves a tree in memory');
 const authorizedKeys = authorizedKeysOf(options.authorizedKeysFile);
 const hostKeys: HostKeyFile[] = [];
 installHostKeys(options.hostKeyFiles, options.hostKeyPassphrase, {
@@ -56,6 +57,7 @@ const settings: DemoSettings = {
   config: options.config,
   ...(options.wsOrigins.length > 0 ? { allowedOrigins: options.wsOrigins } : {}),
   verbose: options.verbose,
+  ...(options.sftp ? { sftpMemory: { readOnly: options.sftpReadOnly } } : {}),
 };
 
 const buildDir = mkdtempSync(join(tmpdir(), 'wasshd-workerd-'));
