@@ -1,6 +1,6 @@
 /**
  * A second SFTP client, paramiko's (PyPI, pinned in scripts/setup.sh), against the demo's `--sftp-root` and
- * `--sftp-memory`: 32 MiB put and got back byte-exact, a transfer resumed both ways, the everyday operations,
+ * `--sftp-memory`: 64 MiB put and got back byte-exact, a transfer resumed both ways, the everyday operations,
  * and the ways out of the root refused (test/helpers/paramiko_sftp.py runs the steps).
  */
 
@@ -13,7 +13,7 @@ import { run, sha256hex, startDemo, testData } from '../helpers/demo.js';
 const root = new URL('../..', import.meta.url).pathname;
 const PYTHON = join(root, '.tools/paramiko/bin/python');
 const SCRIPT = join(root, 'test/helpers/paramiko_sftp.py');
-const SIZE = 32 * 1024 * 1024;
+const SIZE = 64 * 1024 * 1024;
 
 describe.each(['root', 'memory'] as const)('paramiko SFTP against --sftp-%s', (mode) => {
   it('put and get byte-exact, resumed both ways, the everyday operations, no way out of the root', { timeout: 300_000 }, async () => {
