@@ -23,6 +23,9 @@ cargo test --workspace --no-fail-fast --quiet 2>&1 | tee "$results/cargo.txt" ||
 printf '\n== Rust: no panicking constructs in the core (clippy, warnings are errors)\n'
 cargo clippy -p wasshd-core -p wasshd-wasm -p wasshd-boundary -p wasshd-component --all-targets --quiet -- -D warnings || broken+=(clippy)
 
+printf '\n== Rust: the fuzz targets compile (scripts/fuzz.sh runs them; nothing else builds them)\n'
+(cd core-rs/fuzz && cargo check --bins --quiet) || broken+=('fuzz targets')
+
 printf '\n== TypeScript: type check\n'
 npx tsc --noEmit || broken+=(tsc)
 
