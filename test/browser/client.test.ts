@@ -5,21 +5,16 @@
  * on the page with its message.
  */
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { launchChromium, serveStatic } from '../helpers/browser.js';
 import { startDemo, type Demo } from '../helpers/demo.js';
+import { installBuiltPackage } from '../helpers/package.js';
 import { fingerprintOf } from '../helpers/sshd.js';
 
-const root = new URL('../..', import.meta.url).pathname;
-const app = mkdtempSync(join(tmpdir(), 'wasshd-client-tab-'));
-const pkg = join(app, 'node_modules/wasshd');
-const hostKey = join(app, 'host_ed25519');
 
 let browser: Browser | undefined;
 let site: Server | undefined;
@@ -32,13 +27,8 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   browser = await launchChromium();
-  execFileSync(process.execPath, ['scripts/build.mjs', '--out', join(pkg, 'dist')], { cwd: root, stdio: 'ignore' });
-  const { name, version, type, exports } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name, version, type, exports }));
-  // Its dependency, as an install would have put it beside the package.
-  symlinkSync(join(root, 'node_modules/cidr-block'), join(app, 'node_modules/cidr-block'));
-  mkdirSync(join(app, 'examples'));
-  cpSync(join(root, 'examples/browser-client'), join(app, 'examples/browser-client'), { recursive: true });
+  const app = installBuiltPackage({ examples: ['browser-client'] });
+  const hostKey = join(app, 'host_ed25519');
   const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'demo host', '-f', hostKey]);
   if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
   fingerprint = fingerprintOf(`${hostKey}.pub`);
