@@ -1,6 +1,7 @@
 // Builds the core's wasm modules with wasm-pack, each unless it is newer than every Rust source and manifest:
-// the server (`Core`, wasm/pkg), the client (`ClientCore`, wasm/pkg-client) and the key files (`KeyFiles`,
-// wasm/pkg-keys), one role each (the wasm crate's `server`, `client` and `keys` features), so that none carries
+// the server (`Core`, wasm/pkg), the client (`ClientCore`, wasm/pkg-client), the key files (`KeyFiles`,
+// wasm/pkg-keys) and the legacy algorithms (`LegacyCrypto`, wasm/pkg-legacy), one role each (the wasm crate's
+// `server`, `client`, `keys` and `legacy` features), so that none carries
 // another's code. Then it writes each glue again as
 // a factory (wasshd_glue.js, wasshd_client_glue.js): wasm-bindgen's glue keeps its instance in module state, so
 // a second instance (after a trap, or a second client connection) needs a second copy of that state, and

@@ -1,5 +1,5 @@
 // Builds what plain JavaScript runtimes import: the wasm module and the component, then the TypeScript host
-// compiled to dist/, with wasm/pkg (the server), wasm/pkg-client, wasm/pkg-keys and wasm/component/pkg beside it at the same relative place the sources
+// compiled to dist/, with wasm/pkg (the server), wasm/pkg-client, wasm/pkg-keys, wasm/pkg-legacy and wasm/component/pkg beside it at the same relative place the sources
 // expect. `--out DIR` builds into DIR instead of dist/ (tests build a package of their own there, apart from dist/).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, rmSync } from 'node:fs';

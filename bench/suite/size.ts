@@ -1,7 +1,7 @@
 /**
  * The size of the wasm the server loads, raw and gzipped (level 9), beside the client's module, the key files'
- * (loaded by the first call that reads or makes a key file) and the WIT component's core module if built. The
- * target is the server's.
+ * (loaded by the first call that reads or makes a key file), the legacy algorithms' (loaded by the first setting
+ * that names one) and the WIT component's core module if built. The target is the server's.
  */
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,10 +15,11 @@ const TARGET_KIB = 350;
 const MODULE = 'wasm/pkg/wasshd_wasm_bg.wasm';
 const CLIENT_MODULE = 'wasm/pkg-client/wasshd_client_bg.wasm';
 const KEYS_MODULE = 'wasm/pkg-keys/wasshd_keys_bg.wasm';
+const LEGACY_MODULE = 'wasm/pkg-legacy/wasshd_legacy_bg.wasm';
 const COMPONENT_CORE = 'wasm/component/pkg/wasshd.core.wasm';
 
 export function size(): Section {
-  const measured = [MODULE, CLIENT_MODULE, KEYS_MODULE, COMPONENT_CORE]
+  const measured = [MODULE, CLIENT_MODULE, KEYS_MODULE, LEGACY_MODULE, COMPONENT_CORE]
     .filter((file) => file !== COMPONENT_CORE || existsSync(join(ROOT, file)))
     .map((file) => {
       const bytes = readFileSync(join(ROOT, file));

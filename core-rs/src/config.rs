@@ -81,6 +81,10 @@ pub struct Config {
     pub crypto: &'static dyn CryptoProvider,
     /// The embedding's provider ([`Config::offer_crypto`]), or why there is none.
     pub host_crypto: Result<&'static dyn CryptoProvider, String>,
+    /// The core's own provider, which `CryptoProvider=wasm` selects: [`RUST_CRYPTO`], or, where the core is
+    /// built without its `legacy` feature, the embedding's wrapper of it that brings the legacy primitives
+    /// from elsewhere ([`Config::complete_own_crypto`]).
+    pub own_crypto: &'static dyn CryptoProvider,
 }
 
 impl Default for Config {
@@ -110,6 +114,7 @@ impl Default for Config {
             mask_sensitive: true,
             crypto: &RUST_CRYPTO,
             host_crypto: Err("this host offers no crypto provider".into()),
+            own_crypto: &RUST_CRYPTO,
         }
     }
 }
@@ -179,14 +184,37 @@ impl Config {
         self.crypto = provider;
     }
 
+    /// Replaces the core's own provider with `provider`, which serves what [`RUST_CRYPTO`] does and brings the
+    /// legacy primitives the core was built without (the wasm modules': `wasm/src/legacy_import.rs`).
+    pub fn complete_own_crypto(&mut self, provider: &'static dyn CryptoProvider) {
+        if self.crypto.name() == self.own_crypto.name() {
+            self.crypto = provider;
+        }
+        self.own_crypto = provider;
+    }
+
+    /// `list`, unless it names an algorithm that needs the legacy primitives and this build cannot have them
+    /// (where they are loaded on demand, naming one loads them).
+    fn legacy_checked<T: Copy>(&self, list: Vec<T>, is_legacy: fn(T) -> bool, name: fn(T) -> &'static str) -> Result<Vec<T>, String> {
+        match list.iter().copied().find(|a| is_legacy(*a)) {
+            Some(a) if !self.own_crypto.legacy_available() => Err(alloc::format!(
+                "{} needs the legacy algorithms' wasm module (wasm/pkg-legacy), which this runtime was not given",
+                name(a)
+            )),
+            _ => Ok(list),
+        }
+    }
+
     /// Applies one setting by the reference's name. Returns `Ok(false)` for a name the core does not own,
     /// so the host can try its own settings.
     pub fn set(&mut self, name: &str, value: &str) -> Result<bool, String> {
         match name {
             "SSHKeyExchangeAlgorithms" => self.algorithms.kex = parse_list(value, KexAlg::from_name)?,
             "SSHPublicKeyAlgorithms" => self.algorithms.host_key = parse_list(value, KeyAlg::from_name)?,
-            "SSHEncryptionAlgorithms" => self.algorithms.cipher = parse_list(value, CipherAlg::from_name)?,
-            "SSHMacAlgorithms" => self.algorithms.mac = parse_list(value, MacAlg::from_name)?,
+            "SSHEncryptionAlgorithms" => {
+                self.algorithms.cipher = self.legacy_checked(parse_list(value, CipherAlg::from_name)?, CipherAlg::is_legacy, CipherAlg::name)?
+            }
+            "SSHMacAlgorithms" => self.algorithms.mac = self.legacy_checked(parse_list(value, MacAlg::from_name)?, MacAlg::is_legacy, MacAlg::name)?,
             "SSHCompressionAlgorithms" => self.algorithms.compression = parse_list(value, CompressionAlg::from_name)?,
             "SSHPubKeyAuthSigAlgorithms" => self.user_key_algorithms = parse_list(value, KeyAlg::from_name)?,
             // Adds a certificate, replacing one for a key of the same type; empty clears them all.
@@ -274,7 +302,7 @@ impl Config {
             "MaskSensitiveData" => self.mask_sensitive = boolean(value)?,
             "CryptoProvider" => {
                 self.crypto = match value.trim() {
-                    "wasm" => &RUST_CRYPTO,
+                    "wasm" => self.own_crypto,
                     "host" => self.host_crypto.clone()?,
                     _ => return Err("must be wasm or host".into()),
                 }
@@ -383,37 +411,72 @@ mod tests {
         assert_eq!((c.get("ChannelMaxPacket").unwrap().as_str(), c.channel_window), ("8192", 16384));
     }
 
+    use crate::crypto::provider::{AesGcm, BlockCipher, ChaCha20, Hmac, HmacHash, SequentialCipher};
+    use alloc::boxed::Box;
+
+    /// The core's own primitives under another name, with or without the legacy ones.
+    #[derive(Debug)]
+    struct Delegating(&'static str, bool);
+
+    impl CryptoProvider for Delegating {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn aes_gcm(&self, key: &[u8]) -> Option<Box<dyn AesGcm>> {
+            RUST_CRYPTO.aes_gcm(key)
+        }
+        fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn SequentialCipher>> {
+            RUST_CRYPTO.aes_ctr(key, iv)
+        }
+        fn cbc(&self, cipher: BlockCipher, key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>> {
+            RUST_CRYPTO.cbc(cipher, key, iv, decrypt)
+        }
+        fn arcfour(&self, key: &[u8]) -> Option<Box<dyn SequentialCipher>> {
+            RUST_CRYPTO.arcfour(key)
+        }
+        fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
+            RUST_CRYPTO.chacha20(key)
+        }
+        fn hmac(&self, hash: HmacHash, key: &[u8]) -> Option<Box<dyn Hmac>> {
+            RUST_CRYPTO.hmac(hash, key)
+        }
+        fn legacy_available(&self) -> bool {
+            self.1
+        }
+    }
+
+    #[test]
+    fn a_build_without_the_legacy_primitives_refuses_the_settings_that_need_them() {
+        static WITHOUT: Delegating = Delegating("wasm", false);
+        static WITH: Delegating = Delegating("wasm", true);
+        let mut c = Config::default();
+        c.complete_own_crypto(&WITHOUT);
+        assert_eq!(c.crypto.name(), "wasm");
+        for (name, list, refused) in [
+            ("SSHEncryptionAlgorithms", "aes128-ctr,3des-cbc", "3des-cbc"),
+            ("SSHEncryptionAlgorithms", "arcfour256", "arcfour256"),
+            ("SSHMacAlgorithms", "hmac-sha2-256,hmac-md5-etm@openssh.com", "hmac-md5-etm@openssh.com"),
+            ("SSHMacAlgorithms", "hmac-ripemd160", "hmac-ripemd160"),
+        ] {
+            let error = c.set(name, list).unwrap_err();
+            assert!(error.starts_with(&alloc::format!("{refused} needs the legacy algorithms' wasm module")), "{error}");
+        }
+        assert_eq!(c.get("SSHEncryptionAlgorithms").unwrap(), names(CipherAlg::DEFAULT), "a refused list changes nothing");
+        // AES-CBC and HMAC-SHA-1 are the provider's own.
+        assert_eq!(c.set("SSHEncryptionAlgorithms", "aes128-cbc"), Ok(true));
+        assert_eq!(c.set("SSHMacAlgorithms", "hmac-sha1"), Ok(true));
+        c.complete_own_crypto(&WITH);
+        assert_eq!(c.set("SSHEncryptionAlgorithms", "3des-cbc,blowfish-cbc,cast128-cbc,arcfour"), Ok(true));
+        assert_eq!(c.set("SSHMacAlgorithms", "hmac-md5,hmac-ripemd160"), Ok(true));
+    }
+
+    fn names(list: &[CipherAlg]) -> String {
+        list.iter().map(|a| a.name()).collect::<Vec<_>>().join(",")
+    }
+
     #[test]
     fn crypto_provider_is_the_cores_own_until_the_embedding_offers_one() {
-        use crate::crypto::provider::{AesGcm, BlockCipher, ChaCha20, Hmac, HmacHash, SequentialCipher};
-        use alloc::boxed::Box;
-
-        #[derive(Debug)]
-        struct Host;
-        impl CryptoProvider for Host {
-            fn name(&self) -> &'static str {
-                "host"
-            }
-            fn aes_gcm(&self, key: &[u8]) -> Option<Box<dyn AesGcm>> {
-                RUST_CRYPTO.aes_gcm(key)
-            }
-            fn aes_ctr(&self, key: &[u8], iv: &[u8]) -> Option<Box<dyn SequentialCipher>> {
-                RUST_CRYPTO.aes_ctr(key, iv)
-            }
-            fn cbc(&self, cipher: BlockCipher, key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>> {
-                RUST_CRYPTO.cbc(cipher, key, iv, decrypt)
-            }
-            fn arcfour(&self, key: &[u8]) -> Option<Box<dyn SequentialCipher>> {
-                RUST_CRYPTO.arcfour(key)
-            }
-            fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
-                RUST_CRYPTO.chacha20(key)
-            }
-            fn hmac(&self, hash: HmacHash, key: &[u8]) -> Box<dyn Hmac> {
-                RUST_CRYPTO.hmac(hash, key)
-            }
-        }
-        static HOST: Host = Host;
+        static HOST: Delegating = Delegating("host", true);
 
         let mut c = Config::default();
         assert_eq!(c.get("CryptoProvider").unwrap(), "wasm");

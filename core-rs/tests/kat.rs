@@ -35,6 +35,7 @@ use zeroize::Zeroizing;
 #[test]
 fn the_core_provider_passes_every_known_answer_vector() {
     assert_eq!(kat::check(&RUST_CRYPTO), Ok(()));
+    assert_eq!(kat::check_legacy(&RUST_CRYPTO), Ok(()));
 }
 
 /// What a host's primitive might get wrong, one at a time, over the core's own provider.
@@ -88,8 +89,11 @@ impl CryptoProvider for Faulty {
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
         Box::new(FaultyChaCha(self.0, RUST_CRYPTO.chacha20(key)))
     }
-    fn hmac(&self, hash: HmacHash, key: &[u8]) -> Box<dyn Hmac> {
-        Box::new(FaultyHmac(self.0, RUST_CRYPTO.hmac(hash, key), false))
+    fn hmac(&self, hash: HmacHash, key: &[u8]) -> Option<Box<dyn Hmac>> {
+        Some(Box::new(FaultyHmac(self.0, RUST_CRYPTO.hmac(hash, key)?, false)))
+    }
+    fn legacy_available(&self) -> bool {
+        RUST_CRYPTO.legacy_available()
     }
 }
 

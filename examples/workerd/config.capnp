@@ -11,6 +11,7 @@ const worker :Workerd.Worker = (
     (name = "worker.js", esModule = embed "dist/worker.js"),
     (name = "wasshd_wasm_bg.wasm", wasm = embed "dist/wasshd_wasm_bg.wasm"),
     (name = "wasshd_keys_bg.wasm", wasm = embed "dist/wasshd_keys_bg.wasm"),
+    (name = "wasshd_legacy_bg.wasm", wasm = embed "dist/wasshd_legacy_bg.wasm"),
   ],
   compatibilityDate = "2026-11-01",
   # SSH's bytes are encrypted: permessage-deflate would only cost CPU.

@@ -173,7 +173,7 @@ describe('the workerd demo command line', () => {
     try {
       const folder = buildFolder(d);
       const files = readdirSync(folder);
-      expect(files.sort()).toEqual(['config.capnp', 'wasshd_keys_bg.wasm', 'wasshd_wasm_bg.wasm', 'worker.js']);
+      expect(files.sort()).toEqual(['config.capnp', 'wasshd_keys_bg.wasm', 'wasshd_legacy_bg.wasm', 'wasshd_wasm_bg.wasm', 'worker.js']);
       for (const file of files) {
         const text = readFileSync(join(folder, file), 'latin1');
         expect(text).not.toContain('a secret password');

@@ -27,7 +27,7 @@ beforeAll(async () => {
   installed = join(dir, 'node_modules/wasshd');
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(installed, 'dist')]);
   // The server's module and the key files' (the workerd entry imports both).
-  for (const pkg of ['wasm/pkg', 'wasm/pkg-keys']) cpSync(join(root, pkg), join(installed, 'dist', pkg), { recursive: true });
+  for (const pkg of ['wasm/pkg', 'wasm/pkg-keys', 'wasm/pkg-legacy']) cpSync(join(root, pkg), join(installed, 'dist', pkg), { recursive: true });
   copyFileSync(join(root, 'package.json'), join(installed, 'package.json'));
   // Its dependency as an install would have put it beside the package.
   symlinkSync(join(root, 'node_modules/cidr-block'), join(dir, 'node_modules/cidr-block'));

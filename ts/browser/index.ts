@@ -31,6 +31,8 @@ const SERVER_WASM = new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.ur
 const CLIENT_WASM = new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url);
 /** The key files' module (`addHostKey`, `generateHostKey`, a client's `privateKey`), likewise. */
 const KEYS_WASM = new URL('../../wasm/pkg-keys/wasshd_keys_bg.wasm', import.meta.url);
+/** The legacy algorithms' module (3DES, Blowfish, CAST-128, RC4, HMAC-MD5, HMAC-RIPEMD-160), likewise. */
+const LEGACY_WASM = new URL('../../wasm/pkg-legacy/wasshd_legacy_bg.wasm', import.meta.url);
 
 /**
  * Compiles the server's wasm module. Bundlers move files: pass the URL the bundler gives the package's
@@ -50,6 +52,11 @@ export function compileKeyFiles(source: WasmSource = KEYS_WASM): Promise<WebAsse
   return compile(source);
 }
 
+/** Compiles the legacy algorithms' wasm module: as `compileCore`, from the package's `wasshd/wasm-legacy` export. */
+export function compileLegacy(source: WasmSource = LEGACY_WASM): Promise<WebAssembly.Module> {
+  return compile(source);
+}
+
 async function compile(source: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
   const response = await (typeof source === 'string' || source instanceof URL ? fetch(source) : source);
@@ -63,9 +70,9 @@ async function compile(source: WasmSource): Promise<WebAssembly.Module> {
  * A runtime whose cores are instances of `module`, which listens on nothing; `keysModule` (`compileKeyFiles`)
  * reads and makes key files: a page fetches nothing synchronously, so it is compiled beforehand.
  */
-export function browserRuntime(module: WebAssembly.Module, keysModule?: WebAssembly.Module): Runtime {
+export function browserRuntime(module: WebAssembly.Module, keysModule?: WebAssembly.Module, legacyModule?: WebAssembly.Module): Runtime {
   return {
-    createCore: (seed) => instantiateCore(module, seed),
+    createCore: (seed) => instantiateCore(module, seed, undefined, legacyModule && (() => legacyModule)),
     ...(keysModule ? { keyFiles: () => keysModule } : {}),
     listen: {
       listen: () =>
@@ -88,20 +95,30 @@ export interface BrowserServerOptions extends SSHServerOptions {
    * `generateHostKey` cannot wait for it. Default: the package's own; `null` for none (those calls then fail).
    */
   keysWasm?: WasmSource | null;
+  /**
+   * The legacy algorithms' wasm module (`compileLegacy`; `true`: the package's own), for a server whose settings
+   * name `3des-cbc`, `blowfish-cbc`, `cast128-cbc`, `arcfour*`, `hmac-md5*` or `hmac-ripemd160*`. Default: none, and
+   * such settings are refused.
+   */
+  legacyWasm?: WasmSource | true;
 }
 
 /** The SSH server in a page or a Worker: its connections come from `accept` (a relay's WebSockets, a `MessagePort`). */
 export class SSHServer extends BaseServer {
   /** Compiles the wasm modules (`options.wasm`, `options.keysWasm`), then makes a server on them. */
   static async create(options: BrowserServerOptions = {}): Promise<SSHServer> {
-    const { wasm, keysWasm, ...serverOptions } = options;
-    const [module, keysModule] = await Promise.all([compileCore(wasm), keysWasm === null ? undefined : compileKeyFiles(keysWasm)]);
-    return new SSHServer(module, serverOptions, keysModule);
+    const { wasm, keysWasm, legacyWasm, ...serverOptions } = options;
+    const [module, keysModule, legacyModule] = await Promise.all([
+      compileCore(wasm),
+      keysWasm === null ? undefined : compileKeyFiles(keysWasm),
+      legacyWasm === undefined ? undefined : compileLegacy(legacyWasm === true ? undefined : legacyWasm),
+    ]);
+    return new SSHServer(module, serverOptions, keysModule, legacyModule);
   }
 
-  /** A server on modules compiled already (`compileCore`, `compileKeyFiles`); `SSHServer.create` does both. */
-  constructor(module: WebAssembly.Module, options: SSHServerOptions = {}, keysModule?: WebAssembly.Module) {
-    super(browserRuntime(module, keysModule), options);
+  /** A server on modules compiled already (`compileCore`, `compileKeyFiles`, `compileLegacy`); `SSHServer.create` compiles them. */
+  constructor(module: WebAssembly.Module, options: SSHServerOptions = {}, keysModule?: WebAssembly.Module, legacyModule?: WebAssembly.Module) {
+    super(browserRuntime(module, keysModule, legacyModule), options);
   }
 }
 

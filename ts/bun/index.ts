@@ -21,6 +21,7 @@ declare const Bun: BunApi;
 const module = await WebAssembly.compile(await Bun.file(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)).arrayBuffer());
 
 let keysModule: WebAssembly.Module | undefined;
+let legacyModule: WebAssembly.Module | undefined;
 
 /** The key files' module, read and compiled by the first call that reads or makes a key file (synchronously: `addHostKey` is). */
 function compiledKeys(): WebAssembly.Module {
@@ -28,8 +29,14 @@ function compiledKeys(): WebAssembly.Module {
   return keysModule;
 }
 
+/** The legacy algorithms' module, compiled by the first setting that names one of them. */
+function compiledLegacy(): WebAssembly.Module {
+  legacyModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-legacy/wasshd_legacy_bg.wasm', import.meta.url)));
+  return legacyModule;
+}
+
 /** The runtime of Bun: the module read with `Bun.file`, `node:crypto` for the packet ciphers, `Bun.listen`, `Bun.serve` for WebSockets, Unix sockets. */
-export const bunRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), keyFiles: compiledKeys, listen: bunTcp, listenUnix: bunListenUnix, webSocket: bunWebSocket, connectTcp: bunConnectTcp, connectUnix: bunConnectUnix };
+export const bunRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider, compiledLegacy), keyFiles: compiledKeys, listen: bunTcp, listenUnix: bunListenUnix, webSocket: bunWebSocket, connectTcp: bunConnectTcp, connectUnix: bunConnectUnix };
 
 /** The SSH server on Bun: `SSHServer` with this runtime. */
 export class SSHServer extends BaseServer {

@@ -9,6 +9,7 @@
 
 import { createGlue as createServerGlue } from '../../wasm/pkg/wasshd_glue.js';
 import type { Core } from '../../wasm/pkg/wasshd_wasm.js';
+import { legacyImports, type LegacyModule } from './legacy.js';
 
 /**
  * The `wasshd_crypto` imports of one instance (wasm/src/host_crypto.rs: the host's AES-GCM, AES-CTR, ChaCha20
@@ -34,7 +35,7 @@ const hostCryptos = new WeakMap<Core, HostCrypto>();
 function withoutHostCrypto(module: WebAssembly.Module): WebAssembly.ModuleImports {
   const imports: WebAssembly.ModuleImports = {};
   for (const { module: from, name } of WebAssembly.Module.imports(module)) {
-    if (from !== 'wasshd_crypto') continue;
+    if (from !== 'wasshd_crypto' || name.startsWith('legacy_')) continue;
     imports[name] =
       name === 'available'
         ? () => 0
@@ -47,23 +48,29 @@ function withoutHostCrypto(module: WebAssembly.Module): WebAssembly.ModuleImport
 
 /**
  * A fresh instance of `module` with its own copy of a role's glue (`createGlue`); `hostCrypto`: a provider per
- * instance where the runtime has one.
+ * instance where the runtime has one; `legacy`: the legacy module, where the runtime can load it (`ts/core/legacy.ts`).
  */
 export function instantiate<G extends { initSync: (o: { module: WebAssembly.Module }) => { memory: WebAssembly.Memory } }>(
   createGlue: (imports: WebAssembly.ModuleImports) => G,
   module: WebAssembly.Module,
   hostCrypto: (() => HostCrypto) | undefined,
+  legacy?: LegacyModule,
 ) {
   const crypto = hostCrypto?.();
-  const glue = createGlue(crypto?.imports ?? withoutHostCrypto(module));
+  const legacyCrypto = legacyImports(legacy);
+  const glue = createGlue({ ...(crypto?.imports ?? withoutHostCrypto(module)), ...legacyCrypto.imports });
   const { memory } = glue.initSync({ module });
   crypto?.bind(memory);
+  legacyCrypto.bind(memory);
   return { glue, memory, crypto };
 }
 
-/** A server core in an instance of the server's `module`; `hostCrypto`: a provider per instance (`nodeCryptoProvider`) where the runtime has one. */
-export function instantiateCore(module: WebAssembly.Module, seed: Uint8Array, hostCrypto?: () => HostCrypto): Core {
-  const { glue, memory, crypto } = instantiate(createServerGlue, module, hostCrypto);
+/**
+ * A server core in an instance of the server's `module`; `hostCrypto`: a provider per instance (`nodeCryptoProvider`)
+ * where the runtime has one; `legacy`: the legacy algorithms' module, loaded by the first setting that names one.
+ */
+export function instantiateCore(module: WebAssembly.Module, seed: Uint8Array, hostCrypto?: () => HostCrypto, legacy?: LegacyModule): Core {
+  const { glue, memory, crypto } = instantiate(createServerGlue, module, hostCrypto, legacy);
   const core = new glue.Core(seed);
   memories.set(core, memory);
   if (crypto) hostCryptos.set(core, crypto);

@@ -18,8 +18,8 @@ export const COMPATIBILITY_DATE = '2026-11-01';
 
 /** The bundle's file name in its output folder; the wasm modules keep their own (`wasshd_wasm_bg.wasm`, ...). */
 export const BUNDLE = 'worker.js';
-/** The server's module and the key files' (`ts/workerd/index.ts` imports both). */
-const WASM = ['wasshd_wasm_bg.wasm', 'wasshd_keys_bg.wasm'];
+/** The server's module, the key files' and the legacy algorithms' (`ts/workerd/index.ts` imports all three). */
+const WASM = ['wasshd_wasm_bg.wasm', 'wasshd_keys_bg.wasm', 'wasshd_legacy_bg.wasm'];
 
 export interface BundleOptions {
   /** Module specifiers to resolve elsewhere (`wasshd/workerd` to the sources, say). */

@@ -20,6 +20,7 @@ declare const Deno: DenoApi;
 const module = await WebAssembly.compile(await Deno.readFile(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
 
 let keysModule: WebAssembly.Module | undefined;
+let legacyModule: WebAssembly.Module | undefined;
 
 /** The key files' module, read and compiled by the first call that reads or makes a key file (synchronously: `addHostKey` is). */
 function compiledKeys(): WebAssembly.Module {
@@ -27,8 +28,14 @@ function compiledKeys(): WebAssembly.Module {
   return keysModule;
 }
 
+/** The legacy algorithms' module, read and compiled by the first setting that names one of them (synchronously: `config` is). */
+function compiledLegacy(): WebAssembly.Module {
+  legacyModule ??= new WebAssembly.Module(Deno.readFileSync(new URL('../../wasm/pkg-legacy/wasshd_legacy_bg.wasm', import.meta.url)));
+  return legacyModule;
+}
+
 /** The runtime of Deno: the module read with `Deno.readFile`, `node:crypto` for the packet ciphers, `Deno.listen`, `Deno.serve` for WebSockets, Unix sockets. */
-export const denoRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider), keyFiles: compiledKeys, listen: denoTcp, listenUnix: denoListenUnix, webSocket: denoWebSocket, connectTcp: denoConnectTcp, connectUnix: denoConnectUnix };
+export const denoRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider, compiledLegacy), keyFiles: compiledKeys, listen: denoTcp, listenUnix: denoListenUnix, webSocket: denoWebSocket, connectTcp: denoConnectTcp, connectUnix: denoConnectUnix };
 
 /** The SSH server on Deno: `SSHServer` with this runtime. */
 export class SSHServer extends BaseServer {

@@ -19,6 +19,7 @@ import { uwsWebSocket } from './websocket.js';
 let serverModule: WebAssembly.Module | undefined;
 let clientModule: WebAssembly.Module | undefined;
 let keysModule: WebAssembly.Module | undefined;
+let legacyModule: WebAssembly.Module | undefined;
 
 /** The server's module, compiled once per process; every server core is an instance of it. */
 function compiled(): WebAssembly.Module {
@@ -38,8 +39,14 @@ function compiledKeys(): WebAssembly.Module {
   return keysModule;
 }
 
+/** The legacy algorithms' module, compiled by the first setting that names one of them. */
+function compiledLegacy(): WebAssembly.Module {
+  legacyModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-legacy/wasshd_legacy_bg.wasm', import.meta.url)));
+  return legacyModule;
+}
+
 /** The runtime of Node: the module read from disk, `node:crypto` for the packet ciphers, `node:net`, uWebSockets.js for WebSockets, Unix sockets. */
-export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider), keyFiles: compiledKeys, listen: nodeTcp, listenUnix: nodeListenUnix, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
+export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider, compiledLegacy), keyFiles: compiledKeys, listen: nodeTcp, listenUnix: nodeListenUnix, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
 
 /** The SSH server on Node: `SSHServer` with this runtime. */
 export class SSHServer extends BaseServer {

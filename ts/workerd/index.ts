@@ -1,5 +1,5 @@
 /**
- * The Cloudflare workerd entry point: the server with the wasm modules (the server's and the key files') imported
+ * The Cloudflare workerd entry point: the server with the wasm modules (the server's, the key files' and the legacy algorithms') imported
  * as modules (workerd forbids compiling wasm from bytes at run time) and SSH over the WebSockets a Worker's `fetch` handler accepts
  * (`acceptWebSocket`). A Worker has no listening socket of its own.
  *
@@ -8,6 +8,7 @@
  */
 
 import keysWasm from '../../wasm/pkg-keys/wasshd_keys_bg.wasm';
+import legacyWasm from '../../wasm/pkg-legacy/wasshd_legacy_bg.wasm';
 import wasm from '../../wasm/pkg/wasshd_wasm_bg.wasm';
 import { instantiateCore } from '../core/instance.js';
 import { ErrorCode, SSHError } from '../errors.js';
@@ -16,7 +17,8 @@ import { SSHServer as BaseServer, type Runtime, type SSHServerOptions } from '..
 /** The runtime of Cloudflare workerd: the module imported by the Worker, the core's own cryptography; no TCP (WebSockets through `acceptWebSocket`). */
 export const workerdRuntime: Runtime = {
   // The module is imported once; a fresh instance after a trap is another instance of it.
-  createCore: (seed) => instantiateCore(wasm, seed),
+  // The legacy algorithms' module is imported with the bundle too, and instantiated by the first setting that names one.
+  createCore: (seed) => instantiateCore(wasm, seed, undefined, () => legacyWasm),
   // Imported with the bundle, as workerd requires; instantiated by the first call that reads a key file.
   keyFiles: () => keysWasm,
   listen: {

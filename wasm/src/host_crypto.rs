@@ -2,13 +2,25 @@
 //! implements with `node:crypto` on Node, Deno and Bun (`ts/core/node-crypto-provider.ts`) over views of
 //! this instance's memory, one call per primitive and packet. Each keyed object is a handle into the host's
 //! table; dropping it frees the entry, whose key copy the host zero-fills. A primitive the host lacks
-//! (Bun has no raw ChaCha20) comes back as handle 0 and is served by the core's own provider.
+//! (Bun has no raw ChaCha20) comes back as handle 0 and is served by the core's own provider, as are
+//! Blowfish, CAST-128 and RC4 (OpenSSL 3 keeps them in its legacy provider, which the runtimes do not load).
 
 use core::num::NonZeroU32;
 use wasshd_core::config::Config;
 use wasshd_core::crypto::kat;
 use wasshd_core::crypto::provider::{AesGcm, BadTag, BlockCipher, ChaCha20, CryptoProvider, Hmac, HmacHash, SequentialCipher};
-use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
+
+/// The core's own provider in this module: with the legacy primitives from the legacy module where this
+/// module was built without them (`legacy_import`), as the server's and the client's are.
+#[cfg(not(feature = "legacy"))]
+fn own() -> &'static dyn CryptoProvider {
+    &crate::legacy_import::WITH_LEGACY
+}
+
+#[cfg(feature = "legacy")]
+fn own() -> &'static dyn CryptoProvider {
+    &wasshd_core::crypto::rustcrypto::RUST_CRYPTO
+}
 
 // Pointers and lengths address this instance's memory; the host reads and writes exactly those bytes
 // (`len` of data, 12 of a nonce, 16 of a counter block or GCM tag, the hash's output of an HMAC tag) and
@@ -41,9 +53,11 @@ pub struct HostCrypto;
 
 pub static HOST_CRYPTO: HostCrypto = HostCrypto;
 
-/// Offers the host's provider to either role's `config` if the host has one and it computes what the
-/// known-answer tests say: a runtime whose primitives differ would otherwise corrupt every packet.
+/// Completes the core's own provider in either role's `config` (`own`), then offers the host's if the host has
+/// one and it computes what the known-answer tests say: a runtime whose primitives differ would otherwise
+/// corrupt every packet.
 pub fn offer(config: &mut Config) {
+    config.complete_own_crypto(own());
     // SAFETY: no arguments; every host supplies this import.
     if unsafe { available() } == 0 {
         return;
@@ -86,7 +100,7 @@ impl CryptoProvider for HostCrypto {
         // SAFETY: the host reads `key`.
         match Handle::new(unsafe { gcm_new(key.as_ptr(), key.len()) }) {
             Some(handle) => Some(Box::new(HostGcm(handle))),
-            None => RUST_CRYPTO.aes_gcm(key),
+            None => own().aes_gcm(key),
         }
     }
 
@@ -97,7 +111,7 @@ impl CryptoProvider for HostCrypto {
         // SAFETY: the host reads `key` and the 16 bytes of `iv`.
         match Handle::new(unsafe { ctr_new(key.as_ptr(), key.len(), iv.as_ptr()) }) {
             Some(handle) => Some(Box::new(HostSequential(handle))),
-            None => RUST_CRYPTO.aes_ctr(key, iv),
+            None => own().aes_ctr(key, iv),
         }
     }
 
@@ -105,8 +119,7 @@ impl CryptoProvider for HostCrypto {
         let (id, key_lens) = match cipher {
             BlockCipher::Aes => (0, &[16, 24, 32][..]),
             BlockCipher::TripleDes => (1, &[24][..]),
-            // OpenSSL 3 keeps these in its legacy provider, which the runtimes do not load.
-            BlockCipher::Blowfish | BlockCipher::Cast128 => return RUST_CRYPTO.cbc(cipher, key, iv, decrypt),
+            BlockCipher::Blowfish | BlockCipher::Cast128 => return own().cbc(cipher, key, iv, decrypt),
         };
         if !key_lens.contains(&key.len()) || iv.len() != cipher.block_len() {
             return None;
@@ -114,24 +127,23 @@ impl CryptoProvider for HostCrypto {
         // SAFETY: the host reads `key` and the block of `iv`.
         match Handle::new(unsafe { cbc_new(id, u32::from(decrypt), key.as_ptr(), key.len(), iv.as_ptr()) }) {
             Some(handle) => Some(Box::new(HostSequential(handle))),
-            None => RUST_CRYPTO.cbc(cipher, key, iv, decrypt),
+            None => own().cbc(cipher, key, iv, decrypt),
         }
     }
 
-    /// OpenSSL 3 keeps RC4 in its legacy provider, which the runtimes do not load: the core's own serves.
     fn arcfour(&self, key: &[u8]) -> Option<Box<dyn SequentialCipher>> {
-        RUST_CRYPTO.arcfour(key)
+        own().arcfour(key)
     }
 
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
         // SAFETY: the host reads the 32 bytes of `key`.
         match Handle::new(unsafe { chacha20_new(key.as_ptr()) }) {
             Some(handle) => Box::new(HostChaCha20(handle)),
-            None => RUST_CRYPTO.chacha20(key),
+            None => own().chacha20(key),
         }
     }
 
-    fn hmac(&self, hash: HmacHash, key: &[u8]) -> Box<dyn Hmac> {
+    fn hmac(&self, hash: HmacHash, key: &[u8]) -> Option<Box<dyn Hmac>> {
         let id = match hash {
             HmacHash::Sha256 => 0,
             HmacHash::Sha512 => 1,
@@ -141,9 +153,15 @@ impl CryptoProvider for HostCrypto {
         };
         // SAFETY: the host reads `key`.
         match Handle::new(unsafe { hmac_new(id, key.as_ptr(), key.len()) }) {
-            Some(handle) => Box::new(HostHmac(handle)),
-            None => RUST_CRYPTO.hmac(hash, key),
+            Some(handle) => Some(Box::new(HostHmac(handle))),
+            None => own().hmac(hash, key),
         }
+    }
+
+    /// The host's 3DES and legacy HMACs are checked when a setting first names a legacy algorithm, not at
+    /// start, where what the host lacks would load the legacy module for nothing.
+    fn legacy_available(&self) -> bool {
+        own().legacy_available() && kat::check_legacy(self).is_ok()
     }
 }
 

@@ -8,18 +8,19 @@
 //! a view of the Rust buffer, which is then zeroized. Returning a `Vec` or `String` instead would have the
 //! glue copy it and free it as it stands.
 //!
-//! Three classes, each built into a module of its own (`server`, `client` and `keys` features:
-//! scripts/build-wasm.mjs builds `wasm/pkg`, `wasm/pkg-client` and `wasm/pkg-keys`), so that a page that only
-//! connects does not download the server, nor a server the client, and neither carries the key-file parsers,
-//! which run once per key: `Core` (`server.rs`), the server, one instance serving every connection;
-//! `ClientCore` (`client.rs`), one client connection; `KeyFiles` (`keys.rs`), key files to and from the
-//! canonical form the other two take.
+//! Four classes, each built into a module of its own (`server`, `client`, `keys` and `legacy` features:
+//! scripts/build-wasm.mjs builds `wasm/pkg`, `wasm/pkg-client`, `wasm/pkg-keys` and `wasm/pkg-legacy`), so that
+//! a page that only connects does not download the server, nor a server the client, and neither carries the
+//! key-file parsers, which run once per key, nor the legacy algorithms, off unless configured: `Core`
+//! (`server.rs`), the server, one instance serving every connection; `ClientCore` (`client.rs`), one client
+//! connection; `KeyFiles` (`keys.rs`), key files to and from the canonical form the other two take;
+//! `LegacyCrypto` (`legacy.rs`), the legacy algorithms' primitives, which the other two import through the host
+//! (`legacy_import.rs`).
 //!
 //! Besides wasm-bindgen's own imports, the module imports the host's crypto primitives (`host_crypto`), a
 //! raw import module of its own that wasm-bindgen passes through to the instance's imports.
 
 use wasm_bindgen::prelude::*;
-use wasshd_boundary::Error;
 
 #[cfg(feature = "client")]
 mod client;
@@ -31,11 +32,18 @@ mod server;
 // The key files need none.
 #[cfg(all(target_arch = "wasm32", any(feature = "server", feature = "client")))]
 mod host_crypto;
+// The server's and the client's modules are built without the legacy primitives and import them.
+#[cfg(all(target_arch = "wasm32", any(feature = "server", feature = "client"), not(feature = "legacy")))]
+mod legacy_import;
+#[cfg(feature = "legacy")]
+mod legacy;
 
 #[cfg(feature = "client")]
 pub use client::ClientCore;
 #[cfg(feature = "keys")]
 pub use keys::KeyFiles;
+#[cfg(feature = "legacy")]
+pub use legacy::LegacyCrypto;
 #[cfg(feature = "server")]
 pub use server::Core;
 
@@ -52,7 +60,8 @@ extern "C" {
 }
 
 /// The code in brackets at the start of the message: `ts/errors.ts` `fromCoreError` reads it back.
-pub(crate) fn js(e: Error) -> JsError {
+#[cfg(any(feature = "server", feature = "client", feature = "keys"))]
+pub(crate) fn js(e: wasshd_boundary::Error) -> JsError {
     JsError::new(&format!("[{}] {}", e.code, e.message))
 }
 

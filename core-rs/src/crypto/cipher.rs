@@ -197,10 +197,10 @@ enum Keyed {
 }
 
 impl PacketMac {
-    /// `None` for a UMAC key of another length than 16 bytes.
+    /// `None` for a UMAC key of another length than 16 bytes, or a hash the provider lacks.
     pub fn new(provider: &dyn CryptoProvider, alg: MacAlg, key: &[u8]) -> Option<Self> {
         let keyed = match mac_hash(alg) {
-            Some(hash) => Keyed::Hmac(provider.hmac(hash, key)),
+            Some(hash) => Keyed::Hmac(provider.hmac(hash, key)?),
             None => Keyed::Umac(Box::new(Umac::new(key, mac_tag_len(alg))?)),
         };
         Some(PacketMac { alg, keyed })

@@ -4,6 +4,8 @@
 pub mod cipher;
 pub mod hmac;
 pub mod kat;
+#[cfg(feature = "legacy")]
+pub mod legacy;
 pub mod provider;
 pub mod rng;
 pub mod rustcrypto;

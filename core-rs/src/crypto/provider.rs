@@ -55,8 +55,12 @@ pub trait CryptoProvider: Debug {
     fn arcfour(&self, key: &[u8]) -> Option<Box<dyn SequentialCipher>>;
     /// The original ChaCha20 (64-bit block counter, 64-bit nonce) under `key`.
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20>;
-    /// HMAC (RFC 2104) under `key`, of any length.
-    fn hmac(&self, hash: HmacHash, key: &[u8]) -> Box<dyn Hmac>;
+    /// HMAC (RFC 2104) under `key`, of any length; `None` for a legacy hash the provider cannot have.
+    fn hmac(&self, hash: HmacHash, key: &[u8]) -> Option<Box<dyn Hmac>>;
+    /// Whether the legacy primitives (3DES, Blowfish and CAST-128 in CBC mode, RC4, HMAC-MD5 and HMAC-RIPEMD-160)
+    /// can be had, loading them if they live elsewhere (`crypto::legacy`): checked when a setting names an
+    /// algorithm that needs one, so that a host without them refuses the setting rather than the connection.
+    fn legacy_available(&self) -> bool;
 }
 
 pub trait AesGcm {

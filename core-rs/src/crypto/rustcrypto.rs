@@ -1,6 +1,6 @@
-//! The core's own provider: RustCrypto's AES (CTR, and CBC with 3DES for the legacy ciphers), AES-GCM and
-//! ChaCha20, and the core's HMAC (`crypto::hmac`),
-//! compiled into the wasm module, so it serves every host (workerd, browsers, the WIT component). Key
+//! The core's own provider: RustCrypto's AES (CTR and CBC), AES-GCM and ChaCha20, and the core's HMAC
+//! (`crypto::hmac`), with the legacy primitives where the core has its `legacy` feature (`crypto::legacy`);
+//! compiled into the wasm modules, so it serves every host (workerd, browsers, the WIT component). Key
 //! schedules and keys are zeroized on drop (the crates' `zeroize` features, `crypto::hmac`).
 
 use aes::{Aes128, Aes192, Aes256};
@@ -15,7 +15,7 @@ use chacha20::cipher::{
 use chacha20::{ChaCha20Legacy, LegacyNonce};
 use zeroize::Zeroize;
 
-use crate::crypto::hmac::{BlockHash, Hmac as CoreHmac, Md5State, Ripemd160State, Sha1State, Sha256State, Sha512State};
+use crate::crypto::hmac::{BlockHash, Hmac as CoreHmac, Sha1State, Sha256State, Sha512State};
 use crate::crypto::provider::{AesGcm, BadTag, BlockCipher, ChaCha20, CryptoProvider, Hmac, HmacHash, SequentialCipher};
 
 type Ctr<C> = ctr::Ctr128BE<C>;
@@ -48,48 +48,42 @@ impl CryptoProvider for RustCrypto {
     }
 
     fn cbc(&self, cipher: BlockCipher, key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>> {
-        fn keyed<C>(key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>>
-        where
-            C: BlockEncryptMut + BlockDecryptMut + BlockCipherMarker + KeyInit + 'static,
-        {
-            Some(if decrypt {
-                Box::new(Cbc(cbc::Decryptor::<C>::new_from_slices(key, iv).ok()?))
-            } else {
-                Box::new(Cbc(cbc::Encryptor::<C>::new_from_slices(key, iv).ok()?))
-            })
-        }
         match (cipher, key.len()) {
-            (BlockCipher::Aes, 16) => keyed::<Aes128>(key, iv, decrypt),
-            (BlockCipher::Aes, 24) => keyed::<Aes192>(key, iv, decrypt),
-            (BlockCipher::Aes, 32) => keyed::<Aes256>(key, iv, decrypt),
-            (BlockCipher::TripleDes, 24) => keyed::<des::TdesEde3>(key, iv, decrypt),
-            (BlockCipher::Blowfish, 16) => keyed::<blowfish::Blowfish>(key, iv, decrypt),
-            (BlockCipher::Cast128, 16) => keyed::<cast5::Cast5>(key, iv, decrypt),
+            (BlockCipher::Aes, 16) => cbc_keyed::<Aes128>(key, iv, decrypt),
+            (BlockCipher::Aes, 24) => cbc_keyed::<Aes192>(key, iv, decrypt),
+            (BlockCipher::Aes, 32) => cbc_keyed::<Aes256>(key, iv, decrypt),
+            #[cfg(feature = "legacy")]
+            _ => crate::crypto::legacy::cbc(cipher, key, iv, decrypt),
+            #[cfg(not(feature = "legacy"))]
             _ => None,
         }
     }
 
-    fn arcfour(&self, key: &[u8]) -> Option<Box<dyn SequentialCipher>> {
-        use rc4::consts::{U16, U32};
-        Some(match key.len() {
-            16 => Box::new(Stream(rc4::Rc4::<U16>::new_from_slice(key).ok()?)),
-            32 => Box::new(Stream(rc4::Rc4::<U32>::new_from_slice(key).ok()?)),
-            _ => return None,
-        })
+    fn arcfour(&self, _key: &[u8]) -> Option<Box<dyn SequentialCipher>> {
+        #[cfg(feature = "legacy")]
+        return crate::crypto::legacy::arcfour(_key);
+        #[cfg(not(feature = "legacy"))]
+        None
+    }
+
+    fn legacy_available(&self) -> bool {
+        cfg!(feature = "legacy")
     }
 
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
         Box::new(ChaChaKey(*key))
     }
 
-    fn hmac(&self, hash: HmacHash, key: &[u8]) -> Box<dyn Hmac> {
-        match hash {
+    fn hmac(&self, hash: HmacHash, key: &[u8]) -> Option<Box<dyn Hmac>> {
+        Some(match hash {
             HmacHash::Sha256 => Box::new(CoreHmac::<Sha256State>::new(key)),
             HmacHash::Sha512 => Box::new(CoreHmac::<Sha512State>::new(key)),
             HmacHash::Sha1 => Box::new(CoreHmac::<Sha1State>::new(key)),
-            HmacHash::Md5 => Box::new(CoreHmac::<Md5State>::new(key)),
-            HmacHash::Ripemd160 => Box::new(CoreHmac::<Ripemd160State>::new(key)),
-        }
+            #[cfg(feature = "legacy")]
+            HmacHash::Md5 | HmacHash::Ripemd160 => return crate::crypto::legacy::hmac(hash, key),
+            #[cfg(not(feature = "legacy"))]
+            HmacHash::Md5 | HmacHash::Ripemd160 => return None,
+        })
     }
 }
 
@@ -107,12 +101,24 @@ impl<A: AeadInPlace<NonceSize = U12, TagSize = U16>> AesGcm for Aead<A> {
     }
 }
 
-struct Stream<S>(S);
+pub(crate) struct Stream<S>(pub(crate) S);
 
 impl<S: StreamCipher> SequentialCipher for Stream<S> {
     fn apply(&mut self, data: &mut [u8]) {
         self.0.apply_keystream(data);
     }
+}
+
+/// `C` in CBC mode from `iv`, encrypting or decrypting; `None` for a key or IV of another length.
+pub(crate) fn cbc_keyed<C>(key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>>
+where
+    C: BlockEncryptMut + BlockDecryptMut + BlockCipherMarker + KeyInit + 'static,
+{
+    Some(if decrypt {
+        Box::new(Cbc(cbc::Decryptor::<C>::new_from_slices(key, iv).ok()?))
+    } else {
+        Box::new(Cbc(cbc::Encryptor::<C>::new_from_slices(key, iv).ok()?))
+    })
 }
 
 /// A CBC encryptor or decryptor over whole blocks; the chaining block carries across calls.

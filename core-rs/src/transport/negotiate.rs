@@ -99,6 +99,20 @@ impl MacAlg {
                 | MacAlg::HmacRipemd160Etm
         )
     }
+
+    /// Whether the MAC needs the legacy primitives (HMAC-MD5, HMAC-RIPEMD-160: `crypto::legacy`).
+    pub fn is_legacy(self) -> bool {
+        matches!(
+            self,
+            MacAlg::HmacMd5
+                | MacAlg::HmacMd5Etm
+                | MacAlg::HmacMd596
+                | MacAlg::HmacMd596Etm
+                | MacAlg::HmacRipemd160
+                | MacAlg::HmacRipemd160OpenSsh
+                | MacAlg::HmacRipemd160Etm
+        )
+    }
 }
 
 algorithms!(
@@ -147,6 +161,19 @@ impl CipherAlg {
 
     pub fn is_aead(self) -> bool {
         matches!(self, CipherAlg::Chacha20Poly1305 | CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm)
+    }
+
+    /// Whether the cipher needs the legacy primitives (the 64-bit block ciphers and RC4: `crypto::legacy`).
+    pub fn is_legacy(self) -> bool {
+        matches!(
+            self,
+            CipherAlg::TripleDesCbc
+                | CipherAlg::BlowfishCbc
+                | CipherAlg::Cast128Cbc
+                | CipherAlg::Arcfour
+                | CipherAlg::Arcfour128
+                | CipherAlg::Arcfour256
+        )
     }
 }
 
