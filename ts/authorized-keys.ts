@@ -126,6 +126,12 @@ export class AuthorizedKeys {
     return new AuthorizedKeys(keys, from);
   }
 
+  /** The lines again, one per key, each with its options as written (an RFC 4716 block as a one-line key). */
+  toString(): string {
+    const option = (o: KeyOption) => (o.value === undefined ? o.name : `${o.name}="${o.value.replace(/"/g, '\\"')}"`);
+    return this.keys.map((k) => [k.options.map(option).join(','), k.openssh, k.comment].filter((part) => part !== '').join(' ')).join('\n');
+  }
+
   /**
    * The first line that lets the key `openssh` (`type base64`) log in from `address` at `now` (milliseconds
    * since the epoch), as sshd takes the first line whose options allow it; `refusals` collects why other

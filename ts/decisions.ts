@@ -61,8 +61,18 @@ export class Decisions {
     this.keyboardInteractivePrompts = options.keyboardInteractivePrompts ?? [];
   }
 
-  /** No message or prompts of the server's own (`SSHServer.reset`). */
+  /** The CAs trusted to sign user certificates for any user (TrustedUserCAKeys). */
+  get trustedUserCAKeys(): AuthorizedKeys | undefined {
+    return this.restrictions.trustedUserCAKeys;
+  }
+
+  set trustedUserCAKeys(keys: AuthorizedKeys | undefined) {
+    this.restrictions.trustedUserCAKeys = keys;
+  }
+
+  /** No message, prompts or trusted CAs of the server's own (`SSHServer.reset`). */
   reset(): void {
+    this.restrictions.trustedUserCAKeys = undefined;
     this.keyboardInteractiveMessage = '';
     this.keyboardInteractivePrompts = [];
     this.connectionPrompts.clear();

@@ -22,7 +22,7 @@ export class KeyRestrictions {
   constructor(
     private readonly authorizedKeys: SSHServerOptions['authorizedKeys'],
     /** Every line a CA that signs user certificates (TrustedUserCAKeys). */
-    readonly trustedUserCAKeys: AuthorizedKeys | undefined,
+    public trustedUserCAKeys: AuthorizedKeys | undefined,
   ) {}
 
   /** The file that holds `user`'s keys, if one is configured. */

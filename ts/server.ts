@@ -15,6 +15,7 @@
  */
 
 import { Admission } from './admission.js';
+import { AuthorizedKeys } from './authorized-keys.js';
 import { AuthFailureDelay, parseAuthFailureDelay } from './auth-delay.js';
 import type { ChannelState, ConnectionState } from './connection.js';
 import { CoreBinding } from './core/binding.js';
@@ -153,7 +154,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
     this.localPort = options.localPort ?? DEFAULT_LISTEN.localPort;
     this.connectionBacklog = options.connectionBacklog ?? DEFAULT_LISTEN.connectionBacklog;
     // These came with the options already, or have reset methods of their own.
-    const ownReset = ['ConnectionBacklog', 'KeyboardInteractiveMessage', 'PerSourcePenalties', 'PerSourcePenaltyExemptList', 'UseIPv6'];
+    const ownReset = ['ConnectionBacklog', 'KeyboardInteractiveMessage', 'PerSourcePenalties', 'PerSourcePenaltyExemptList', 'TrustedUserCAKeys', 'UseIPv6'];
     this.hostDefaults = HOST_SETTINGS.filter((name) => !ownReset.includes(name)).map((name) => [name, this.config(name)]);
     for (const file of options.hostKeys ?? []) {
       if (typeof file === 'string') this.addHostKey(file);
@@ -226,6 +227,10 @@ export class SSHServer extends Emitter<SSHServerEvents> {
       case 'KeyboardInteractiveMessage':
         if (value !== undefined) this.decisions.keyboardInteractiveMessage = value;
         return this.decisions.keyboardInteractiveMessage;
+      case 'TrustedUserCAKeys':
+        // Replaces the list: key lines as `trustedUserCAKeys` reads them; empty for none.
+        if (value !== undefined) this.decisions.trustedUserCAKeys = value.trim() === '' ? undefined : AuthorizedKeys.parse(value, name);
+        return this.decisions.trustedUserCAKeys?.toString() ?? '';
       case 'MaxStartups':
         if (value !== undefined) admission.maxStartups = StartupLimit.parse(value);
         return admission.maxStartups.toString();

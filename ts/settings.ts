@@ -96,7 +96,8 @@ export interface SSHServerOptions {
    * CA keys trusted to sign user certificates for any user (OpenSSH's TrustedUserCAKeys), as a file of key
    * lines (`AuthorizedKeys.parse`; a line's `principals=`, `from=` and other options apply to the
    * certificates it signs). A certificate must name the user among its principals unless the line has
-   * `principals=`. The user's `cert-authority` lines in `authorizedKeys` are CAs for that user too.
+   * `principals=`. The user's `cert-authority` lines in `authorizedKeys` are CAs for that user too. The setting
+   * `TrustedUserCAKeys` takes the file's text (and replaces the list; empty: none).
    */
   trustedUserCAKeys?: AuthorizedKeys;
   /** Further settings by the reference's names, as `config()` takes them. */
@@ -131,6 +132,7 @@ export const HOST_SETTINGS = [
   'MaxConnections',
   'AuthFailureDelay',
   'KeyboardInteractiveMessage',
+  'TrustedUserCAKeys',
   'ConnectionBacklog',
   'MaxStartups',
   'PerSourceMaxStartups',

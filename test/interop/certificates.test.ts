@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthorizedKeys, SSHServer, type UserAuthRequestEvent } from '../../ts/node/index.js';
-import { run, SSH_BASE } from '../helpers/demo.js';
+import { run, SSH_BASE, startDemo } from '../helpers/demo.js';
 
 const USER = 'alice';
 const dir = mkdtempSync(join(tmpdir(), 'wasshd-certs-'));
@@ -140,5 +140,36 @@ describe('OpenSSH user certificates', () => {
     const limited = certify(keys.ed, keys.edCA, ['-n', USER, '-O', 'source-address=127.0.0.1/32']);
     expect(await loggedIn(keys.ed, limited)).toBe('asked (asked: -)\n');
     await refused(keys.ed, limited, /source-address 127\.0\.0\.1\/32 does not allow 127\.0\.0\.2/, ['-b', '127.0.0.2']);
+  });
+});
+
+describe('TrustedUserCAKeys as a setting and a demo flag', () => {
+  it('config() replaces the list with the lines given, reads them back with their options, and empties it', async () => {
+    const other = new SSHServer({ localPort: 0 });
+    expect(other.config('TrustedUserCAKeys')).toBe('');
+    other.config(`TrustedUserCAKeys=${pub(keys.edCA)}\nprincipals="ops,dev" ${pub(keys.ecCA)}`);
+    expect(other.config('TrustedUserCAKeys')).toBe(`${pub(keys.edCA)}\nprincipals="ops,dev" ${pub(keys.ecCA)}`);
+    expect(() => other.config('TrustedUserCAKeys=ssh-ed25519 not-base64')).toThrow(/TrustedUserCAKeys:1: /);
+    other.config('TrustedUserCAKeys=');
+    expect(other.config('TrustedUserCAKeys')).toBe('');
+    await other.shutdown();
+  });
+
+  it('the demo trusts the CAs of --trusted-user-ca-keys: a certificate naming the user logs in, one naming another is refused', async () => {
+    const caFile = join(dir, 'trusted_ca');
+    copyFileSync(`${keys.otherCA}.pub`, caFile);
+    const demo = await startDemo(['--user', `${USER}:unused password`, '--trusted-user-ca-keys', caFile]);
+    try {
+      const ssh = (cert: string) =>
+        run('ssh', [...SSH_BASE, '-i', keys.rsa, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', `CertificateFile=${cert}`, '-p', String(demo.port), `${USER}@127.0.0.1`, 'echo certified']);
+      const ok = await ssh(certify(keys.rsa, keys.otherCA, ['-n', USER]));
+      expect(ok.stderr.toString()).toBe('');
+      expect(ok.stdout.toString()).toBe('certified\n');
+      const wrong = await ssh(certify(keys.rsa, keys.otherCA, ['-n', 'mallory']));
+      expect(wrong.code).toBe(255);
+      expect(wrong.stderr.toString()).toContain('Permission denied');
+    } finally {
+      await demo.stop();
+    }
   });
 });

@@ -46,7 +46,7 @@ export interface DemoRuntime {
 }
 
 const usage = (runtime: DemoRuntime) => `usage: ${runtime.command} [--listen ADDR] [--port N] [--host-key FILE]... [--host-key-passphrase PASS] [--user NAME:PASSWORD]...
-       [--authorized-keys FILE] [--config NAME=VALUE]... [--ws-port N [--ws-origin ORIGIN]...] [--allow-forward] [--verbose]${runtime.workers ? ' [--workers N]' : ''}
+       [--authorized-keys FILE] [--trusted-user-ca-keys FILE] [--config NAME=VALUE]... [--ws-port N [--ws-origin ORIGIN]...] [--allow-forward] [--verbose]${runtime.workers ? ' [--workers N]' : ''}
        [--sftp-root DIR | --sftp-memory] [--sftp-read-only]`;
 
 const DEFAULT_PORT = 2222;

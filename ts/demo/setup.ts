@@ -55,6 +55,7 @@ export function parseDemoFlags(cli: CommandLine, argv: string[], { withWorkers =
     'host-key-passphrase': { type: 'string' },
     user: { type: 'string', multiple: true, default: [] },
     'authorized-keys': { type: 'string' },
+    'trusted-user-ca-keys': { type: 'string' },
     config: { type: 'string', multiple: true, default: [] },
     verbose: { type: 'boolean', default: false },
     'allow-forward': { type: 'boolean', default: false },
@@ -97,7 +98,8 @@ export function parseDemoFlags(cli: CommandLine, argv: string[], { withWorkers =
     hostKeyPassphrase: values['host-key-passphrase'],
     users,
     authorizedKeysFile: values['authorized-keys'],
-    config: values.config,
+    // The CA lines reach every runtime's server (workers and Workers too) as the setting that takes them.
+    config: [...values.config, ...(values['trusted-user-ca-keys'] === undefined ? [] : [`TrustedUserCAKeys=${read(values['trusted-user-ca-keys'], '--trusted-user-ca-keys')}`])],
     verbose: values.verbose,
     allowForward: values['allow-forward'],
     workers: workers === undefined ? undefined : Number(workers),

@@ -21,7 +21,7 @@ const COMMAND = 'npm run demo:workerd --';
 const cli: CommandLine = new CommandLine(
   'wasshd demo',
   `usage: ${COMMAND} --ws-port N [--listen ADDR] [--ws-origin ORIGIN]... [--host-key FILE]... [--host-key-passphrase PASS] [--user NAME:PASSWORD]...
-       [--authorized-keys FILE] [--config NAME=VALUE]... [--sftp-memory [--sftp-read-only]] [--verbose]`,
+       [--authorized-keys FILE] [--trusted-user-ca-keys FILE] [--config NAME=VALUE]... [--sftp-memory [--sftp-read-only]] [--verbose]`,
 );
 
 /** Where workerd's environment carries the settings (see DemoSettings). */
