@@ -41,11 +41,11 @@ serve('/xterm/xterm.mjs', resolved('@xterm/xterm/lib/xterm.mjs'));
 serve('/xterm/xterm.css', resolved('@xterm/xterm/css/xterm.css'));
 serve('/xterm/addon-fit.mjs', resolved('@xterm/addon-fit/lib/addon-fit.mjs'));
 // wasshd's browser entry and what it imports: the package's compiled modules, the glue of its wasm modules
-// (server, client, key files), and the client's wasm (the page connects with a password: it serves nothing and
+// (server, client, key files, legacy algorithms), and the client's wasm (the page connects with a password: it serves nothing and
 // reads no key file), at the same places relative to each other: the entry finds the wasm by import.meta.url.
 const wasshd = join(dirname(resolved('wasshd/browser')), '../..');
 for (const file of readdirSync(wasshd, { recursive: true })) {
-  if (/^(ts\/.*|wasm\/pkg(-client|-keys)?\/[^/]+)\.js$|^wasm\/pkg-client\/.*\.wasm$/.test(file)) serve(`/wasshd/${file}`, join(wasshd, file));
+  if (/^(ts\/.*|wasm\/pkg(-client|-keys|-legacy)?\/[^/]+)\.js$|^wasm\/pkg-client\/.*\.wasm$/.test(file)) serve(`/wasshd/${file}`, join(wasshd, file));
 }
 // Its one dependency in a page (the server side of the entry reads address lists with it), installed beside it.
 const cidrBlock = dirname(resolved('cidr-block'));

@@ -14,8 +14,11 @@ import { type Alteration, builtModule, katReport, type KatReport } from '../help
 
 const module = builtModule();
 
-/** Calls the known-answer tests make, per import: every vector goes through the host. */
-const KAT_CALLS = { gcm_seal: 2, gcm_open: 4, cipher_apply: 27, chacha20_apply: 8, hmac_sign: 48 };
+/**
+ * Calls the known-answer tests make at start, per import: every vector goes through the host. The legacy
+ * primitives' vectors (3DES-CBC, HMAC-MD5 and HMAC-RIPEMD-160) run when a setting first names a legacy algorithm.
+ */
+const KAT_CALLS = { gcm_seal: 2, gcm_open: 4, cipher_apply: 23, chacha20_apply: 8, hmac_sign: 32 };
 
 /** The calls of a host without ChaCha20: none for it, every other vector through the host. */
 function expectCallsWithoutChaCha20(calls: Record<string, number>): void {
