@@ -142,14 +142,16 @@ fn pkcs12_files_openssl_exports_read_to_their_key() {
             "open.p12",
         );
         assert_eq!(HostKey::from_bytes(&open, None).unwrap().public(), want, "{name}");
-        // -legacy: RC2 and 3DES, refused with what to do.
-        let legacy = openssl(
-            &dir,
-            &["pkcs12", "-export", "-legacy", "-inkey", "key.pem", "-in", "cert.pem", "-passout", "pass:secret", "-out", "l.p12"],
-            "l.p12",
-        );
-        let refused = HostKey::from_bytes(&legacy, Some("secret"));
-        assert!(matches!(&refused, Err(KeyError::Unsupported(why)) if why.contains("-legacy")), "{name}: {:?}", refused.err());
+        // -legacy: the key bag under 3DES (or RC2 by -keypbe) with the SHA-1 PKCS#12 KDF, the certificates under RC2-40.
+        for keypbe in ["PBE-SHA1-3DES", "PBE-SHA1-2DES", "PBE-SHA1-RC2-128", "PBE-SHA1-RC2-40"] {
+            let legacy = openssl(
+                &dir,
+                &["pkcs12", "-export", "-legacy", "-keypbe", keypbe, "-inkey", "key.pem", "-in", "cert.pem", "-passout", "pass:secret", "-out", "l.p12"],
+                "l.p12",
+            );
+            assert_eq!(HostKey::from_bytes(&legacy, Some("secret")).unwrap().public(), want, "{name} {keypbe}");
+            assert_eq!(HostKey::from_bytes(&legacy, Some("wrong")).err(), Some(KeyError::WrongPassphrase), "{name} {keypbe}");
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
