@@ -47,7 +47,7 @@ max_len() {
 # targets that run whole sessions go without it (the seeds and ssh.dict give them the protocol's values).
 build_flags() {
   case $1 in
-    handshake | handshake_raw | conn_raw) echo "--sanitizer none --no-trace-compares" ;;
+    handshake | handshake_raw | conn_raw | kex) echo "--sanitizer none --no-trace-compares" ;;
     *) echo "--sanitizer none" ;;
   esac
 }

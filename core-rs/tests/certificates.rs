@@ -212,3 +212,38 @@ fn user_certificates_and_damaged_lines_are_no_host_certificates() {
     assert!(config.set("HostCertificate", &line(&host).replacen(CERT, "ssh-ed25519", 1)).is_err());
     assert!(config.host_certificates.is_empty());
 }
+
+/// `ssh-keygen -s` in a temporary folder over a copy of the DSA fixture: the certificate blob it writes.
+fn ssh_keygen_certificate(ca_type: &str) -> (Vec<u8>, PublicKey) {
+    use std::process::Command;
+    let dir = std::env::temp_dir().join(format!("wasshd-dss-cert-{}-{ca_type}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test/fixtures/keys");
+    std::fs::copy(fixtures.join("dsa.pub"), dir.join("user.pub")).unwrap();
+    let ca = dir.join("ca");
+    if ca_type == "dsa" {
+        std::fs::copy(fixtures.join("dsa"), &ca).unwrap();
+        std::fs::set_permissions(&ca, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    } else {
+        assert!(Command::new("ssh-keygen").args(["-q", "-t", ca_type, "-N", "", "-f"]).arg(&ca).status().unwrap().success());
+    }
+    let out = Command::new("ssh-keygen").arg("-s").arg(&ca).args(["-I", "dss", "-n", "alice"]).arg(dir.join("user.pub")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = std::fs::read_to_string(dir.join("user-cert.pub")).unwrap();
+    let user = std::fs::read_to_string(dir.join("user.pub")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let decode = |line: &str| <base64ct::Base64 as base64ct::Encoding>::decode_vec(line.split_whitespace().nth(1).unwrap()).unwrap();
+    assert!(line.starts_with("ssh-dss-cert-v01@openssh.com "));
+    (decode(&line), PublicKey::from_blob(&decode(&user)).unwrap())
+}
+
+/// OpenSSH 9.2's `ssh-keygen -s` still certifies DSA keys: such a certificate is read with its DSA key; a CA
+/// that signs with ssh-dss (SHA-1) is refused, as SHA-1 `ssh-rsa` CAs are.
+#[test]
+fn ssh_dss_user_certificates_from_ssh_keygen() {
+    let (blob, user) = ssh_keygen_certificate("ed25519");
+    let cert = Certificate::from_blob(&blob).unwrap();
+    assert_eq!((cert.key, cert.cert_type, cert.principals), (user, CertType::User, vec!["alice".to_string()]));
+    let (blob, _) = ssh_keygen_certificate("dsa");
+    assert!(matches!(Certificate::from_blob(&blob), Err(KeyError::Malformed(_))));
+}

@@ -401,7 +401,8 @@ fn public_key_blob_decoder_rejects_every_truncation_and_survives_garbage() {
     assert!(matches!(PublicKey::from_blob(&rsa), Err(KeyError::Malformed(_))));
     rsa.extend(ssh_string(&modulus));
     assert!(matches!(PublicKey::from_blob(&rsa), Err(KeyError::Refused(_))));
-    let mut unknown = ssh_string(b"ssh-dss");
+    // OpenSSH's experimental XMSS keys: a type this server does not have.
+    let mut unknown = ssh_string(b"ssh-xmss@openssh.com");
     unknown.extend(ssh_string(&[1]));
     assert!(matches!(PublicKey::from_blob(&unknown), Err(KeyError::Unsupported(_))));
 }

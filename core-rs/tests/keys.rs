@@ -42,6 +42,13 @@ const FILES: &[(&str, Option<&str>, &str, KeyType)] = &[
     ("openssl-rsa2048.pkcs8", None, "openssl-rsa2048.pkcs8.pub", KeyType::Rsa),
     ("openssl-rsa2048.enc.pkcs8", Some("passphrase"), "openssl-rsa2048.pkcs8.pub", KeyType::Rsa),
     ("openssl-rsa2048.pkcs1", None, "openssl-rsa2048.pkcs1.pub", KeyType::Rsa),
+    ("dsa", None, "dsa.pub", KeyType::Dsa),
+    ("dsa-enc", Some("passphrase"), "dsa-enc.pub", KeyType::Dsa),
+    ("dsa.v2.ppk", None, "dsa.pub", KeyType::Dsa),
+    ("dsa-enc.v3.ppk", Some("passphrase"), "dsa.pub", KeyType::Dsa),
+    ("openssl-dsa.pem", None, "openssl-dsa.pub", KeyType::Dsa),
+    ("openssl-dsa.pkcs8", None, "openssl-dsa.pub", KeyType::Dsa),
+    ("openssl-dsa.enc.pkcs8", Some("passphrase"), "openssl-dsa.pub", KeyType::Dsa),
 ];
 
 /// The second field of `ssh-keygen -l [-E md5] -f FILE`.
@@ -135,21 +142,32 @@ fn pkcs12_files_openssl_exports_read_to_their_key() {
             "open.p12",
         );
         assert_eq!(HostKey::from_bytes(&open, None).unwrap().public(), want, "{name}");
-        // -legacy: RC2 and 3DES, refused with what to do.
-        let legacy = openssl(
-            &dir,
-            &["pkcs12", "-export", "-legacy", "-inkey", "key.pem", "-in", "cert.pem", "-passout", "pass:secret", "-out", "l.p12"],
-            "l.p12",
-        );
-        let refused = HostKey::from_bytes(&legacy, Some("secret"));
-        assert!(matches!(&refused, Err(KeyError::Unsupported(why)) if why.contains("-legacy")), "{name}: {:?}", refused.err());
+        // -legacy: the key bag under 3DES (or RC2 by -keypbe) with the SHA-1 PKCS#12 KDF, the certificates under RC2-40.
+        for keypbe in ["PBE-SHA1-3DES", "PBE-SHA1-2DES", "PBE-SHA1-RC2-128", "PBE-SHA1-RC2-40"] {
+            let legacy = openssl(
+                &dir,
+                &["pkcs12", "-export", "-legacy", "-keypbe", keypbe, "-inkey", "key.pem", "-in", "cert.pem", "-passout", "pass:secret", "-out", "l.p12"],
+                "l.p12",
+            );
+            assert_eq!(HostKey::from_bytes(&legacy, Some("secret")).unwrap().public(), want, "{name} {keypbe}");
+            assert_eq!(HostKey::from_bytes(&legacy, Some("wrong")).err(), Some(KeyError::WrongPassphrase), "{name} {keypbe}");
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn passphrases_are_asked_for_and_checked() {
-    for file in ["ecdsa256-enc", "rsa3072-enc", "ed25519-enc", "openssl-p384.enc.pkcs8", "openssl-rsa2048.enc.pkcs8"] {
+    for file in [
+        "ecdsa256-enc",
+        "rsa3072-enc",
+        "ed25519-enc",
+        "openssl-p384.enc.pkcs8",
+        "openssl-rsa2048.enc.pkcs8",
+        "dsa-enc",
+        "dsa-enc.v3.ppk",
+        "openssl-dsa.enc.pkcs8",
+    ] {
         assert_eq!(HostKey::from_file(&read(file), None).err(), Some(KeyError::PassphraseNeeded), "{file}");
         assert_eq!(HostKey::from_file(&read(file), Some("wrong")).err(), Some(KeyError::WrongPassphrase), "{file}");
     }
@@ -163,8 +181,10 @@ fn unsupported_formats_and_small_rsa_keys_are_refused_with_their_reason() {
     assert!(matches!(HostKey::from_file(&read("ecdsa256.pub"), None), Err(KeyError::Unsupported(_))));
     assert!(matches!(
         HostKey::from_file("-----BEGIN DSA PRIVATE KEY-----\n-----END DSA PRIVATE KEY-----", None),
-        Err(KeyError::Unsupported(_))
+        Err(KeyError::Malformed(_))
     ));
+    // OpenSSL 3's default DSA key of 1024 bits has a 224-bit q: its signatures do not fit ssh-dss' 2 x 20 bytes.
+    assert!(matches!(HostKey::from_file(&read("openssl-dsa-q224.pem"), None), Err(KeyError::Refused(_))));
     assert!(matches!(HostKey::from_file(&read("rsa1024"), None), Err(KeyError::Refused(_))));
     let blob = <base64ct::Base64 as base64ct::Encoding>::decode_vec(read("rsa1024.pub").split_whitespace().nth(1).unwrap()).unwrap();
     assert!(matches!(PublicKey::from_blob(&blob), Err(KeyError::Refused(_))));
@@ -175,7 +195,7 @@ fn unsupported_formats_and_small_rsa_keys_are_refused_with_their_reason() {
 }
 
 fn keys() -> Vec<HostKey> {
-    ["ecdsa256", "ecdsa384", "ecdsa521", "rsa3072", "openssl-ed25519.pkcs8"]
+    ["ecdsa256", "ecdsa384", "ecdsa521", "rsa3072", "openssl-ed25519.pkcs8", "dsa"]
         .iter()
         .map(|f| HostKey::from_file(&read(f), None).unwrap())
         .collect()
@@ -236,7 +256,7 @@ fn an_rsa_signature_made_with_one_hash_is_refused_under_the_other() {
 }
 
 #[test]
-fn the_server_offers_a_signature_algorithm_for_each_installed_key_and_ssh_rsa_only_when_configured() {
+fn the_server_offers_a_signature_algorithm_for_each_installed_key_and_ssh_rsa_and_ssh_dss_only_when_configured() {
     let mut server = Server::new(&[2; 32]);
     for file in ["rsa3072", "ecdsa384"] {
         server.add_host_key_openssh(&read(file), None).unwrap();
@@ -258,4 +278,84 @@ fn the_server_offers_a_signature_algorithm_for_each_installed_key_and_ssh_rsa_on
     assert_eq!(offered(&mut server), "ssh-ed25519,ecdsa-sha2-nistp384,rsa-sha2-512,rsa-sha2-256");
     server.config_mut().set("SSHPublicKeyAlgorithms", "rsa-sha2-256,ssh-rsa,ecdsa-sha2-nistp256").unwrap();
     assert_eq!(offered(&mut server), "rsa-sha2-256,ssh-rsa");
+    // A DSA key is offered only when ssh-dss is named.
+    server.add_host_key_openssh(&read("dsa"), None).unwrap();
+    assert_eq!(offered(&mut server), "rsa-sha2-256,ssh-rsa");
+    server.config_mut().set("SSHPublicKeyAlgorithms", "ssh-dss,ssh-ed25519").unwrap();
+    assert_eq!(offered(&mut server), "ssh-dss,ssh-ed25519");
+    server
+        .config_mut()
+        .set("SSHPublicKeyAlgorithms", &keys::KeyAlg::DEFAULT.iter().map(|a| a.name()).collect::<Vec<_>>().join(","))
+        .unwrap();
+    assert!(!offered(&mut server).contains("ssh-dss"));
+}
+
+/// A known answer: `ssh-keygen -Y sign -f dsa -n wasshd` of `hello` (OpenSSH PROTOCOL.sshsig), whose inner
+/// `ssh-dss` signature is over the SSHSIG preamble and SHA-512 of the message.
+#[test]
+fn an_ssh_dss_signature_made_by_ssh_keygen_verifies() {
+    use sha2::Digest;
+    let armoured = read("dsa.hello.sig");
+    let body: String = armoured.lines().filter(|l| !l.starts_with("-----")).collect();
+    let sig = <base64ct::Base64 as base64ct::Encoding>::decode_vec(&body).unwrap();
+    let mut r = Reader::new(&sig[6..]);
+    assert_eq!(&sig[..6], b"SSHSIG");
+    assert_eq!(r.u32().unwrap(), 1);
+    let (public, namespace, reserved, hash) = (r.string().unwrap(), r.string().unwrap(), r.string().unwrap(), r.string().unwrap());
+    let signature = r.string().unwrap();
+    assert_eq!(hash, b"sha512");
+    let mut signed = Writer::new();
+    signed.raw(b"SSHSIG").string(namespace).string(reserved).string(hash).string(&sha2::Sha512::digest(b"hello"));
+    let key = PublicKey::from_blob(public).unwrap();
+    assert_eq!(key, HostKey::from_file(&read("dsa"), None).unwrap().public());
+    assert!(key.verify(SigAlg::Dsa, signed.as_slice(), signature));
+    let mut other = Writer::new();
+    other.raw(b"SSHSIG").string(namespace).string(reserved).string(hash).string(&sha2::Sha512::digest(b"hellO"));
+    assert!(!key.verify(SigAlg::Dsa, other.as_slice(), signature));
+}
+
+/// The sizes of a DSA public key are checked before any arithmetic: a p of 100,000 bits is refused at once,
+/// and so are a q other than 160 bits, a g or y out of range, and signatures other than 2 x 20 bytes.
+#[test]
+fn hostile_dsa_blobs_and_signatures_are_refused() {
+    let key = HostKey::from_file(&read("dsa"), None).unwrap();
+    let blob = key.public().blob();
+    let mut r = Reader::new(&blob);
+    r.string().unwrap();
+    let (p, q, g, y) = (r.mpint().unwrap(), r.mpint().unwrap(), r.mpint().unwrap(), r.mpint().unwrap());
+    let build = |p: &[u8], q: &[u8], g: &[u8], y: &[u8]| {
+        let mut w = Writer::new();
+        w.string(b"ssh-dss").mpint(p).mpint(q).mpint(g).mpint(y);
+        w.into_vec()
+    };
+    assert_eq!(PublicKey::from_blob(&build(p, q, g, y)).unwrap(), key.public());
+    let huge = vec![0xffu8; 100_000 / 8];
+    let started = std::time::Instant::now();
+    assert!(matches!(PublicKey::from_blob(&build(&huge, q, g, y)), Err(KeyError::Refused(_))));
+    assert!(started.elapsed() < std::time::Duration::from_millis(50));
+    assert!(matches!(PublicKey::from_blob(&build(p, &p[..32], g, y)), Err(KeyError::Refused(_))));
+    assert!(matches!(PublicKey::from_blob(&build(&p[1..], q, g, y)), Err(KeyError::Refused(_))));
+    for (g, y) in [(&[1u8][..], y), (p, y), (g, &[1u8][..]), (g, p), (g, &huge[..])] {
+        assert!(PublicKey::from_blob(&build(p, q, g, y)).is_err());
+    }
+    // y outside the subgroup of order q: g itself is in it, g + 1 is not.
+    let mut outside = y.to_vec();
+    *outside.last_mut().unwrap() ^= 1;
+    assert!(PublicKey::from_blob(&build(p, q, g, &outside)).is_err());
+    let mut rng = EntropyPool::new(b"dsa");
+    let sig = key.sign(SigAlg::Dsa, b"m", &mut rng).unwrap();
+    let mut sr = Reader::new(&sig);
+    assert_eq!(sr.utf8().unwrap(), "ssh-dss");
+    let rs = sr.string().unwrap();
+    assert_eq!(rs.len(), 40);
+    let reblob = |rs: &[u8]| {
+        let mut w = Writer::new();
+        w.string(b"ssh-dss").string(rs);
+        w.into_vec()
+    };
+    let public = key.public();
+    assert!(public.verify(SigAlg::Dsa, b"m", &reblob(rs)));
+    for bad in [&rs[..39], &[rs, &[0]].concat()[..], &[0u8; 40][..], &[0xff; 40][..], &[&rs[..20], &[0u8; 20][..]].concat()[..]] {
+        assert!(!public.verify(SigAlg::Dsa, b"m", &reblob(bad)));
+    }
 }

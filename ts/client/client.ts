@@ -54,7 +54,7 @@ export interface SSHClientOptions {
   verifyHostKey: (fingerprint: string, key: HostKeyInfo) => boolean | Promise<boolean>;
   /** Tried in this order, those given that the server takes: `privateKey`, `password`, `keyboardInteractive`. */
   password?: string;
-  /** A private key file: OpenSSH, PKCS#1, SEC1 or PKCS#8 (ed25519, ECDSA or RSA). */
+  /** A private key file: OpenSSH, PKCS#1, SEC1, OpenSSL DSA or PKCS#8 (ed25519, ECDSA, RSA or, if the server takes ssh-dss, DSA). */
   privateKey?: string;
   /** Opens `privateKey` if it is encrypted. */
   passphrase?: string;

@@ -17,8 +17,9 @@ use wasshd_core::config::StrictKex;
 use wasshd_core::keys::{HostKey, SigAlg};
 use wasshd_core::msg;
 use wasshd_core::transport::compress::{Deflater, ZlibStream};
+use wasshd_core::transport::negotiate::KexAlg;
 use wasshd_core::transport::packet::Sealer;
-use wasshd_core::wire::Writer;
+use wasshd_core::wire::{Reader, Writer};
 use wasshd_fuzz::host::{server, Host, Session, PARTIAL_PASSWORD, PASSWORD};
 use wasshd_fuzz::{handshake_suites, suite, suites, Input, KeyMaterial};
 
@@ -57,6 +58,9 @@ fn main() {
     packets(&mut out);
     parsers(&mut out);
     keys(&mut out);
+    dsa(&mut out);
+    certificates(&mut out);
+    kex(&mut out);
     channels(&mut out);
     macs(&mut out);
     zlib(&mut out);
@@ -547,6 +551,87 @@ fn keys(out: &mut Out) {
     let signed = b"exchange hash";
     let signature = signer.sign(SigAlg::Ed25519, signed, &mut wasshd_core::crypto::rng::EntropyPool::new(b"test")).unwrap();
     out.write("keys", "signature", &[&[3, 0, signed.len() as u8][..], signed, &signature].concat());
+}
+
+/// The DSA fixture key (test/fixtures/keys/dsa) in the `dsa` target's three forms: its public fields, a signature
+/// it made, its private fields.
+fn dsa(out: &mut Out) {
+    let key = HostKey::from_file(include_str!("../../../test/fixtures/keys/dsa"), None).expect("the fixture reads");
+    let fields = |wire: &[u8]| {
+        let mut r = Reader::new(wire);
+        r.string().expect("the key's name");
+        r.rest().to_vec()
+    };
+    out.write("dsa", "public", &[&[0][..], &fields(&key.public().blob())].concat());
+    let signed = b"exchange hash";
+    let signature = key.sign(SigAlg::Dsa, signed, &mut wasshd_core::crypto::rng::EntropyPool::new(b"test")).expect("signs");
+    let mut r = Reader::new(&signature);
+    r.string().expect("the signature's name");
+    out.write("dsa", "signature", &[&[1, 0, signed.len() as u8][..], signed, r.string().expect("r || s")].concat());
+    out.write("dsa", "private", &[&[2][..], &fields(key.to_wire().as_slice())].concat());
+}
+
+/// A user certificate for the DSA fixture key and a host certificate for the user key, both signed by an ed25519
+/// CA, laid out as `ssh-keygen -s` writes them.
+fn certificates(out: &mut Out) {
+    let ca = HostKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[0x22; 32]));
+    let dsa = HostKey::from_file(include_str!("../../../test/fixtures/keys/dsa"), None).expect("the fixture reads");
+    for (name, key, cert_type, principal) in [("user-dsa", dsa.public(), 1u32, "alice"), ("host-ed25519", user_key().public(), 2, "host")] {
+        let blob = key.blob();
+        let mut r = Reader::new(&blob);
+        let key_type = r.utf8().expect("the key's name");
+        let mut w = Writer::new();
+        w.string(format!("{key_type}-cert-v01@openssh.com").as_bytes()).string(&[7; 32]).raw(r.rest());
+        let mut principals = Writer::new();
+        principals.string(principal.as_bytes());
+        let mut permit = Writer::new();
+        permit.string(b"permit-pty").string(b"");
+        w.u64(1).u32(cert_type).string(b"seed").string(principals.as_slice()).u64(0).u64(u64::MAX);
+        w.string(b"").string(permit.as_slice()).string(b"").string(&ca.public().blob());
+        let signature = ca.sign(SigAlg::Ed25519, w.as_slice(), &mut wasshd_core::crypto::rng::EntropyPool::new(b"test")).expect("signs");
+        w.string(&signature);
+        let which = if cert_type == 1 { 0 } else { 1 };
+        out.write("cert", name, &[&[which][..], w.as_slice()].concat());
+    }
+}
+
+/// For each method, the client's first key exchange message with a public value of the right shape: ECDH points
+/// of real keys, an x25519 key after zeros for the post-quantum encapsulation keys, e = 2 for the DH groups, and
+/// group exchange's request then init.
+fn kex(out: &mut Out) {
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let x25519 = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from([5; 32])).to_bytes();
+    let ecdh = |bits: u32, rng: &mut ChaCha20Rng| {
+        let blob = HostKey::generate(rng, "ecdsa", bits).expect("an ECDSA key").public().blob();
+        let mut r = Reader::new(&blob);
+        r.string().and_then(|_| r.string()).and_then(|_| r.string()).expect("the point").to_vec()
+    };
+    let chunk = |payload: Vec<u8>| [&(payload.len() as u16).to_be_bytes()[..], &payload].concat();
+    let init = |value: &[u8]| chunk(message(msg::KEX_ECDH_INIT, |w| {
+        w.string(value);
+    }));
+    let dh_init = |number: u8| chunk(message(number, |w| {
+        w.mpint(&[2]);
+    }));
+    for (i, kex) in KexAlg::ALL.iter().enumerate() {
+        let name = kex.name();
+        let messages = match name {
+            "mlkem768x25519-sha256" => init(&[&[0u8; 1184][..], &x25519].concat()),
+            n if n.starts_with("sntrup761x25519") => init(&[&[0u8; 1158][..], &x25519].concat()),
+            n if n.starts_with("curve25519") => init(&x25519),
+            "ecdh-sha2-nistp256" => init(&ecdh(256, &mut rng)),
+            "ecdh-sha2-nistp384" => init(&ecdh(384, &mut rng)),
+            "ecdh-sha2-nistp521" => init(&ecdh(521, &mut rng)),
+            n if n.contains("group-exchange") => {
+                let request = chunk(message(msg::KEX_DH_GEX_REQUEST, |w| {
+                    w.u32(2048).u32(3072).u32(8192);
+                }));
+                [request, dh_init(msg::KEX_DH_GEX_INIT)].concat()
+            }
+            _ => dh_init(msg::KEX_ECDH_INIT),
+        };
+        out.write("kex", name, &[&[i as u8][..], &messages].concat());
+    }
 }
 
 fn channels(out: &mut Out) {

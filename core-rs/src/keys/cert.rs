@@ -27,11 +27,12 @@ algorithms!(
         RsaSha512 => "rsa-sha2-512-cert-v01@openssh.com",
         RsaSha256 => "rsa-sha2-256-cert-v01@openssh.com",
         RsaSha1 => "ssh-rsa-cert-v01@openssh.com",
+        Dsa => "ssh-dss-cert-v01@openssh.com",
     }
 );
 
 impl CertAlg {
-    /// As [`SigAlg::DEFAULT`]: all but SHA-1 `ssh-rsa`.
+    /// As [`SigAlg::DEFAULT`]: all but SHA-1 `ssh-rsa` and `ssh-dss`.
     pub const DEFAULT: &'static [CertAlg] =
         &[CertAlg::Ed25519, CertAlg::EcdsaP256, CertAlg::EcdsaP384, CertAlg::EcdsaP521, CertAlg::RsaSha512, CertAlg::RsaSha256];
 
@@ -45,6 +46,7 @@ impl CertAlg {
             CertAlg::RsaSha512 => SigAlg::RsaSha512,
             CertAlg::RsaSha256 => SigAlg::RsaSha256,
             CertAlg::RsaSha1 => SigAlg::RsaSha1,
+            CertAlg::Dsa => SigAlg::Dsa,
         }
     }
 }
@@ -141,6 +143,7 @@ fn cert_type_name(key_type: KeyType) -> &'static str {
         KeyType::EcdsaP384 => "ecdsa-sha2-nistp384-cert-v01@openssh.com",
         KeyType::EcdsaP521 => "ecdsa-sha2-nistp521-cert-v01@openssh.com",
         KeyType::Rsa => "ssh-rsa-cert-v01@openssh.com",
+        KeyType::Dsa => "ssh-dss-cert-v01@openssh.com",
     }
 }
 
@@ -251,6 +254,7 @@ fn plain_key_blob(key_type: KeyType, r: &mut Reader) -> Result<Vec<u8>, KeyError
         KeyType::Ed25519 => w.string(r.string()?),
         KeyType::EcdsaP256 | KeyType::EcdsaP384 | KeyType::EcdsaP521 => w.string(r.string()?).string(r.string()?),
         KeyType::Rsa => w.mpint(r.mpint()?).mpint(r.mpint()?),
+        KeyType::Dsa => w.mpint(r.mpint()?).mpint(r.mpint()?).mpint(r.mpint()?).mpint(r.mpint()?),
     };
     Ok(w.into_vec())
 }

@@ -1,6 +1,6 @@
 //! Private key files in the formats operators have: OpenSSH's (in [`super::openssh`]), PuTTY's (in
-//! [`super::ppk`]), JWKs (in [`super::jwk`]), PKCS#12 (in [`super::pkcs12`], from bytes), and the PEM forms OpenSSL and `ssh-keygen -m` write: PKCS#1 RSA, SEC1 EC and PKCS#8, plain
-//! or encrypted (PBES2).
+//! [`super::ppk`]), JWKs (in [`super::jwk`]), PKCS#12 (in [`super::pkcs12`], from bytes), and the PEM forms OpenSSL
+//! and `ssh-keygen -m` write: PKCS#1 RSA, SEC1 EC, OpenSSL's own DSA and PKCS#8, plain or encrypted (PBES2).
 //! Every decoded secret is held in a type that wipes it on drop.
 
 use alloc::format;
@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use base64ct::{Base64, Encoding};
 use ecdsa::elliptic_curve::pkcs8::AssociatedOid;
 use ed25519_dalek::SigningKey;
+use pkcs8::der::asn1::UintRef;
 use pkcs8::der::Decode;
 use pkcs8::{DecodePrivateKey, EncryptedPrivateKeyInfo, PrivateKeyInfo};
 use rand_core::CryptoRngCore;
@@ -80,6 +81,7 @@ impl HostKey {
                     Ok(HostKey::p521(p521::SecretKey::from_sec1_der(&der).map_err(bad(PEM))?.into()))
                 }
             }
+            "DSA PRIVATE KEY" => dsa_openssl(&der),
             "PRIVATE KEY" => pkcs8(&der),
             "ENCRYPTED PRIVATE KEY" => {
                 let info = EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(bad(PEM))?;
@@ -141,6 +143,19 @@ fn unarmour(text: &str, label: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     Ok(Zeroizing::new(Base64::decode_vec(&base64).map_err(|_| KeyError::Malformed("bad base64 in a PEM key file"))?))
 }
 
+/// OpenSSL's own DSA key (`DSA PRIVATE KEY`, `openssl dsa` and `gendsa` without `-traditional` off):
+/// `SEQUENCE { version 0, p, q, g, y, x }`.
+fn dsa_openssl(der: &[u8]) -> Result<HostKey, KeyError> {
+    let fields = Vec::<UintRef>::from_der(der).map_err(bad(PEM))?;
+    let [version, p, q, g, y, x] = fields.as_slice() else {
+        return Err(KeyError::Malformed(PEM));
+    };
+    if version.as_bytes().iter().any(|&b| b != 0) {
+        return Err(KeyError::Unsupported("OpenSSL DSA key files of a version other than 0".into()));
+    }
+    super::dss::private_key(p.as_bytes(), q.as_bytes(), g.as_bytes(), Some(y.as_bytes()), x.as_bytes())
+}
+
 /// A PKCS#8 `PrivateKeyInfo`, by its algorithm's OID.
 pub(super) fn pkcs8(der: &[u8]) -> Result<HostKey, KeyError> {
     let info = PrivateKeyInfo::from_der(der).map_err(bad(PKCS8))?;
@@ -150,6 +165,15 @@ pub(super) fn pkcs8(der: &[u8]) -> Result<HostKey, KeyError> {
     }
     if oid == rsa::pkcs1::ALGORITHM_OID {
         return HostKey::rsa(RsaPrivateKey::from_pkcs8_der(der).map_err(bad(PKCS8))?);
+    }
+    if oid == dsa::OID {
+        // Parameters `SEQUENCE { p, q, g }` (RFC 3279 §2.3.2), the key `INTEGER x`; OpenSSL writes no public value.
+        let parameters = info.algorithm.parameters_any().map_err(bad(PKCS8))?.decode_as::<Vec<UintRef>>().map_err(bad(PKCS8))?;
+        let x = UintRef::from_der(info.private_key).map_err(bad(PKCS8))?;
+        let [p, q, g] = parameters.as_slice() else {
+            return Err(KeyError::Malformed(PKCS8));
+        };
+        return super::dss::private_key(p.as_bytes(), q.as_bytes(), g.as_bytes(), None, x.as_bytes());
     }
     if oid == ecdsa::elliptic_curve::ALGORITHM_OID {
         let curve = info.algorithm.parameters_oid().map_err(bad(PKCS8))?;

@@ -1,11 +1,13 @@
 //! Host keys, user public keys and signatures: ed25519 (RFC 8709), ECDSA over NIST P-256/384/521
-//! (RFC 5656 §3) and RSA (RFC 8332, and RFC 4253's SHA-1 `ssh-rsa`). Key files are read in [`files`].
+//! (RFC 5656 §3), RSA (RFC 8332, and RFC 4253's SHA-1 `ssh-rsa`) and DSA (RFC 4253's `ssh-dss`, in [`dss`]).
+//! Key files are read in [`files`].
 //!
 //! A key's type and the signature algorithms it makes are apart: negotiation and publickey requests
 //! name a signature algorithm, and the key that can make it is found by its type (an RSA key, type
 //! `ssh-rsa`, makes `rsa-sha2-512`, `rsa-sha2-256` and `ssh-rsa` signatures).
 
 mod cert;
+mod dss;
 #[cfg(feature = "files")]
 mod files;
 #[cfg(feature = "files")]
@@ -45,6 +47,7 @@ algorithms!(
         EcdsaP384 => "ecdsa-sha2-nistp384",
         EcdsaP521 => "ecdsa-sha2-nistp521",
         Rsa => "ssh-rsa",
+        Dsa => "ssh-dss",
     }
 );
 
@@ -59,12 +62,13 @@ algorithms!(
         RsaSha512 => "rsa-sha2-512",
         RsaSha256 => "rsa-sha2-256",
         RsaSha1 => "ssh-rsa",
+        Dsa => "ssh-dss",
     }
 );
 
 impl SigAlg {
     /// Offered and accepted unless configured: all but SHA-1 `ssh-rsa`, which OpenSSH 8.8 turned off too
-    /// (SHA-1 chosen-prefix collisions are practical).
+    /// (SHA-1 chosen-prefix collisions are practical), and `ssh-dss` (1024-bit DSA and SHA-1, off since OpenSSH 7.0).
     pub const DEFAULT: &'static [SigAlg] =
         &[SigAlg::Ed25519, SigAlg::EcdsaP256, SigAlg::EcdsaP384, SigAlg::EcdsaP521, SigAlg::RsaSha512, SigAlg::RsaSha256];
 
@@ -77,17 +81,18 @@ impl SigAlg {
             SigAlg::EcdsaP384 => KeyType::EcdsaP384,
             SigAlg::EcdsaP521 => KeyType::EcdsaP521,
             SigAlg::RsaSha512 | SigAlg::RsaSha256 | SigAlg::RsaSha1 => KeyType::Rsa,
+            SigAlg::Dsa => KeyType::Dsa,
         }
     }
 
-    /// The hash an ECDSA or RSA signature of this algorithm covers (RFC 5656 §6.2.1, RFC 8332 §3).
+    /// The hash an ECDSA, RSA or DSA signature of this algorithm covers (RFC 5656 §6.2.1, RFC 8332 §3, RFC 4253 §6.6).
     fn digest(self, data: &[u8]) -> Vec<u8> {
         match self {
             SigAlg::Ed25519 => data.to_vec(),
             SigAlg::EcdsaP256 | SigAlg::RsaSha256 => sha2::Sha256::digest(data).to_vec(),
             SigAlg::EcdsaP384 => sha2::Sha384::digest(data).to_vec(),
             SigAlg::EcdsaP521 | SigAlg::RsaSha512 => sha2::Sha512::digest(data).to_vec(),
-            SigAlg::RsaSha1 => sha1::Sha1::digest(data).to_vec(),
+            SigAlg::RsaSha1 | SigAlg::Dsa => sha1::Sha1::digest(data).to_vec(),
         }
     }
 
@@ -109,7 +114,7 @@ impl KeyType {
             KeyType::EcdsaP256 => "nistp256",
             KeyType::EcdsaP384 => "nistp384",
             KeyType::EcdsaP521 => "nistp521",
-            KeyType::Ed25519 | KeyType::Rsa => "",
+            KeyType::Ed25519 | KeyType::Rsa | KeyType::Dsa => "",
         }
     }
 }
@@ -165,6 +170,8 @@ pub enum HostKey {
     /// p521's signer, which hashes with SHA-512, and its public key, which it does not keep.
     EcdsaP521(p521::ecdsa::SigningKey, VerifyingKey<p521::NistP521>),
     Rsa(Box<RsaPrivateKey>),
+    /// The crate keeps `x` in a `Zeroizing`.
+    Dsa(Box<dsa::SigningKey>),
 }
 
 impl HostKey {
@@ -186,6 +193,7 @@ impl HostKey {
             HostKey::EcdsaP384(_) => KeyType::EcdsaP384,
             HostKey::EcdsaP521(..) => KeyType::EcdsaP521,
             HostKey::Rsa(_) => KeyType::Rsa,
+            HostKey::Dsa(_) => KeyType::Dsa,
         }
     }
 
@@ -201,12 +209,14 @@ impl HostKey {
             HostKey::EcdsaP384(k) => PublicKey::EcdsaP384(*k.verifying_key()),
             HostKey::EcdsaP521(_, public) => PublicKey::EcdsaP521(*public),
             HostKey::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
+            HostKey::Dsa(k) => PublicKey::Dsa(dss::DsaKey(k.verifying_key().clone())),
         }
     }
 
     /// The signature blob over `data` made with `alg`, one of the algorithms this key [`signs`](Self::signs)
     /// (RFC 4253 §6.6: `string name, string signature`). P-256 and P-384 derive their nonces as RFC 6979
-    /// says; `p521` 0.13 has no RFC 6979 and draws its nonce from `rng`; RSA blinds each signature with `rng`.
+    /// says; `p521` 0.13 has no RFC 6979 and draws its nonce from `rng`, as DSA does; RSA blinds each signature
+    /// with `rng`.
     pub fn sign(&self, alg: SigAlg, data: &[u8], rng: &mut dyn CryptoRngCore) -> Result<Vec<u8>, KeyError> {
         if !self.signs(alg) {
             return Err(KeyError::Signing);
@@ -223,6 +233,7 @@ impl HostKey {
                 let signature = k.sign_with_rng(&mut &mut *rng, padding, &alg.digest(data)).map_err(|_| KeyError::Signing)?;
                 w.string(&signature)
             }
+            HostKey::Dsa(k) => w.string(&dss::sign(k, &alg.digest(data), rng)?),
         };
         Ok(w.into_vec())
     }
@@ -258,6 +269,7 @@ pub enum PublicKey {
     EcdsaP384(VerifyingKey<p384::NistP384>),
     EcdsaP521(VerifyingKey<p521::NistP521>),
     Rsa(RsaPublicKey),
+    Dsa(dss::DsaKey),
 }
 
 impl PublicKey {
@@ -268,11 +280,12 @@ impl PublicKey {
             PublicKey::EcdsaP384(_) => KeyType::EcdsaP384,
             PublicKey::EcdsaP521(_) => KeyType::EcdsaP521,
             PublicKey::Rsa(_) => KeyType::Rsa,
+            PublicKey::Dsa(_) => KeyType::Dsa,
         }
     }
 
     /// The public key blob: `string name` and the type's fields (RFC 8709 §4, RFC 5656 §3.1,
-    /// RFC 4253 §6.6).
+    /// RFC 4253 §6.6 for RSA and DSA).
     pub fn blob(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.string(self.key_type().name().as_bytes());
@@ -283,6 +296,7 @@ impl PublicKey {
             PublicKey::EcdsaP384(k) => w.string(curve).string(k.to_encoded_point(false).as_bytes()),
             PublicKey::EcdsaP521(k) => w.string(curve).string(k.to_encoded_point(false).as_bytes()),
             PublicKey::Rsa(k) => w.mpint(&k.e().to_bytes_be()).mpint(&k.n().to_bytes_be()),
+            PublicKey::Dsa(k) => dss::write_public(&mut w, &k.0),
         };
         w.into_vec()
     }
@@ -293,7 +307,7 @@ impl PublicKey {
     }
 
     /// Reads a public key blob. Every check is made here, so a key that parses can be used: ECDSA
-    /// points on their curve, RSA moduli of an accepted size with an odd exponent.
+    /// points on their curve, RSA moduli of an accepted size with an odd exponent, DSA keys of 1024/160 bits.
     pub fn from_blob(blob: &[u8]) -> Result<Self, KeyError> {
         let mut r = Reader::new(blob);
         let name = r.utf8()?;
@@ -329,6 +343,7 @@ impl PublicKey {
                 rsa_size(&key)?;
                 PublicKey::Rsa(key)
             }
+            KeyType::Dsa => PublicKey::Dsa(dss::read_public(&mut r)?),
         };
         r.finish()?;
         Ok(key)
@@ -360,6 +375,7 @@ impl PublicKey {
                 full.extend_from_slice(sig);
                 k.verify(padding, &alg.digest(data), &full).is_ok()
             }
+            PublicKey::Dsa(k) => dss::verify(k, &alg.digest(data), sig),
         }
     }
 }

@@ -171,7 +171,7 @@ fn hex(text: &str) -> Result<Vec<u8>, KeyError> {
 }
 
 /// The canonical form from the public blob and PuTTY's private fields (`*_private_blob` in PuTTY's sources):
-/// ed25519 the seed as a little-endian integer, ECDSA the scalar, RSA `d, p, q, iqmp`.
+/// ed25519 the seed as a little-endian integer, ECDSA the scalar, RSA `d, p, q, iqmp`, DSA `x`.
 fn canonical(key_type: KeyType, public: &[u8], private: &[u8], padded: bool) -> Result<Zeroizing<Writer>, KeyError> {
     let mut pr = Reader::new(public);
     pr.utf8()?;
@@ -199,6 +199,10 @@ fn canonical(key_type: KeyType, public: &[u8], private: &[u8], padded: bool) -> 
             let (e, n) = (pr.mpint()?, pr.mpint()?);
             let (d, p, q, iqmp) = (sr.mpint()?, sr.mpint()?, sr.mpint()?, sr.mpint()?);
             w.mpint(n).mpint(e).mpint(d).mpint(iqmp).mpint(p).mpint(q);
+        }
+        KeyType::Dsa => {
+            let (p, q, g, y) = (pr.mpint()?, pr.mpint()?, pr.mpint()?, pr.mpint()?);
+            w.mpint(p).mpint(q).mpint(g).mpint(y).mpint(sr.mpint()?);
         }
     }
     pr.finish()?;

@@ -37,6 +37,8 @@ impl HostKey {
             HostKey::EcdsaP256(_) | HostKey::EcdsaP384(_) | HostKey::EcdsaP521(..) => 4 + name + 4 + curve + 4 + 133 + 4 + 67,
             // n, e, d, iqmp, p, q: at most the modulus' length each, plus a sign byte and a length.
             HostKey::Rsa(k) => 4 + name + 6 * (k.size() + 5),
+            // p, q, g, y, x: at most 128 bytes each, plus a sign byte and a length.
+            HostKey::Dsa(_) => 4 + name + 5 * (128 + 5),
         }
     }
 
@@ -70,6 +72,7 @@ impl HostKey {
                 };
                 w.mpint(&k.n().to_bytes_be()).mpint(&k.e().to_bytes_be()).mpint(&secret(k.d())).mpint(&iqmp).mpint(&p).mpint(&q);
             }
+            HostKey::Dsa(k) => super::dss::write_private(w, k),
         }
     }
 }
@@ -119,6 +122,10 @@ pub(super) fn read(r: &mut Reader) -> Result<HostKey, KeyError> {
             let primes = alloc::vec![BigUint::from_bytes_be(r.mpint()?), BigUint::from_bytes_be(r.mpint()?)];
             // from_components checks that the primes make n and that d inverts e.
             HostKey::rsa(RsaPrivateKey::from_components(n, e, d, primes).map_err(|_| unusable())?)?
+        }
+        KeyType::Dsa => {
+            let (p, q, g, y, x) = (r.mpint()?, r.mpint()?, r.mpint()?, r.mpint()?, r.mpint()?);
+            super::dss::private_key(p, q, g, Some(y), x)?
         }
     })
 }

@@ -188,6 +188,6 @@ mod tests {
     fn bad_arguments_keep_the_reference_codes() {
         assert_eq!(client(Config::default(), &[0; 31], 0).err().map(|e| e.code), Some(129));
         assert_eq!(login_key_wire(b"\0\0\0\x0bssh-ed25519\0").err().map(|e| e.code), Some(129));
-        assert_eq!(login_key_wire(b"\0\0\0\x07ssh-dss").err().map(|e| e.code), Some(1303));
+        assert_eq!(login_key_wire(b"\0\0\0\x14ssh-xmss@openssh.com").err().map(|e| e.code), Some(1303));
     }
 }
