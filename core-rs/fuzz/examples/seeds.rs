@@ -225,8 +225,16 @@ fn raw_stream(input: &[u8]) -> Vec<u8> {
     replay.transcript = Some(Vec::new());
     replay.echo = false;
     replay.input(&stream);
-    assert_eq!(replay.transcript, live.host.transcript, "the raw stream does not replay");
+    let (replayed, lived) = (replay.transcript.unwrap_or_default(), live.host.transcript.take().unwrap_or_default());
+    assert_eq!(received(&replayed), received(&lived), "the raw stream does not replay");
     stream
+}
+
+/// A transcript without the packets the server sent: what it read and made of the input, in order. The packets
+/// it sends may differ: a replay gets the whole stream at once, so the server answers what the host decides per
+/// channel later in the input than it did live, or answers what the live session ended before it answered.
+fn received(transcript: &[String]) -> Vec<&String> {
+    transcript.iter().filter(|e| !e.contains("packet out:")).collect()
 }
 
 fn session_seed(out: &mut Out, name: &str, flags: u8, items: &[Item], raw: bool) {
@@ -348,7 +356,9 @@ fn sessions(out: &mut Out) {
     let mut rekeys = exec_session();
     rekeys.truncate(5);
     rekeys.extend([Op(vec![0]), Send(data(&[b'a'; 1000])), Op(vec![0]), Send(data(&[b'b'; 1500])), Send(channel_only(msg::CHANNEL_EOF))]);
-    session_seed(out, "client-rekeys-mid-channel", ENABLED | CTR_HMAC, &rekeys, true);
+    // Not as raw bytes: the server's key for the re-exchange comes from its random stream, which its answers to
+    // the host's decisions (their padding) advance at other points when the stream is replayed.
+    session_seed(out, "client-rekeys-mid-channel", ENABLED | CTR_HMAC, &rekeys, false);
     for (name, flags) in [("no-strict-no-ext-info", 0xc0 | ENABLED | 1), ("strict-kex-disabled", 12), ("strict-kex-required", 0x30 | 7)] {
         session_seed(out, name, flags, &exec_session(), flags & 0x30 == ENABLED);
     }
