@@ -6,19 +6,20 @@
  */
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { launchChromium, serveStatic } from '../helpers/browser.js';
+import { installBuiltPackage } from '../helpers/package.js';
 import { requirePrograms, run, SSH_BASE, testData } from '../helpers/demo.js';
 
 const root = new URL('../..', import.meta.url).pathname;
-const app = mkdtempSync(join(tmpdir(), 'wasshd-tab-'));
-const pkg = join(app, 'node_modules/wasshd');
+/** The project the built package is installed in (`installBuiltPackage`), and the package in it. */
+let app: string;
+let pkg: string;
 const MiB = 1024 * 1024;
 
 let browser: Browser | undefined;
@@ -49,13 +50,8 @@ function startRelay(origin: string): Promise<{ ssh: number; ws: number }> {
 beforeAll(async () => {
   requirePrograms('ssh', 'sshpass');
   browser = await launchChromium();
-  execFileSync(process.execPath, ['scripts/build.mjs', '--out', join(pkg, 'dist')], { cwd: root, stdio: 'ignore' });
-  const { name, version, type, exports, bin } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name, version, type, exports, bin }));
-  // The package's dependencies (the relay's and the admission lists'), as an install would have put them beside it.
-  for (const dep of ['ws', 'cidr-block']) symlinkSync(join(root, 'node_modules', dep), join(app, 'node_modules', dep));
-  mkdirSync(join(app, 'examples'));
-  cpSync(join(root, 'examples/browser'), join(app, 'examples/browser'), { recursive: true });
+  app = installBuiltPackage({ examples: ['browser'] });
+  pkg = join(app, 'node_modules/wasshd');
 
   const served = await serveStatic(app);
   site = served.server;
