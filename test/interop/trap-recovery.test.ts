@@ -25,14 +25,14 @@ function freshServer(runtime: Runtime = nodeRuntime): SSHServer {
   return server;
 }
 
-/** Resolves once the client is logged in, or rejects with why it could not. */
-function login(port: number): Promise<Ssh2Client> {
+/** Resolves once the client is logged in, or rejects with why it could not; `algorithms` as the ssh2 client takes them. */
+function login(port: number, algorithms?: ssh2.ConnectConfig['algorithms']): Promise<Ssh2Client> {
   return new Promise((resolve, reject) => {
     const c = new Client();
     c.on('ready', () => resolve(c));
     c.on('error', reject);
     c.on('close', () => reject(new Error('closed before login')));
-    c.connect({ host: '127.0.0.1', port, username: 'u', password: 'pw', readyTimeout: 20_000 });
+    c.connect({ host: '127.0.0.1', port, username: 'u', password: 'pw', readyTimeout: 20_000, ...(algorithms ? { algorithms } : {}) });
   });
 }
 
@@ -45,6 +45,25 @@ afterEach(async () => {
 });
 
 describe('trap recovery', () => {
+  it('gives the fresh instance a legacy module of its own for the legacy algorithms its replayed settings name', async () => {
+    const server = freshServer();
+    servers.push(server);
+    // The core's own provider, so that 3DES and HMAC-MD5 come from the legacy module rather than node:crypto.
+    for (const setting of ['CryptoProvider=wasm', 'SSHEncryptionAlgorithms=aes128-ctr,3des-cbc', 'SSHMacAlgorithms=hmac-sha2-256,hmac-md5']) server.config(setting);
+    const { port } = await server.startListening();
+    const legacy = { cipher: ['3des-cbc' as const], hmac: ['hmac-md5' as const] };
+    const before = await login(port, legacy);
+    const restarted = waitFor(server, /fresh wasm instance started/);
+    trapOnNextCall(server);
+    before.exec('x', () => {});
+    await restarted;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(server.config('SSHEncryptionAlgorithms')).toBe('aes128-ctr,3des-cbc');
+    const after = await login(port, legacy);
+    expect([...server.connections.values()].map((c) => [c.algorithms?.cipherIn, c.algorithms?.macOut])).toEqual([['3des-cbc', 'hmac-md5']]);
+    after.end();
+  });
+
   it('keeps handlers that call the server during the recovery away from the dead instance', async () => {
     const server = freshServer();
     servers.push(server);
