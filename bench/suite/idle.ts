@@ -144,7 +144,7 @@ export async function idle(specs: ServerSpec[], keys: Credentials, o: IdleOption
     notes.push(`sshd forks per connection; its figure is the memory of those processes: per connection ${byCommand.join('; ')}.`);
   }
   return {
-    title: `Idle connections: ${n}, each authenticated with a session channel (exec sleep, no pty), ${o.clientProcesses} ssh2 client processes`,
+    title: `Idle connections: ${n}, each authenticated with a session channel (an exec that waits, no pty), ${o.clientProcesses} ssh2 client processes`,
     table: table(['server', 'RSS KiB/conn', 'private KiB/conn', 'PSS KiB/conn', 'JS heap KiB/conn', 'wasm KiB/conn', 'external KiB/conn', 'processes', 'opened/s'], rows),
     notes,
     targets,

@@ -39,8 +39,9 @@ export interface Commands {
 
 const DEMO_COMMANDS: Commands = { sink: 'sink', source: (n) => `source ${n}`, true: 'true', wait: 'sleep 2147483647' };
 // sshd runs them with the user's shell (`bash -c`, its startup files skipped: see startSshd); `wc -c` counts what
-// arrives, as the other servers' sink does.
-const SHELL_COMMANDS: Commands = { sink: 'wc -c', source: (n) => `head -c ${n} /dev/zero`, true: 'true', wait: 'sleep infinity' };
+// arrives, as the other servers' sink does. `wait` reads its stdin to the end, so that it ends with its connection:
+// a command without a terminal gets no hangup, and `sleep` outlived sshd by the thousand.
+const SHELL_COMMANDS: Commands = { sink: 'wc -c', source: (n) => `head -c ${n} /dev/zero`, true: 'true', wait: 'exec cat > /dev/null' };
 
 /** What a Node server reports after a garbage collection (see memory-probe.ts). */
 export interface ProbeReading {
