@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { SSHClient as BaseClient } from '../client/client.js';
 import { instantiateClientCore } from '../client/instance.js';
 import { tcpTransport, type TcpSSHClientOptions } from '../client/tcp.js';
-import { instantiateCore } from '../core/instance.js';
+import { compiledOnce, instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import type { BunApi } from './api.js';
@@ -20,20 +20,10 @@ declare const Bun: BunApi;
 /** Compiled once, when this module loads; every core is an instance of it. */
 const module = await WebAssembly.compile(await Bun.file(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)).arrayBuffer());
 
-let keysModule: WebAssembly.Module | undefined;
-let legacyModule: WebAssembly.Module | undefined;
-
 /** The key files' module, read and compiled by the first call that reads or makes a key file (synchronously: `addHostKey` is). */
-function compiledKeys(): WebAssembly.Module {
-  keysModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-keys/wasshd_keys_bg.wasm', import.meta.url)));
-  return keysModule;
-}
-
+const compiledKeys = compiledOnce(() => readFileSync(new URL('../../wasm/pkg-keys/wasshd_keys_bg.wasm', import.meta.url)));
 /** The legacy algorithms' module, compiled by the first setting that names one of them. */
-function compiledLegacy(): WebAssembly.Module {
-  legacyModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-legacy/wasshd_legacy_bg.wasm', import.meta.url)));
-  return legacyModule;
-}
+const compiledLegacy = compiledOnce(() => readFileSync(new URL('../../wasm/pkg-legacy/wasshd_legacy_bg.wasm', import.meta.url)));
 
 /** The runtime of Bun: the module read with `Bun.file`, `node:crypto` for the packet ciphers, `Bun.listen`, `Bun.serve` for WebSockets, Unix sockets. */
 export const bunRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider, compiledLegacy), keyFiles: compiledKeys, listen: bunTcp, listenUnix: bunListenUnix, webSocket: bunWebSocket, connectTcp: bunConnectTcp, connectUnix: bunConnectUnix };

@@ -77,6 +77,15 @@ export function instantiateCore(module: WebAssembly.Module, seed: Uint8Array, ho
   return core;
 }
 
+/**
+ * A module read by `read` and compiled synchronously by the first call, then the same module for every later
+ * one: how Node, Deno and Bun load the modules a call may need (key files, legacy algorithms) only when it does.
+ */
+export function compiledOnce(read: () => BufferSource): () => WebAssembly.Module {
+  let module: WebAssembly.Module | undefined;
+  return () => (module ??= new WebAssembly.Module(read()));
+}
+
 /** Records the linear memory of a core made another way (the WIT component: `ts/component/core.ts`). */
 export function setCoreMemory(core: Core, memory: WebAssembly.Memory): void {
   memories.set(core, memory);

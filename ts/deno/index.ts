@@ -7,7 +7,7 @@
 import { SSHClient as BaseClient } from '../client/client.js';
 import { instantiateClientCore } from '../client/instance.js';
 import { tcpTransport, type TcpSSHClientOptions } from '../client/tcp.js';
-import { instantiateCore } from '../core/instance.js';
+import { compiledOnce, instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import type { DenoApi } from './api.js';
@@ -19,20 +19,10 @@ declare const Deno: DenoApi;
 /** Compiled once, when this module loads; every core is an instance of it. */
 const module = await WebAssembly.compile(await Deno.readFile(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
 
-let keysModule: WebAssembly.Module | undefined;
-let legacyModule: WebAssembly.Module | undefined;
-
 /** The key files' module, read and compiled by the first call that reads or makes a key file (synchronously: `addHostKey` is). */
-function compiledKeys(): WebAssembly.Module {
-  keysModule ??= new WebAssembly.Module(Deno.readFileSync(new URL('../../wasm/pkg-keys/wasshd_keys_bg.wasm', import.meta.url)));
-  return keysModule;
-}
-
+const compiledKeys = compiledOnce(() => Deno.readFileSync(new URL('../../wasm/pkg-keys/wasshd_keys_bg.wasm', import.meta.url)));
 /** The legacy algorithms' module, read and compiled by the first setting that names one of them (synchronously: `config` is). */
-function compiledLegacy(): WebAssembly.Module {
-  legacyModule ??= new WebAssembly.Module(Deno.readFileSync(new URL('../../wasm/pkg-legacy/wasshd_legacy_bg.wasm', import.meta.url)));
-  return legacyModule;
-}
+const compiledLegacy = compiledOnce(() => Deno.readFileSync(new URL('../../wasm/pkg-legacy/wasshd_legacy_bg.wasm', import.meta.url)));
 
 /** The runtime of Deno: the module read with `Deno.readFile`, `node:crypto` for the packet ciphers, `Deno.listen`, `Deno.serve` for WebSockets, Unix sockets. */
 export const denoRuntime: Runtime = { createCore: (seed) => instantiateCore(module, seed, nodeCryptoProvider, compiledLegacy), keyFiles: compiledKeys, listen: denoTcp, listenUnix: denoListenUnix, webSocket: denoWebSocket, connectTcp: denoConnectTcp, connectUnix: denoConnectUnix };

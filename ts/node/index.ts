@@ -10,40 +10,22 @@ import type { ChannelStreamOptions } from '../channel-streams.js';
 import { SSHClient as BaseClient } from '../client/client.js';
 import { instantiateClientCore } from '../client/instance.js';
 import { tcpTransport, type TcpSSHClientOptions } from '../client/tcp.js';
-import { instantiateCore } from '../core/instance.js';
+import { compiledOnce, instantiateCore } from '../core/instance.js';
 import { nodeCryptoProvider } from '../core/node-crypto-provider.js';
 import { SSHServer as BaseServer, type SSHServerOptions, type Runtime } from '../server.js';
 import { nodeConnectTcp, nodeConnectUnix, nodeListenUnix, nodeTcp } from './tcp.js';
 import { uwsWebSocket } from './websocket.js';
 
-let serverModule: WebAssembly.Module | undefined;
-let clientModule: WebAssembly.Module | undefined;
-let keysModule: WebAssembly.Module | undefined;
-let legacyModule: WebAssembly.Module | undefined;
-
-/** The server's module, compiled once per process; every server core is an instance of it. */
-function compiled(): WebAssembly.Module {
-  serverModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg/wasshd_wasm_bg.wasm', import.meta.url)));
-  return serverModule;
-}
-
-/** The client's module, compiled by the first client connection; every client core is an instance of it. */
-function compiledClient(): WebAssembly.Module {
-  clientModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-client/wasshd_client_bg.wasm', import.meta.url)));
-  return clientModule;
-}
-
+/** A module of the package, read from disk and compiled by the first call that needs it, once per process. */
+const fromDisk = (path: string) => compiledOnce(() => readFileSync(new URL(`../../${path}`, import.meta.url)));
+/** The server's module: every server core is an instance of it. */
+const compiled = fromDisk('wasm/pkg/wasshd_wasm_bg.wasm');
+/** The client's module, compiled by the first client connection. */
+const compiledClient = fromDisk('wasm/pkg-client/wasshd_client_bg.wasm');
 /** The key files' module, compiled by the first call that reads or makes a key file. */
-function compiledKeys(): WebAssembly.Module {
-  keysModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-keys/wasshd_keys_bg.wasm', import.meta.url)));
-  return keysModule;
-}
-
+const compiledKeys = fromDisk('wasm/pkg-keys/wasshd_keys_bg.wasm');
 /** The legacy algorithms' module, compiled by the first setting that names one of them. */
-function compiledLegacy(): WebAssembly.Module {
-  legacyModule ??= new WebAssembly.Module(readFileSync(new URL('../../wasm/pkg-legacy/wasshd_legacy_bg.wasm', import.meta.url)));
-  return legacyModule;
-}
+const compiledLegacy = fromDisk('wasm/pkg-legacy/wasshd_legacy_bg.wasm');
 
 /** The runtime of Node: the module read from disk, `node:crypto` for the packet ciphers, `node:net`, uWebSockets.js for WebSockets, Unix sockets. */
 export const nodeRuntime: Runtime = { createCore: (seed) => instantiateCore(compiled(), seed, nodeCryptoProvider, compiledLegacy), keyFiles: compiledKeys, listen: nodeTcp, listenUnix: nodeListenUnix, webSocket: uwsWebSocket, connectTcp: nodeConnectTcp, connectUnix: nodeConnectUnix };
