@@ -9,7 +9,8 @@ WASM_PACK_VERSION=0.15.1
 # g++: libFuzzer, which the fuzz crate builds for its transcript replay (test/fuzz/transcripts.test.ts).
 # chromium: the browser the tab tests (test/browser) drive with the npm package playwright-core, which cannot
 # download a browser of its own here.
-APT_PACKAGES=(openssh-client sshpass tmux g++ chromium putty-tools)
+# openssl: the key-file tests make PKCS#8, PKCS#12 (with -legacy too) and DSA files with it at test time.
+APT_PACKAGES=(openssh-client sshpass tmux g++ chromium putty-tools openssl)
 
 step() { printf '\n== %s\n' "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }
