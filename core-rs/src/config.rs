@@ -198,7 +198,7 @@ impl Config {
     fn legacy_checked<T: Copy>(&self, list: Vec<T>, is_legacy: fn(T) -> bool, name: fn(T) -> &'static str) -> Result<Vec<T>, String> {
         match list.iter().copied().find(|a| is_legacy(*a)) {
             Some(a) if !self.own_crypto.legacy_available() => Err(alloc::format!(
-                "{} needs the legacy algorithms' wasm module (wasm/pkg-legacy), which this runtime was not given",
+                "{} needs the legacy algorithms' wasm module (wasm/pkg-legacy), which this runtime was not given or could not load",
                 name(a)
             )),
             _ => Ok(list),

@@ -1,7 +1,7 @@
 /**
  * The host crypto provider of runtimes with `node:crypto` (Node, Deno and Bun): the `wasshd_crypto` imports
  * of one wasm instance (wasm/src/host_crypto.rs), which run AES-GCM, AES-CTR, ChaCha20 and HMAC-SHA-2 (and for the
- * legacy algorithms AES and 3DES in CBC mode, HMAC-SHA-1 and HMAC-MD5) in the
+ * off-by-default algorithms AES-CBC and HMAC-SHA-1; the legacy ones come from the legacy module) in the
  * runtime's native library (OpenSSL; BoringSSL on Bun) over views of the instance's memory, 20 to 30 times
  * faster than AES in wasm. Each keyed object is a slot in this instance's table, named by its handle (index
  * + 1); `free` zero-fills the key copy it kept. An algorithm the runtime lacks (Bun has no `chacha20`) is
@@ -25,7 +25,7 @@ type Entry =
 type Kind = Entry['kind'];
 
 /** The hashes of `hmac_new`, by the core's number for each (wasm/src/host_crypto.rs). */
-const HMAC_HASHES = ['sha256', 'sha512', 'sha1', 'md5', 'ripemd160'];
+const HMAC_HASHES = ['sha256', 'sha512', 'sha1'];
 
 export function nodeCryptoProvider(): HostCrypto {
   const ciphers = new Set(getCiphers());
@@ -122,11 +122,11 @@ export function nodeCryptoProvider(): HostCrypto {
       k.fill(0);
       return add({ kind: 'sequential', cipher });
     },
-    cbc_new(cipher: number, decrypt: number, key: number, keyLen: number, iv: number): number {
-      const algorithm = cipherNamed(cipher === 0 ? `aes-${keyLen * 8}-cbc` : 'des-ede3-cbc');
+    cbc_new(decrypt: number, key: number, keyLen: number, iv: number): number {
+      const algorithm = cipherNamed(`aes-${keyLen * 8}-cbc`);
       if (!algorithm) return 0;
       const k = copy(key, keyLen);
-      const made = (decrypt ? createDecipheriv : createCipheriv)(algorithm, k, view(iv, cipher === 0 ? 16 : 8));
+      const made = (decrypt ? createDecipheriv : createCipheriv)(algorithm, k, view(iv, 16));
       k.fill(0);
       // Whole blocks in, whole blocks out: no padding of its own.
       made.setAutoPadding(false);

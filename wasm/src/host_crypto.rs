@@ -2,8 +2,9 @@
 //! implements with `node:crypto` on Node, Deno and Bun (`ts/core/node-crypto-provider.ts`) over views of
 //! this instance's memory, one call per primitive and packet. Each keyed object is a handle into the host's
 //! table; dropping it frees the entry, whose key copy the host zero-fills. A primitive the host lacks
-//! (Bun has no raw ChaCha20) comes back as handle 0 and is served by the core's own provider, as are
-//! Blowfish, CAST-128 and RC4 (OpenSSL 3 keeps them in its legacy provider, which the runtimes do not load).
+//! (Bun has no raw ChaCha20) comes back as handle 0 and is served by the core's own provider. The legacy
+//! primitives always are (`own`): OpenSSL 3 keeps Blowfish, CAST-128 and RC4 in a provider the runtimes do not
+//! load, and one source for all of them is one set of known answers to check.
 
 use core::num::NonZeroU32;
 use wasshd_core::config::Config;
@@ -34,15 +35,15 @@ extern "C" {
     /// 1 if the tag authenticated the data, which is then decrypted; 0 otherwise, the data left as it was.
     fn gcm_open(handle: u32, nonce: *const u8, aad: *const u8, aad_len: usize, data: *mut u8, len: usize, tag: *const u8) -> u32;
     fn ctr_new(key: *const u8, key_len: usize, iv: *const u8) -> u32;
-    /// `cipher`: 0 AES (by the key's length), 1 3DES-EDE; `iv` is one block; `decrypt`: 1 or 0.
-    fn cbc_new(cipher: u32, decrypt: u32, key: *const u8, key_len: usize, iv: *const u8) -> u32;
+    /// AES in CBC mode by the key's length; `iv` is one block; `decrypt`: 1 or 0.
+    fn cbc_new(decrypt: u32, key: *const u8, key_len: usize, iv: *const u8) -> u32;
     /// Runs `data` through a CTR or CBC object, its state carried on.
     fn cipher_apply(handle: u32, data: *mut u8, len: usize);
     fn chacha20_new(key: *const u8) -> u32;
     /// `iv`: ChaCha20's state words 12 to 15, the block counter (little-endian) and then the nonce, as
     /// OpenSSL's `chacha20` takes them.
     fn chacha20_apply(handle: u32, iv: *const u8, data: *mut u8, len: usize);
-    /// `hash`: 0 SHA-256, 1 SHA-512, 2 SHA-1, 3 MD5.
+    /// `hash`: 0 SHA-256, 1 SHA-512, 2 SHA-1.
     fn hmac_new(hash: u32, key: *const u8, key_len: usize) -> u32;
     fn hmac_sign(handle: u32, seq: u32, data: *const u8, len: usize, tag: *mut u8);
     fn free(handle: u32);
@@ -68,23 +69,28 @@ pub fn offer(config: &mut Config) {
     }
 }
 
-/// An entry in the host's table, freed with its owner.
-struct Handle(NonZeroU32);
+/// An entry in a table the host keeps (this provider's, or the legacy module's: `legacy_import`), freed with
+/// its owner through that table's `free`.
+pub(crate) struct Handle {
+    raw: NonZeroU32,
+    free: unsafe extern "C" fn(u32),
+}
 
 impl Handle {
-    fn new(raw: u32) -> Option<Self> {
-        NonZeroU32::new(raw).map(Handle)
+    /// `None` for 0, the host's answer when it has no such primitive or refused the key.
+    pub(crate) fn new(raw: u32, free: unsafe extern "C" fn(u32)) -> Option<Self> {
+        NonZeroU32::new(raw).map(|raw| Handle { raw, free })
     }
 
-    fn get(&self) -> u32 {
-        self.0.get()
+    pub(crate) fn get(&self) -> u32 {
+        self.raw.get()
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        // SAFETY: the handle came from the host and is freed once.
-        unsafe { free(self.get()) }
+        // SAFETY: the handle came from the host's table that `free` belongs to, and is freed once.
+        unsafe { (self.free)(self.get()) }
     }
 }
 
@@ -98,7 +104,7 @@ impl CryptoProvider for HostCrypto {
             return None;
         }
         // SAFETY: the host reads `key`.
-        match Handle::new(unsafe { gcm_new(key.as_ptr(), key.len()) }) {
+        match Handle::new(unsafe { gcm_new(key.as_ptr(), key.len()) }, free) {
             Some(handle) => Some(Box::new(HostGcm(handle))),
             None => own().aes_gcm(key),
         }
@@ -109,23 +115,23 @@ impl CryptoProvider for HostCrypto {
             return None;
         }
         // SAFETY: the host reads `key` and the 16 bytes of `iv`.
-        match Handle::new(unsafe { ctr_new(key.as_ptr(), key.len(), iv.as_ptr()) }) {
+        match Handle::new(unsafe { ctr_new(key.as_ptr(), key.len(), iv.as_ptr()) }, free) {
             Some(handle) => Some(Box::new(HostSequential(handle))),
             None => own().aes_ctr(key, iv),
         }
     }
 
+    /// AES from the host; the legacy block ciphers from the legacy module, like every legacy primitive (one
+    /// source, checked against its known answers when it loads).
     fn cbc(&self, cipher: BlockCipher, key: &[u8], iv: &[u8], decrypt: bool) -> Option<Box<dyn SequentialCipher>> {
-        let (id, key_lens) = match cipher {
-            BlockCipher::Aes => (0, &[16, 24, 32][..]),
-            BlockCipher::TripleDes => (1, &[24][..]),
-            BlockCipher::Blowfish | BlockCipher::Cast128 => return own().cbc(cipher, key, iv, decrypt),
-        };
-        if !key_lens.contains(&key.len()) || iv.len() != cipher.block_len() {
+        if cipher != BlockCipher::Aes {
+            return own().cbc(cipher, key, iv, decrypt);
+        }
+        if !matches!(key.len(), 16 | 24 | 32) || iv.len() != cipher.block_len() {
             return None;
         }
         // SAFETY: the host reads `key` and the block of `iv`.
-        match Handle::new(unsafe { cbc_new(id, u32::from(decrypt), key.as_ptr(), key.len(), iv.as_ptr()) }) {
+        match Handle::new(unsafe { cbc_new(u32::from(decrypt), key.as_ptr(), key.len(), iv.as_ptr()) }, free) {
             Some(handle) => Some(Box::new(HostSequential(handle))),
             None => own().cbc(cipher, key, iv, decrypt),
         }
@@ -137,7 +143,7 @@ impl CryptoProvider for HostCrypto {
 
     fn chacha20(&self, key: &[u8; 32]) -> Box<dyn ChaCha20> {
         // SAFETY: the host reads the 32 bytes of `key`.
-        match Handle::new(unsafe { chacha20_new(key.as_ptr()) }) {
+        match Handle::new(unsafe { chacha20_new(key.as_ptr()) }, free) {
             Some(handle) => Box::new(HostChaCha20(handle)),
             None => own().chacha20(key),
         }
@@ -148,20 +154,17 @@ impl CryptoProvider for HostCrypto {
             HmacHash::Sha256 => 0,
             HmacHash::Sha512 => 1,
             HmacHash::Sha1 => 2,
-            HmacHash::Md5 => 3,
-            HmacHash::Ripemd160 => 4,
+            HmacHash::Md5 | HmacHash::Ripemd160 => return own().hmac(hash, key),
         };
         // SAFETY: the host reads `key`.
-        match Handle::new(unsafe { hmac_new(id, key.as_ptr(), key.len()) }) {
+        match Handle::new(unsafe { hmac_new(id, key.as_ptr(), key.len()) }, free) {
             Some(handle) => Some(Box::new(HostHmac(handle))),
             None => own().hmac(hash, key),
         }
     }
 
-    /// The host's 3DES and legacy HMACs are checked when a setting first names a legacy algorithm, not at
-    /// start, where what the host lacks would load the legacy module for nothing.
     fn legacy_available(&self) -> bool {
-        own().legacy_available() && kat::check_legacy(self).is_ok()
+        own().legacy_available()
     }
 }
 

@@ -8,10 +8,11 @@
 //! [`WITH_LEGACY`] is the core's own provider with these added: `CryptoProvider=wasm`, and what the host's
 //! provider falls back to.
 
-use core::num::NonZeroU32;
 use wasshd_core::crypto::kat;
 use wasshd_core::crypto::provider::{AesGcm, BlockCipher, ChaCha20, CryptoProvider, Hmac, HmacHash, SequentialCipher};
 use wasshd_core::crypto::rustcrypto::RUST_CRYPTO;
+
+use crate::host_crypto::Handle;
 
 // Pointers and lengths address this instance's memory; the host copies exactly those bytes.
 #[link(wasm_import_module = "wasshd_crypto")]
@@ -35,25 +36,14 @@ pub struct WithLegacy;
 
 pub static WITH_LEGACY: WithLegacy = WithLegacy;
 
-/// An object in the legacy module's table, freed with its owner.
-struct Handle(NonZeroU32);
-
-impl Handle {
-    /// Loads the module first: a peer can only negotiate what a setting named, which loaded it already.
-    fn new(make: impl FnOnce() -> u32) -> Option<Self> {
-        // SAFETY: no arguments.
-        if unsafe { legacy_load() } == 0 {
-            return None;
-        }
-        NonZeroU32::new(make()).map(Handle)
+/// An object `make` puts in the legacy module's table, loading the module first (a peer can only negotiate
+/// what a setting named, which loaded it already).
+fn keyed(make: impl FnOnce() -> u32) -> Option<Handle> {
+    // SAFETY: no arguments.
+    if unsafe { legacy_load() } == 0 {
+        return None;
     }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        // SAFETY: the handle came from the host and is freed once.
-        unsafe { legacy_free(self.0.get()) }
-    }
+    Handle::new(make(), legacy_free)
 }
 
 impl CryptoProvider for WithLegacy {
@@ -77,13 +67,13 @@ impl CryptoProvider for WithLegacy {
             BlockCipher::Cast128 => 3,
         };
         // SAFETY: the host reads `key` and `iv`.
-        let handle = Handle::new(|| unsafe { legacy_cbc_new(id, u32::from(decrypt), key.as_ptr(), key.len(), iv.as_ptr(), iv.len()) })?;
+        let handle = keyed(|| unsafe { legacy_cbc_new(id, u32::from(decrypt), key.as_ptr(), key.len(), iv.as_ptr(), iv.len()) })?;
         Some(Box::new(Sequential(handle)))
     }
 
     fn arcfour(&self, key: &[u8]) -> Option<Box<dyn SequentialCipher>> {
         // SAFETY: the host reads `key`.
-        let handle = Handle::new(|| unsafe { legacy_arcfour_new(key.as_ptr(), key.len()) })?;
+        let handle = keyed(|| unsafe { legacy_arcfour_new(key.as_ptr(), key.len()) })?;
         Some(Box::new(Sequential(handle)))
     }
 
@@ -98,7 +88,7 @@ impl CryptoProvider for WithLegacy {
             HmacHash::Ripemd160 => 4,
         };
         // SAFETY: the host reads `key`.
-        let handle = Handle::new(|| unsafe { legacy_hmac_new(id, key.as_ptr(), key.len()) })?;
+        let handle = keyed(|| unsafe { legacy_hmac_new(id, key.as_ptr(), key.len()) })?;
         Some(Box::new(LegacyHmac(handle)))
     }
 
@@ -114,7 +104,7 @@ struct Sequential(Handle);
 impl SequentialCipher for Sequential {
     fn apply(&mut self, data: &mut [u8]) {
         // SAFETY: the host rewrites `data`.
-        unsafe { legacy_apply(self.0 .0.get(), data.as_mut_ptr(), data.len()) }
+        unsafe { legacy_apply(self.0.get(), data.as_mut_ptr(), data.len()) }
     }
 }
 
@@ -125,7 +115,7 @@ impl Hmac for LegacyHmac {
         // Room for the longest of the legacy hashes' outputs (RIPEMD-160's 20 bytes).
         let mut digest = [0u8; 20];
         // SAFETY: the host reads `data` and writes at most 20 bytes of `digest`.
-        unsafe { legacy_hmac_sign(self.0 .0.get(), seq, data.as_ptr(), data.len(), digest.as_mut_ptr()) };
+        unsafe { legacy_hmac_sign(self.0.get(), seq, data.as_ptr(), data.len(), digest.as_mut_ptr()) };
         for (t, d) in tag.iter_mut().zip(digest) {
             *t = d;
         }

@@ -73,10 +73,7 @@ impl BlockHash for Md5State {
     }
     /// RFC 1321 §3.4: four rounds of sixteen steps, each round with its own function and word order.
     fn compress(&mut self, block: &[u8]) {
-        let mut m = [0u32; 16];
-        for (w, b) in m.iter_mut().zip(block.chunks_exact(4)) {
-            *w = <[u8; 4]>::try_from(b).map(u32::from_le_bytes).unwrap_or_default();
-        }
+        let mut m = le_words(block);
         let [mut a, mut b, mut c, mut d] = self.0;
         for (i, k) in MD5_K.iter().enumerate() {
             let round = i / 16;
@@ -98,9 +95,7 @@ impl BlockHash for Md5State {
         m.zeroize();
     }
     fn write_output(&self, out: &mut [u8]) {
-        for (chunk, word) in out.chunks_exact_mut(4).zip(self.0) {
-            chunk.copy_from_slice(&word.to_le_bytes());
-        }
+        write_le_u32(&self.0, out);
     }
 }
 
@@ -152,10 +147,7 @@ impl BlockHash for Ripemd160State {
     /// Two lines of eighty steps over the same block, each with its own word order, rotations and constants,
     /// combined into the state at the end.
     fn compress(&mut self, block: &[u8]) {
-        let mut m = [0u32; 16];
-        for (w, b) in m.iter_mut().zip(block.chunks_exact(4)) {
-            *w = <[u8; 4]>::try_from(b).map(u32::from_le_bytes).unwrap_or_default();
-        }
+        let mut m = le_words(block);
         let [h0, h1, h2, h3, h4] = self.0;
         let (mut a, mut b, mut c, mut d, mut e) = (h0, h1, h2, h3, h4);
         let (mut ar, mut br, mut cr, mut dr, mut er) = (h0, h1, h2, h3, h4);
@@ -181,8 +173,22 @@ impl BlockHash for Ripemd160State {
         m.zeroize();
     }
     fn write_output(&self, out: &mut [u8]) {
-        for (chunk, word) in out.chunks_exact_mut(4).zip(self.0) {
-            chunk.copy_from_slice(&word.to_le_bytes());
-        }
+        write_le_u32(&self.0, out);
+    }
+}
+
+/// A 64-byte block as sixteen little-endian words, as both MD5 and RIPEMD-160 read it.
+fn le_words(block: &[u8]) -> [u32; 16] {
+    let mut m = [0u32; 16];
+    for (w, b) in m.iter_mut().zip(block.chunks_exact(4)) {
+        *w = <[u8; 4]>::try_from(b).map(u32::from_le_bytes).unwrap_or_default();
+    }
+    m
+}
+
+/// 32-bit state words into `out`, little-endian.
+fn write_le_u32(words: &[u32], out: &mut [u8]) {
+    for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&word.to_le_bytes());
     }
 }
