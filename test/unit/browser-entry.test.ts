@@ -52,6 +52,14 @@ it('loads the legacy algorithms only when a setting names one, and without their
   expect(withIt.config('SSHEncryptionAlgorithms')).toBe('3des-cbc,cast128-cbc');
 });
 
+it('says why the legacy module failed to load when a setting needs it', () => {
+  const module = new WebAssembly.Module(wasm);
+  const broken = () => new WebAssembly.Module(legacyWasm.subarray(0, 100));
+  const server = new BaseServer({ createCore: (seed) => instantiateCore(module, seed, undefined, broken), listen: { listen: () => Promise.reject(new Error('no')) } }, {});
+  expect(() => server.config('SSHEncryptionAlgorithms=aes128-ctr,3des-cbc')).toThrow(/3des-cbc needs the legacy algorithms' wasm module \(wasm\/pkg-legacy\), .* \(loading it failed: WebAssembly\.Module\(\): .+\)$/);
+  expect(server.config('SSHEncryptionAlgorithms')).toBe('chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr');
+});
+
 it('names the URL and status when the module cannot be fetched', async () => {
   const missing = Object.defineProperty(new Response('not found', { status: 404 }), 'url', { value: 'https://app.example/x.wasm' });
   await expect(compileCore(missing)).rejects.toThrow('could not load the wasm module from https://app.example/x.wasm: HTTP 404');

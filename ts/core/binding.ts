@@ -13,6 +13,7 @@ import type { Dispatcher } from '../dispatcher.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from '../errors.js';
 import { randomBytes, wholeMs, type Clock, type Runtime } from '../runtime.js';
 import { decodeEvents, type CoreEvent } from './events.js';
+import { legacyLoadFailure } from './instance.js';
 import { withFileBytes, withKeyFiles } from './key-files.js';
 
 /** What a guarded core call came to: its value, or the core's refusal (a trap has been dealt with by then). */
@@ -175,7 +176,15 @@ export class CoreBinding {
 
   /** Sets a setting the core holds; false when the core does not know the name. */
   setConfig(name: string, value: string): boolean {
-    const known = this.call((core) => core.set_config(name, value));
+    let known: boolean;
+    try {
+      known = this.call((core) => core.set_config(name, value));
+    } catch (e) {
+      // The core can say only that the legacy module is missing or failed; the host knows why it failed.
+      const failure = legacyLoadFailure(this.instance);
+      if (failure !== undefined && e instanceof Error && e.message.includes('wasm/pkg-legacy')) e.message += ` (loading it failed: ${failure})`;
+      throw e;
+    }
     if (known) this.settings.set(name, value);
     return known;
   }

@@ -26,6 +26,7 @@ export interface HostCrypto {
 
 const memories = new WeakMap<Core, WebAssembly.Memory>();
 const hostCryptos = new WeakMap<Core, HostCrypto>();
+const legacyFailures = new WeakMap<Core, () => string | undefined>();
 
 /**
  * The `wasshd_crypto` imports of a runtime without host primitives (workerd, browsers): `available` answers 0,
@@ -62,7 +63,7 @@ export function instantiate<G extends { initSync: (o: { module: WebAssembly.Modu
   const { memory } = glue.initSync({ module });
   crypto?.bind(memory);
   legacyCrypto.bind(memory);
-  return { glue, memory, crypto };
+  return { glue, memory, crypto, legacyFailure: legacyCrypto.failure };
 }
 
 /**
@@ -70,11 +71,17 @@ export function instantiate<G extends { initSync: (o: { module: WebAssembly.Modu
  * where the runtime has one; `legacy`: the legacy algorithms' module, loaded by the first setting that names one.
  */
 export function instantiateCore(module: WebAssembly.Module, seed: Uint8Array, hostCrypto?: () => HostCrypto, legacy?: LegacyModule): Core {
-  const { glue, memory, crypto } = instantiate(createServerGlue, module, hostCrypto, legacy);
+  const { glue, memory, crypto, legacyFailure } = instantiate(createServerGlue, module, hostCrypto, legacy);
   const core = new glue.Core(seed);
   memories.set(core, memory);
   if (crypto) hostCryptos.set(core, crypto);
+  legacyFailures.set(core, legacyFailure);
   return core;
+}
+
+/** Why a core's instance could not load the legacy algorithms' module, if it tried and failed. */
+export function legacyLoadFailure(core: Core): string | undefined {
+  return legacyFailures.get(core)?.();
 }
 
 /**

@@ -17,12 +17,15 @@ export type LegacyModule = () => WebAssembly.Module;
 export interface LegacyImports {
   imports: WebAssembly.ModuleImports;
   bind(memory: WebAssembly.Memory): void;
+  /** Why the module could not be loaded, once loading it failed: the core can only answer 0. */
+  failure(): string | undefined;
 }
 
 /** `legacy_*` imports over `module`; without one, `legacy_load` answers 0 and the core refuses the settings that would need it. */
 export function legacyImports(module: LegacyModule | undefined): LegacyImports {
   let memory: WebAssembly.Memory | undefined;
   let legacy: LegacyCrypto | undefined;
+  let failure: string | undefined;
   /** Bytes of the core's memory at (ptr, len); the legacy glue copies them in, and back for a cipher. */
   const view = (ptr: number, len: number): Uint8Array => new Uint8Array(memory!.buffer, ptr >>> 0, len >>> 0);
   const loaded = (): LegacyCrypto => {
@@ -39,7 +42,8 @@ export function legacyImports(module: LegacyModule | undefined): LegacyImports {
         glue.initSync({ module: module() });
         legacy = new glue.LegacyCrypto();
         return 1;
-      } catch {
+      } catch (e) {
+        failure = e instanceof Error ? e.message : String(e);
         return 0;
       }
     },
@@ -68,5 +72,6 @@ export function legacyImports(module: LegacyModule | undefined): LegacyImports {
     bind(m) {
       memory = m;
     },
+    failure: () => failure,
   };
 }
