@@ -17,7 +17,7 @@
 import { Admission } from './admission.js';
 import { AuthorizedKeys } from './authorized-keys.js';
 import { AuthFailureDelay, parseAuthFailureDelay } from './auth-delay.js';
-import type { ChannelState, ConnectionState } from './connection.js';
+import type { ChannelState, ConnectionState, OpeningChannel } from './connection.js';
 import { CoreBinding } from './core/binding.js';
 import type { GenerateHostKeyOptions } from './core/key-files.js';
 import { coreMemory } from './core/instance.js';
@@ -590,7 +590,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         conn,
         (core) => {
           const channelId = core.open_channel(connectionId, kind, data);
-          conn.opening.set(channelId, { kind, announce, opened: (ch) => resolve(ch.channelId), refused: reject });
+          (conn.opening ??= new Map<number, OpeningChannel>()).set(channelId, { kind, announce, opened: (ch) => resolve(ch.channelId), refused: reject });
           asked = true;
         },
         true,

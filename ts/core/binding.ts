@@ -290,6 +290,8 @@ export class CoreBinding {
     } finally {
       conn.feeding = false;
     }
+    // An emptied queue keeps the room it grew (17 slots) until cut to length 0: an idle connection keeps none.
+    if (conn.inbox.length === 0) conn.inbox.length = 0;
     // What is left waits for a decision or for a client that does not read: within bounds.
     if (!conn.ended && conn.inboxBytes > (conn.user === undefined ? MAX_INBOX_BYTES_UNAUTHENTICATED : MAX_INBOX_BYTES)) {
       conn.inbox.length = 0;
