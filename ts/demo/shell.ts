@@ -28,8 +28,8 @@ export interface PtyInfo {
 
 export interface ShellContext {
   user: string;
-  /** Variables the client set with `env` requests, in arrival order. */
-  env: Map<string, string>;
+  /** Variables the client set with `env` requests, in arrival order; none until the first. */
+  env?: Map<string, string>;
   /** Set when the client requested a pty; updated on window-change. */
   pty?: PtyInfo;
 }
@@ -392,7 +392,7 @@ async function exit(call: CommandCall): Promise<number> {
 }
 
 async function env(call: CommandCall): Promise<number> {
-  const vars = call.session.env;
+  const vars = call.session.env ?? new Map<string, string>();
   const lines = [...vars.keys()].sort().map((name) => `${name}=${vars.get(name)}\n`);
   if (lines.length > 0) await call.out(lines.join(''));
   return 0;
@@ -603,55 +603,81 @@ export class DemoSession {
       await this.stderr('syntax error: unterminated quote\n');
       return 2;
     }
-    const [name, ...args] = argv;
+    const name = argv[0];
     if (name === undefined) return 0;
     const command = COMMANDS.get(name);
     if (command === undefined) {
       await this.stderr(`unknown command: ${name}\n`);
       return 127;
     }
-    return this.invoke(command.run, args, stdin, signal);
+    // Not a rest element: an array that size (the command keeps it while it runs) rather than one with room for 17.
+    return this.invoke(command.run, argv.slice(1), stdin, signal);
   }
 
-  private async invoke(command: Command, args: string[], stdin: InputQueue, signal: AbortSignal): Promise<number> {
-    // Once interrupted a command may print nothing more: its next write throws and ends it.
-    const unlessInterrupted =
-      <T>(write: (data: T) => Promise<void>) =>
-      async (data: T): Promise<void> => {
-        signal.throwIfAborted();
-        await write(data);
-      };
-    const call: CommandCall = {
-      args,
-      session: this.ctx,
-      signal,
-      read: () => stdin.read(signal),
-      out: unlessInterrupted((data: Uint8Array | string) => this.stdout(data)),
-      rawOut: unlessInterrupted((data: Uint8Array) => this.send(data)),
-      err: unlessInterrupted((text: string) => this.stderr(text)),
-    };
-    try {
-      return await command(call);
-    } catch (error) {
+  /** Not async: a running command holds no suspended frame of this one as well as its own. */
+  private invoke(command: Command, args: string[], stdin: InputQueue, signal: AbortSignal): Promise<number> {
+    return command(new Invocation(this, args, stdin, signal)).catch((error: unknown) => {
       if (signal.aborted) return INTERRUPTED_STATUS;
       throw error;
-    }
+    });
   }
 
-  private stdout(data: Uint8Array | string): Promise<void> {
+  /** The session's context, as its commands see it. */
+  get context(): ShellContext {
+    return this.ctx;
+  }
+
+  stdout(data: Uint8Array | string): Promise<void> {
     return this.send(this.toTerminal(data));
   }
 
-  private send(data: Uint8Array | string): Promise<void> {
+  send(data: Uint8Array | string): Promise<void> {
     return this.ended ? Promise.resolve() : this.io.write(data);
   }
 
-  private stderr(text: string): Promise<void> {
+  stderr(text: string): Promise<void> {
     return this.ended ? Promise.resolve() : this.io.writeStderr(this.toTerminal(text));
   }
 
   private toTerminal(data: Uint8Array | string): Uint8Array | string {
     if (this.ctx.pty === undefined) return data;
     return typeof data === 'string' ? data.replaceAll('\n', '\r\n') : expandNewlines(data);
+  }
+}
+
+/**
+ * A running command's view of its session: one object whose methods every command shares (closures would be
+ * made for each, and an idle session holds its command's). Once interrupted, a command may print nothing
+ * more: its next write throws and ends it.
+ */
+class Invocation implements CommandCall {
+  constructor(
+    private readonly shell: DemoSession,
+    readonly args: string[],
+    private readonly stdin: InputQueue,
+    readonly signal: AbortSignal,
+  ) {}
+
+  get session(): ShellContext {
+    return this.shell.context;
+  }
+
+  read(): Promise<Uint8Array | null> {
+    return this.stdin.read(this.signal);
+  }
+
+  async out(data: Uint8Array | string): Promise<void> {
+    this.signal.throwIfAborted();
+    await this.shell.stdout(data);
+  }
+
+  async rawOut(data: Uint8Array): Promise<void> {
+    this.signal.throwIfAborted();
+    await this.shell.send(data);
+  }
+
+  async err(text: string): Promise<void> {
+    this.signal.throwIfAborted();
+    await this.shell.stderr(text);
   }
 }
