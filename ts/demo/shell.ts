@@ -421,22 +421,22 @@ async function stty(call: CommandCall): Promise<number> {
   return 0;
 }
 
-async function sleep(call: CommandCall): Promise<number> {
+/** Not async: a session that sleeps (the idle-memory benchmark's) holds no suspended frame for it. */
+function sleep(call: CommandCall): Promise<number> {
   const ms = call.args.length === 1 ? parseCount(call.args[0], MAX_SLEEP_MS) : undefined;
   if (ms === undefined) return usageError(call, 'sleep MS (milliseconds)');
-  call.signal.throwIfAborted();
-  await new Promise<void>((resolve, reject) => {
+  if (call.signal.aborted) return Promise.reject(call.signal.reason);
+  return new Promise<number>((resolve, reject) => {
     const stop = (): void => {
       clearTimeout(timer);
       reject(call.signal.reason);
     };
     const timer = setTimeout(() => {
       call.signal.removeEventListener('abort', stop);
-      resolve();
+      resolve(0);
     }, ms);
     call.signal.addEventListener('abort', stop, { once: true });
   });
-  return 0;
 }
 
 async function help(call: CommandCall): Promise<number> {
@@ -559,9 +559,11 @@ export class DemoSession {
       this.input = new InputQueue(0);
     }
     body(this.input)
-      // Commands fail only when a write does: the channel is going away, and a status is all that is left to send.
-      .catch(() => 1)
-      .then((status) => this.end(status))
+      .then(
+        (status) => this.end(status),
+        // Commands fail only when a write does: the channel is going away, and a status is all that is left to send.
+        () => this.end(1),
+      )
       .catch(ignore);
   }
 
@@ -598,25 +600,15 @@ export class DemoSession {
     }
   }
 
-  private async run(argv: string[] | undefined, stdin: InputQueue, signal: AbortSignal): Promise<number> {
-    if (argv === undefined) {
-      await this.stderr('syntax error: unterminated quote\n');
-      return 2;
-    }
+  /** Not async: a running command holds no suspended frame or promise of this one besides its own. */
+  private run(argv: string[] | undefined, stdin: InputQueue, signal: AbortSignal): Promise<number> {
+    if (argv === undefined) return this.stderr('syntax error: unterminated quote\n').then(() => 2);
     const name = argv[0];
-    if (name === undefined) return 0;
+    if (name === undefined) return Promise.resolve(0);
     const command = COMMANDS.get(name);
-    if (command === undefined) {
-      await this.stderr(`unknown command: ${name}\n`);
-      return 127;
-    }
+    if (command === undefined) return this.stderr(`unknown command: ${name}\n`).then(() => 127);
     // Not a rest element: an array that size (the command keeps it while it runs) rather than one with room for 17.
-    return this.invoke(command.run, argv.slice(1), stdin, signal);
-  }
-
-  /** Not async: a running command holds no suspended frame of this one as well as its own. */
-  private invoke(command: Command, args: string[], stdin: InputQueue, signal: AbortSignal): Promise<number> {
-    return command(new Invocation(this, args, stdin, signal)).catch((error: unknown) => {
+    return command.run(new Invocation(this, argv.slice(1), stdin, signal)).catch((error: unknown) => {
       if (signal.aborted) return INTERRUPTED_STATUS;
       throw error;
     });
