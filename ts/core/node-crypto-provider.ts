@@ -86,10 +86,12 @@ export function nodeCryptoProvider(): HostCrypto {
     bytes().set(out, ptr >>> 0);
     out.fill(0);
   };
-  /** A new slot for the entry `make` returns, given the slot's index; its handle. */
+  /** A new slot for the entry `make` returns, given the slot's index; its handle. A slot is taken once it is made. */
   const add = (make: (index: number) => Entry): number => {
-    const index = vacant.pop() ?? slots.length;
+    const reused = vacant.length > 0;
+    const index = reused ? vacant[vacant.length - 1]! : slots.length;
     slots[index] = make(index);
+    if (reused) vacant.pop();
     return index + 1;
   };
   const entry = <K extends Kind>(handle: number, kind: K): Extract<Entry, { kind: K }> => {
