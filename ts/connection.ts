@@ -7,6 +7,7 @@
 import type { SSHError } from './errors.js';
 import type { NegotiatedAlgorithms, SSHChannel, SSHConnection } from './events.js';
 import type { Framer } from './channel-framing.js';
+import { NOT_HELD, type Timed } from './deadlines.js';
 import type { Clock } from './runtime.js';
 import type { Transport } from './transport.js';
 
@@ -84,13 +85,14 @@ export interface OpeningChannel {
   refused(error: SSHError): void;
 }
 
-export class ConnectionState implements SSHConnection {
+export class ConnectionState implements SSHConnection, Timed {
   /** The connection's handlers in order (dispatcher.ts). */
   chain: Promise<void> = Promise.resolve();
   /** Each channel's handlers in order, by channel id, while any are queued; none while none are (dispatcher.ts). */
   channelChains: Map<number, Promise<void>> | undefined;
-  timer: unknown;
+  /** The core's next deadline for it, whole ms (-1 for none), and its place among the binding's deadlines. */
   deadline = -1;
+  heapIndex = NOT_HELD;
   /** Runs once the protocol has ended, in case the peer never closes the socket. */
   closeTimer: unknown;
   /** Drops the refusal waiting out the auth-failure delay, if one is: the connection has ended. */

@@ -222,7 +222,7 @@ export class Router {
     const id = conn.connectionId;
     if (conn.closed) return;
     conn.closed = true;
-    this.clock.clearTimeout(conn.timer);
+    this.binding.forgetDeadline(conn);
     this.clock.clearTimeout(conn.closeTimer);
     conn.cancelDelayedReply?.();
     if (!conn.dead) {
@@ -280,7 +280,7 @@ export class Router {
       conn.dead = true;
       conn.ended = true;
       this.admission.loggedIn(conn);
-      this.clock.clearTimeout(conn.timer);
+      this.binding.forgetDeadline(conn);
       this.clock.clearTimeout(conn.closeTimer);
       conn.cancelDelayedReply?.();
       this.endChannels(conn, () => lost);

@@ -9,6 +9,7 @@
 
 import type { Core } from '../../wasm/pkg/wasshd_wasm.js';
 import type { ChannelState, ConnectionState } from '../connection.js';
+import { Deadlines } from '../deadlines.js';
 import type { Dispatcher } from '../dispatcher.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from '../errors.js';
 import { randomBytes, wholeMs, type Clock, type Runtime } from '../runtime.js';
@@ -75,6 +76,8 @@ export class CoreBinding {
   private lastConnectionId = 0;
   /** What one `send_data` call takes at most (the core's `CALL_OUTPUT_BUDGET`). */
   private readonly callOutputBudget: number;
+  /** Every connection's next deadline, behind one timer. */
+  private readonly deadlines: Deadlines<ConnectionState>;
 
   constructor(
     private readonly runtime: Runtime,
@@ -84,6 +87,7 @@ export class CoreBinding {
   ) {
     this.instance = runtime.createCore(randomBytes(64));
     this.callOutputBudget = this.instance.call_output_budget();
+    this.deadlines = new Deadlines(clock, (conn) => this.withConn(conn, (core) => core.handle_timeout(conn.connectionId, wholeMs(this.clock))));
   }
 
   /** The instance serving now. */
@@ -325,16 +329,12 @@ export class CoreBinding {
       if (!next.ok) return;
       deadline = next.value;
     }
-    if (deadline === conn.deadline) return;
-    if (conn.timer !== undefined) this.clock.clearTimeout(conn.timer);
-    conn.timer = undefined;
-    conn.deadline = deadline;
-    if (deadline < 0) return;
-    conn.timer = this.clock.setTimeout(() => {
-      conn.timer = undefined;
-      conn.deadline = -1;
-      this.withConn(conn, (core) => core.handle_timeout(conn.connectionId, wholeMs(this.clock)));
-    }, Math.max(0, deadline - wholeMs(this.clock)));
+    if (deadline !== conn.deadline) this.deadlines.set(conn, deadline);
+  }
+
+  /** The connection is gone or lost: its deadline with it. */
+  forgetDeadline(conn: ConnectionState): void {
+    this.deadlines.set(conn, -1);
   }
 
   /**
