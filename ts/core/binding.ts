@@ -3,7 +3,7 @@
  * through `enter`, which contains a trap (the instance is replaced by a fresh one with the same host keys and
  * settings) so that nothing thrown inside reaches a socket or timer callback. Around each call for a
  * connection it moves the data: input from the connection's inbox into the core, the core's output to the
- * transport, its events to the router, its next deadline to the connection's timer, and channel data the
+ * transport, its events to the router, its next deadline to the deadlines' timer, and channel data the
  * application queued into the core as the windows allow.
  */
 
@@ -210,7 +210,7 @@ export class CoreBinding {
   // ---- around every call for a connection ------------------------------------------------------------
 
   /**
-   * After a call for the connection: its output and the events, if it says it has any; its timer; whether to
+   * After a call for the connection: its output and the events, if it says it has any; its deadline; whether to
    * read it; input left over. Event handlers may call the core again, so the status is asked afresh after them.
    */
   afterCall(conn: ConnectionState): void {
