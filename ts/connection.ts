@@ -7,6 +7,7 @@
 import type { SSHError } from './errors.js';
 import type { NegotiatedAlgorithms, SSHChannel, SSHConnection } from './events.js';
 import type { Framer } from './channel-framing.js';
+import { NOT_HELD, type Timed } from './deadlines.js';
 import type { Clock } from './runtime.js';
 import type { Transport } from './transport.js';
 
@@ -32,7 +33,8 @@ export interface ChannelSink {
 
 export class ChannelState implements SSHChannel {
   readonly queue: PendingSend[] = [];
-  private idleWaiters: (() => void)[] = [];
+  /** Made by the first `idle` that waits. */
+  private idleWaiters: (() => void)[] | undefined;
   closed = false;
   bytesReceived = 0;
   bytesSent = 0;
@@ -53,12 +55,14 @@ export class ChannelState implements SSHChannel {
   /** Resolves once everything queued has been handed to the core. */
   idle(): Promise<void> {
     if (this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return new Promise((resolve) => (this.idleWaiters ??= []).push(resolve));
   }
 
   notifyIdle(): void {
-    if (this.queue.length > 0) return;
-    for (const w of this.idleWaiters.splice(0)) w();
+    const waiters = this.idleWaiters;
+    if (this.queue.length > 0 || !waiters) return;
+    this.idleWaiters = undefined;
+    for (const w of waiters) w();
   }
 
   /** The channel is gone: sends still queued are refused with `error`, made only if one is (an error's stack costs). */
@@ -73,13 +77,22 @@ export class ChannelState implements SSHChannel {
   }
 }
 
-export class ConnectionState implements SSHConnection {
+/** A channel the server opened, until the client answers. */
+export interface OpeningChannel {
+  kind: string;
+  announce: boolean;
+  opened(ch: ChannelState): void;
+  refused(error: SSHError): void;
+}
+
+export class ConnectionState implements SSHConnection, Timed {
   /** The connection's handlers in order (dispatcher.ts). */
   chain: Promise<void> = Promise.resolve();
-  /** Each channel's handlers in order, by channel id, while any are queued. */
-  readonly channelChains = new Map<number, Promise<void>>();
-  timer: unknown;
+  /** Each channel's handlers in order, by channel id, while any are queued; none while none are (dispatcher.ts). */
+  channelChains: Map<number, Promise<void>> | undefined;
+  /** The core's next deadline for it, whole ms (-1 for none), and its place among the binding's deadlines. */
   deadline = -1;
+  heapIndex = NOT_HELD;
   /** Runs once the protocol has ended, in case the peer never closes the socket. */
   closeTimer: unknown;
   /** Drops the refusal waiting out the auth-failure delay, if one is: the connection has ended. */
@@ -96,7 +109,8 @@ export class ConnectionState implements SSHConnection {
   reading = true;
   /**
    * Input received while not reading, or beyond one piece: a transport that cannot stop its peer (a
-   * WebSocket) still delivers, and the core is fed only what it may take.
+   * WebSocket) still delivers, and the core is fed only what it may take. Fed through `core/binding.ts`
+   * `receive`, which cuts it to length 0 once empty.
    */
   readonly inbox: Uint8Array[] = [];
   inboxBytes = 0;
@@ -122,18 +136,31 @@ export class ConnectionState implements SSHConnection {
   user: string | undefined;
   strictKex = false;
   readonly channels = new Map<number, ChannelState>();
-  /** Channels the server opened that the client has not answered: their kind, and the opener's promise. */
-  readonly opening = new Map<number, { kind: string; announce: boolean; opened: (ch: ChannelState) => void; refused: (error: SSHError) => void }>();
-  /** Resolves when the transport has closed and the connection is forgotten. */
-  readonly gone: Promise<void>;
-  markGone!: () => void;
+  /** Channels the server opened that the client has not answered: their kind, and the opener's promise (made by the first). */
+  opening: Map<number, OpeningChannel> | undefined;
+  /** `gone` as asked before the connection was forgotten, and its resolution; `isGone` once forgotten. */
+  private goneWaiter: { promise: Promise<void>; resolve: () => void } | undefined;
+  private isGone = false;
   constructor(
     readonly connectionId: number,
     readonly transport: Transport,
     private readonly clock: Clock,
   ) {
-    this.gone = new Promise((resolve) => (this.markGone = resolve));
     this.lastActivity = clock.now();
+  }
+  /** Resolves when the transport has closed and the connection is forgotten (made when asked: only a shutdown waits). */
+  get gone(): Promise<void> {
+    if (this.isGone) return Promise.resolve();
+    if (!this.goneWaiter) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.goneWaiter = { promise, resolve };
+    }
+    return this.goneWaiter.promise;
+  }
+  markGone(): void {
+    this.isGone = true;
+    this.goneWaiter?.resolve();
   }
   get idleMs(): number {
     return Math.max(0, this.clock.now() - this.lastActivity);

@@ -32,16 +32,21 @@ export class Dispatcher {
    * whose handlers have all run has no chain until its next event.
    */
   enqueueChannel(conn: ConnectionState, channelId: number, work: () => void | Promise<void>): void {
-    const tail = this.after(conn, conn.channelChains.get(channelId) ?? conn.chain, work);
-    conn.channelChains.set(channelId, tail);
+    const chains = (conn.channelChains ??= new Map());
+    const tail = this.after(conn, chains.get(channelId) ?? conn.chain, work);
+    chains.set(channelId, tail);
     void tail.then(() => {
-      if (conn.channelChains.get(channelId) === tail) conn.channelChains.delete(channelId);
+      const now = conn.channelChains;
+      if (now?.get(channelId) !== tail) return;
+      now.delete(channelId);
+      // An emptied Map keeps its table: an idle connection keeps none.
+      if (now.size === 0) conn.channelChains = undefined;
     });
   }
 
   /** Runs `work` once the handlers queued so far have run, the connection's and every channel's: its end. */
   enqueueLast(conn: ConnectionState, work: () => void | Promise<void>): void {
-    conn.chain = this.after(conn, Promise.all([conn.chain, ...conn.channelChains.values()]), work);
+    conn.chain = this.after(conn, Promise.all([conn.chain, ...(conn.channelChains?.values() ?? [])]), work);
   }
 
   private after(conn: ConnectionState, before: Promise<unknown>, work: () => void | Promise<void>): Promise<void> {

@@ -33,9 +33,10 @@ export class KeyRestrictions {
 
   /** The key logged in (or passed a step) on `conn` under `line`: its options hold from now on. */
   record(conn: ConnectionState, line: AuthorizedKey): void {
-    const lines = this.lines.get(conn) ?? [];
-    lines.push(line);
-    this.lines.set(conn, lines);
+    // A literal of one: an empty array grown by a push takes room for 17.
+    const lines = this.lines.get(conn);
+    if (lines) lines.push(line);
+    else this.lines.set(conn, [line]);
   }
 
   channelRequest(conn: ConnectionState, request: ChannelRequestInfo): RestrictedRequest {

@@ -15,7 +15,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { DisconnectReason, ErrorCode, SSHError } from './errors.js';
 import type { PenaltyCause, SourcePenalties } from './limits.js';
 import { randomBytes, wholeMs, type Clock } from './runtime.js';
-import type { Transport } from './transport.js';
+import type { Transport, TransportHandlers } from './transport.js';
 
 /** How long a closed connection's peer has to close its side of the socket. */
 const CLOSE_GRACE_MS = 5000;
@@ -39,15 +39,7 @@ export class Router {
   open(id: number, transport: Transport): void {
     const conn = new ConnectionState(id, transport, this.clock);
     this.conns.set(id, conn);
-    transport.attach({
-      data: (bytes) => {
-        conn.bytesReceived += bytes.length;
-        conn.lastActivity = this.clock.now();
-        this.binding.receive(conn, bytes);
-      },
-      drain: () => this.binding.drained(conn),
-      close: () => this.transportClosed(conn),
-    });
+    transport.attach(new TransportEvents(this, conn));
     this.events.enqueue(conn, () => this.events.dispatch('connected', { connectionId: id, statusCode: 0, description: 'OK' }));
     this.binding.afterCall(conn);
   }
@@ -159,9 +151,9 @@ export class Router {
         events.enqueue(conn, () => this.decisions.globalRequest(conn, event));
         break;
       case 'channelOpenConfirmed': {
-        const opening = conn.opening.get(event.channel);
-        conn.opening.delete(event.channel);
+        const opening = conn.opening?.get(event.channel);
         if (!opening) break;
+        conn.opening!.delete(event.channel);
         const ch = new ChannelState(id, event.channel, opening.kind);
         conn.channels.set(event.channel, ch);
         opening.opened(ch);
@@ -169,8 +161,8 @@ export class Router {
         break;
       }
       case 'channelOpenFailed': {
-        const opening = conn.opening.get(event.channel);
-        conn.opening.delete(event.channel);
+        const opening = conn.opening?.get(event.channel);
+        conn.opening?.delete(event.channel);
         opening?.refused(new SSHError(ErrorCode.NoSuchChannel, `the client refused the channel: ${event.description} (reason ${event.reason})`));
         break;
       }
@@ -215,11 +207,22 @@ export class Router {
     return conn.authAttempts > 0 ? 'authfail' : 'noauth';
   }
 
-  private transportClosed(conn: ConnectionState): void {
+  /** What the transport delivered. */
+  received(conn: ConnectionState, bytes: Uint8Array): void {
+    conn.bytesReceived += bytes.length;
+    conn.lastActivity = this.clock.now();
+    this.binding.receive(conn, bytes);
+  }
+
+  drained(conn: ConnectionState): void {
+    this.binding.drained(conn);
+  }
+
+  transportClosed(conn: ConnectionState): void {
     const id = conn.connectionId;
     if (conn.closed) return;
     conn.closed = true;
-    this.clock.clearTimeout(conn.timer);
+    this.binding.forgetDeadline(conn);
     this.clock.clearTimeout(conn.closeTimer);
     conn.cancelDelayedReply?.();
     if (!conn.dead) {
@@ -254,8 +257,9 @@ export class Router {
       ch.fail(error);
       ch.sink?.closed();
     }
-    for (const opening of conn.opening.values()) opening.refused(error());
-    conn.opening.clear();
+    const opening = conn.opening;
+    conn.opening = undefined;
+    for (const o of opening?.values() ?? []) o.refused(error());
     this.decisions.tunnels.ended(conn);
   }
 
@@ -276,7 +280,7 @@ export class Router {
       conn.dead = true;
       conn.ended = true;
       this.admission.loggedIn(conn);
-      this.clock.clearTimeout(conn.timer);
+      this.binding.forgetDeadline(conn);
       this.clock.clearTimeout(conn.closeTimer);
       conn.cancelDelayedReply?.();
       this.endChannels(conn, () => lost);
@@ -289,5 +293,25 @@ export class Router {
       }
       this.events.enqueueLast(conn, () => this.forget(conn));
     }
+  }
+}
+
+/** A connection's transport callbacks: an object of two fields whose methods every connection shares (closures would cost each one). */
+class TransportEvents implements TransportHandlers {
+  constructor(
+    private readonly router: Router,
+    private readonly conn: ConnectionState,
+  ) {}
+
+  data(bytes: Uint8Array): void {
+    this.router.received(this.conn, bytes);
+  }
+
+  drain(): void {
+    this.router.drained(this.conn);
+  }
+
+  close(): void {
+    this.router.transportClosed(this.conn);
   }
 }

@@ -1,11 +1,11 @@
 /**
- * SSHServer: the public, runtime-independent server. It owns sockets (through a ListenAdapter), one timer
- * per connection (a second while a refusal waits out the auth-failure delay) and the event API; the wasm core
- * owns the protocol. The parts it composes, one concept a file:
+ * SSHServer: the public, runtime-independent server. It owns sockets (through a ListenAdapter), the timers
+ * (one for every connection's deadline, and one per refusal waiting out the auth-failure delay) and the event
+ * API; the wasm core owns the protocol. The parts it composes, one concept a file:
  * - `core/binding.ts`: every call into the core. Each call for a connection is followed by flushing that
- *   connection's output, draining events, re-arming its timer, reading its socket only while the core waits
- *   for no decision and the client reads, and continuing input the core left at its per-call output budget.
- *   Trap containment and restart.
+ *   connection's output, draining events, setting its next deadline (`deadlines.ts`), reading its socket only
+ *   while the core waits for no decision and the client reads, and continuing input the core left at its
+ *   per-call output budget. Trap containment and restart.
  * - `admission.ts`: whether a new connection is taken (the limits' own rules are in `limits.ts`).
  * - `routing.ts`: a connection from admission to its end, its events and each channel's in order;
  *   `decisions.ts`: the requests handlers answer; `dispatcher.ts`: how the parts call the handlers;
@@ -17,7 +17,7 @@
 import { Admission } from './admission.js';
 import { AuthorizedKeys } from './authorized-keys.js';
 import { AuthFailureDelay, parseAuthFailureDelay } from './auth-delay.js';
-import type { ChannelState, ConnectionState } from './connection.js';
+import type { ChannelState, ConnectionState, OpeningChannel } from './connection.js';
 import { CoreBinding } from './core/binding.js';
 import type { GenerateHostKeyOptions } from './core/key-files.js';
 import { coreMemory } from './core/instance.js';
@@ -590,7 +590,7 @@ export class SSHServer extends Emitter<SSHServerEvents> {
         conn,
         (core) => {
           const channelId = core.open_channel(connectionId, kind, data);
-          conn.opening.set(channelId, { kind, announce, opened: (ch) => resolve(ch.channelId), refused: reject });
+          (conn.opening ??= new Map<number, OpeningChannel>()).set(channelId, { kind, announce, opened: (ch) => resolve(ch.channelId), refused: reject });
           asked = true;
         },
         true,

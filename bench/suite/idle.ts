@@ -121,6 +121,7 @@ export async function idle(specs: ServerSpec[], keys: Credentials, o: IdleOption
     probed(m, 'heapUsed'),
     m.spec.kind === 'wasshd' ? probed(m, 'wasm') : '—',
     probed(m, 'external'),
+    probed(m, 'newSpace'),
     String(m.after.tree.processes - m.before.tree.processes),
     (n / m.openS).toFixed(0),
   ]);
@@ -128,14 +129,18 @@ export async function idle(specs: ServerSpec[], keys: Credentials, o: IdleOption
   const sshd = results.find((m) => m.spec.kind === 'sshd');
   const targets: Target[] = [];
   for (const m of results.filter((r) => r.spec.kind === 'wasshd')) {
-    for (const peer of [ssh2, sshd]) if (peer) rows.push([`  ${m.spec.label} / ${peer.spec.label}`, ratio(per(m, 'rss'), per(peer, 'rss')), ratio(per(m, 'private'), per(peer, 'private')), ratio(per(m, 'pss'), per(peer, 'pss')), '', '', '', '', '']);
+    for (const peer of [ssh2, sshd]) if (peer) rows.push([`  ${m.spec.label} / ${peer.spec.label}`, ratio(per(m, 'rss'), per(peer, 'rss')), ratio(per(m, 'private'), per(peer, 'private')), ratio(per(m, 'pss'), per(peer, 'pss')), '', '', '', '', '', '']);
     targets.push({
       name: `memory per idle connection with a session, ${m.spec.label} <= ${TARGET_KIB} KiB (N = ${n})`,
       met: per(m, 'rss') <= TARGET_KIB * 1024,
       figure: `${kib(per(m, 'rss'))} KiB RSS (heap ${probed(m, 'heapUsed')} KiB + wasm ${probed(m, 'wasm')} KiB)`,
     });
   }
-  const notes = ['Per connection = (with N connections open − before) / N; heap, wasm and external from the server after a', 'garbage collection. "processes" = processes the connections added to the server\'s tree.'];
+  const notes = [
+    'Per connection = (with N connections open − before) / N; heap, wasm and external from the server after a',
+    'garbage collection. "processes" = processes the connections added to the server\'s tree. "young gen" = what V8\'s',
+    'young generation grew by, empty after the collection: RSS counts it, though no connection holds it.',
+  ];
   if (sshd) {
     const byCommand = [...sshd.after.tree.byCommand].map(([comm, { private: p, processes }]) => {
       const was = sshd.before.tree.byCommand.get(comm) ?? { private: 0, processes: 0 };
@@ -145,7 +150,7 @@ export async function idle(specs: ServerSpec[], keys: Credentials, o: IdleOption
   }
   return {
     title: `Idle connections: ${n}, each authenticated with a session channel (an exec that waits, no pty), ${o.clientProcesses} ssh2 client processes`,
-    table: table(['server', 'RSS KiB/conn', 'private KiB/conn', 'PSS KiB/conn', 'JS heap KiB/conn', 'wasm KiB/conn', 'external KiB/conn', 'processes', 'opened/s'], rows),
+    table: table(['server', 'RSS KiB/conn', 'private KiB/conn', 'PSS KiB/conn', 'JS heap KiB/conn', 'wasm KiB/conn', 'external KiB/conn', 'young gen KiB/conn', 'processes', 'opened/s'], rows),
     notes,
     targets,
   };

@@ -49,6 +49,8 @@ export interface ProbeReading {
   heapUsed: number;
   external: number;
   wasm: number;
+  /** V8's young generation as committed (empty after the collection), which RSS counts. */
+  newSpace: number;
 }
 
 export interface Server {

@@ -12,8 +12,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuthFailureDelay, parseAuthFailureDelay, remainingDelay } from '../../ts/auth-delay.js';
 import { nodeRuntime } from '../../ts/node/index.js';
 import { nodeTcp } from '../../ts/node/tcp.js';
-import { SSHServer, type Clock, type SSHServerOptions, type UserAuthRequestEvent } from '../../ts/server.js';
+import { SSHServer, type SSHServerOptions, type UserAuthRequestEvent } from '../../ts/server.js';
 import type { Transport } from '../../ts/transport.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { MSG, RawClient, Writer } from '../helpers/raw-client.js';
 
 describe('the delay arithmetic', () => {
@@ -55,34 +56,14 @@ describe('the delay arithmetic', () => {
   });
 });
 
-/** Time stands still until `advance`; a timer runs when the clock reaches its due time, with now() at it. */
-class FakeClock implements Clock {
-  t = 1000;
-  private next = 0;
-  readonly timers = new Map<number, { due: number; callback: () => void }>();
-  now(): number {
-    return this.t;
-  }
+/** The shared fake clock, starting at 1000, that tells when a short timer (an auth-failure delay) is armed. */
+class DelayClock extends FakeClock {
   private armedWaiters: (() => void)[] = [];
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = ++this.next;
-    this.timers.set(id, { due: this.t + ms, callback });
+  constructor() {
+    super(1000);
+  }
+  protected override armed(ms: number): void {
     if (ms < 1000) for (const wake of this.armedWaiters.splice(0)) wake();
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const [id, timer] = [...this.timers].filter(([, x]) => x.due <= end).sort((a, b) => a[1].due - b[1].due)[0] ?? [];
-      if (id === undefined || !timer) break;
-      this.timers.delete(id);
-      this.t = Math.max(this.t, timer.due);
-      timer.callback();
-    }
-    this.t = end;
   }
   /** Timers due within a second: the auth-failure delay, not the login grace time or the close grace. */
   short(): { due: number }[] {
@@ -121,7 +102,7 @@ class Recorder<T> {
  */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-let clock: FakeClock;
+let clock: DelayClock;
 let server: SSHServer | undefined;
 const clients: RawClient[] = [];
 /** Fake times at which the server wrote to any client. */
@@ -166,7 +147,7 @@ function recorded(t: Transport): Transport {
  * keyboard-interactive (again, as a retry, after a wrong answer) and refuses everything else; its handler for user `slow` waits (see `hold`).
  */
 async function serve(options: SSHServerOptions = {}) {
-  clock = new FakeClock();
+  clock = new DelayClock();
   writes = new Recorder();
   const listen = { listen: (o: Parameters<typeof nodeTcp.listen>[0], accept: (t: Transport) => void) => nodeTcp.listen(o, (t) => accept(recorded(t))) };
   server = new SSHServer({ ...nodeRuntime, listen, clock }, { localPort: 0, ...options });

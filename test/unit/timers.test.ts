@@ -1,5 +1,5 @@
 /**
- * The host's one timer per connection, armed from the core's deadline: login grace time, idle timeout
+ * The connections' deadlines (one host timer for all), set from the core's: login grace time, idle timeout
  * and keepalives, each ending the connection with the reason a server should give.
  */
 

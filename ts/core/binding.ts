@@ -3,12 +3,13 @@
  * through `enter`, which contains a trap (the instance is replaced by a fresh one with the same host keys and
  * settings) so that nothing thrown inside reaches a socket or timer callback. Around each call for a
  * connection it moves the data: input from the connection's inbox into the core, the core's output to the
- * transport, its events to the router, its next deadline to the connection's timer, and channel data the
+ * transport, its events to the router, its next deadline to the deadlines' timer, and channel data the
  * application queued into the core as the windows allow.
  */
 
 import type { Core } from '../../wasm/pkg/wasshd_wasm.js';
 import type { ChannelState, ConnectionState } from '../connection.js';
+import { Deadlines } from '../deadlines.js';
 import type { Dispatcher } from '../dispatcher.js';
 import { DisconnectReason, ErrorCode, SSHError, fromCoreError } from '../errors.js';
 import { randomBytes, wholeMs, type Clock, type Runtime } from '../runtime.js';
@@ -75,6 +76,8 @@ export class CoreBinding {
   private lastConnectionId = 0;
   /** What one `send_data` call takes at most (the core's `CALL_OUTPUT_BUDGET`). */
   private readonly callOutputBudget: number;
+  /** Every connection's next deadline, behind one timer. */
+  private readonly deadlines: Deadlines<ConnectionState>;
 
   constructor(
     private readonly runtime: Runtime,
@@ -84,6 +87,7 @@ export class CoreBinding {
   ) {
     this.instance = runtime.createCore(randomBytes(64));
     this.callOutputBudget = this.instance.call_output_budget();
+    this.deadlines = new Deadlines(clock, (conn) => this.withConn(conn, (core) => core.handle_timeout(conn.connectionId, wholeMs(this.clock))));
   }
 
   /** The instance serving now. */
@@ -206,7 +210,7 @@ export class CoreBinding {
   // ---- around every call for a connection ------------------------------------------------------------
 
   /**
-   * After a call for the connection: its output and the events, if it says it has any; its timer; whether to
+   * After a call for the connection: its output and the events, if it says it has any; its deadline; whether to
    * read it; input left over. Event handlers may call the core again, so the status is asked afresh after them.
    */
   afterCall(conn: ConnectionState): void {
@@ -290,6 +294,8 @@ export class CoreBinding {
     } finally {
       conn.feeding = false;
     }
+    // An emptied queue keeps the room it grew (17 slots) until cut to length 0: an idle connection keeps none.
+    if (conn.inbox.length === 0) conn.inbox.length = 0;
     // What is left waits for a decision or for a client that does not read: within bounds.
     if (!conn.ended && conn.inboxBytes > (conn.user === undefined ? MAX_INBOX_BYTES_UNAUTHENTICATED : MAX_INBOX_BYTES)) {
       conn.inbox.length = 0;
@@ -323,16 +329,12 @@ export class CoreBinding {
       if (!next.ok) return;
       deadline = next.value;
     }
-    if (deadline === conn.deadline) return;
-    if (conn.timer !== undefined) this.clock.clearTimeout(conn.timer);
-    conn.timer = undefined;
-    conn.deadline = deadline;
-    if (deadline < 0) return;
-    conn.timer = this.clock.setTimeout(() => {
-      conn.timer = undefined;
-      conn.deadline = -1;
-      this.withConn(conn, (core) => core.handle_timeout(conn.connectionId, wholeMs(this.clock)));
-    }, Math.max(0, deadline - wholeMs(this.clock)));
+    if (deadline !== conn.deadline) this.deadlines.set(conn, deadline);
+  }
+
+  /** The connection is gone or lost: its deadline with it. */
+  forgetDeadline(conn: ConnectionState): void {
+    this.deadlines.set(conn, -1);
   }
 
   /**

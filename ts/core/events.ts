@@ -39,6 +39,14 @@ export interface CoreCertificate {
 
 const utf8 = new TextDecoder();
 
+/**
+ * Protocol names (algorithms, channel types) as one string each, however many connections hold them: each
+ * connection keeps its algorithms' and channels'. Bounded, since a client may name anything.
+ */
+const names = new Map<string, string>();
+const MAX_NAMES = 256;
+const MAX_NAME_LENGTH = 64;
+
 /** Reads the records' fields (SSH wire types); both roles' decoders use it. */
 export class RecordReader {
   private pos = 0;
@@ -68,6 +76,14 @@ export class RecordReader {
   }
   text(): string {
     return utf8.decode(this.bytes_());
+  }
+  /** A protocol name: `text`, shared with every earlier record that had it. */
+  name(): string {
+    const text = this.text();
+    const known = names.get(text);
+    if (known !== undefined) return known;
+    if (names.size < MAX_NAMES && text.length <= MAX_NAME_LENGTH) names.set(text, text);
+    return text;
   }
   u64(): bigint {
     const v = this.view.getBigUint64(this.pos);
@@ -103,7 +119,7 @@ export function decodeEvents(records: Uint8Array): CoreEvent[] {
         events.push({ type: 'clientVersion', conn, version: r.text() });
         break;
       case 3:
-        events.push({ type: 'keysExchanged', conn, kex: r.text(), hostKey: r.text(), cipherIn: r.text(), cipherOut: r.text(), macIn: r.text(), macOut: r.text(), strict: r.bool(), initial: r.bool() });
+        events.push({ type: 'keysExchanged', conn, kex: r.name(), hostKey: r.name(), cipherIn: r.name(), cipherOut: r.name(), macIn: r.name(), macOut: r.name(), strict: r.bool(), initial: r.bool() });
         break;
       case 4:
         events.push({ type: 'serviceRequest', conn, service: r.text() });
@@ -132,7 +148,7 @@ export function decodeEvents(records: Uint8Array): CoreEvent[] {
         events.push({ type: 'authenticated', conn, user: r.text(), method: r.text() });
         break;
       case 7:
-        events.push({ type: 'channelOpenRequest', conn, channel: r.u32(), kind: r.text(), data: r.bytes_().slice() });
+        events.push({ type: 'channelOpenRequest', conn, channel: r.u32(), kind: r.name(), data: r.bytes_().slice() });
         break;
       case 8: {
         const channel = r.u32();

@@ -27,8 +27,17 @@ type Kind = Entry['kind'];
 /** The hashes of `hmac_new`, by the core's number for each (wasm/src/host_crypto.rs). */
 const HMAC_HASHES = ['sha256', 'sha512', 'sha1'];
 
+/**
+ * The keys kept for each packet (GCM, ChaCha20, HMAC) sit in shared slabs, a room of KEY_ROOM bytes per slot:
+ * a Buffer of its own per key costs an ArrayBuffer and a backing store, twice for every connection. A longer
+ * key (HMAC-SHA-512's) has its own.
+ */
+const KEY_ROOM = 32;
+const SLAB_ROOMS = 128;
+
 export function nodeCryptoProvider(): HostCrypto {
-  const ciphers = new Set(getCiphers());
+  // Each name once, as `cipherNamed` hands it to every key's entry.
+  const ciphers = new Map(getCiphers().map((name) => [name, name]));
   const hashes = new Set(getHashes());
   let memory: WebAssembly.Memory | undefined;
   const slots: (Entry | undefined)[] = [];
@@ -62,14 +71,27 @@ export function nodeCryptoProvider(): HostCrypto {
     b.set(view(ptr, len));
     return b;
   };
+  const slabs: Buffer[] = [];
+  /** A key kept for slot `index`: in that slot's room of a slab, a view that zero-filling wipes alone. */
+  const keep = (index: number, ptr: number, len: number): Buffer => {
+    if (len > KEY_ROOM) return copy(ptr, len);
+    const slab = (slabs[Math.floor(index / SLAB_ROOMS)] ??= Buffer.alloc(KEY_ROOM * SLAB_ROOMS));
+    const at = (index % SLAB_ROOMS) * KEY_ROOM;
+    const key = slab.subarray(at, at + len);
+    key.set(view(ptr, len));
+    return key;
+  };
   /** Writes `out` over the data at `ptr`, then wipes it: for a packet being opened, its plaintext. */
   const put = (out: Buffer, ptr: number): void => {
     bytes().set(out, ptr >>> 0);
     out.fill(0);
   };
-  const add = (entry: Entry): number => {
-    const index = vacant.pop() ?? slots.length;
-    slots[index] = entry;
+  /** A new slot for the entry `make` returns, given the slot's index; its handle. A slot is taken once it is made. */
+  const add = (make: (index: number) => Entry): number => {
+    const reused = vacant.length > 0;
+    const index = reused ? vacant[vacant.length - 1]! : slots.length;
+    slots[index] = make(index);
+    if (reused) vacant.pop();
     return index + 1;
   };
   const entry = <K extends Kind>(handle: number, kind: K): Extract<Entry, { kind: K }> => {
@@ -78,14 +100,14 @@ export function nodeCryptoProvider(): HostCrypto {
     return found as Extract<Entry, { kind: K }>;
   };
   /** The cipher's name, if the runtime has it; otherwise the core uses its own. */
-  const cipherNamed = (name: string): string | undefined => (ciphers.has(name) ? name : undefined);
+  const cipherNamed = (name: string): string | undefined => ciphers.get(name);
 
   const imports = {
     available: (): number => 1,
 
     gcm_new(key: number, keyLen: number): number {
       const algorithm = cipherNamed(`aes-${keyLen * 8}-gcm`);
-      return algorithm ? add({ kind: 'gcm', algorithm, key: copy(key, keyLen) }) : 0;
+      return algorithm ? add((i) => ({ kind: 'gcm', algorithm, key: keep(i, key, keyLen) })) : 0;
     },
     gcm_seal(handle: number, nonce: number, aad: number, aadLen: number, data: number, len: number, tag: number): void {
       const { algorithm, key } = entry(handle, 'gcm');
@@ -120,7 +142,7 @@ export function nodeCryptoProvider(): HostCrypto {
       const k = copy(key, keyLen);
       const cipher = createCipheriv(algorithm, k, view(iv, 16));
       k.fill(0);
-      return add({ kind: 'sequential', cipher });
+      return add(() => ({ kind: 'sequential', cipher }));
     },
     cbc_new(decrypt: number, key: number, keyLen: number, iv: number): number {
       const algorithm = cipherNamed(`aes-${keyLen * 8}-cbc`);
@@ -130,14 +152,14 @@ export function nodeCryptoProvider(): HostCrypto {
       k.fill(0);
       // Whole blocks in, whole blocks out: no padding of its own.
       made.setAutoPadding(false);
-      return add({ kind: 'sequential', cipher: made });
+      return add(() => ({ kind: 'sequential', cipher: made }));
     },
     cipher_apply(handle: number, data: number, len: number): void {
       put(entry(handle, 'sequential').cipher.update(view(data, len)), data);
     },
 
     chacha20_new(key: number): number {
-      return cipherNamed('chacha20') ? add({ kind: 'chacha20', key: copy(key, 32) }) : 0;
+      return cipherNamed('chacha20') ? add((i) => ({ kind: 'chacha20', key: keep(i, key, 32) })) : 0;
     },
     chacha20_apply(handle: number, iv: number, data: number, len: number): void {
       put(createCipheriv('chacha20', entry(handle, 'chacha20').key, field(ivField, iv)).update(view(data, len)), data);
@@ -146,7 +168,7 @@ export function nodeCryptoProvider(): HostCrypto {
     hmac_new(hash: number, key: number, keyLen: number): number {
       const algorithm = HMAC_HASHES[hash];
       if (algorithm === undefined) throw new Error(`wasshd_crypto: no HMAC hash ${hash}`);
-      return hashes.has(algorithm) ? add({ kind: 'hmac', algorithm, key: copy(key, keyLen) }) : 0;
+      return hashes.has(algorithm) ? add((i) => ({ kind: 'hmac', algorithm, key: keep(i, key, keyLen) })) : 0;
     },
     hmac_sign(handle: number, seq: number, data: number, len: number, tag: number): void {
       const { algorithm, key } = entry(handle, 'hmac');

@@ -8,7 +8,7 @@ import { AuthorizedKeys } from '../authorized-keys.js';
 import type { SSHServer } from '../server.js';
 import { MemoryFileSystem, serveSftp, type SftpSessionOptions } from '../sftp/index.js';
 import type { HostKeyFile, SSHServerOptions } from '../settings.js';
-import { DemoSession, type PtyInfo } from './shell.js';
+import { DemoSession, type PtyInfo, type ShellIO } from './shell.js';
 
 export interface DemoUsers {
   /** User name to password. */
@@ -73,7 +73,8 @@ export function serveSettings(server: SSHServer, settings: DemoSettings, log: (l
 
 interface ChannelSession {
   user: string;
-  env: Map<string, string>;
+  /** Made by the first `env` request. */
+  env?: Map<string, string>;
   pty?: PtyInfo;
   session?: DemoSession;
   /** A shell, exec or subsystem has started on the channel: no second one. */
@@ -93,6 +94,29 @@ async function echoSubsystem(server: SSHServer, c: number, ch: number): Promise<
   }
   server.sendExitStatus(c, ch, 0);
   await server.closeChannel(c, ch);
+}
+
+/** A session channel as its shell writes to it: one object per session, its methods shared (closures cost each session). */
+class ChannelShellIO implements ShellIO {
+  constructor(
+    private readonly server: SSHServer,
+    private readonly connectionId: number,
+    private readonly channelId: number,
+  ) {}
+
+  write(data: Uint8Array | string): Promise<void> {
+    return this.server.sendChannelData(this.connectionId, this.channelId, data);
+  }
+
+  writeStderr(data: Uint8Array | string): Promise<void> {
+    return this.server.sendChannelData(this.connectionId, this.channelId, data, 1);
+  }
+
+  async exit(status: number): Promise<void> {
+    await this.server.sendEOF(this.connectionId, this.channelId);
+    this.server.sendExitStatus(this.connectionId, this.channelId, status);
+    await this.server.closeChannel(this.connectionId, this.channelId);
+  }
 }
 
 /** Loopback addresses as a client names them: the only targets `--allow-forward` lets it reach. */
@@ -125,7 +149,7 @@ export function serveDemo(server: SSHServer, { users, verbose, allowForward = fa
   });
 
   server.on('channelOpened', (e) => {
-    sessions.set(key(e.connectionId, e.channelId), { user: server.connections.get(e.connectionId)?.user ?? '', env: new Map() });
+    sessions.set(key(e.connectionId, e.channelId), { user: server.connections.get(e.connectionId)?.user ?? '' });
   });
 
   server.on('channelRequest', (e) => {
@@ -143,18 +167,7 @@ export function serveDemo(server: SSHServer, { users, verbose, allowForward = fa
     const { connectionId: c, channelId: ch } = e;
     const start = (): DemoSession => {
       s.started = true;
-      s.session = new DemoSession(
-        {
-          write: (data) => server.sendChannelData(c, ch, data),
-          writeStderr: (data) => server.sendChannelData(c, ch, data, 1),
-          exit: async (status) => {
-            await server.sendEOF(c, ch);
-            server.sendExitStatus(c, ch, status);
-            await server.closeChannel(c, ch);
-          },
-        },
-        s,
-      );
+      s.session = new DemoSession(new ChannelShellIO(server, c, ch), s);
       return s.session;
     };
     switch (r.type) {
@@ -162,7 +175,7 @@ export function serveDemo(server: SSHServer, { users, verbose, allowForward = fa
         s.pty = { term: r.term, cols: r.cols, rows: r.rows };
         break;
       case 'env':
-        s.env.set(r.name, r.value);
+        (s.env ??= new Map()).set(r.name, r.value);
         break;
       case 'window-change':
         s.session?.onWindowChange(r.cols, r.rows);
@@ -176,7 +189,7 @@ export function serveDemo(server: SSHServer, { users, verbose, allowForward = fa
         break;
       case 'exec':
         // A forced command (authorized_keys command=): what the client asked is in the environment, as sshd puts it.
-        if (e.originalCommand !== undefined) s.env.set('SSH_ORIGINAL_COMMAND', e.originalCommand);
+        if (e.originalCommand !== undefined) (s.env ??= new Map()).set('SSH_ORIGINAL_COMMAND', e.originalCommand);
         start().exec(r.command);
         break;
       case 'subsystem':

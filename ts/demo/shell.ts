@@ -28,8 +28,8 @@ export interface PtyInfo {
 
 export interface ShellContext {
   user: string;
-  /** Variables the client set with `env` requests, in arrival order. */
-  env: Map<string, string>;
+  /** Variables the client set with `env` requests, in arrival order; none until the first. */
+  env?: Map<string, string>;
   /** Set when the client requested a pty; updated on window-change. */
   pty?: PtyInfo;
 }
@@ -392,7 +392,7 @@ async function exit(call: CommandCall): Promise<number> {
 }
 
 async function env(call: CommandCall): Promise<number> {
-  const vars = call.session.env;
+  const vars = call.session.env ?? new Map<string, string>();
   const lines = [...vars.keys()].sort().map((name) => `${name}=${vars.get(name)}\n`);
   if (lines.length > 0) await call.out(lines.join(''));
   return 0;
@@ -421,22 +421,22 @@ async function stty(call: CommandCall): Promise<number> {
   return 0;
 }
 
-async function sleep(call: CommandCall): Promise<number> {
+/** Not async: a session that sleeps (the idle-memory benchmark's) holds no suspended frame for it. */
+function sleep(call: CommandCall): Promise<number> {
   const ms = call.args.length === 1 ? parseCount(call.args[0], MAX_SLEEP_MS) : undefined;
   if (ms === undefined) return usageError(call, 'sleep MS (milliseconds)');
-  call.signal.throwIfAborted();
-  await new Promise<void>((resolve, reject) => {
+  if (call.signal.aborted) return Promise.reject(call.signal.reason);
+  return new Promise<number>((resolve, reject) => {
     const stop = (): void => {
       clearTimeout(timer);
       reject(call.signal.reason);
     };
     const timer = setTimeout(() => {
       call.signal.removeEventListener('abort', stop);
-      resolve();
+      resolve(0);
     }, ms);
     call.signal.addEventListener('abort', stop, { once: true });
   });
-  return 0;
 }
 
 async function help(call: CommandCall): Promise<number> {
@@ -559,9 +559,11 @@ export class DemoSession {
       this.input = new InputQueue(0);
     }
     body(this.input)
-      // Commands fail only when a write does: the channel is going away, and a status is all that is left to send.
-      .catch(() => 1)
-      .then((status) => this.end(status))
+      .then(
+        (status) => this.end(status),
+        // Commands fail only when a write does: the channel is going away, and a status is all that is left to send.
+        () => this.end(1),
+      )
       .catch(ignore);
   }
 
@@ -598,60 +600,76 @@ export class DemoSession {
     }
   }
 
-  private async run(argv: string[] | undefined, stdin: InputQueue, signal: AbortSignal): Promise<number> {
-    if (argv === undefined) {
-      await this.stderr('syntax error: unterminated quote\n');
-      return 2;
-    }
-    const [name, ...args] = argv;
-    if (name === undefined) return 0;
+  /** Not async: a running command holds no suspended frame or promise of this one besides its own. */
+  private run(argv: string[] | undefined, stdin: InputQueue, signal: AbortSignal): Promise<number> {
+    if (argv === undefined) return this.stderr('syntax error: unterminated quote\n').then(() => 2);
+    const name = argv[0];
+    if (name === undefined) return Promise.resolve(0);
     const command = COMMANDS.get(name);
-    if (command === undefined) {
-      await this.stderr(`unknown command: ${name}\n`);
-      return 127;
-    }
-    return this.invoke(command.run, args, stdin, signal);
-  }
-
-  private async invoke(command: Command, args: string[], stdin: InputQueue, signal: AbortSignal): Promise<number> {
-    // Once interrupted a command may print nothing more: its next write throws and ends it.
-    const unlessInterrupted =
-      <T>(write: (data: T) => Promise<void>) =>
-      async (data: T): Promise<void> => {
-        signal.throwIfAborted();
-        await write(data);
-      };
-    const call: CommandCall = {
-      args,
-      session: this.ctx,
-      signal,
-      read: () => stdin.read(signal),
-      out: unlessInterrupted((data: Uint8Array | string) => this.stdout(data)),
-      rawOut: unlessInterrupted((data: Uint8Array) => this.send(data)),
-      err: unlessInterrupted((text: string) => this.stderr(text)),
-    };
-    try {
-      return await command(call);
-    } catch (error) {
+    if (command === undefined) return this.stderr(`unknown command: ${name}\n`).then(() => 127);
+    // Not a rest element: an array that size (the command keeps it while it runs) rather than one with room for 17.
+    return command.run(new Invocation(this, argv.slice(1), stdin, signal)).catch((error: unknown) => {
       if (signal.aborted) return INTERRUPTED_STATUS;
       throw error;
-    }
+    });
   }
 
-  private stdout(data: Uint8Array | string): Promise<void> {
+  /** The session's context, as its commands see it. */
+  get context(): ShellContext {
+    return this.ctx;
+  }
+
+  stdout(data: Uint8Array | string): Promise<void> {
     return this.send(this.toTerminal(data));
   }
 
-  private send(data: Uint8Array | string): Promise<void> {
+  send(data: Uint8Array | string): Promise<void> {
     return this.ended ? Promise.resolve() : this.io.write(data);
   }
 
-  private stderr(text: string): Promise<void> {
+  stderr(text: string): Promise<void> {
     return this.ended ? Promise.resolve() : this.io.writeStderr(this.toTerminal(text));
   }
 
   private toTerminal(data: Uint8Array | string): Uint8Array | string {
     if (this.ctx.pty === undefined) return data;
     return typeof data === 'string' ? data.replaceAll('\n', '\r\n') : expandNewlines(data);
+  }
+}
+
+/**
+ * A running command's view of its session: one object whose methods every command shares (closures would be
+ * made for each, and an idle session holds its command's). Once interrupted, a command may print nothing
+ * more: its next write throws and ends it.
+ */
+class Invocation implements CommandCall {
+  constructor(
+    private readonly shell: DemoSession,
+    readonly args: string[],
+    private readonly stdin: InputQueue,
+    readonly signal: AbortSignal,
+  ) {}
+
+  get session(): ShellContext {
+    return this.shell.context;
+  }
+
+  read(): Promise<Uint8Array | null> {
+    return this.stdin.read(this.signal);
+  }
+
+  async out(data: Uint8Array | string): Promise<void> {
+    this.signal.throwIfAborted();
+    await this.shell.stdout(data);
+  }
+
+  async rawOut(data: Uint8Array): Promise<void> {
+    this.signal.throwIfAborted();
+    await this.shell.send(data);
+  }
+
+  async err(text: string): Promise<void> {
+    this.signal.throwIfAborted();
+    await this.shell.stderr(text);
   }
 }

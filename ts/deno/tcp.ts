@@ -8,8 +8,13 @@ declare const Deno: DenoApi;
 
 /** Bytes queued for the socket before `write` reports backpressure, as on Node. */
 const HIGH_WATER_MARK = 1024 * 1024;
-/** One read's buffer. A read that fills less than a quarter of it is copied out and the buffer kept. */
-const READ_BUFFER = 64 * 1024;
+/**
+ * One read's buffer: it doubles from READ_MIN after each read that fills it, up to READ_MAX, and is back to
+ * READ_MIN once a read is short of READ_MIN, for an idle connection waits in a read that holds it. A read
+ * that fills less than a quarter of it is copied out and the buffer kept.
+ */
+const READ_MIN = 4 * 1024;
+const READ_MAX = 64 * 1024;
 /** Small writes queued meanwhile go out together, in one call up to this size. */
 const WRITE_BATCH = 256 * 1024;
 /** After a failed accept (out of file descriptors, say), the listener tries again this much later. */
@@ -92,7 +97,7 @@ class DenoTcpTransport implements Transport {
   }
 
   private async readLoop(): Promise<void> {
-    let buffer = new Uint8Array(READ_BUFFER);
+    let buffer = new Uint8Array(READ_MIN);
     try {
       for (;;) {
         while (this.paused && (!this.ending || this.halfClose) && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
@@ -103,10 +108,12 @@ class DenoTcpTransport implements Transport {
         if (n === null) break;
         if (n === 0 || (this.ending && !this.halfClose)) continue;
         let chunk: Uint8Array;
-        if (n < READ_BUFFER / 4) chunk = buffer.slice(0, n);
-        else {
+        if (n < buffer.length / 4) {
+          chunk = buffer.slice(0, n);
+          if (n < READ_MIN && buffer.length > READ_MIN) buffer = new Uint8Array(READ_MIN);
+        } else {
           chunk = buffer.subarray(0, n);
-          buffer = new Uint8Array(READ_BUFFER);
+          buffer = new Uint8Array(n === buffer.length ? Math.min(2 * n, READ_MAX) : buffer.length);
         }
         this.handlers!.data(chunk);
       }

@@ -6,9 +6,37 @@ import type { ListenAdapter, Listener, SocketOptions, Transport, TransportHandle
 /** Bytes buffered in a socket before `write` reports backpressure; sized for a few 32 KiB packets in flight. */
 const HIGH_WATER_MARK = 1024 * 1024;
 
+/**
+ * Each socket's transport, for listeners that every socket shares (Node calls them with the socket as
+ * `this`): a closure per socket and event would cost each idle connection a few hundred bytes.
+ */
+const transports = new WeakMap<Socket, TcpTransport>();
+const transportOf = (socket: Socket): TcpTransport => transports.get(socket)!;
+
+function onData(this: Socket, chunk: Buffer): void {
+  transportOf(this).handlers!.data(chunk);
+}
+function onDrain(this: Socket): void {
+  transportOf(this).handlers!.drain();
+}
+function onError(this: Socket, e: Error): void {
+  transportOf(this).closed(e);
+}
+function onClose(this: Socket): void {
+  transportOf(this).closed();
+}
+function onEnd(this: Socket): void {
+  const t = transportOf(this);
+  if (t.handlers!.end) t.handlers!.end();
+  else t.end();
+}
+
 class TcpTransport implements Transport {
   readonly remoteAddress: string;
   readonly remotePort: number;
+  handlers: TransportHandlers | undefined;
+  /** `close` has been reported (an error is followed by Node's own `close`). */
+  private reportedClose = false;
   constructor(private readonly socket: Socket) {
     this.remoteAddress = socket.remoteAddress ?? '';
     this.remotePort = socket.remotePort ?? 0;
@@ -47,17 +75,19 @@ class TcpTransport implements Transport {
   }
 
   attach(h: TransportHandlers): void {
-    let closed = false;
-    const close = (error?: Error) => {
-      if (closed) return;
-      closed = true;
-      h.close(error);
-    };
-    this.socket.on('data', (chunk: Buffer) => h.data(chunk));
-    this.socket.on('drain', () => h.drain());
-    this.socket.on('error', (e) => close(e));
-    this.socket.on('close', () => close());
-    this.socket.on('end', () => (h.end ? h.end() : this.end()));
+    this.handlers = h;
+    transports.set(this.socket, this);
+    this.socket.on('data', onData);
+    this.socket.on('drain', onDrain);
+    this.socket.on('error', onError);
+    this.socket.on('close', onClose);
+    this.socket.on('end', onEnd);
+  }
+
+  closed(error?: Error): void {
+    if (this.reportedClose) return;
+    this.reportedClose = true;
+    this.handlers!.close(error);
   }
 }
 
