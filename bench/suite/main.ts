@@ -7,7 +7,7 @@
  *                    [--wasshd-config NAME=VALUE]... [--variant LABEL:NAME=VALUE[,NAME=VALUE]...]...
  *                    [--size MIB] [--ciphers CIPHER[+MAC],...] [--timeout SECONDS]
  *                    [--duration SECONDS] [--warmup SECONDS] [--concurrency N] [--handshake-clients N] [--workers N,...]
- *                    [--connections N] [--client-processes N] [--sftp-size MIB]
+ *                    [--connections N] [--client-processes N] [--settle SECONDS] [--sftp-size MIB]
  *
  * `npm run bench:bulk`, `bench:handshakes`, `bench:idle` and `bench:size` run one measure. `--variant` adds a
  * wasshd column with more settings; without one, `wasm:CryptoProvider=wasm` measures `wasshd (wasm)`, the
@@ -41,7 +41,7 @@ const USAGE = `usage: npm run bench -- [--measure bulk,handshakes,idle,size,sftp
          [--wasshd-config NAME=VALUE]... [--variant LABEL:NAME=VALUE[,NAME=VALUE]...]...
          [--size MIB] [--ciphers CIPHER[+MAC],...] [--timeout SECONDS]
          [--duration SECONDS] [--warmup SECONDS] [--concurrency N] [--handshake-clients N] [--workers N,...]
-         [--connections N] [--client-processes N] [--sftp-size MIB]`;
+         [--connections N] [--client-processes N] [--settle SECONDS] [--sftp-size MIB]`;
 
 const cli: CommandLine = new CommandLine('bench', USAGE);
 
@@ -61,6 +61,7 @@ function parseArgs(argv: string[]) {
     workers: { type: 'string', default: '1,2' },
     connections: { type: 'string', default: '2000' },
     'client-processes': { type: 'string', default: '4' },
+    settle: { type: 'string', default: '30' },
     'sftp-size': { type: 'string', default: '256' },
   });
   const positive = (flag: string, v: string): number => {
@@ -68,6 +69,7 @@ function parseArgs(argv: string[]) {
     if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) cli.fail(`--${flag} wants a positive integer, got ${v}`);
     return n;
   };
+  const seconds = (flag: string, v: string): number => (v === '0' ? 0 : positive(flag, v));
   const list = <T extends string>(flag: string, text: string, allowed: readonly T[]): T[] => {
     const items = text.split(',').filter((x) => x !== '');
     for (const x of items) if (!(allowed as readonly string[]).includes(x)) cli.fail(`--${flag} takes ${allowed.join(', ')}; got ${x}`);
@@ -101,7 +103,7 @@ function parseArgs(argv: string[]) {
       workers,
     },
     sftp: { sizeMiB: positive('sftp-size', values['sftp-size']), cipher: suites[0]!.cipher, timeoutMs: positive('timeout', values.timeout) * 1000 },
-    idle: { connections: positive('connections', values.connections), clientProcesses: positive('client-processes', values['client-processes']), concurrency: 8 },
+    idle: { connections: positive('connections', values.connections), clientProcesses: positive('client-processes', values['client-processes']), concurrency: 8, settleS: seconds('settle', values.settle) },
   };
 }
 
