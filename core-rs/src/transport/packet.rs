@@ -230,6 +230,9 @@ pub struct RxBuf {
 
 /// An empty buffer keeps at most this much capacity: what a burst needed goes back to the allocator.
 const RX_KEPT_CAPACITY: usize = 512 * 1024;
+/// An emptied buffer that held less than this gives its room back: a connection that reads little (a
+/// handshake step, an idle session's keepalive) holds none, while one reading bulk data keeps its buffer.
+const RX_KEPT_MIN: usize = 16 * 1024;
 
 impl RxBuf {
     pub fn extend(&mut self, bytes: &[u8]) {
@@ -269,7 +272,7 @@ impl RxBuf {
         self.start = (self.start + n).min(self.buf.len());
         if self.start == self.buf.len() {
             self.start = 0;
-            if self.buf.capacity() > RX_KEPT_CAPACITY {
+            if self.buf.capacity() > RX_KEPT_CAPACITY || self.buf.len() < RX_KEPT_MIN {
                 wipe_vec(&mut self.buf);
                 self.buf = Vec::new();
             } else {
